@@ -1,0 +1,1 @@
+import { x } from "./protocol/a.ts"; console.log(x);
