@@ -1,0 +1,50 @@
+import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+
+export interface RedisConnectionConfig {
+  url: string;
+  /**
+   * Verify the server certificate on rediss:// URLs. Default false, because Heroku Redis
+   * serves a self-signed certificate and its docs say to skip verification.
+   */
+  tlsVerify: boolean;
+}
+
+/**
+ * Options shared by every connection. Fail fast instead of queueing: while Redis is away a
+ * client gets `unavailable` at once, and memory does not grow with an offline queue.
+ */
+export function connectionOptions(config: RedisConnectionConfig, name: string): RedisOptions {
+  const options: RedisOptions = {
+    connectionName: name,
+    enableAutoPipelining: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    // Reconnect forever, quickly at first; a dyno without Redis is useless but must not die.
+    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000),
+    lazyConnect: true,
+  };
+  if (config.url.startsWith('rediss://')) options.tls = { rejectUnauthorized: config.tlsVerify };
+  return options;
+}
+
+export function createConnection(config: RedisConnectionConfig, name: string): Redis {
+  return new Redis(config.url, connectionOptions(config, name));
+}
+
+/** Runs a Lua script by SHA, loading it on NOSCRIPT (after a Redis restart, for instance). */
+export async function runScript(
+  client: Redis,
+  script: { source: string; sha: string },
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
+  try {
+    return await client.evalsha(script.sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+      return client.eval(script.source, keys.length, ...keys, ...args);
+    }
+    throw error;
+  }
+}

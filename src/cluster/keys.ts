@@ -1,0 +1,50 @@
+/**
+ * Names of every Redis key and channel (and of the embedded backend's channels, which use
+ * the same scheme so both backends route identically).
+ *
+ * Room and member names are arbitrary Unicode, so they are percent-encoded over UTF-8 with
+ * only [A-Za-z0-9_.~-] left bare. That makes the mapping injective (no two strings share a
+ * key), keeps `{` and `}` out (the only hash tag is the one we put around the room, so a
+ * room's keys and channels share one Redis Cluster slot), and keeps glob characters out.
+ */
+
+const SAFE = /^[A-Za-z0-9_.~-]*$/;
+
+export function encodeSegment(value: string): string {
+  if (SAFE.test(value)) return value;
+  let out = '';
+  for (const byte of Buffer.from(value, 'utf8')) {
+    const ch = String.fromCharCode(byte);
+    out += byte < 0x80 && SAFE.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** Protocols keep separate rooms: v1 rooms and article-protocol rooms never meet. */
+export type Namespace = 'v1' | 'article';
+
+/** Everything about one room that lives in the backend, under one hash tag. */
+export class RoomKeys {
+  /** Hash: field = member name, value = member record. */
+  readonly members: string;
+  /** Channel: peer-joined / peer-left events for the room. */
+  readonly events: string;
+  private readonly memberPrefix: string;
+
+  constructor(prefix: string, namespace: Namespace, room: string) {
+    const base = `${prefix}{${namespace}.${encodeSegment(room)}}`;
+    this.members = `${base}:members`;
+    this.events = `${base}:events`;
+    this.memberPrefix = `${base}:m:`;
+  }
+
+  /** Channel only the dyno holding this member subscribes to. */
+  memberChannel(name: string): string {
+    return this.memberPrefix + encodeSegment(name);
+  }
+}
+
+/** Channel private to one dyno (readiness probe, control messages). */
+export function nodeChannel(prefix: string, nodeId: string): string {
+  return `${prefix}node:${encodeSegment(nodeId)}`;
+}

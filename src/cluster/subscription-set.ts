@@ -1,0 +1,72 @@
+import type { Backend } from './backend.ts';
+
+interface Entry {
+  count: number;
+  /** Settles when the backend has confirmed the subscription. */
+  ready: Promise<void>;
+}
+
+/**
+ * Reference-counted channel subscriptions for one dyno. Many local sessions can need the
+ * same room events channel; the backend subscription lives while any of them does.
+ */
+export class SubscriptionSet {
+  private readonly entries = new Map<string, Entry>();
+  private readonly backend: Backend;
+  private readonly onUnsubscribeError: (error: unknown) => void;
+
+  constructor(backend: Backend, onUnsubscribeError: (error: unknown) => void) {
+    this.backend = backend;
+    this.onUnsubscribeError = onUnsubscribeError;
+  }
+
+  /** Resolves once every channel is subscribed; on rejection the caller holds nothing. */
+  async acquire(channels: readonly string[]): Promise<void> {
+    const fresh: string[] = [];
+    const waits: Promise<void>[] = [];
+    for (const channel of channels) {
+      const entry = this.entries.get(channel);
+      if (entry) {
+        entry.count++;
+        waits.push(entry.ready);
+      } else {
+        fresh.push(channel);
+      }
+    }
+    if (fresh.length > 0) {
+      const ready = this.backend.subscribe(fresh);
+      // Other acquirers await `ready` too; swallow here so a failure is not reported unhandled.
+      ready.catch(() => undefined);
+      for (const channel of fresh) this.entries.set(channel, { count: 1, ready });
+      waits.push(ready);
+    }
+    try {
+      await Promise.all(waits);
+    } catch (error) {
+      this.release(channels);
+      throw error;
+    }
+  }
+
+  release(channels: readonly string[]): void {
+    const gone: string[] = [];
+    for (const channel of channels) {
+      const entry = this.entries.get(channel);
+      if (!entry) continue;
+      if (--entry.count === 0) {
+        this.entries.delete(channel);
+        gone.push(channel);
+      }
+    }
+    if (gone.length > 0) this.backend.unsubscribe(gone).catch(this.onUnsubscribeError);
+  }
+
+  /** Channels currently held, for re-subscription after a backend restart. */
+  channels(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}

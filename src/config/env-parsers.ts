@@ -1,0 +1,46 @@
+/** Small, strict parsers for environment variables. Each returns a value or a problem text. */
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
+
+export function integer(min: number, max: number) {
+  return (raw: string): Parsed<number> => {
+    if (!/^\d+$/.test(raw.trim())) return { ok: false, problem: `must be a whole number from ${min} to ${max}` };
+    const value = Number(raw.trim());
+    if (value < min || value > max) return { ok: false, problem: `must be from ${min} to ${max}` };
+    return { ok: true, value };
+  };
+}
+
+export function boolean(raw: string): Parsed<boolean> {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return { ok: true, value: true };
+  if (['0', 'false', 'no', 'off'].includes(v)) return { ok: true, value: false };
+  return { ok: false, problem: 'must be true or false' };
+}
+
+export function oneOf<T extends string>(values: readonly T[]) {
+  return (raw: string): Parsed<T> => {
+    const v = raw.trim() as T;
+    return values.includes(v) ? { ok: true, value: v } : { ok: false, problem: `must be one of ${values.join(', ')}` };
+  };
+}
+
+export function redisUrl(raw: string): Parsed<string> {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    return { ok: false, problem: 'must be a URL such as redis://localhost:6379 or rediss://:password@host:port' };
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    return { ok: false, problem: `must start with redis:// or rediss:// (got ${url.protocol}//)` };
+  }
+  if (!url.hostname) return { ok: false, problem: 'must name a host' };
+  return { ok: true, value: raw.trim() };
+}
+
+export function keyPrefix(raw: string): Parsed<string> {
+  // Braces would add a second hash tag and break the one-slot-per-room layout.
+  if (/[{}\s]/.test(raw) || raw.length > 64) return { ok: false, problem: 'must be at most 64 characters without braces or spaces' };
+  return { ok: true, value: raw };
+}

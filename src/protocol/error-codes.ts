@@ -1,0 +1,38 @@
+/**
+ * Error codes carried by `{"type":"error","code":C}` frames and WebSocket close codes.
+ * Both are part of the wire contract (docs/protocol.md): add to them, never rename.
+ */
+export const ErrorCode = {
+  /** Not JSON, not an object, unknown type, missing or mistyped field, binary frame. */
+  BadRequest: 'bad-request',
+  /** The message needs a joined session (signal, leave). */
+  NotJoined: 'not-joined',
+  /** A join on a socket that is already a member of a room. */
+  AlreadyJoined: 'already-joined',
+  /** Another member of the room already uses this name. */
+  NameTaken: 'name-taken',
+  /** A signal to a name that is not a member of the sender's room. */
+  PeerNotFound: 'peer-not-found',
+  /** The room already has MAX_ROOM_SIZE members. */
+  RoomFull: 'room-full',
+  /** The backend (Redis) cannot be reached; retry later. */
+  Unavailable: 'unavailable',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * Close codes the server uses. 1000-1015 are RFC 6455's; clients reconnect on 1006, 1011,
+ * 1012 and 1013 and give up on 1000, 1008 and 1009 (a retry would fail the same way).
+ */
+export const CloseCode = {
+  Normal: 1000,
+  GoingAway: 1001,
+  PolicyViolation: 1008,
+  MessageTooBig: 1009,
+  InternalError: 1011,
+  ServiceRestart: 1012,
+  TryAgainLater: 1013,
+} as const;
+
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

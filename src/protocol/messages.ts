@@ -1,0 +1,77 @@
+/**
+ * Protocol v1 message shapes (endpoint /signaling). docs/protocol.md is the reference;
+ * these types mirror it.
+ */
+
+/** An optional correlation id a client may put on any message; echoed in errors about it. */
+export type MessageId = string | number;
+
+export interface JoinMessage {
+  type: 'join';
+  room: string;
+  name: string;
+  id?: MessageId;
+}
+
+export interface SignalMessage {
+  type: 'signal';
+  to: string;
+  /** Opaque to the server: an SDP description or an ICE candidate, as the client likes. */
+  data: Record<string, unknown>;
+  id?: MessageId;
+}
+
+export interface LeaveMessage {
+  type: 'leave';
+  id?: MessageId;
+}
+
+export interface PingMessage {
+  type: 'ping';
+  id?: MessageId;
+}
+
+export type ClientMessage = JoinMessage | SignalMessage | LeaveMessage | PingMessage;
+
+export interface JoinedMessage {
+  type: 'joined';
+  room: string;
+  name: string;
+  /** The other members, in join order. */
+  peers: string[];
+}
+
+export interface PeerJoinedMessage {
+  type: 'peer-joined';
+  name: string;
+}
+
+export interface PeerLeftMessage {
+  type: 'peer-left';
+  name: string;
+}
+
+export interface ServerSignalMessage {
+  type: 'signal';
+  from: string;
+  data: Record<string, unknown>;
+}
+
+export interface PongMessage {
+  type: 'pong';
+}
+
+export interface ErrorMessage {
+  type: 'error';
+  code: string;
+  message: string;
+  id?: MessageId;
+}
+
+export type ServerMessage =
+  | JoinedMessage
+  | PeerJoinedMessage
+  | PeerLeftMessage
+  | ServerSignalMessage
+  | PongMessage
+  | ErrorMessage;

@@ -1,0 +1,76 @@
+import type { ClientMessage, MessageId } from './messages.ts';
+import { nameProblem } from './names.ts';
+
+/** A client frame that cannot be accepted: answered with a `bad-request` error. */
+export interface ParseFailure {
+  ok: false;
+  message: string;
+  /** The offending message's `id`, when it had a usable one, so the error can echo it. */
+  id?: MessageId;
+}
+
+export type ParseResult = { ok: true; message: ClientMessage } | ParseFailure;
+
+type JsonObject = Record<string, unknown>;
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function readId(obj: JsonObject): MessageId | undefined | null {
+  const id = obj['id'];
+  if (id === undefined) return undefined;
+  if (typeof id === 'number' && Number.isFinite(id)) return id;
+  if (typeof id === 'string' && id.length <= 128) return id;
+  return null;
+}
+
+/**
+ * Parses and validates one protocol v1 text frame. Never throws: every problem becomes a
+ * ParseFailure whose message says what was wrong, so the client can fix its code.
+ */
+export function parseV1(text: string): ParseResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, message: 'frame is not valid JSON' };
+  }
+  if (!isObject(value)) return { ok: false, message: 'frame must be a JSON object' };
+  const id = readId(value);
+  if (id === null) return { ok: false, message: 'id must be a string (max 128) or a finite number' };
+  const fail = (message: string): ParseFailure =>
+    id === undefined ? { ok: false, message } : { ok: false, message, id };
+  const type = value['type'];
+  if (typeof type !== 'string') return fail('type must be a string');
+
+  switch (type) {
+    case 'join': {
+      const room = value['room'];
+      const name = value['name'];
+      const roomProblem = nameProblem(room);
+      if (roomProblem) return fail(`join.room ${roomProblem}`);
+      const nameIssue = nameProblem(name);
+      if (nameIssue) return fail(`join.name ${nameIssue}`);
+      return { ok: true, message: withId({ type, room: room as string, name: name as string }, id) };
+    }
+    case 'signal': {
+      const to = value['to'];
+      const data = value['data'];
+      const toProblem = nameProblem(to);
+      if (toProblem) return fail(`signal.to ${toProblem}`);
+      if (!isObject(data)) return fail('signal.data must be a JSON object');
+      return { ok: true, message: withId({ type, to: to as string, data }, id) };
+    }
+    case 'leave':
+    case 'ping':
+      return { ok: true, message: withId({ type }, id) };
+    default:
+      return fail(`unknown message type ${JSON.stringify(type.slice(0, 32))}`);
+  }
+}
+
+function withId<T extends ClientMessage>(message: T, id: MessageId | undefined): T {
+  if (id !== undefined) message.id = id;
+  return message;
+}

@@ -1,0 +1,52 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
+
+export type UpgradeHandler = (ws: WebSocket, request: IncomingMessage) => void;
+
+export interface GatewayOptions {
+  /** Largest accepted frame; ws closes the socket with 1009 beyond it. */
+  maxPayload: number;
+  /** WebSocket endpoints by path. */
+  routes: ReadonlyMap<string, UpgradeHandler>;
+}
+
+/**
+ * Accepts WebSocket upgrades on the HTTP server's own port (Heroku gives a dyno one port).
+ * Unknown paths get a plain 404 instead of hanging. Compression stays off: it costs memory
+ * per socket and CPU per frame, and SDP is small.
+ */
+export class WsGateway {
+  readonly wss: WebSocketServer;
+  private accepting = true;
+  private readonly options: GatewayOptions;
+
+  constructor(server: Server, options: GatewayOptions) {
+    this.options = options;
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload, perMessageDeflate: false });
+    server.on('upgrade', (request, socket, head) => this.upgrade(request, socket, head));
+  }
+
+  /** Stop taking new upgrades (graceful drain); open sockets are left alone. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  get clients(): Set<WebSocket> {
+    return this.wss.clients;
+  }
+
+  private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
+    const handler = this.options.routes.get(path);
+    if (!handler) return reject(socket, 404, 'Not Found');
+    if (!this.accepting) return reject(socket, 503, 'Service Unavailable');
+    this.wss.handleUpgrade(request, socket, head, (ws) => handler(ws, request));
+  }
+}
+
+function reject(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
