@@ -4,12 +4,21 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { MemoryBackend } from './backends/memory/memory-backend.ts';
+import { withBusProbe } from './backends/probed-backend.ts';
 import { RedisBackend } from './backends/redis/redis-backend.ts';
 import type { Backend } from './cluster/backend.ts';
+import { nodeChannel } from './cluster/keys.ts';
+import { JoinTokenVerifier } from './auth/join-token.ts';
+import { Liveness } from './cluster/liveness.ts';
 import { SignalingNode } from './cluster/signaling-node.ts';
+import type { ConnectionPolicy } from './transport/connection-policy.ts';
+import { startHeartbeat } from './transport/heartbeat.ts';
+import { originAllowed } from './transport/origin-policy.ts';
 import type { Config } from './config/config.ts';
 import { createApp } from './http/app.ts';
+import { createObservability } from './metrics/observability.ts';
 import { CloseCode } from './protocol/error-codes.ts';
+import { serveArticle } from './transport/article-connection.ts';
 import { serveV1 } from './transport/v1-connection.ts';
 import type { UpgradeHandler } from './transport/ws-gateway.ts';
 import { WsGateway } from './transport/ws-gateway.ts';
@@ -34,17 +43,39 @@ export interface ServerDeps {
 }
 
 export async function createSignalingServer({ config, logger, publicDir }: ServerDeps): Promise<SignalingServer> {
-  const backend = await createBackend(config, logger);
+  // Wrapped before the core registers its bus handler, so /readyz can send itself a message.
+  const backend = withBusProbe(await createBackend(config, logger), nodeChannel(config.redisPrefix, config.nodeId));
   const node = new SignalingNode(backend, {
     nodeId: config.nodeId,
     prefix: config.redisPrefix,
     maxRoomSize: config.maxRoomSize,
+    graceMs: config.resumeGraceMs,
+    leaseMs: config.nodeLeaseMs,
+    maxHeld: config.maxHeldSignals,
     logger,
   });
-  const app = createApp({ backend, publicDir: publicDir ?? DEFAULT_PUBLIC_DIR });
+  const liveness = new Liveness(backend, { nodeId: config.nodeId, leaseMs: config.nodeLeaseMs, graceMs: config.resumeGraceMs, logger });
+  const policy = connectionPolicy(config);
+  const observe = createObservability(backend, node, logger, () => gateway.clients.size);
+  const app = createApp({
+    backend,
+    publicDir: publicDir ?? DEFAULT_PUBLIC_DIR,
+    nodeId: config.nodeId,
+    readiness: observe.readiness,
+    metrics: observe.metrics.registry,
+    logger,
+  });
   const http = createHttpServer(app);
-  const routes = new Map<string, UpgradeHandler>([['/signaling', (ws, req) => serveV1(ws, req, node, logger)]]);
-  const gateway = new WsGateway(http, { maxPayload: config.maxMessageBytes, routes });
+  const routes = new Map<string, UpgradeHandler>([
+    ['/signaling', (ws, req) => serveV1(ws, req, node, logger, observe.metrics, policy)],
+    ['/video_chat/signaling', (ws, req) => serveArticle(ws, req, node, logger)],
+  ]);
+  const gateway = new WsGateway(http, {
+    maxPayload: config.maxMessageBytes,
+    routes,
+    allowOrigin: (req) => originAllowed(req, config.allowedOrigins, config.production),
+  });
+  let stopHeartbeat = (): void => undefined;
 
   return {
     http,
@@ -55,11 +86,15 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
         http.once('error', reject);
         http.listen(config.port, config.host, () => {
           http.off('error', reject);
+          liveness.start();
+          stopHeartbeat = startHeartbeat(gateway.wss, config.heartbeatMs);
           resolve((http.address() as AddressInfo).port);
         });
       }),
     async close(code = CloseCode.GoingAway) {
       gateway.stopAccepting();
+      stopHeartbeat();
+      observe.stop();
       const closing = [...gateway.clients].map(
         (ws) => new Promise<void>((resolve) => {
           ws.once('close', () => resolve());
@@ -68,12 +103,24 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
         }),
       );
       await Promise.all(closing);
-      // Sessions leave on close; give their backend calls a moment before cutting the backend.
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Closed sessions leave or start their grace in the backend: let them finish first.
+      await node.settled(5000);
+      node.stop();
+      await liveness.stop();
       await backend.close();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
     },
+  };
+}
+
+function connectionPolicy(config: Config): ConnectionPolicy {
+  return {
+    rateLimitPerSec: config.rateLimitPerSec,
+    rateLimitBurst: config.rateLimitBurst,
+    maxBufferedBytes: config.maxBufferedBytes,
+    ...(config.tokenSecret ? { joinTokens: new JoinTokenVerifier(config.tokenSecret) } : {}),
+    iceServers: () => [],
   };
 }
 
@@ -82,7 +129,7 @@ async function createBackend(config: Config, logger: Logger): Promise<Backend> {
     logger.info('no REDIS_URL: embedded backend, rooms live in this process only');
     return new MemoryBackend();
   }
-  const backend = new RedisBackend({ url: config.redisUrl, tlsVerify: config.redisTlsVerify }, config.nodeId, logger);
+  const backend = new RedisBackend({ url: config.redisUrl, tlsVerify: config.redisTlsVerify, prefix: config.redisPrefix }, config.nodeId, logger);
   try {
     await backend.connect();
   } catch (error) {

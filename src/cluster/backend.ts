@@ -1,7 +1,8 @@
 /**
- * What the cluster core needs from a backend: a presence store (who is in which room) and a
- * message bus (channels with subscribers). The core holds all signaling logic; a backend is
- * thin I/O, so the embedded and Redis backends behave identically by construction.
+ * What the cluster core needs from a backend: a presence store (who is in which room, who
+ * is reconnecting, which dynos are alive) and a message bus (channels with subscribers). The
+ * core holds all signaling logic; a backend is thin I/O, so the embedded and Redis backends
+ * behave identically by construction.
  */
 
 /** One registration in a room, as stored by the backend. */
@@ -11,17 +12,71 @@ export interface MemberEntry {
   seq: number;
 }
 
+/** Where one member's state lives. */
+export interface MemberRef {
+  /** The room's hash (see RoomKeys.members). */
+  membersKey: string;
+  /** List of entries held for the member while it reconnects (RoomKeys.holdKey). */
+  holdKey: string;
+  name: string;
+}
+
 export type RegisterOutcome =
   | { ok: true; seq: number; /** Other members, in join order. */ peers: MemberEntry[] }
   | { ok: false; reason: 'name-taken' | 'room-full' };
 
-export interface RegisterRequest {
-  membersKey: string;
-  name: string;
-  /** Opaque owner tag (dyno + connection); unregister only succeeds with the same tag. */
+export interface RegisterRequest extends MemberRef {
+  /** Opaque owner tag (dyno + connection); removal only succeeds with the same tag. */
   owner: string;
+  /** Hash of the resume secret; only its holder may take the membership over. */
+  secretHash: string;
   maxRoomSize: number;
 }
+
+export interface ResumeRequest extends MemberRef {
+  secretHash: string;
+  owner: string;
+  newSecretHash: string;
+}
+
+export type ResumeOutcome =
+  | {
+      ok: true;
+      seq: number;
+      previousOwner: string;
+      /** Held entries in order: at most one snapshot ("V...") first, then signal frames. */
+      held: string[];
+      peers: MemberEntry[];
+    }
+  | { ok: false; reason: 'name-taken' | 'gone' };
+
+export interface SuspendRequest extends MemberRef {
+  owner: string;
+  graceMs: number;
+  /** What the client had been told, stored as the first held entry. */
+  snapshot: string;
+  holdTtlMs: number;
+}
+
+/** Outcome of holding a signal for a member nobody subscribes to right now. */
+export type HoldOutcome = 'delivered' | 'held' | 'not-found' | 'full';
+
+export interface HoldRequest extends MemberRef {
+  channel: string;
+  payload: string;
+  maxHeld: number;
+  ttlMs: number;
+}
+
+/** A member re-registered after the backend lost its data. */
+export interface ReregisterEntry extends MemberRef {
+  seq: number;
+  owner: string;
+  secretHash: string;
+}
+
+/** What a sweep did to one member of a dead dyno. */
+export type SweepOutcome = { action: 'kept' | 'forgotten' } | { action: 'removed'; seq: number };
 
 export type BusHandler = (channel: string, payload: string) => void;
 
@@ -30,14 +85,39 @@ export interface Backend {
   readonly kind: 'embedded' | 'redis';
   /** Atomically registers `name` unless it is taken or the room is full. */
   register(request: RegisterRequest): Promise<RegisterOutcome>;
-  /** Removes `name` if `owner` still holds it; resolves to the removed seq or null. */
-  unregister(membersKey: string, name: string, owner: string): Promise<number | null>;
+  /** Takes over a membership whose secret matches, returning what was held for it. */
+  resume(request: ResumeRequest): Promise<ResumeOutcome>;
+  /** Removes the member if `owner` still holds it; resolves to the removed seq or null. */
+  unregister(member: MemberRef, owner: string): Promise<number | null>;
+  /** Starts the grace period of a member whose connection dropped; false if not the owner. */
+  suspend(request: SuspendRequest): Promise<boolean>;
+  /** Removes a member still suspended by `owner` once its grace is over. */
+  expire(member: MemberRef, owner: string): Promise<number | null>;
+  /** Publishes again, or holds the payload when the member exists but nobody subscribes. */
+  hold(request: HoldRequest): Promise<HoldOutcome>;
+  /** Puts members back after the backend restarted empty; resolves to the names that clash. */
+  reregister(entries: readonly ReregisterEntry[]): Promise<ReregisterEntry[]>;
   /** Publishes to a channel; resolves to how many dynos are subscribed to it. */
   publish(channel: string, payload: string): Promise<number>;
   subscribe(channels: readonly string[]): Promise<void>;
   unsubscribe(channels: readonly string[]): Promise<void>;
   /** Registers the single receiver of every message on subscribed channels. */
   onMessage(handler: BusHandler): void;
+  /** Called after the backend reconnected (its data may be gone). */
+  onReconnect(handler: () => void): void;
+
+  /** Extends this dyno's lease and records the member under it for crash sweeps. */
+  renewLease(nodeId: string, ttlMs: number): Promise<void>;
+  indexMember(nodeId: string, member: MemberRef): Promise<void>;
+  /** Ends the lease at once (graceful exit), so survivors sweep without waiting. */
+  releaseLease(nodeId: string): Promise<void>;
+  /** Dynos whose lease ran out, claimed for sweeping by this caller. */
+  claimDeadNodes(claimant: string, claimMs: number): Promise<string[]>;
+  deadNodeMembers(nodeId: string): Promise<MemberRef[]>;
+  sweepMember(nodeId: string, member: MemberRef, graceMs: number): Promise<SweepOutcome>;
+  /** Forgets a dead dyno once none of its members is left. */
+  forgetNode(nodeId: string): Promise<void>;
+
   /** True when the backend answers now (used by /readyz). */
   isReady(): boolean;
   close(): Promise<void>;
@@ -52,7 +132,11 @@ export class BackendUnavailableError extends Error {
   }
 }
 
-/** The owner tag kept with a registration. */
+/** The owner tag kept with a registration: "<node>/<connection>" (node ids hold no slash). */
 export function ownerTag(nodeId: string, connectionId: string): string {
   return `${nodeId}/${connectionId}`;
+}
+
+export function ownerNode(owner: string): string {
+  return owner.slice(0, owner.indexOf('/'));
 }

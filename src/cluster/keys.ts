@@ -42,9 +42,41 @@ export class RoomKeys {
   memberChannel(name: string): string {
     return this.memberPrefix + encodeSegment(name);
   }
+
+  /** List of what is held for a member while it reconnects. */
+  holdKey(name: string): string {
+    return `${this.members.slice(0, -':members'.length)}:h:${encodeSegment(name)}`;
+  }
+
+  /** The events channel of the room a members key belongs to (for sweeps). */
+  static eventsOf(membersKey: string): string {
+    return `${membersKey.slice(0, -':members'.length)}:events`;
+  }
 }
 
 /** Channel private to one dyno (readiness probe, control messages). */
 export function nodeChannel(prefix: string, nodeId: string): string {
   return `${prefix}node:${encodeSegment(nodeId)}`;
+}
+
+/** Keys of the dyno registry used to find crashed dynos. */
+export class NodeKeys {
+  /** Sorted set: dyno id -> lease expiry (ms, Redis clock). */
+  readonly leases: string;
+  private readonly prefix: string;
+
+  constructor(prefix: string) {
+    this.prefix = prefix;
+    this.leases = `${prefix}nodes`;
+  }
+
+  /** Set of "<membersKey>\n<name>" registered through this dyno. */
+  members(nodeId: string): string {
+    return `${this.prefix}node:${encodeSegment(nodeId)}:members`;
+  }
+
+  /** Short-lived lock so one survivor sweeps a dead dyno at a time. */
+  sweepLock(nodeId: string): string {
+    return `${this.prefix}node:${encodeSegment(nodeId)}:sweep`;
+  }
 }

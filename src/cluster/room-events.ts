@@ -24,3 +24,9 @@ export function decodeRoomEvent(payload: string): RoomEvent | null {
 
 /** Prefix of a payload on a member channel that carries a ready-to-send signal frame. */
 export const SIGNAL_PREFIX = 'S';
+
+/** Prefix of a member-channel payload telling the holder "<owner>" it was replaced. */
+export const REPLACED_PREFIX = 'K';
+
+/** Prefix of the held entry that records which peers a disconnected client knew. */
+export const SNAPSHOT_PREFIX = 'V';

@@ -1,30 +1,45 @@
 import type { Logger } from 'pino';
+import type { MemberEntry, MemberRef } from './backend.ts';
 import { ownerTag } from './backend.ts';
 import type { Namespace } from './keys.ts';
 import { RoomKeys } from './keys.ts';
+import { hashResumeSecret, newResumeSecret } from './resume-secret.ts';
 import type { RoomEvent } from './room-events.ts';
-import { encodeRoomEvent, SIGNAL_PREFIX } from './room-events.ts';
+import { encodeRoomEvent, SIGNAL_PREFIX, SNAPSHOT_PREFIX } from './room-events.ts';
 import type { SignalingNode } from './signaling-node.ts';
+
+export interface JoinInfo {
+  /** The secret that lets this membership be resumed after a dropped connection. */
+  resume: string;
+  /** True when an earlier membership was taken over rather than a new one started. */
+  resumed: boolean;
+}
 
 /** How a protocol adapter hears about its session. One sink per connection. */
 export interface SessionSink {
-  joined(room: string, name: string, peers: string[]): void;
+  joined(room: string, name: string, peers: string[], info: JoinInfo): void;
   peerJoined(name: string): void;
   peerLeft(name: string): void;
   /** A frame encoded by the sender's protocol adapter, ready to send as is. */
   deliver(frame: string): void;
+  /** The membership was resumed on another connection: close this one without leaving. */
+  replaced?(): void;
 }
 
 export type JoinResult =
-  | { ok: true }
+  | { ok: true; resumed: boolean }
   | { ok: false; code: 'already-joined' | 'name-taken' | 'room-full' | 'unavailable' };
 
-export type SignalResult = 'sent' | 'not-joined' | 'peer-not-found' | 'unavailable';
+export type SignalResult = 'sent' | 'not-joined' | 'peer-not-found' | 'peer-backlogged' | 'unavailable';
+
+/** `leave` removes the member now; `disconnect` keeps it for the resume grace period. */
+export type CloseReason = 'leave' | 'disconnect';
 
 interface Membership {
   room: string;
   name: string;
   keys: RoomKeys;
+  ref: MemberRef;
   memberChannel: string;
   seq: number;
   /** Peers this client has been told about, with the seq they joined with. */
@@ -41,16 +56,16 @@ type State = 'idle' | 'joining' | 'joined' | 'closed';
  * of ICE candidates is pipelined instead of waiting a round trip each.
  */
 export class Session {
+  readonly connectionId: string;
+  readonly owner: string;
   private state: State = 'idle';
   private membership: Membership | null = null;
   private tail: Promise<unknown> = Promise.resolve();
   private queued = 0;
-  private readonly owner: string;
   private readonly node: SignalingNode;
   private readonly namespace: Namespace;
   private readonly sink: SessionSink;
   private readonly log: Logger;
-  readonly connectionId: string;
 
   constructor(node: SignalingNode, namespace: Namespace, connectionId: string, sink: SessionSink, log: Logger) {
     this.node = node;
@@ -73,13 +88,22 @@ export class Session {
     return this.state === 'joined';
   }
 
-  join(room: string, name: string): Promise<JoinResult> {
-    return this.serial(() => this.doJoin(room, name));
+  /** The registration to restore if the backend loses its data. */
+  get registration(): { ref: MemberRef; seq: number } | null {
+    const m = this.membership;
+    return this.state === 'joined' && m ? { ref: m.ref, seq: m.seq } : null;
+  }
+
+  /** The hash of the current resume secret (kept so a re-registration keeps it valid). */
+  secretHash = '';
+
+  join(room: string, name: string, resume?: string): Promise<JoinResult> {
+    return this.serial(() => this.doJoin(room, name, resume));
   }
 
   /** Resolves to true when the session was a member and is not any more. */
   leave(): Promise<boolean> {
-    return this.serial(() => this.doLeave());
+    return this.serial(() => this.doLeave('leave'));
   }
 
   signal(to: string, frame: string): Promise<SignalResult> {
@@ -87,11 +111,12 @@ export class Session {
     return this.serial(() => this.doSignal(to, frame));
   }
 
-  /** The connection is gone: leave if joined and refuse everything afterwards. */
-  close(): Promise<boolean> {
+  /** The connection is gone: leave (or start the grace period) and refuse everything after. */
+  close(reason: CloseReason = 'leave'): Promise<boolean> {
     return this.serial(async () => {
-      const left = await this.doLeave();
+      const left = await this.doLeave(reason);
       this.state = 'closed';
+      this.node.forget(this);
       return left;
     });
   }
@@ -112,6 +137,16 @@ export class Session {
     else if (this.state === 'joined') this.sink.deliver(frame);
   }
 
+  /** Called by the node when this membership was resumed on another connection. */
+  replaced(): void {
+    const m = this.membership;
+    this.state = 'closed';
+    this.membership = null;
+    if (m) this.detach(m);
+    this.node.forget(this);
+    this.sink.replaced?.();
+  }
+
   private serial<T>(operation: () => Promise<T>): Promise<T> {
     this.queued++;
     const run = this.tail.then(operation).finally(() => this.queued--);
@@ -119,84 +154,141 @@ export class Session {
     return run;
   }
 
-  private async doJoin(room: string, name: string): Promise<JoinResult> {
+  private detach(m: Membership): void {
+    this.node.detachMember(m.memberChannel, this);
+    this.node.detachRoom(m.keys.events, this);
+    this.node.subscriptions.release([m.keys.events, m.memberChannel]);
+  }
+
+  private async doJoin(room: string, name: string, resume: string | undefined): Promise<JoinResult> {
     if (this.state === 'joined') return { ok: false, code: 'already-joined' };
     if (this.state === 'closed') return { ok: false, code: 'unavailable' };
     const keys = new RoomKeys(this.node.prefix, this.namespace, room);
+    const ref: MemberRef = { membersKey: keys.members, holdKey: keys.holdKey(name), name };
     const memberChannel = keys.memberChannel(name);
-    const m: Membership = { room, name, keys, memberChannel, seq: 0, known: new Map(), pending: [] };
-    const channels = [keys.events, memberChannel];
+    const m: Membership = { room, name, keys, ref, memberChannel, seq: 0, known: new Map(), pending: [] };
     this.state = 'joining';
     this.membership = m;
     // Room events are heard from before registration on, so none published after our seq
     // was assigned can be missed; the seq filter in apply() drops the ones from before.
     this.node.attachRoom(keys.events, this);
-    const undo = (): void => {
+    try {
+      await this.node.subscriptions.acquire([keys.events, memberChannel]);
+    } catch (error) {
       this.node.detachRoom(keys.events, this);
-      this.node.detachMember(memberChannel, this);
       this.membership = null;
       this.state = 'idle';
-    };
-    try {
-      await this.node.subscriptions.acquire(channels);
-    } catch (error) {
-      undo();
       this.log.warn({ err: error }, 'join failed: cannot subscribe (backend unavailable)');
       return { ok: false, code: 'unavailable' };
     }
-    const release = (): void => this.node.subscriptions.release(channels);
+    const secret = newResumeSecret();
+    const secretHash = hashResumeSecret(secret);
     try {
-      const outcome = await this.node.backend.register({
-        membersKey: keys.members,
-        name,
-        owner: this.owner,
-        maxRoomSize: this.node.maxRoomSize,
-      });
-      if (!outcome.ok) {
-        undo();
-        release();
-        return { ok: false, code: outcome.reason };
+      if (resume !== undefined) {
+        const outcome = await this.node.backend.resume({ ...ref, secretHash: hashResumeSecret(resume), owner: this.owner, newSecretHash: secretHash });
+        if (outcome.ok) {
+          this.secretHash = secretHash;
+          this.node.attachMember(memberChannel, this);
+          this.node.replaceElsewhere(memberChannel, outcome.previousOwner, this);
+          void this.node.backend.indexMember(this.node.nodeId, ref).catch(() => undefined);
+          this.finishResume(m, outcome.seq, outcome.held, outcome.peers, secret);
+          return { ok: true, resumed: true };
+        }
+        if (outcome.reason === 'name-taken') return this.fail(m, 'name-taken');
+        // 'gone': the grace ran out; start a new membership under the same name.
       }
+      const outcome = await this.node.backend.register({ ...ref, owner: this.owner, secretHash, maxRoomSize: this.node.maxRoomSize });
+      if (!outcome.ok) return this.fail(m, outcome.reason);
+      this.secretHash = secretHash;
       m.seq = outcome.seq;
       for (const peer of outcome.peers) m.known.set(peer.name, peer.seq);
       // Our member channel was subscribed before registering, so an offer can only reach
       // us once peers hear this event: peer-joined must go out after the subscription.
       this.node.attachMember(memberChannel, this);
+      void this.node.backend.indexMember(this.node.nodeId, ref).catch(() => undefined);
       await this.node.backend.publish(keys.events, encodeRoomEvent({ kind: 'joined', seq: m.seq, name }));
     } catch (error) {
       this.log.warn({ err: error }, 'join failed: backend unavailable');
-      await this.node.backend.unregister(keys.members, name, this.owner).catch(() => null);
-      undo();
-      release();
-      return { ok: false, code: 'unavailable' };
+      await this.node.backend.unregister(ref, this.owner).catch(() => null);
+      return this.fail(m, 'unavailable');
     }
     this.state = 'joined';
+    this.sink.joined(room, name, [...m.known.keys()], { resume: secret, resumed: false });
+    this.flush(m);
+    return { ok: true, resumed: false };
+  }
+
+  private fail(m: Membership, code: 'name-taken' | 'room-full' | 'unavailable'): JoinResult {
+    this.detach(m);
+    this.membership = null;
+    this.state = 'idle';
+    return { ok: false, code };
+  }
+
+  /**
+   * Replays a resumed membership: `joined` lists the peers as the client last knew them
+   * (the snapshot stored when its connection dropped), then peer-left / peer-joined bring it
+   * up to date, then the signals held for it, in order. Its peers see nothing.
+   */
+  private finishResume(m: Membership, seq: number, held: string[], peers: MemberEntry[], secret: string): void {
+    m.seq = seq;
+    const snapshot = held[0]?.startsWith(SNAPSHOT_PREFIX) ? parseSnapshot(held[0]) : null;
+    // Without a snapshot (its dyno crashed) the best guess is that the client knew everyone.
+    const before = snapshot ?? peers.map((p): [string, number] => [p.name, p.seq]);
+    for (const [name, peerSeq] of before) m.known.set(name, peerSeq);
+    this.state = 'joined';
+    this.sink.joined(m.room, m.name, before.map(([name]) => name), { resume: secret, resumed: true });
+    const now = new Map(peers.map((p) => [p.name, p.seq]));
+    for (const [name, peerSeq] of before) {
+      if (now.get(name) !== peerSeq) {
+        m.known.delete(name);
+        this.sink.peerLeft(name);
+      }
+    }
+    for (const peer of peers) {
+      if (m.known.get(peer.name) !== peer.seq) {
+        m.known.set(peer.name, peer.seq);
+        this.sink.peerJoined(peer.name);
+      }
+    }
+    for (const entry of held) if (entry.startsWith(SIGNAL_PREFIX)) this.sink.deliver(entry.slice(SIGNAL_PREFIX.length));
+    this.flush(m);
+  }
+
+  private flush(m: Membership): void {
     const pending = m.pending ?? [];
     m.pending = null;
-    this.sink.joined(room, name, [...m.known.keys()]);
     for (const item of pending) {
       if (typeof item === 'string') this.sink.deliver(item);
       else this.apply(m, item);
     }
-    return { ok: true };
   }
 
-  private async doLeave(): Promise<boolean> {
+  private async doLeave(reason: CloseReason): Promise<boolean> {
     const m = this.membership;
     if (this.state !== 'joined' || !m) return false;
     this.state = 'idle';
     this.membership = null;
-    this.node.detachMember(m.memberChannel, this);
-    this.node.detachRoom(m.keys.events, this);
-    try {
-      const seq = await this.node.backend.unregister(m.keys.members, m.name, this.owner);
-      if (seq !== null) {
-        await this.node.backend.publish(m.keys.events, encodeRoomEvent({ kind: 'left', seq, name: m.name }));
+    this.detach(m);
+    const node = this.node;
+    if (reason === 'disconnect' && node.graceMs > 0) {
+      const snapshot = SNAPSHOT_PREFIX + JSON.stringify([...m.known]);
+      try {
+        if (await node.backend.suspend({ ...m.ref, owner: this.owner, graceMs: node.graceMs, snapshot, holdTtlMs: node.graceMs + node.leaseMs })) {
+          node.removeLater(m.ref, this.owner, node.graceMs, 'expire');
+        }
+      } catch (error) {
+        this.log.warn({ err: error }, 'could not start the grace period (backend unavailable); removing the member when it is back');
+        node.removeLater(m.ref, this.owner, node.graceMs, 'unregister');
       }
+      return true;
+    }
+    try {
+      const seq = await node.backend.unregister(m.ref, this.owner);
+      if (seq !== null) await node.backend.publish(m.keys.events, encodeRoomEvent({ kind: 'left', seq, name: m.name }));
     } catch (error) {
-      this.log.warn({ err: error }, 'leave could not reach the backend; the member stays registered until it recovers');
-    } finally {
-      this.node.subscriptions.release([m.keys.events, m.memberChannel]);
+      this.log.warn({ err: error }, 'leave could not reach the backend; retrying until it is back');
+      node.removeLater(m.ref, this.owner, 1000, 'unregister');
     }
     return true;
   }
@@ -204,9 +296,22 @@ export class Session {
   private async doSignal(to: string, frame: string): Promise<SignalResult> {
     const m = this.membership;
     if (this.state !== 'joined' || !m) return 'not-joined';
+    const channel = m.keys.memberChannel(to);
+    const payload = SIGNAL_PREFIX + frame;
     try {
-      const receivers = await this.node.backend.publish(m.keys.memberChannel(to), SIGNAL_PREFIX + frame);
-      return receivers > 0 ? 'sent' : 'peer-not-found';
+      // The hot path is this one PUBLISH; only a miss costs a second command.
+      if ((await this.node.backend.publish(channel, payload)) > 0) return 'sent';
+      const outcome = await this.node.backend.hold({
+        membersKey: m.keys.members,
+        holdKey: m.keys.holdKey(to),
+        name: to,
+        channel,
+        payload,
+        maxHeld: this.node.maxHeld,
+        ttlMs: this.node.graceMs + this.node.leaseMs,
+      });
+      if (outcome === 'not-found') return 'peer-not-found';
+      return outcome === 'full' ? 'peer-backlogged' : 'sent';
     } catch {
       return 'unavailable';
     }
@@ -226,5 +331,15 @@ export class Session {
       m.known.delete(event.name);
       this.sink.peerLeft(event.name);
     }
+  }
+}
+
+function parseSnapshot(entry: string): Array<[string, number]> | null {
+  try {
+    const value: unknown = JSON.parse(entry.slice(SNAPSHOT_PREFIX.length));
+    if (!Array.isArray(value)) return null;
+    return value.filter((pair): pair is [string, number] => Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'number');
+  } catch {
+    return null;
   }
 }

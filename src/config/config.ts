@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Parsed } from './env-parsers.ts';
-import { boolean, integer, keyPrefix, oneOf, redisUrl } from './env-parsers.ts';
+import { encodeSegment } from '../cluster/keys.ts';
+import { boolean, integer, keyPrefix, oneOf, origins, redisUrl, secret } from './env-parsers.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -22,6 +23,26 @@ export interface Config {
   maxRoomSize: number;
   /** LOG_LEVEL, default info. */
   logLevel: (typeof LOG_LEVELS)[number];
+  /** NODE_ENV === 'production' (JSON logs, no localhost origins by default). */
+  production: boolean;
+  /** HEARTBEAT_MS, default 25000: ping interval; a socket that misses a pong is cut. */
+  heartbeatMs: number;
+  /** RESUME_GRACE_MS, default 15000: how long a dropped member may resume (0 = never). */
+  resumeGraceMs: number;
+  /** NODE_LEASE_MS, default 15000: a dyno silent this long is swept by the others. */
+  nodeLeaseMs: number;
+  /** MAX_HELD_SIGNALS, default 256: signals held for one reconnecting member. */
+  maxHeldSignals: number;
+  /** ALLOWED_ORIGINS: comma-separated origins; unset = same origin (+ localhost outside production). */
+  allowedOrigins: string[] | undefined;
+  /** TOKEN_SECRET: when set, join needs an HS256 token binding room, name and exp. */
+  tokenSecret: string | undefined;
+  /** RATE_LIMIT_PER_SEC, default 50: messages per second a connection may sustain. */
+  rateLimitPerSec: number;
+  /** RATE_LIMIT_BURST, default 200: messages a connection may send at once. */
+  rateLimitBurst: number;
+  /** MAX_BUFFERED_BYTES, default 1048576: unsent bytes after which a non-reading socket is cut. */
+  maxBufferedBytes: number;
   /** Identifies this dyno: DYNO (set by Heroku) or the host name, plus a random suffix. */
   nodeId: string;
 }
@@ -58,7 +79,18 @@ export function loadConfig(env: Env = process.env): Config {
     maxMessageBytes: read('MAX_MESSAGE_BYTES', integer(256, 16 * 1024 * 1024), 64 * 1024),
     maxRoomSize: read('MAX_ROOM_SIZE', integer(2, 1000), 16),
     logLevel: read('LOG_LEVEL', oneOf(LOG_LEVELS), 'info'),
-    nodeId: `${env['DYNO'] ?? env['HOSTNAME'] ?? 'node'}-${randomBytes(3).toString('hex')}`,
+    production: env['NODE_ENV'] === 'production',
+    heartbeatMs: read('HEARTBEAT_MS', integer(100, 600_000), 25_000),
+    resumeGraceMs: read('RESUME_GRACE_MS', integer(0, 600_000), 15_000),
+    nodeLeaseMs: read('NODE_LEASE_MS', integer(300, 600_000), 15_000),
+    maxHeldSignals: read('MAX_HELD_SIGNALS', integer(1, 100_000), 256),
+    allowedOrigins: read<string[] | undefined>('ALLOWED_ORIGINS', origins, undefined),
+    tokenSecret: read<string | undefined>('TOKEN_SECRET', secret, undefined),
+    rateLimitPerSec: read('RATE_LIMIT_PER_SEC', integer(1, 1_000_000), 50),
+    rateLimitBurst: read('RATE_LIMIT_BURST', integer(1, 1_000_000), 200),
+    maxBufferedBytes: read('MAX_BUFFERED_BYTES', integer(1024, 1024 * 1024 * 1024), 1024 * 1024),
+    // Node ids appear in keys and owner tags ("<node>/<conn>"): keep them to safe characters.
+    nodeId: encodeSegment(`${env['DYNO'] ?? env['HOSTNAME'] ?? 'node'}-${randomBytes(3).toString('hex')}`),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

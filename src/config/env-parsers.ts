@@ -44,3 +44,24 @@ export function keyPrefix(raw: string): Parsed<string> {
   if (/[{}\s]/.test(raw) || raw.length > 64) return { ok: false, problem: 'must be at most 64 characters without braces or spaces' };
   return { ok: true, value: raw };
 }
+
+export function origins(raw: string): Parsed<string[]> {
+  const list = raw.split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of list) {
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      return { ok: false, problem: `has ${JSON.stringify(origin)}, which is not an origin like https://app.example.com` };
+    }
+    if (url.origin !== origin.replace(/\/$/, '')) {
+      return { ok: false, problem: `has ${JSON.stringify(origin)}: give scheme://host[:port] only, no path` };
+    }
+  }
+  return list.length > 0 ? { ok: true, value: list.map((o) => o.replace(/\/$/, '')) } : { ok: false, problem: 'is empty' };
+}
+
+export function secret(raw: string): Parsed<string> {
+  // HS256 keys shorter than the hash output are brute-forceable.
+  return raw.length >= 32 ? { ok: true, value: raw } : { ok: false, problem: 'must be at least 32 characters (use `openssl rand -hex 32`)' };
+}

@@ -1,12 +1,24 @@
 import { existsSync } from 'node:fs';
 import express from 'express';
 import type { Express } from 'express';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { ProbeResult } from '../backends/probe.ts';
 import type { Backend } from '../cluster/backend.ts';
+import { requestLogger } from './request-logger.ts';
 
 export interface AppOptions {
   backend: Backend;
   /** Folder of the built page and client library (dist/public). */
   publicDir: string;
+  /** This dyno's id, shown by the probes so one can tell which dyno answered. */
+  nodeId?: string;
+  /** Deep readiness (see backends/probe.ts); default: backend.isReady(). */
+  readiness?: () => Promise<ProbeResult>;
+  /** Served at GET /metrics in Prometheus text format. */
+  metrics?: Registry;
+  /** Logs every request through pino-http when given. */
+  logger?: Logger;
 }
 
 /** The HTTP side: health probes and the static page. WebSockets are handled by the gateway. */
@@ -15,14 +27,31 @@ export function createApp(options: AppOptions): Express {
   app.disable('x-powered-by');
   // Behind the Heroku router (one proxy hop): req.ip is the browser's address.
   app.set('trust proxy', 1);
+  if (options.logger) app.use(requestLogger(options.logger));
 
+  // Liveness: the process runs its event loop. Never touches Redis, so a Redis outage does
+  // not get healthy dynos restarted.
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    res.json({ status: 'ok', node: options.nodeId });
   });
-  app.get('/readyz', (_req, res) => {
-    const ready = options.backend.isReady();
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', backend: options.backend.kind });
+  // Readiness: this dyno can carry signals now (load balancers stop routing to it otherwise).
+  app.get('/readyz', async (_req, res) => {
+    const check = options.readiness ?? (async (): Promise<ProbeResult> => ({ ok: options.backend.isReady(), latencyMs: 0 }));
+    const result = await check();
+    res.status(result.ok ? 200 : 503).json({
+      status: result.ok ? 'ready' : 'not-ready',
+      backend: options.backend.kind,
+      node: options.nodeId,
+      busLatencyMs: Math.round(result.latencyMs * 100) / 100,
+      reason: result.reason,
+    });
   });
+  const registry = options.metrics;
+  if (registry) {
+    app.get('/metrics', async (_req, res) => {
+      res.type(registry.contentType).send(await registry.metrics());
+    });
+  }
 
   if (existsSync(options.publicDir)) {
     app.use(express.static(options.publicDir, { index: 'index.html', maxAge: '1h' }));

@@ -17,13 +17,20 @@ export const ErrorCode = {
   RoomFull: 'room-full',
   /** The backend (Redis) cannot be reached; retry later. */
   Unavailable: 'unavailable',
+  /** The receiver is reconnecting and MAX_HELD_SIGNALS signals already wait for it. */
+  PeerBacklogged: 'peer-backlogged',
+  /** Too many messages too fast; the connection is closed (1008) if it goes on. */
+  RateLimited: 'rate-limited',
+  /** TOKEN_SECRET is set and the join carried no valid token for this room and name. */
+  Unauthorized: 'unauthorized',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /**
- * Close codes the server uses. 1000-1015 are RFC 6455's; clients reconnect on 1006, 1011,
- * 1012 and 1013 and give up on 1000, 1008 and 1009 (a retry would fail the same way).
+ * Close codes the server uses. 1000-1015 are RFC 6455's; clients reconnect on 1001, 1006,
+ * 1011, 1012 and 1013 and give up on 1000, 1008 and 1009 (a retry would fail the same way).
+ * 4000-4099 are ours and mean "do not reconnect".
  */
 export const CloseCode = {
   Normal: 1000,
@@ -33,6 +40,8 @@ export const CloseCode = {
   InternalError: 1011,
   ServiceRestart: 1012,
   TryAgainLater: 1013,
+  /** This membership was resumed on another connection; this one is obsolete. */
+  Replaced: 4000,
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

@@ -10,6 +10,10 @@ export interface JoinMessage {
   type: 'join';
   room: string;
   name: string;
+  /** The `resume` secret of an earlier `joined`, to take that membership over. */
+  resume?: string;
+  /** HS256 JWT binding room, name and exp; required when the server has TOKEN_SECRET. */
+  token?: string;
   id?: MessageId;
 }
 
@@ -37,8 +41,21 @@ export interface JoinedMessage {
   type: 'joined';
   room: string;
   name: string;
-  /** The other members, in join order. */
+  /** The other members, in join order (on a resume: as this client last knew them). */
   peers: string[];
+  /** Secret for resuming this membership after a dropped connection. */
+  resume: string;
+  /** True when an earlier membership was resumed: peer connections may be kept. */
+  resumed: boolean;
+  /** RTCIceServer objects for new peer connections (fresh TURN credentials each join). */
+  iceServers: IceServer[];
+}
+
+/** An RTCIceServer as the browser takes it. */
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
 }
 
 export interface PeerJoinedMessage {

@@ -52,7 +52,18 @@ export function parseV1(text: string): ParseResult {
       if (roomProblem) return fail(`join.room ${roomProblem}`);
       const nameIssue = nameProblem(name);
       if (nameIssue) return fail(`join.name ${nameIssue}`);
-      return { ok: true, message: withId({ type, room: room as string, name: name as string }, id) };
+      const message: ClientMessage = { type, room: room as string, name: name as string };
+      const resume = value['resume'];
+      if (resume !== undefined) {
+        if (typeof resume !== 'string' || resume.length === 0 || resume.length > 128) return fail('join.resume must be the string from joined.resume');
+        message.resume = resume;
+      }
+      const token = value['token'];
+      if (token !== undefined) {
+        if (typeof token !== 'string' || token.length > 4096) return fail('join.token must be a string of at most 4096 characters');
+        message.token = token;
+      }
+      return { ok: true, message: withId(message, id) };
     }
     case 'signal': {
       const to = value['to'];

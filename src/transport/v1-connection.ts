@@ -2,52 +2,86 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
-import type { SessionSink } from '../cluster/session.ts';
+import type { SessionSink, SignalResult } from '../cluster/session.ts';
 import type { SignalingNode } from '../cluster/signaling-node.ts';
-import { ErrorCode } from '../protocol/error-codes.ts';
+import type { ConnectionMetrics } from '../metrics/metrics.ts';
+import { NO_METRICS } from '../metrics/metrics.ts';
+import { CloseCode, ErrorCode } from '../protocol/error-codes.ts';
 import { encode, encodeError, encodeSignal, PONG } from '../protocol/encode-v1.ts';
 import type { ClientMessage, MessageId } from '../protocol/messages.ts';
 import { parseV1 } from '../protocol/parse-v1.ts';
+import { clientAddress } from './client-address.ts';
+import type { ConnectionPolicy } from './connection-policy.ts';
+import { boundedSender, DEFAULT_POLICY, rateLimiterFor } from './connection-policy.ts';
+
+const UNAVAILABLE = 'the signaling backend cannot be reached; retry shortly';
 
 const JOIN_ERRORS = {
   'already-joined': [ErrorCode.AlreadyJoined, 'this socket is already in a room; send leave first'],
   'name-taken': [ErrorCode.NameTaken, 'another member of this room uses that name; choose another'],
   'room-full': [ErrorCode.RoomFull, 'the room has reached MAX_ROOM_SIZE members'],
-  unavailable: [ErrorCode.Unavailable, 'the signaling backend cannot be reached; retry shortly'],
+  unavailable: [ErrorCode.Unavailable, UNAVAILABLE],
 } as const;
+
+const SIGNAL_ERRORS: Record<Exclude<SignalResult, 'sent'>, readonly [ErrorCode, string]> = {
+  'not-joined': [ErrorCode.NotJoined, 'join a room before sending signals'],
+  'peer-not-found': [ErrorCode.PeerNotFound, 'no member of this room has that name'],
+  'peer-backlogged': [ErrorCode.PeerBacklogged, 'that peer is reconnecting and too many signals already wait for it'],
+  unavailable: [ErrorCode.Unavailable, UNAVAILABLE],
+};
+
+const LEAVE_CODES = new Set<number>([CloseCode.Normal, CloseCode.PolicyViolation, CloseCode.MessageTooBig]);
 
 export function connectionId(): string {
   return randomBytes(6).toString('base64url');
 }
 
 /** Serves protocol v1 (docs/protocol.md) on one WebSocket. */
-export function serveV1(ws: WebSocket, request: IncomingMessage, node: SignalingNode, parentLog: Logger): void {
+export function serveV1(
+  ws: WebSocket,
+  request: IncomingMessage,
+  node: SignalingNode,
+  parentLog: Logger,
+  metrics: ConnectionMetrics = NO_METRICS,
+  policy: ConnectionPolicy = DEFAULT_POLICY,
+): void {
   const id = connectionId();
   let log = parentLog.child({ conn: id });
   let fromJson = '';
-  const send = (frame: string): void => {
-    if (ws.readyState === ws.OPEN) ws.send(frame);
-  };
+  const send = boundedSender(ws, policy, () => log.warn({ buffered: ws.bufferedAmount }, 'client does not read its socket; cut off'));
   const sink: SessionSink = {
-    joined: (room, name, peers) => {
+    joined: (room, name, peers, info) => {
       fromJson = JSON.stringify(name);
-      send(encode({ type: 'joined', room, name, peers }));
+      send(encode({ type: 'joined', room, name, peers, resume: info.resume, resumed: info.resumed, iceServers: policy.iceServers(name) }));
     },
     peerJoined: (name) => send(encode({ type: 'peer-joined', name })),
     peerLeft: (name) => send(encode({ type: 'peer-left', name })),
     deliver: send,
+    replaced: () => {
+      log.info('membership resumed on another connection; closing this one');
+      ws.close(CloseCode.Replaced, 'resumed on another connection');
+    },
   };
   const session = node.createSession('v1', id, sink, log);
+  const limiter = rateLimiterFor(policy);
   const fail = (code: ErrorCode, message: string, messageId?: MessageId): void => send(encodeError(code, message, messageId));
-  log.info({ ip: request.socket.remoteAddress, protocol: 'v1' }, 'connection open');
+  log.info({ ip: clientAddress(request), protocol: 'v1' }, 'connection open');
 
   async function handle(message: ClientMessage): Promise<void> {
     switch (message.type) {
       case 'join': {
-        const result = await session.join(message.room, message.name);
+        if (policy.joinTokens) {
+          const check = await policy.joinTokens.check(message.token, message.room, message.name);
+          if (!check.ok) {
+            metrics.join('unauthorized');
+            return fail(ErrorCode.Unauthorized, check.reason, message.id);
+          }
+        }
+        const result = await session.join(message.room, message.name, message.resume);
+        metrics.join(result.ok ? 'joined' : result.code);
         if (result.ok) {
           log = log.child({ room: message.room, name: message.name });
-          log.info('joined');
+          log.info({ resumed: result.resumed }, result.resumed ? 'resumed' : 'joined');
         } else {
           const [code, text] = JOIN_ERRORS[result.code];
           log.info({ room: message.room, name: message.name, code }, 'join refused');
@@ -57,9 +91,8 @@ export function serveV1(ws: WebSocket, request: IncomingMessage, node: Signaling
       }
       case 'signal': {
         const result = await session.signal(message.to, encodeSignal(fromJson, message.data));
-        if (result === 'not-joined') fail(ErrorCode.NotJoined, 'join a room before sending signals', message.id);
-        else if (result === 'peer-not-found') fail(ErrorCode.PeerNotFound, `no member named ${JSON.stringify(message.to)} in this room`, message.id);
-        else if (result === 'unavailable') fail(ErrorCode.Unavailable, 'the signaling backend cannot be reached; retry shortly', message.id);
+        metrics.signal(result);
+        if (result !== 'sent') fail(SIGNAL_ERRORS[result][0], SIGNAL_ERRORS[result][1], message.id);
         return;
       }
       case 'leave': {
@@ -82,9 +115,16 @@ export function serveV1(ws: WebSocket, request: IncomingMessage, node: Signaling
   }
 
   ws.on('message', (data: RawData, isBinary: boolean) => {
+    const decision = limiter.take();
+    if (decision === 'cut') {
+      log.warn('rate limit exceeded again and again; closing with 1008');
+      ws.close(CloseCode.PolicyViolation, 'rate limit exceeded');
+      return;
+    }
+    if (decision === 'refuse') return fail(ErrorCode.RateLimited, `more than ${policy.rateLimitPerSec} messages per second; slow down`);
     if (isBinary) return fail(ErrorCode.BadRequest, 'binary frames are not accepted; send JSON text frames');
     // binaryType is the default "nodebuffer", so a text message is one Buffer.
-    const parsed = parseV1((data as Buffer).toString("utf8"));
+    const parsed = parseV1((data as Buffer).toString('utf8'));
     if (!parsed.ok) return fail(ErrorCode.BadRequest, parsed.message, parsed.id);
     handle(parsed.message).catch((error: unknown) => {
       log.error({ err: error }, 'message handler failed');
@@ -93,9 +133,12 @@ export function serveV1(ws: WebSocket, request: IncomingMessage, node: Signaling
   });
   ws.on('error', (error: Error & { code?: string }) => log.info({ code: error.code, err: error.message }, 'socket error'));
   ws.on('close', (code: number) => {
+    // A dropped connection keeps the membership for RESUME_GRACE_MS. A normal close means
+    // "I am done", and after 1008/1009 the client will not come back, so those leave now.
+    const reason = LEAVE_CODES.has(code) ? 'leave' : 'disconnect';
     session
-      .close()
-      .then((wasJoined) => log.info({ code, wasJoined }, 'connection closed'))
+      .close(reason)
+      .then((wasJoined) => log.info({ code, wasJoined, reason }, 'connection closed'))
       .catch((error: unknown) => log.warn({ err: error }, 'cleanup after close failed'));
   });
 }

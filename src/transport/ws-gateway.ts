@@ -10,6 +10,8 @@ export interface GatewayOptions {
   maxPayload: number;
   /** WebSocket endpoints by path. */
   routes: ReadonlyMap<string, UpgradeHandler>;
+  /** Origin policy (ALLOWED_ORIGINS); refused upgrades get 403. Default: allow all. */
+  allowOrigin?: (request: IncomingMessage) => boolean;
 }
 
 /**
@@ -43,6 +45,7 @@ export class WsGateway {
     const handler = this.options.routes.get(path);
     if (!handler) return reject(socket, 404, 'Not Found');
     if (!this.accepting) return reject(socket, 503, 'Service Unavailable');
+    if (this.options.allowOrigin && !this.options.allowOrigin(request)) return reject(socket, 403, 'Forbidden');
     this.wss.handleUpgrade(request, socket, head, (ws) => handler(ws, request));
   }
 }

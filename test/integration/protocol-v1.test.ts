@@ -26,7 +26,8 @@ describe.each(['embedded', 'redis'] as const)('protocol v1 (%s)', (backend) => {
     if (backend === 'redis') redis = await startRedis();
     cluster = await startCluster(backend, {
       redisUrl: redis?.url,
-      env: { REDIS_PREFIX: uniquePrefix('v1'), MAX_ROOM_SIZE: '4', MAX_MESSAGE_BYTES: '4096' },
+      // A short grace: a dropped socket's peer-left comes after RESUME_GRACE_MS.
+      env: { REDIS_PREFIX: uniquePrefix('v1'), MAX_ROOM_SIZE: '4', MAX_MESSAGE_BYTES: '4096', RESUME_GRACE_MS: '200' },
     });
   });
 
@@ -42,7 +43,9 @@ describe.each(['embedded', 'redis'] as const)('protocol v1 (%s)', (backend) => {
     const b = await join(1, r, 'b');
     expect(await a.expect('peer-joined')).toEqual({ type: 'peer-joined', name: 'b' });
     const c = track(await TestClient.connect(url(0)));
-    expect(await c.join(r, 'c')).toEqual({ type: 'joined', room: r, name: 'c', peers: ['a', 'b'] });
+    const reply = await c.join(r, 'c');
+    expect(reply).toEqual({ type: 'joined', room: r, name: 'c', peers: ['a', 'b'], resume: expect.any(String), resumed: false, iceServers: [] });
+    expect(String(reply['resume']).length).toBeGreaterThanOrEqual(20);
     expect(await a.expect('peer-joined')).toEqual({ type: 'peer-joined', name: 'c' });
     expect(await b.expect('peer-joined')).toEqual({ type: 'peer-joined', name: 'c' });
     await Promise.all([a.expectSilence(100), b.expectSilence(100), c.expectSilence(100)]);
@@ -120,7 +123,7 @@ describe.each(['embedded', 'redis'] as const)('protocol v1 (%s)', (backend) => {
     expect(await c.expect('peer-left')).toEqual({ type: 'peer-left', name: 'b' });
     c.ws.terminate();
     expect(await a.expect('peer-left')).toEqual({ type: 'peer-left', name: 'c' });
-    expect(await b.join(r, 'b2')).toEqual({ type: 'joined', room: r, name: 'b2', peers: ['a'] });
+    expect(await b.join(r, 'b2')).toMatchObject({ type: 'joined', room: r, name: 'b2', peers: ['a'], resumed: false });
     expect(await a.expect('peer-joined')).toEqual({ type: 'peer-joined', name: 'b2' });
   });
 

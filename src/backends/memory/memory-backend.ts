@@ -1,41 +1,105 @@
-import type { Backend, BusHandler, MemberEntry, RegisterOutcome, RegisterRequest } from '../../cluster/backend.ts';
+import type {
+  Backend,
+  BusHandler,
+  HoldOutcome,
+  HoldRequest,
+  MemberEntry,
+  MemberRef,
+  RegisterOutcome,
+  RegisterRequest,
+  ReregisterEntry,
+  ResumeOutcome,
+  ResumeRequest,
+  SuspendRequest,
+  SweepOutcome,
+} from '../../cluster/backend.ts';
+
+interface Member {
+  seq: number;
+  owner: string;
+  secretHash: string;
+  /** Grace deadline (ms) while reconnecting, 0 while connected. */
+  graceUntil: number;
+}
 
 interface Room {
   nextSeq: number;
-  members: Map<string, { seq: number; owner: string }>;
+  members: Map<string, Member>;
 }
 
 /**
  * The embedded backend: one process, rooms in memory, no Redis. It keeps the Redis
- * backend's semantics exactly (atomic registration, receiver counts, asynchronous delivery)
- * so the core cannot tell them apart and one protocol suite covers both.
+ * backend's semantics (atomic registration, receiver counts, held signals, asynchronous
+ * delivery) so the core cannot tell them apart and one protocol suite covers both. With a
+ * single process there are no other dynos, so leases and sweeps have nothing to do.
  */
 export class MemoryBackend implements Backend {
   readonly kind = 'embedded';
   private readonly rooms = new Map<string, Room>();
+  private readonly holds = new Map<string, { entries: string[]; expires: number }>();
   private readonly subscribed = new Set<string>();
   private handler: BusHandler = () => undefined;
   private closed = false;
 
-  async register(request: RegisterRequest): Promise<RegisterOutcome> {
-    let room = this.rooms.get(request.membersKey);
-    if (room?.members.has(request.name)) return { ok: false, reason: 'name-taken' };
-    if (room && room.members.size >= request.maxRoomSize) return { ok: false, reason: 'room-full' };
-    if (!room) this.rooms.set(request.membersKey, (room = { nextSeq: 1, members: new Map() }));
-    const peers: MemberEntry[] = [];
-    for (const [name, member] of room.members) peers.push({ name, seq: member.seq });
+  async register(r: RegisterRequest): Promise<RegisterOutcome> {
+    let room = this.rooms.get(r.membersKey);
+    if (room?.members.has(r.name)) return { ok: false, reason: 'name-taken' };
+    if (room && room.members.size >= r.maxRoomSize) return { ok: false, reason: 'room-full' };
+    if (!room) this.rooms.set(r.membersKey, (room = { nextSeq: 1, members: new Map() }));
+    const peers = this.peers(room, r.name);
     const seq = room.nextSeq++;
-    room.members.set(request.name, { seq, owner: request.owner });
+    room.members.set(r.name, { seq, owner: r.owner, secretHash: r.secretHash, graceUntil: 0 });
     return { ok: true, seq, peers };
   }
 
-  async unregister(membersKey: string, name: string, owner: string): Promise<number | null> {
-    const room = this.rooms.get(membersKey);
-    const member = room?.members.get(name);
-    if (!room || !member || member.owner !== owner) return null;
-    room.members.delete(name);
-    if (room.members.size === 0) this.rooms.delete(membersKey);
+  async resume(r: ResumeRequest): Promise<ResumeOutcome> {
+    const room = this.rooms.get(r.membersKey);
+    const member = room?.members.get(r.name);
+    if (!room || !member) return { ok: false, reason: 'gone' };
+    if (member.secretHash !== r.secretHash) return { ok: false, reason: 'name-taken' };
+    const previousOwner = member.owner;
+    Object.assign(member, { owner: r.owner, secretHash: r.newSecretHash, graceUntil: 0 });
+    const held = this.takeHeld(r.holdKey);
+    return { ok: true, seq: member.seq, previousOwner, held, peers: this.peers(room, r.name) };
+  }
+
+  async unregister(m: MemberRef, owner: string): Promise<number | null> {
+    const member = this.rooms.get(m.membersKey)?.members.get(m.name);
+    if (!member || member.owner !== owner) return null;
+    this.drop(m);
     return member.seq;
+  }
+
+  async suspend(r: SuspendRequest): Promise<boolean> {
+    const member = this.rooms.get(r.membersKey)?.members.get(r.name);
+    if (!member || member.owner !== r.owner) return false;
+    member.graceUntil = Date.now() + r.graceMs;
+    this.holds.set(r.holdKey, { entries: [r.snapshot], expires: Date.now() + r.holdTtlMs });
+    return true;
+  }
+
+  async expire(m: MemberRef, owner: string): Promise<number | null> {
+    const member = this.rooms.get(m.membersKey)?.members.get(m.name);
+    if (!member || member.owner !== owner || member.graceUntil === 0) return null;
+    this.drop(m);
+    return member.seq;
+  }
+
+  async hold(r: HoldRequest): Promise<HoldOutcome> {
+    if (!this.rooms.get(r.membersKey)?.members.has(r.name)) return 'not-found';
+    if ((await this.publish(r.channel, r.payload)) > 0) return 'delivered';
+    let hold = this.holds.get(r.holdKey);
+    if (!hold || hold.expires < Date.now()) this.holds.set(r.holdKey, (hold = { entries: [], expires: 0 }));
+    // One slot more than the limit: the first entry is usually the peers snapshot.
+    if (hold.entries.length > r.maxHeld) return 'full';
+    hold.entries.push(r.payload);
+    hold.expires = Date.now() + r.ttlMs;
+    return 'held';
+  }
+
+  async reregister(entries: readonly ReregisterEntry[]): Promise<ReregisterEntry[]> {
+    // Memory cannot lose its data while the process lives: nothing ever needs re-registering.
+    return entries.filter((e) => this.rooms.get(e.membersKey)?.members.get(e.name)?.owner !== e.owner);
   }
 
   async publish(channel: string, payload: string): Promise<number> {
@@ -59,6 +123,21 @@ export class MemoryBackend implements Backend {
     this.handler = handler;
   }
 
+  onReconnect(): void {}
+  async renewLease(): Promise<void> {}
+  async indexMember(): Promise<void> {}
+  async releaseLease(): Promise<void> {}
+  async claimDeadNodes(): Promise<string[]> {
+    return [];
+  }
+  async deadNodeMembers(): Promise<MemberRef[]> {
+    return [];
+  }
+  async sweepMember(): Promise<SweepOutcome> {
+    return { action: 'forgotten' };
+  }
+  async forgetNode(): Promise<void> {}
+
   isReady(): boolean {
     return !this.closed;
   }
@@ -66,6 +145,26 @@ export class MemoryBackend implements Backend {
   async close(): Promise<void> {
     this.closed = true;
     this.rooms.clear();
+    this.holds.clear();
     this.subscribed.clear();
+  }
+
+  private peers(room: Room, except: string): MemberEntry[] {
+    const peers: MemberEntry[] = [];
+    for (const [name, member] of room.members) if (name !== except) peers.push({ name, seq: member.seq });
+    return peers;
+  }
+
+  private takeHeld(holdKey: string): string[] {
+    const hold = this.holds.get(holdKey);
+    this.holds.delete(holdKey);
+    return hold && hold.expires >= Date.now() ? hold.entries : [];
+  }
+
+  private drop(m: MemberRef): void {
+    const room = this.rooms.get(m.membersKey);
+    room?.members.delete(m.name);
+    this.holds.delete(m.holdKey);
+    if (room && room.members.size === 0) this.rooms.delete(m.membersKey);
   }
 }

@@ -1,0 +1,101 @@
+/**
+ * Protocol v1 frames as the client sees them (docs/protocol.md is the contract).
+ * Parsing is defensive: a frame we cannot understand becomes `null` rather than
+ * a crash, and unknown `type`s are tolerated so newer servers stay compatible.
+ */
+
+/** Frames the client sends. */
+export type ClientMessage =
+  | { type: "join"; room: string; name: string; token?: string; resume?: string }
+  | { type: "signal"; to: string; data: object }
+  | { type: "leave" }
+  | { type: "ping" };
+
+/** `joined`: we are a member of `room` as `name`; `peers` are the others, in join order. */
+export interface JoinedMessage {
+  type: "joined";
+  room: string;
+  name: string;
+  peers: string[];
+  /** ICE servers (STUN/TURN with fresh credentials); absent on servers without them. */
+  iceServers?: RTCIceServer[];
+  /** Opaque secret that lets a re-join resume this membership (issue 5). */
+  resume?: string;
+}
+
+/** Frames the server sends. */
+export type ServerMessage =
+  | JoinedMessage
+  | { type: "peer-joined"; name: string }
+  | { type: "peer-left"; name: string }
+  | { type: "signal"; from: string; data: Record<string, unknown> }
+  | { type: "error"; code: string; message: string; id?: string | number }
+  | { type: "pong" };
+
+type JsonObject = Record<string, unknown>;
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isIceServer(value: unknown): value is RTCIceServer {
+  if (!isObject(value)) return false;
+  const urls = value["urls"];
+  return typeof urls === "string" || (Array.isArray(urls) && urls.every((u) => typeof u === "string"));
+}
+
+/**
+ * Parses one text frame. Returns `null` for anything that is not a known,
+ * well-formed v1 server frame; `"unknown"` for a well-formed object with a type
+ * this client does not know (ignored, for forward compatibility).
+ */
+export function parseServerMessage(text: string): ServerMessage | "unknown" | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isObject(value) || typeof value["type"] !== "string") return null;
+  const v = value;
+  switch (v["type"]) {
+    case "joined": {
+      const peers = v["peers"];
+      if (typeof v["room"] !== "string" || typeof v["name"] !== "string") return null;
+      if (!Array.isArray(peers) || !peers.every((p) => typeof p === "string")) return null;
+      const message: JoinedMessage = { type: "joined", room: v["room"], name: v["name"], peers };
+      const ice = v["iceServers"];
+      if (Array.isArray(ice)) message.iceServers = ice.filter(isIceServer);
+      if (typeof v["resume"] === "string") message.resume = v["resume"];
+      return message;
+    }
+    case "peer-joined":
+    case "peer-left":
+      return typeof v["name"] === "string" ? { type: v["type"], name: v["name"] } : null;
+    case "signal":
+      if (typeof v["from"] !== "string" || !isObject(v["data"])) return null;
+      return { type: "signal", from: v["from"], data: v["data"] };
+    case "error": {
+      if (typeof v["code"] !== "string") return null;
+      const message = typeof v["message"] === "string" ? v["message"] : v["code"];
+      const id = v["id"];
+      return typeof id === "string" || typeof id === "number"
+        ? { type: "error", code: v["code"], message, id }
+        : { type: "error", code: v["code"], message };
+    }
+    case "pong":
+      return { type: "pong" };
+    default:
+      return "unknown";
+  }
+}
+
+/**
+ * Room and name rule of protocol v1: 1 to 64 code points, no control
+ * characters, no lone surrogates. Checked locally so a typo fails at once,
+ * not after a round trip; the server remains the authority.
+ */
+export function isValidRoomOrName(value: string): boolean {
+  const length = [...value].length;
+  return length >= 1 && length <= 64 && !/[\p{Cc}\p{Cs}]/u.test(value);
+}

@@ -1,0 +1,51 @@
+/**
+ * The states and events of a SignalingClient: the part of its API an
+ * application listens to.
+ */
+import type { SignalingError } from "./signaling-error.ts";
+
+/**
+ * - `connecting`: first attempt since `connect()`; not yet joined.
+ * - `open`: joined; signals can be sent.
+ * - `reconnecting`: the link was lost (or the first attempt failed); waiting or retrying.
+ * - `closed`: not connected and not trying: before `connect()`, after `leave()`, or after a fatal error.
+ */
+export type SignalingState = "connecting" | "open" | "reconnecting" | "closed";
+
+/** Payload of `joined`. */
+export interface JoinedEvent {
+  room: string;
+  name: string;
+  /** The other members, in join order. */
+  peers: readonly string[];
+  /** ICE servers from the server (empty when it sends none); use for new peer connections. */
+  iceServers: RTCIceServer[];
+  /** Secret the next re-join will carry, if the server offers resume. */
+  resume: string | undefined;
+  /** True for every `joined` after the first since `connect()`. */
+  rejoin: boolean;
+  /** True when the join that produced this carried a `resume` secret. */
+  resumed: boolean;
+}
+
+/** Payload of `state`. */
+export interface StateChangeEvent {
+  state: SignalingState;
+  previous: SignalingState;
+  /** Why the client closed, when it was not `leave()`. */
+  error?: SignalingError;
+}
+
+/** Events of {@link SignalingClient}. */
+export interface SignalingClientEvents {
+  /** Joined (or re-joined) the room. */
+  joined: JoinedEvent;
+  /** Someone joined after us; members already present make the offer. */
+  "peer-joined": { name: string };
+  "peer-left": { name: string };
+  /** Opaque data from another member; `from` is stamped by the server. */
+  signal: { from: string; data: Record<string, unknown> };
+  /** Something went wrong; the client keeps going unless `state` says `closed`. */
+  error: SignalingError;
+  state: StateChangeEvent;
+}

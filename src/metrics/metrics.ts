@@ -1,0 +1,110 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ProbeResult } from '../backends/probe.ts';
+import type { JoinResult, SignalResult } from '../cluster/session.ts';
+
+/** Follows the core's result types, so a new outcome there is counted without edits here. */
+export type JoinOutcome = 'joined' | 'unauthorized' | Extract<JoinResult, { ok: false }>['code'];
+export type SignalOutcome = SignalResult;
+
+// Listed so every series exists from the start (at 0); dashboards need no special case.
+const JOIN_OUTCOMES: readonly JoinOutcome[] = ['joined', 'already-joined', 'name-taken', 'room-full', 'unavailable', 'unauthorized'];
+const SIGNAL_OUTCOMES: readonly SignalOutcome[] = ['sent', 'not-joined', 'peer-not-found', 'peer-backlogged', 'unavailable'];
+
+/** What a protocol adapter reports. Two label lookups per call: cheap on the signal path. */
+export interface ConnectionMetrics {
+  join(outcome: JoinOutcome): void;
+  signal(outcome: SignalOutcome): void;
+}
+
+export const NO_METRICS: ConnectionMetrics = { join: () => undefined, signal: () => undefined };
+
+/** Live values read at scrape time instead of being tracked on every event. */
+export interface MetricSources {
+  nodeId: string;
+  openConnections(): number;
+  localRooms(): number;
+  localMembers(): number;
+  /** Redis reconnect attempts so far; absent for the embedded backend. */
+  redisReconnects?(): number;
+}
+
+/**
+ * Everything GET /metrics shows, in a registry of its own (not prom-client's global one),
+ * so several servers in one process (tests) never clash over metric names.
+ */
+export class SignalingMetrics implements ConnectionMetrics {
+  readonly registry = new Registry();
+  private readonly joins: Counter<'outcome'>;
+  private readonly signals: Counter<'outcome'>;
+  private readonly busDelivery: Histogram;
+  private readonly probes: Counter<'result'>;
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    // One label that tells dynos apart: on Heroku a scrape reaches whichever dyno the router picks.
+    this.registry.setDefaultLabels({ node: sources.nodeId });
+    // Includes nodejs_eventloop_lag_seconds (and p50/p90/p99), heap and GC figures.
+    collectDefaultMetrics({ register: this.registry });
+
+    new Gauge({
+      name: 'signaling_open_connections',
+      help: 'WebSocket connections open on this dyno (all protocols)',
+      registers,
+      collect() { this.set(sources.openConnections()); },
+    });
+    new Gauge({
+      name: 'signaling_local_rooms',
+      help: 'Rooms with at least one member connected to this dyno',
+      registers,
+      collect() { this.set(sources.localRooms()); },
+    });
+    new Gauge({
+      name: 'signaling_local_members',
+      help: 'Room members connected to this dyno',
+      registers,
+      collect() { this.set(sources.localMembers()); },
+    });
+    const reconnects = sources.redisReconnects;
+    if (reconnects) {
+      new Counter({
+        name: 'signaling_redis_reconnects_total',
+        help: 'Times a Redis connection of this dyno started reconnecting',
+        registers,
+        collect() {
+          // The backend owns the count; mirror it so the counter never drifts from it.
+          this.reset();
+          this.inc(reconnects());
+        },
+      });
+    }
+    this.joins = new Counter({ name: 'signaling_joins_total', help: 'Join requests by outcome', labelNames: ['outcome'], registers });
+    this.signals = new Counter({ name: 'signaling_signals_total', help: 'Signals sent by outcome', labelNames: ['outcome'], registers });
+    for (const outcome of JOIN_OUTCOMES) this.joins.inc({ outcome }, 0);
+    for (const outcome of SIGNAL_OUTCOMES) this.signals.inc({ outcome }, 0);
+    this.busDelivery = new Histogram({
+      name: 'signaling_bus_delivery_seconds',
+      help:
+        'Publish-to-receive time of a message through the backend bus, the path every cross-dyno signal takes. ' +
+        'Sampled by the readiness probe (every /readyz and every 10 s), not per signal.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
+      registers,
+    });
+    this.probes = new Counter({ name: 'signaling_readiness_probes_total', help: 'Readiness probes by result', labelNames: ['result'], registers });
+    this.probes.inc({ result: 'ok' }, 0);
+    this.probes.inc({ result: 'failed' }, 0);
+  }
+
+  join(outcome: JoinOutcome): void {
+    this.joins.inc({ outcome });
+  }
+
+  signal(outcome: SignalOutcome): void {
+    this.signals.inc({ outcome });
+  }
+
+  /** Records one readiness probe; only successful ones have a latency worth keeping. */
+  probe(result: ProbeResult): void {
+    this.probes.inc({ result: result.ok ? 'ok' : 'failed' });
+    if (result.ok) this.busDelivery.observe(result.latencyMs / 1000);
+  }
+}

@@ -1,0 +1,120 @@
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import type { RawData, WebSocket } from 'ws';
+import type { SessionSink, SignalResult } from '../cluster/session.ts';
+import type { SignalingNode } from '../cluster/signaling-node.ts';
+import { ErrorCode } from '../protocol/error-codes.ts';
+import type { ArticleMessage, ArticleOpen } from '../protocol/parse-article.ts';
+import { parseArticle } from '../protocol/parse-article.ts';
+import { connectionId } from './v1-connection.ts';
+
+/**
+ * Error codes of article-protocol error frames: v1's, plus `forbidden` for a description
+ * whose sender is not the party it claims to be (and any other way a signal can fail).
+ */
+export type ArticleErrorCode = ErrorCode | 'forbidden' | Exclude<SignalResult, 'sent'>;
+
+const JOIN_ERRORS = {
+  'already-joined': [ErrorCode.AlreadyJoined, 'this socket has already opened a room'],
+  'name-taken': [ErrorCode.NameTaken, 'another member of this room uses that name; choose another'],
+  'room-full': [ErrorCode.RoomFull, 'the room has reached MAX_ROOM_SIZE members'],
+  unavailable: [ErrorCode.Unavailable, 'the signaling backend cannot be reached; retry shortly'],
+} as const;
+
+export function encodeArticleError(code: ArticleErrorCode, message: string): string {
+  return JSON.stringify({ method: 'error', code, message });
+}
+
+/**
+ * Serves the original article's protocol (docs/protocol.md, "Article protocol") on one
+ * WebSocket, over the same cluster core as v1 but in the `article` namespace, so its rooms
+ * never meet v1 rooms. Descriptions are routed by the sender's session and delivered as
+ * the sender's exact text.
+ */
+export function serveArticle(ws: WebSocket, request: IncomingMessage, node: SignalingNode, parentLog: Logger): void {
+  const id = connectionId();
+  let log = parentLog.child({ conn: id });
+  /** The room and name of the member this socket is: set by the sink once joined. */
+  let me: { room: string; name: string } | null = null;
+  /**
+   * The open that rtc frames are checked against: the one in flight, then the one that
+   * succeeded. Set synchronously, because ws may emit an open and an rtc from one TCP read
+   * before the join has even started.
+   */
+  let claimed: ArticleOpen | null = null;
+  const send = (frame: string): void => {
+    if (ws.readyState === ws.OPEN) ws.send(frame);
+  };
+  const sink: SessionSink = {
+    joined: (room, name, peers) => {
+      me = { room, name };
+      send(JSON.stringify({ method: 'opened', roomName: room, name, peers }));
+    },
+    // The article's trigger: the member already in the room (`from`) offers to the newcomer.
+    peerJoined: (name) => {
+      if (me) send(JSON.stringify({ method: 'rtc', type: 'request', roomName: me.room, to: name, from: me.name }));
+    },
+    peerLeft: (name) => {
+      if (me) send(JSON.stringify({ method: 'peer-left', roomName: me.room, name }));
+    },
+    deliver: send,
+  };
+  const session = node.createSession('article', id, sink, log);
+  const fail = (code: ArticleErrorCode, message: string): void => send(encodeArticleError(code, message));
+  log.info({ ip: request.socket.remoteAddress, protocol: 'article' }, 'connection open');
+
+  async function handle(message: ArticleMessage, text: string): Promise<void> {
+    if (message.method === 'open') {
+      claimed ??= message;
+      const result = await session.join(message.roomName, message.name);
+      if (result.ok) {
+        claimed = message;
+        log = log.child({ room: message.roomName, name: message.name });
+        log.info('joined');
+      } else {
+        if (claimed === message) claimed = null;
+        const [code, reason] = JOIN_ERRORS[result.code];
+        log.info({ room: message.roomName, name: message.name, code }, 'join refused');
+        fail(code, reason);
+      }
+      return;
+    }
+    // A signal sent while the open is in flight queues behind the join in the session,
+    // and gets not-joined if the join fails.
+    const self = claimed?.name;
+    if (self === undefined) return fail(ErrorCode.NotJoined, 'send open before rtc');
+    const { descriptionType: type, from, to } = message;
+    // Offers go to `to` and answers to `from`; the other end must be the sender.
+    const claimant = type === 'offer' ? from : to;
+    const target = type === 'offer' ? to : from;
+    if (claimant !== self) {
+      log.debug({ type, from, to }, 'rtc refused: sender is not who it claims to be');
+      return fail('forbidden', `an ${type}'s ${type === 'offer' ? 'from' : 'to'} must be your own name`);
+    }
+    if (target === self) return fail(ErrorCode.BadRequest, 'rtc.from and rtc.to must differ');
+    const result = await session.signal(target, text);
+    if (result === 'not-joined') fail(ErrorCode.NotJoined, 'send open before rtc');
+    else if (result === 'peer-not-found') fail(ErrorCode.PeerNotFound, `no member named ${JSON.stringify(target)} in this room`);
+    else if (result === 'unavailable') fail(ErrorCode.Unavailable, 'the signaling backend cannot be reached; retry shortly');
+    else if (result !== 'sent') fail(result, `the description was not delivered (${result})`);
+  }
+
+  ws.on('message', (data: RawData, isBinary: boolean) => {
+    if (isBinary) return fail(ErrorCode.BadRequest, 'binary frames are not accepted; send JSON text frames');
+    // binaryType is the default "nodebuffer", so a text message is one Buffer.
+    const text = (data as Buffer).toString('utf8');
+    const parsed = parseArticle(text);
+    if (!parsed.ok) return fail(ErrorCode.BadRequest, parsed.message);
+    handle(parsed.message, text).catch((error: unknown) => {
+      log.error({ err: error }, 'message handler failed');
+      fail(ErrorCode.Unavailable, 'internal error handling this message');
+    });
+  });
+  ws.on('error', (error: Error & { code?: string }) => log.info({ code: error.code, err: error.message }, 'socket error'));
+  ws.on('close', (code: number) => {
+    session
+      .close()
+      .then((wasJoined) => log.info({ code, wasJoined }, 'connection closed'))
+      .catch((error: unknown) => log.warn({ err: error }, 'cleanup after close failed'));
+  });
+}

@@ -1,0 +1,49 @@
+import { defineConfig } from "vitest/config";
+
+// Three projects so each can be run alone (`vitest run --project unit`) and tuned to
+// its cost. Browser tests run in Node and drive system Chromium via playwright-core;
+// this is NOT Vitest browser mode.
+//
+// Vitest runs projects with the same sequence.groupOrder together and requires them to
+// share maxWorkers, so each project has its own group: unit first (fast feedback),
+// then integration, then browser.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          testTimeout: 5_000,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          // Files spawn Redis and several server processes each; two at a time keeps a
+          // 2-core CI box from timing out on CPU contention rather than on real bugs.
+          maxWorkers: 2,
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          // One Chromium (plus its servers) at a time: several would starve each other.
+          maxWorkers: 1,
+          testTimeout: 90_000,
+          hookTimeout: 90_000,
+          sequence: { groupOrder: 2 },
+        },
+      },
+    ],
+  },
+});
