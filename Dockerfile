@@ -13,8 +13,8 @@ COPY . .
 RUN npm run build
 
 FROM node:24-alpine AS runtime
-ENV NODE_ENV=production \
-    PORT=3000
+ENV NODE_ENV=production
+ENV PORT=3000
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Production dependencies only; none of them needs an install script.

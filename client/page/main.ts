@@ -23,6 +23,7 @@ const notice = byId("call-notice");
 const signalingLabel = byId("signaling-label");
 const localVideo = byId<HTMLVideoElement>("local-video");
 const localName = byId("local-name");
+const localState = byId("local-state");
 const unmuteButton = byId<HTMLButtonElement>("unmute-remote");
 const micButton = byId<HTMLButtonElement>("mic");
 const cameraButton = byId<HTMLButtonElement>("camera");
@@ -98,6 +99,10 @@ function updateTrackButton(button: HTMLButtonElement, kind: TrackKind, onText: s
 function updateControls(): void {
   updateTrackButton(micButton, "audio", "Mute", "Unmute");
   updateTrackButton(cameraButton, "video", "Camera off", "Camera on");
+  const audio = session?.media?.getAudioTracks()[0];
+  const video = session?.media?.getVideoTracks()[0];
+  const facts = [audio === undefined ? "no mic" : audio.enabled ? "" : "muted", video === undefined ? "no camera" : video.enabled ? "" : "camera off"];
+  localState.textContent = facts.filter((f) => f !== "").join(" · ");
 }
 
 function toggle(kind: TrackKind): void {

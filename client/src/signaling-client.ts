@@ -110,7 +110,9 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
   /** Leaves the room and closes normally; no reconnect. Idempotent. */
   leave(): void {
     if (this.#state === "closed") return;
-    if (this.#state === "open") this.#send({ type: "leave" });
+    // Also while a join is in flight: the server may have accepted it already,
+    // and without `leave` it would hold the membership for a resume.
+    this.#send({ type: "leave" });
     this.#finish(undefined);
   }
 

@@ -55,6 +55,8 @@ export interface SuspendRequest extends MemberRef {
   graceMs: number;
   /** What the client had been told, stored as the first held entry. */
   snapshot: string;
+  /** Signals that reached this dyno after the socket dropped; held before any later ones. */
+  frames: readonly string[];
   holdTtlMs: number;
 }
 

@@ -20,8 +20,11 @@ export interface SessionSink {
   joined(room: string, name: string, peers: string[], info: JoinInfo): void;
   peerJoined(name: string): void;
   peerLeft(name: string): void;
-  /** A frame encoded by the sender's protocol adapter, ready to send as is. */
-  deliver(frame: string): void;
+  /**
+   * A frame encoded by the sender's protocol adapter, ready to send as is. Returns false
+   * when the socket is already closing, so the frame can be held for a resume instead.
+   */
+  deliver(frame: string): boolean | void;
   /** The membership was resumed on another connection: close this one without leaving. */
   replaced?(): void;
 }
@@ -46,6 +49,8 @@ interface Membership {
   known: Map<string, number>;
   /** Events and frames that arrive between registration and the `joined` reply. */
   pending: Array<RoomEvent | string> | null;
+  /** Frames published to this name before registration: kept only if this is a resume. */
+  early: string[];
 }
 
 type State = 'idle' | 'joining' | 'joined' | 'closed';
@@ -106,13 +111,19 @@ export class Session {
     return this.serial(() => this.doLeave('leave'));
   }
 
-  signal(to: string, frame: string): Promise<SignalResult> {
+  /**
+   * `frame` may be built from the sender's name: it is then built when the signal runs, after
+   * any join or leave queued before it, so it names the member that actually sends it.
+   */
+  signal(to: string, frame: string | ((from: string) => string)): Promise<SignalResult> {
     if (this.queued === 0) return this.doSignal(to, frame);
     return this.serial(() => this.doSignal(to, frame));
   }
 
   /** The connection is gone: leave (or start the grace period) and refuse everything after. */
   close(reason: CloseReason = 'leave'): Promise<boolean> {
+    // From now on nothing reaches the dead socket: frames wait here until the grace starts.
+    if (reason === 'disconnect' && this.membership && !this.membership.pending) this.membership.pending = [];
     return this.serial(async () => {
       const left = await this.doLeave(reason);
       this.state = 'closed';
@@ -134,7 +145,13 @@ export class Session {
     const m = this.membership;
     if (!m) return;
     if (m.pending) m.pending.push(frame);
-    else if (this.state === 'joined') this.sink.deliver(frame);
+    // The socket is closing but close() has not run yet: keep this and what follows for it.
+    else if (this.state === 'joined' && this.sink.deliver(frame) === false) m.pending = [frame];
+  }
+
+  /** Called by the node for a frame on the member channel while still registering. */
+  earlyFrame(frame: string): void {
+    this.membership?.early.push(frame);
   }
 
   /** Called by the node when this membership was resumed on another connection. */
@@ -142,7 +159,7 @@ export class Session {
     const m = this.membership;
     this.state = 'closed';
     this.membership = null;
-    if (m) this.detach(m);
+    if (m) void this.detach(m);
     this.node.forget(this);
     this.sink.replaced?.();
   }
@@ -154,10 +171,20 @@ export class Session {
     return run;
   }
 
-  private detach(m: Membership): void {
+  private detach(m: Membership): Promise<void> {
     this.node.detachMember(m.memberChannel, this);
     this.node.detachRoom(m.keys.events, this);
-    this.node.subscriptions.release([m.keys.events, m.memberChannel]);
+    return this.node.subscriptions.release([m.keys.events, m.memberChannel]);
+  }
+
+  /**
+   * Unsubscribes first and detaches after: until the backend confirms, frames already
+   * counted as delivered to this dyno still arrive, and they must land in `pending`.
+   */
+  private async detachAfterUnsubscribe(m: Membership): Promise<void> {
+    await this.node.subscriptions.release([m.keys.events, m.memberChannel]);
+    this.node.detachMember(m.memberChannel, this);
+    this.node.detachRoom(m.keys.events, this);
   }
 
   private async doJoin(room: string, name: string, resume: string | undefined): Promise<JoinResult> {
@@ -166,15 +193,18 @@ export class Session {
     const keys = new RoomKeys(this.node.prefix, this.namespace, room);
     const ref: MemberRef = { membersKey: keys.members, holdKey: keys.holdKey(name), name };
     const memberChannel = keys.memberChannel(name);
-    const m: Membership = { room, name, keys, ref, memberChannel, seq: 0, known: new Map(), pending: [] };
+    const m: Membership = { room, name, keys, ref, memberChannel, seq: 0, known: new Map(), pending: [], early: [] };
     this.state = 'joining';
     this.membership = m;
     // Room events are heard from before registration on, so none published after our seq
     // was assigned can be missed; the seq filter in apply() drops the ones from before.
     this.node.attachRoom(keys.events, this);
+    // A resumed member's peers keep signalling it: what arrives before the takeover is its.
+    this.node.attachJoining(memberChannel, this);
     try {
       await this.node.subscriptions.acquire([keys.events, memberChannel]);
     } catch (error) {
+      this.node.detachJoining(memberChannel, this);
       this.node.detachRoom(keys.events, this);
       this.membership = null;
       this.state = 'idle';
@@ -188,6 +218,7 @@ export class Session {
         const outcome = await this.node.backend.resume({ ...ref, secretHash: hashResumeSecret(resume), owner: this.owner, newSecretHash: secretHash });
         if (outcome.ok) {
           this.secretHash = secretHash;
+          this.node.detachJoining(memberChannel, this);
           this.node.attachMember(memberChannel, this);
           this.node.replaceElsewhere(memberChannel, outcome.previousOwner, this);
           void this.node.backend.indexMember(this.node.nodeId, ref).catch(() => undefined);
@@ -204,6 +235,8 @@ export class Session {
       for (const peer of outcome.peers) m.known.set(peer.name, peer.seq);
       // Our member channel was subscribed before registering, so an offer can only reach
       // us once peers hear this event: peer-joined must go out after the subscription.
+      this.node.detachJoining(memberChannel, this);
+      m.early = [];
       this.node.attachMember(memberChannel, this);
       void this.node.backend.indexMember(this.node.nodeId, ref).catch(() => undefined);
       await this.node.backend.publish(keys.events, encodeRoomEvent({ kind: 'joined', seq: m.seq, name }));
@@ -219,7 +252,8 @@ export class Session {
   }
 
   private fail(m: Membership, code: 'name-taken' | 'room-full' | 'unavailable'): JoinResult {
-    this.detach(m);
+    this.node.detachJoining(m.memberChannel, this);
+    void this.detach(m);
     this.membership = null;
     this.state = 'idle';
     return { ok: false, code };
@@ -252,6 +286,8 @@ export class Session {
       }
     }
     for (const entry of held) if (entry.startsWith(SIGNAL_PREFIX)) this.sink.deliver(entry.slice(SIGNAL_PREFIX.length));
+    for (const frame of m.early) this.sink.deliver(frame);
+    m.early = [];
     this.flush(m);
   }
 
@@ -268,13 +304,17 @@ export class Session {
     const m = this.membership;
     if (this.state !== 'joined' || !m) return false;
     this.state = 'idle';
-    this.membership = null;
-    this.detach(m);
     const node = this.node;
     if (reason === 'disconnect' && node.graceMs > 0) {
+      // Once the unsubscribe is done, signals for us are held by their senders' dynos; the
+      // ones that reached us before that are handed to the backend with the snapshot.
+      await this.detachAfterUnsubscribe(m);
+      this.membership = null;
       const snapshot = SNAPSHOT_PREFIX + JSON.stringify([...m.known]);
+      const frames = (m.pending ?? []).filter((item): item is string => typeof item === 'string').map((f) => SIGNAL_PREFIX + f);
       try {
-        if (await node.backend.suspend({ ...m.ref, owner: this.owner, graceMs: node.graceMs, snapshot, holdTtlMs: node.graceMs + node.leaseMs })) {
+        const request = { ...m.ref, owner: this.owner, graceMs: node.graceMs, snapshot, frames, holdTtlMs: node.graceMs + node.leaseMs };
+        if (await node.backend.suspend(request)) {
           node.removeLater(m.ref, this.owner, node.graceMs, 'expire');
         }
       } catch (error) {
@@ -283,6 +323,8 @@ export class Session {
       }
       return true;
     }
+    this.membership = null;
+    void this.detach(m);
     try {
       const seq = await node.backend.unregister(m.ref, this.owner);
       if (seq !== null) await node.backend.publish(m.keys.events, encodeRoomEvent({ kind: 'left', seq, name: m.name }));
@@ -293,11 +335,11 @@ export class Session {
     return true;
   }
 
-  private async doSignal(to: string, frame: string): Promise<SignalResult> {
+  private async doSignal(to: string, frame: string | ((from: string) => string)): Promise<SignalResult> {
     const m = this.membership;
     if (this.state !== 'joined' || !m) return 'not-joined';
     const channel = m.keys.memberChannel(to);
-    const payload = SIGNAL_PREFIX + frame;
+    const payload = SIGNAL_PREFIX + (typeof frame === 'string' ? frame : frame(m.name));
     try {
       // The hot path is this one PUBLISH; only a miss costs a second command.
       if ((await this.node.backend.publish(channel, payload)) > 0) return 'sent';

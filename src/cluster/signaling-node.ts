@@ -40,6 +40,8 @@ export class SignalingNode {
   readonly backend: Backend;
   /** Member channel -> the local session registered under it. */
   private readonly members = new Map<string, Session>();
+  /** Member channel -> local sessions subscribed to it but not registered yet. */
+  private readonly joining = new Map<string, Set<Session>>();
   /** Room events channel -> local sessions joined to (or joining) that room. */
   private readonly rooms = new Map<string, Set<Session>>();
   /** Connection id -> every open local session. */
@@ -88,6 +90,18 @@ export class SignalingNode {
 
   detachMember(channel: string, session: Session): void {
     if (this.members.get(channel) === session) this.members.delete(channel);
+  }
+
+  /** Between subscribing and registering, frames on the channel go to `session.earlyFrame`. */
+  attachJoining(channel: string, session: Session): void {
+    let set = this.joining.get(channel);
+    if (!set) this.joining.set(channel, (set = new Set()));
+    set.add(session);
+  }
+
+  detachJoining(channel: string, session: Session): void {
+    const set = this.joining.get(channel);
+    if (set?.delete(session) && set.size === 0) this.joining.delete(channel);
   }
 
   attachRoom(channel: string, session: Session): void {
@@ -173,6 +187,11 @@ export class SignalingNode {
     if (member) {
       if (payload.startsWith(SIGNAL_PREFIX)) member.frame(payload.slice(SIGNAL_PREFIX.length));
       else if (payload.startsWith(REPLACED_PREFIX) && payload.slice(REPLACED_PREFIX.length) === member.owner) member.replaced();
+      return;
+    }
+    const joining = this.joining.get(channel);
+    if (joining) {
+      if (payload.startsWith(SIGNAL_PREFIX)) for (const session of joining) session.earlyFrame(payload.slice(SIGNAL_PREFIX.length));
       return;
     }
     const sessions = this.rooms.get(channel);

@@ -43,12 +43,13 @@ export class SubscriptionSet {
     try {
       await Promise.all(waits);
     } catch (error) {
-      this.release(channels);
+      void this.release(channels);
       throw error;
     }
   }
 
-  release(channels: readonly string[]): void {
+  /** Resolves when the backend has dropped the channels nobody holds any more. */
+  release(channels: readonly string[]): Promise<void> {
     const gone: string[] = [];
     for (const channel of channels) {
       const entry = this.entries.get(channel);
@@ -58,7 +59,8 @@ export class SubscriptionSet {
         gone.push(channel);
       }
     }
-    if (gone.length > 0) this.backend.unsubscribe(gone).catch(this.onUnsubscribeError);
+    if (gone.length === 0) return Promise.resolve();
+    return this.backend.unsubscribe(gone).catch(this.onUnsubscribeError);
   }
 
   /** Channels currently held, for re-subscription after a backend restart. */

@@ -60,6 +60,8 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+const SECRET_VARIABLES = new Set(['TOKEN_SECRET']);
+
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
   function read<T>(name: string, parse: (raw: string) => Parsed<T>, fallback: T): T {
@@ -67,7 +69,9 @@ export function loadConfig(env: Env = process.env): Config {
     if (raw === undefined || raw === '') return fallback;
     const parsed = parse(raw);
     if (parsed.ok) return parsed.value;
-    problems.push(`${name}=${JSON.stringify(raw.slice(0, 80))} ${parsed.problem}`);
+    // Startup errors go to the log drain: never echo a secret, even a rejected one.
+    const shown = SECRET_VARIABLES.has(name) ? `(${raw.length} characters, not shown)` : JSON.stringify(raw.slice(0, 80));
+    problems.push(`${name}=${shown} ${parsed.problem}`);
     return fallback;
   }
   const config: Config = {

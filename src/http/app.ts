@@ -54,7 +54,8 @@ export function createApp(options: AppOptions): Express {
   }
 
   if (existsSync(options.publicDir)) {
-    app.use(express.static(options.publicDir, { index: 'index.html', maxAge: '1h' }));
+    // File names carry no content hash, so browsers must revalidate (ETag) every time.
+    app.use(express.static(options.publicDir, { index: 'index.html', maxAge: 0 }));
   } else {
     app.get('/', (_req, res) => {
       res.status(503).type('text').send('The page is not built: run `npm run build`.\n');

@@ -32,14 +32,15 @@ export function rateLimiterFor(policy: ConnectionPolicy): RateLimiter {
  * Returns a send function that never buffers without bound: a peer that stops reading is
  * terminated once MAX_BUFFERED_BYTES are queued for it, instead of growing this process.
  */
-export function boundedSender(ws: WebSocket, policy: ConnectionPolicy, onCut: () => void): (frame: string) => void {
+export function boundedSender(ws: WebSocket, policy: ConnectionPolicy, onCut: () => void): (frame: string) => boolean {
   return (frame) => {
-    if (ws.readyState !== ws.OPEN) return;
+    if (ws.readyState !== ws.OPEN) return false;
     if (ws.bufferedAmount > policy.maxBufferedBytes) {
       onCut();
       ws.terminate();
-      return;
+      return false;
     }
     ws.send(frame);
+    return true;
   };
 }

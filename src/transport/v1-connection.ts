@@ -47,11 +47,9 @@ export function serveV1(
 ): void {
   const id = connectionId();
   let log = parentLog.child({ conn: id });
-  let fromJson = '';
   const send = boundedSender(ws, policy, () => log.warn({ buffered: ws.bufferedAmount }, 'client does not read its socket; cut off'));
   const sink: SessionSink = {
     joined: (room, name, peers, info) => {
-      fromJson = JSON.stringify(name);
       send(encode({ type: 'joined', room, name, peers, resume: info.resume, resumed: info.resumed, iceServers: policy.iceServers(name) }));
     },
     peerJoined: (name) => send(encode({ type: 'peer-joined', name })),
@@ -64,7 +62,9 @@ export function serveV1(
   };
   const session = node.createSession('v1', id, sink, log);
   const limiter = rateLimiterFor(policy);
-  const fail = (code: ErrorCode, message: string, messageId?: MessageId): void => send(encodeError(code, message, messageId));
+  const fail = (code: ErrorCode, message: string, messageId?: MessageId): void => {
+    send(encodeError(code, message, messageId));
+  };
   log.info({ ip: clientAddress(request), protocol: 'v1' }, 'connection open');
 
   async function handle(message: ClientMessage): Promise<void> {
@@ -90,7 +90,8 @@ export function serveV1(
         return;
       }
       case 'signal': {
-        const result = await session.signal(message.to, encodeSignal(fromJson, message.data));
+        // Stamped when relayed, not now: a join or leave may still be queued ahead of it.
+        const result = await session.signal(message.to, (from) => encodeSignal(JSON.stringify(from), message.data));
         metrics.signal(result);
         if (result !== 'sent') fail(SIGNAL_ERRORS[result][0], SIGNAL_ERRORS[result][1], message.id);
         return;

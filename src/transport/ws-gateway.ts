@@ -46,7 +46,11 @@ export class WsGateway {
     if (!handler) return reject(socket, 404, 'Not Found');
     if (!this.accepting) return reject(socket, 503, 'Service Unavailable');
     if (this.options.allowOrigin && !this.options.allowOrigin(request)) return reject(socket, 403, 'Forbidden');
-    this.wss.handleUpgrade(request, socket, head, (ws) => handler(ws, request));
+    this.wss.handleUpgrade(request, socket, head, (ws) => {
+      // noServer mode does not emit 'connection' by itself; the heartbeat listens for it.
+      this.wss.emit('connection', ws, request);
+      handler(ws, request);
+    });
   }
 }
 

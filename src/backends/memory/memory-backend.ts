@@ -74,7 +74,8 @@ export class MemoryBackend implements Backend {
     const member = this.rooms.get(r.membersKey)?.members.get(r.name);
     if (!member || member.owner !== r.owner) return false;
     member.graceUntil = Date.now() + r.graceMs;
-    this.holds.set(r.holdKey, { entries: [r.snapshot], expires: Date.now() + r.holdTtlMs });
+    const later = this.holds.get(r.holdKey)?.entries ?? [];
+    this.holds.set(r.holdKey, { entries: [r.snapshot, ...r.frames, ...later], expires: Date.now() + r.holdTtlMs });
     return true;
   }
 

@@ -118,7 +118,7 @@ export class RedisBackend implements Backend {
   }
 
   async suspend(r: SuspendRequest): Promise<boolean> {
-    return Number(await this.run(S.suspend, [r.membersKey, r.holdKey], [r.name, r.owner, r.graceMs, r.snapshot, r.holdTtlMs])) === 1;
+    return Number(await this.run(S.suspend, [r.membersKey, r.holdKey], [r.name, r.owner, r.graceMs, r.snapshot, r.holdTtlMs, ...r.frames])) === 1;
   }
 
   async expire(m: MemberRef, owner: string): Promise<number | null> {

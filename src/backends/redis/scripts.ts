@@ -65,15 +65,19 @@ drop(KEYS[1], KEYS[2], ARGV[1])
 return seq
 `);
 
-/** KEYS members, hold; ARGV name, owner, grace ms, snapshot, hold ttl ms -> 1 suspended, 0 not owner. */
+/**
+ * KEYS members, hold; ARGV name, owner, grace ms, snapshot, hold ttl ms, frames...
+ * -> 1 suspended, 0 not owner. Signals held meanwhile (after our unsubscribe) stay behind the
+ * snapshot and the frames that reached us before it, in publish order.
+ */
 export const SUSPEND = script(`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return 0 end
 local seq, owner, secret = parse(v)
 if owner ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. owner .. '|' .. secret .. '|' .. (now() + tonumber(ARGV[3])))
-redis.call('DEL', KEYS[2])
-redis.call('RPUSH', KEYS[2], ARGV[4])
+for i = #ARGV, 6, -1 do redis.call('LPUSH', KEYS[2], ARGV[i]) end
+redis.call('LPUSH', KEYS[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return 1
 `);

@@ -38,6 +38,8 @@ export class FakeSignalingServer {
   readonly silentConnections = new Set<number>();
   /** Ignore joins (connect timeout) while true. */
   ignoreJoins = false;
+  /** Tell members about newcomers (false: the test sends peer-joined itself, e.g. to stage glare). */
+  announceJoins = true;
   /** Answer the next joins with this error code instead of `joined`. */
   readonly joinErrors: string[] = [];
 
@@ -75,6 +77,11 @@ export class FakeSignalingServer {
       if (code === 1006) socket.terminate();
       else socket.close(code, reason);
     }
+  }
+
+  /** Sends a frame to one member. */
+  sendTo(room: string, name: string, frame: Json): void {
+    this.#members.get(key(room, name))?.socket?.send(JSON.stringify(frame));
   }
 
   /** Sends `text` as is to every client. */
@@ -151,7 +158,7 @@ export class FakeSignalingServer {
     if (this.#options.iceServers) joined["iceServers"] = this.#options.iceServers;
     if (this.#options.resume) joined["resume"] = member.resume;
     send(joined);
-    if (!resumed) for (const other of others) other.socket?.send(JSON.stringify({ type: "peer-joined", name }));
+    if (!resumed && this.announceJoins) for (const other of others) other.socket?.send(JSON.stringify({ type: "peer-joined", name }));
     return member;
   }
 

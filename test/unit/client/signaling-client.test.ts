@@ -122,11 +122,14 @@ describe("SignalingClient: liveness and reconnects", () => {
   });
 
   it("keeps a link alive while pongs arrive", async () => {
-    const alice = client("alice", { pingIntervalMs: 20, pongTimeoutMs: 20 });
+    // 15 pings take at least 300 ms, twice the pong timeout: only the pongs keep it open.
+    const alice = client("alice", { pingIntervalMs: 20, pongTimeoutMs: 150 });
     alice.connect();
     await next(alice, "joined");
-    await sleep(200);
-    expect(server.messagesOfType("ping").length).toBeGreaterThanOrEqual(5);
+    const errors: string[] = [];
+    alice.on("error", (e) => errors.push(e.reason));
+    await until(() => server.messagesOfType("ping").length >= 15, 3000, "15 pings");
+    expect(errors).toEqual([]);
     expect(alice.state).toBe("open");
     expect(server.connections).toBe(1);
   });
