@@ -15,6 +15,7 @@ import type { ConnectionPolicy } from './transport/connection-policy.ts';
 import { startHeartbeat } from './transport/heartbeat.ts';
 import { originAllowed } from './transport/origin-policy.ts';
 import type { Config } from './config/config.ts';
+import { iceServerSource } from './ice/turn-credentials.ts';
 import { createApp } from './http/app.ts';
 import { createObservability } from './metrics/observability.ts';
 import { CloseCode } from './protocol/error-codes.ts';
@@ -23,8 +24,14 @@ import { serveV1 } from './transport/v1-connection.ts';
 import type { UpgradeHandler } from './transport/ws-gateway.ts';
 import { WsGateway } from './transport/ws-gateway.ts';
 
-/** The built page, two levels up from this file in both src/ and dist/server/. */
-const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('../../dist/public', import.meta.url));
+/**
+ * The built page, dist/public at the package root. This file runs from src/ (one level
+ * down: `npm run dev`, the tests) or from dist/server/ (two levels: `npm start`), so a
+ * single relative path cannot serve both.
+ */
+const DEFAULT_PUBLIC_DIR = fileURLToPath(
+  new URL(import.meta.url.includes('/dist/server/') ? '../public' : '../dist/public', import.meta.url),
+);
 
 export interface SignalingServer {
   readonly http: Server;
@@ -115,12 +122,14 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
 }
 
 function connectionPolicy(config: Config): ConnectionPolicy {
+  const ice = iceServerSource(config.ice);
   return {
     rateLimitPerSec: config.rateLimitPerSec,
     rateLimitBurst: config.rateLimitBurst,
     maxBufferedBytes: config.maxBufferedBytes,
     ...(config.tokenSecret ? { joinTokens: new JoinTokenVerifier(config.tokenSecret) } : {}),
-    iceServers: () => [],
+    iceServers: (name) => ice.iceServers(name),
+    ...(ice.ttlSeconds === undefined ? {} : { iceServersTtl: ice.ttlSeconds }),
   };
 }
 

@@ -58,12 +58,17 @@ export function withBusProbe(backend: Backend, channel: string, timeoutMs = 2000
     },
     probe,
   };
+  // Bound once per method: publish() is on every signal's path and must not allocate here.
+  const bound = new Map<PropertyKey, unknown>();
   return new Proxy(backend, {
     get(target, property) {
       if (property === 'reconnects') return reconnects;
       if (Object.hasOwn(own, property)) return own[property];
       const value: unknown = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
+      if (typeof value !== 'function') return value;
+      let method = bound.get(property);
+      if (!method) bound.set(property, (method = value.bind(target)));
+      return method;
     },
   }) as ProbedBackend;
 }

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Parsed } from './env-parsers.ts';
 import { encodeSegment } from '../cluster/keys.ts';
 import { boolean, integer, keyPrefix, oneOf, origins, redisUrl, secret } from './env-parsers.ts';
+import type { IceConfig } from '../ice/ice-config.ts';
+import { readIceConfig } from '../ice/ice-config.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -43,6 +45,8 @@ export interface Config {
   rateLimitBurst: number;
   /** MAX_BUFFERED_BYTES, default 1048576: unsent bytes after which a non-reading socket is cut. */
   maxBufferedBytes: number;
+  /** STUN_URLS, TURN_URLS, TURN_SECRET, TURN_TTL, ICE_SERVERS: what `joined.iceServers` holds (src/ice/). */
+  ice: IceConfig;
   /** Identifies this dyno: DYNO (set by Heroku) or the host name, plus a random suffix. */
   nodeId: string;
 }
@@ -93,6 +97,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPerSec: read('RATE_LIMIT_PER_SEC', integer(1, 1_000_000), 50),
     rateLimitBurst: read('RATE_LIMIT_BURST', integer(1, 1_000_000), 200),
     maxBufferedBytes: read('MAX_BUFFERED_BYTES', integer(1024, 1024 * 1024 * 1024), 1024 * 1024),
+    ice: readIceConfig(env, problems),
     // Node ids appear in keys and owner tags ("<node>/<conn>"): keep them to safe characters.
     nodeId: encodeSegment(`${env['DYNO'] ?? env['HOSTNAME'] ?? 'node'}-${randomBytes(3).toString('hex')}`),
   };

@@ -35,7 +35,13 @@ export interface PingMessage {
   id?: MessageId;
 }
 
-export type ClientMessage = JoinMessage | SignalMessage | LeaveMessage | PingMessage;
+/** Asks for fresh ICE servers (new TURN credentials) without re-joining. */
+export interface IceServersRequest {
+  type: 'ice-servers';
+  id?: MessageId;
+}
+
+export type ClientMessage = JoinMessage | SignalMessage | LeaveMessage | PingMessage | IceServersRequest;
 
 export interface JoinedMessage {
   type: 'joined';
@@ -49,6 +55,18 @@ export interface JoinedMessage {
   resumed: boolean;
   /** RTCIceServer objects for new peer connections (fresh TURN credentials each join). */
   iceServers: IceServer[];
+  /**
+   * Seconds the TURN credentials in `iceServers` stay valid, counted from this frame; absent
+   * when nothing expires. Relative, so a client with a wrong clock still refreshes in time.
+   */
+  iceServersTtl?: number;
+}
+
+/** Reply to `ice-servers`: a fresh list, as in `joined`. */
+export interface IceServersMessage {
+  type: 'ice-servers';
+  iceServers: IceServer[];
+  iceServersTtl?: number;
 }
 
 /** An RTCIceServer as the browser takes it. */
@@ -87,6 +105,7 @@ export interface ErrorMessage {
 
 export type ServerMessage =
   | JoinedMessage
+  | IceServersMessage
   | PeerJoinedMessage
   | PeerLeftMessage
   | ServerSignalMessage

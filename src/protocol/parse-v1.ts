@@ -75,6 +75,7 @@ export function parseV1(text: string): ParseResult {
     }
     case 'leave':
     case 'ping':
+    case 'ice-servers':
       return { ok: true, message: withId({ type }, id) };
     default:
       return fail(`unknown message type ${JSON.stringify(type.slice(0, 32))}`);

@@ -15,6 +15,8 @@ export interface ConnectionPolicy {
   joinTokens?: JoinTokenVerifier;
   /** ICE servers for `joined`, minted per member (fresh TURN credentials). */
   iceServers(name: string): IceServer[];
+  /** Seconds those credentials last (TURN_TTL), sent as `iceServersTtl`; absent when they do not expire. */
+  iceServersTtl?: number;
 }
 
 export const DEFAULT_POLICY: ConnectionPolicy = {

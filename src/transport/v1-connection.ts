@@ -8,7 +8,7 @@ import type { ConnectionMetrics } from '../metrics/metrics.ts';
 import { NO_METRICS } from '../metrics/metrics.ts';
 import { CloseCode, ErrorCode } from '../protocol/error-codes.ts';
 import { encode, encodeError, encodeSignal, PONG } from '../protocol/encode-v1.ts';
-import type { ClientMessage, MessageId } from '../protocol/messages.ts';
+import type { ClientMessage, IceServer, MessageId } from '../protocol/messages.ts';
 import { parseV1 } from '../protocol/parse-v1.ts';
 import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
@@ -48,9 +48,12 @@ export function serveV1(
   const id = connectionId();
   let log = parentLog.child({ conn: id });
   const send = boundedSender(ws, policy, () => log.warn({ buffered: ws.bufferedAmount }, 'client does not read its socket; cut off'));
+  // Minted per call: every joined (join and resume) and every ice-servers gets new credentials.
+  const ice = (name: string): { iceServers: IceServer[]; iceServersTtl?: number } =>
+    policy.iceServersTtl === undefined ? { iceServers: policy.iceServers(name) } : { iceServers: policy.iceServers(name), iceServersTtl: policy.iceServersTtl };
   const sink: SessionSink = {
     joined: (room, name, peers, info) => {
-      send(encode({ type: 'joined', room, name, peers, resume: info.resume, resumed: info.resumed, iceServers: policy.iceServers(name) }));
+      send(encode({ type: 'joined', room, name, peers, resume: info.resume, resumed: info.resumed, ...ice(name) }));
     },
     peerJoined: (name) => send(encode({ type: 'peer-joined', name })),
     peerLeft: (name) => send(encode({ type: 'peer-left', name })),
@@ -108,6 +111,13 @@ export function serveV1(
       case 'ping':
         send(PONG);
         return;
+      case 'ice-servers': {
+        // Credentials carry the member name, so only a member can ask; the rate limit bounds it.
+        const name = session.isJoined ? session.name : undefined;
+        if (name === undefined) return fail(ErrorCode.NotJoined, 'join a room before asking for ICE servers', message.id);
+        send(encode({ type: 'ice-servers', ...ice(name) }));
+        return;
+      }
       default: {
         const unreachable: never = message;
         throw new Error(`unhandled message ${JSON.stringify(unreachable)}`);
@@ -115,9 +125,14 @@ export function serveV1(
     }
   }
 
+  let cut = false;
   ws.on('message', (data: RawData, isBinary: boolean) => {
+    // ws still emits the frames it read before the close: handling or logging each would
+    // turn one flood into a log flood.
+    if (cut) return;
     const decision = limiter.take();
     if (decision === 'cut') {
+      cut = true;
       log.warn('rate limit exceeded again and again; closing with 1008');
       ws.close(CloseCode.PolicyViolation, 'rate limit exceeded');
       return;
