@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, { node: config.nodeId });
   const server = await createSignalingServer({ config, logger });
   const port = await server.listen();
-  logger.info({ port, host: config.host, backend: config.redisUrl ? 'redis' : 'embedded' }, 'listening');
+  logger.info({ port, host: config.host, backend: config.redisCluster ? 'redis-cluster' : config.redisUrl ? 'redis' : 'embedded' }, 'listening');
 
   let stopping = false;
   const stop = (signal: string): void => {

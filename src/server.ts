@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { MemoryBackend } from './backends/memory/memory-backend.ts';
 import { withBusProbe } from './backends/probed-backend.ts';
 import { RedisBackend } from './backends/redis/redis-backend.ts';
+import { RedisClusterBackend } from './backends/redis/redis-cluster-backend.ts';
 import type { Backend } from './cluster/backend.ts';
 import { nodeChannel } from './cluster/keys.ts';
 import { JoinTokenVerifier } from './auth/join-token.ts';
@@ -75,7 +76,7 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
   const http = createHttpServer(app);
   const routes = new Map<string, UpgradeHandler>([
     ['/signaling', (ws, req) => serveV1(ws, req, node, logger, observe.metrics, policy)],
-    ['/video_chat/signaling', (ws, req) => serveArticle(ws, req, node, logger)],
+    ['/video_chat/signaling', (ws, req) => serveArticle(ws, req, node, logger, observe.metrics, policy)],
   ]);
   const gateway = new WsGateway(http, {
     maxPayload: config.maxMessageBytes,
@@ -134,11 +135,13 @@ function connectionPolicy(config: Config): ConnectionPolicy {
 }
 
 async function createBackend(config: Config, logger: Logger): Promise<Backend> {
-  if (!config.redisUrl) {
+  if (!config.redisUrl && !config.redisCluster) {
     logger.info('no REDIS_URL: embedded backend, rooms live in this process only');
     return new MemoryBackend();
   }
-  const backend = new RedisBackend({ url: config.redisUrl, tlsVerify: config.redisTlsVerify, prefix: config.redisPrefix }, config.nodeId, logger);
+  const backend = config.redisCluster
+    ? new RedisClusterBackend({ ...config.redisCluster, tlsVerify: config.redisTlsVerify, prefix: config.redisPrefix }, config.nodeId, logger)
+    : new RedisBackend({ url: config.redisUrl ?? '', tlsVerify: config.redisTlsVerify, prefix: config.redisPrefix }, config.nodeId, logger);
   try {
     await backend.connect();
   } catch (error) {

@@ -3,6 +3,7 @@
  * form, the call view and the controls to a SignalingClient and a MeshCall.
  */
 import { MeshCall, SignalingClient, SignalingError, type SignalingState, type TrackKind } from "../src/index.ts";
+import { CallProblems, describeIceFailure } from "./call-problems.ts";
 import { inviteLink, readInvite, signalingUrl } from "./invite.ts";
 import { openLocalMedia } from "./media.ts";
 import { TileGrid } from "./tiles.ts";
@@ -33,6 +34,7 @@ const inviteFallback = byId("invite-fallback");
 const inviteFallbackInput = inviteFallback.querySelector("input") as HTMLInputElement;
 
 const tiles = new TileGrid(byId("tiles"), () => (unmuteButton.hidden = false));
+const problems = new CallProblems(byId("call-problems"));
 const invite = readInvite(location);
 
 interface Session {
@@ -143,9 +145,16 @@ async function join(room: string, name: string): Promise<void> {
   const call = new MeshCall({ signaling: client, localStream: stream, rtcConfiguration });
   session = { room, client, call, media: stream };
   call.on("peer-added", ({ peer }) => tiles.add(peer));
-  call.on("peer-removed", ({ peer }) => tiles.remove(peer));
+  call.on("peer-removed", ({ peer }) => {
+    tiles.remove(peer);
+    problems.clear(peer);
+  });
   call.on("stream", ({ peer, stream: remote }) => tiles.setStream(peer, remote));
-  call.on("connection-state", ({ peer, state }) => tiles.setState(peer, state));
+  call.on("connection-state", ({ peer, state }) => {
+    tiles.setState(peer, state);
+    if (state === "connected") problems.clear(peer);
+  });
+  call.on("ice-failed", ({ peer, ...failure }) => problems.set(peer, describeIceFailure(peer, failure, invite.relayOnly)));
   call.on("error", ({ error }) => console.warn(error));
   client.on("error", (error) => console.warn(error));
   client.on("state", ({ state, error }) => {
@@ -162,12 +171,15 @@ function end(reason: string | null): void {
   const current = session;
   session = undefined;
   if (current !== undefined) {
-    current.call.close();
+    // Say goodbye first: closing the peer connections can block this thread for hundreds
+    // of milliseconds, and the others should drop our tile without waiting for that.
     current.client.leave();
+    current.call.close();
     current.client.removeAllListeners();
     for (const track of current.media?.getTracks() ?? []) track.stop();
   }
   tiles.clear();
+  problems.clear();
   localVideo.srcObject = null;
   unmuteButton.hidden = true;
   inviteFallback.hidden = true;

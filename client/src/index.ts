@@ -14,7 +14,8 @@ export {
 } from "./reconnect-policy.ts";
 export { closeDecision, joinErrorDecision, CLIENT_CLOSE_DEAD_LINK, type CloseDecision } from "./close-codes.ts";
 export { MeshCall, type MeshCallEvents, type MeshCallOptions, type MeshSignaling, type PeerConnectionConstructor } from "./mesh-call.ts";
-export type { TrackKind } from "./peer-link.ts";
+export type { TrackKind, IceFailure, IceCandidateErrorInfo } from "./peer-link.ts";
 export { type MeshSignalData, parseMeshSignal } from "./signal-data.ts";
-export type { ClientMessage, ServerMessage, JoinedMessage } from "./protocol.ts";
+export type { ClientMessage, ServerMessage, JoinedMessage, IceServersMessage } from "./protocol.ts";
+export { ICE_REFRESH_FRACTION, iceRefreshDelayMs } from "./ice-refresh.ts";
 export type { WebSocketConstructor, WebSocketLike } from "./websocket-like.ts";

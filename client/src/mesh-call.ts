@@ -8,7 +8,7 @@
  * offers at the same moment, perfect negotiation resolves the collision.
  * Roles: the side whose name sorts first (UTF-16 code units) is polite.
  */
-import { PeerLink, type LocalMedia, type TrackKind } from "./peer-link.ts";
+import { type IceFailure, PeerLink, type LocalMedia, type TrackKind } from "./peer-link.ts";
 import type { JoinedEvent, SignalingClientEvents } from "./signaling-events.ts";
 import { SignalingError } from "./signaling-error.ts";
 import { type MeshSignalData, parseMeshSignal } from "./signal-data.ts";
@@ -43,6 +43,11 @@ export interface MeshCallEvents {
   /** A remote stream of `peer` (emitted once per stream; tracks may be added to it later). */
   stream: { peer: string; stream: MediaStream };
   "connection-state": { peer: string; state: RTCPeerConnectionState };
+  /**
+   * ICE cannot connect to `peer` (see {@link IceFailure}); after `failed` an ICE restart is
+   * tried. With `no-candidates` under a relay-only policy, the TURN settings are the suspect.
+   */
+  "ice-failed": { peer: string } & IceFailure;
   /** A non-fatal problem with one peer's connection. */
   error: { peer: string; error: SignalingError };
 }
@@ -87,6 +92,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
       s.on("joined", (event) => this.#onJoined(event)),
       s.on("peer-joined", ({ name }) => this.#connect(name, true)),
       s.on("peer-left", ({ name }) => this.#remove(name)),
+      s.on("ice-servers", ({ iceServers }) => this.#onIceServers(iceServers)),
       s.on("signal", ({ from, data }) => this.#onSignal(from, data)),
       s.on("state", ({ state }) => {
         if (state === "closed") for (const peer of [...this.#peers.keys()]) this.#remove(peer);
@@ -149,6 +155,13 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     }
   }
 
+  /** Fresh credentials: for new connections, and for the ICE restarts of the current ones. */
+  #onIceServers(iceServers: RTCIceServer[]): void {
+    if (iceServers.length === 0) return;
+    this.#iceServers = iceServers;
+    for (const entry of this.#peers.values()) entry.link?.setIceServers(iceServers);
+  }
+
   #onSignal(from: string, raw: Record<string, unknown>): void {
     const data = parseMeshSignal(raw);
     if (data === null) return; // not ours, or malformed: a peer cannot break us
@@ -206,6 +219,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
       onTrack: (event) => this.#onTrack(peer, entry, event),
       onConnectionState: (state) => this.emit("connection-state", { peer, state }),
       onError: (error) => this.emit("error", { peer, error }),
+      onIceFailed: (failure) => this.emit("ice-failed", { peer, ...failure }),
     });
     entry.link = link;
     this.emit("connection-state", { peer, state: link.connectionState });

@@ -10,6 +10,26 @@ import { type MeshSignalData, newSessionId } from "./signal-data.ts";
 /** Audio and video are the only kinds a call carries. */
 export type TrackKind = "audio" | "video";
 
+/** An `icecandidateerror`: a STUN or TURN server that could not be used (401: refused credentials). */
+export interface IceCandidateErrorInfo {
+  url: string;
+  errorCode: number;
+  errorText: string;
+}
+
+/**
+ * ICE cannot connect this pair. `no-candidates`: gathering ended without a single local
+ * candidate (with `iceTransportPolicy: "relay"`, no TURN relay could be allocated), so Chrome
+ * waits forever in `new` rather than failing; `failed`: ICE tried every pair and none worked.
+ */
+export interface IceFailure {
+  reason: "no-candidates" | "failed";
+  /** The candidate errors of the last gathering (at most 8). */
+  candidateErrors: IceCandidateErrorInfo[];
+}
+
+const MAX_CANDIDATE_ERRORS = 8;
+
 /** The local media a new connection starts with. */
 export interface LocalMedia {
   stream: MediaStream | null;
@@ -28,6 +48,7 @@ export interface PeerLinkOptions {
   onTrack: (event: RTCTrackEvent) => void;
   onConnectionState: (state: RTCPeerConnectionState) => void;
   onError: (error: SignalingError) => void;
+  onIceFailed?: (failure: IceFailure) => void;
 }
 
 const KINDS: readonly TrackKind[] = ["audio", "video"];
@@ -48,6 +69,9 @@ export class PeerLink {
   /** Incoming signals are applied one at a time, in arrival order. */
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
+  /** Local candidates and candidate errors of the current gathering round. */
+  #gathered = 0;
+  #candidateErrors: IceCandidateErrorInfo[] = [];
 
   constructor(options: PeerLinkOptions) {
     this.peer = options.peer;
@@ -58,13 +82,32 @@ export class PeerLink {
     pc.onnegotiationneeded = () => void this.#negotiate();
     pc.onicecandidate = ({ candidate }) => {
       // A null candidate only marks the end of gathering; peers do not need it.
-      if (candidate !== null && candidate.candidate !== "") this.#send({ session: this.session, candidate: candidate.toJSON() });
+      if (candidate !== null && candidate.candidate !== "") {
+        this.#gathered++;
+        this.#send({ session: this.session, candidate: candidate.toJSON() });
+      }
+    };
+    pc.onicecandidateerror = (event) => {
+      if (this.#candidateErrors.length >= MAX_CANDIDATE_ERRORS) return;
+      const { url, errorCode, errorText } = event as RTCPeerConnectionIceErrorEvent;
+      this.#candidateErrors.push({ url, errorCode, errorText });
+    };
+    pc.onicegatheringstatechange = () => {
+      if (pc.iceGatheringState === "gathering") {
+        this.#gathered = 0;
+        this.#candidateErrors = [];
+      } else if (pc.iceGatheringState === "complete" && this.#gathered === 0) {
+        this.#iceFailed("no-candidates");
+      }
     };
     pc.ontrack = (event) => options.onTrack(event);
     pc.onconnectionstatechange = () => options.onConnectionState(pc.connectionState);
     pc.oniceconnectionstatechange = () => {
       // A network change (Wi-Fi to cellular) fails ICE; a restart finds new paths.
-      if (pc.iceConnectionState === "failed") pc.restartIce();
+      if (pc.iceConnectionState === "failed") {
+        this.#iceFailed("failed");
+        pc.restartIce();
+      }
     };
     for (const kind of KINDS) {
       const track = options.local.tracks[kind];
@@ -124,6 +167,8 @@ export class PeerLink {
     pc.ontrack = null;
     pc.onconnectionstatechange = null;
     pc.oniceconnectionstatechange = null;
+    pc.onicecandidateerror = null;
+    pc.onicegatheringstatechange = null;
     pc.close();
   }
 
@@ -181,6 +226,10 @@ export class PeerLink {
 
   #send(data: MeshSignalData): void {
     if (!this.#closed) this.#options.send(data);
+  }
+
+  #iceFailed(reason: IceFailure["reason"]): void {
+    if (!this.#closed) this.#options.onIceFailed?.({ reason, candidateErrors: [...this.#candidateErrors] });
   }
 
   #fail(doing: string, cause: unknown): void {

@@ -9,7 +9,8 @@ export type ClientMessage =
   | { type: "join"; room: string; name: string; token?: string; resume?: string }
   | { type: "signal"; to: string; data: object }
   | { type: "leave" }
-  | { type: "ping" };
+  | { type: "ping" }
+  | { type: "ice-servers" };
 
 /** `joined`: we are a member of `room` as `name`; `peers` are the others, in join order. */
 export interface JoinedMessage {
@@ -19,13 +20,23 @@ export interface JoinedMessage {
   peers: string[];
   /** ICE servers (STUN/TURN with fresh credentials); absent on servers without them. */
   iceServers?: RTCIceServer[];
+  /** Seconds the credentials in `iceServers` stay valid from now; absent when they do not expire. */
+  iceServersTtl?: number;
   /** Opaque secret that lets a re-join resume this membership (issue 5). */
   resume?: string;
+}
+
+/** Reply to `{"type":"ice-servers"}`: fresh ICE servers (new TURN credentials). */
+export interface IceServersMessage {
+  type: "ice-servers";
+  iceServers: RTCIceServer[];
+  iceServersTtl?: number;
 }
 
 /** Frames the server sends. */
 export type ServerMessage =
   | JoinedMessage
+  | IceServersMessage
   | { type: "peer-joined"; name: string }
   | { type: "peer-left"; name: string }
   | { type: "signal"; from: string; data: Record<string, unknown> }
@@ -36,6 +47,11 @@ type JsonObject = Record<string, unknown>;
 
 function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A usable TTL: a positive, finite number of seconds. Anything else means "does not expire". */
+function readTtl(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
 function isIceServer(value: unknown): value is RTCIceServer {
@@ -66,7 +82,17 @@ export function parseServerMessage(text: string): ServerMessage | "unknown" | nu
       const message: JoinedMessage = { type: "joined", room: v["room"], name: v["name"], peers };
       const ice = v["iceServers"];
       if (Array.isArray(ice)) message.iceServers = ice.filter(isIceServer);
+      const ttl = readTtl(v["iceServersTtl"]);
+      if (ttl !== undefined) message.iceServersTtl = ttl;
       if (typeof v["resume"] === "string") message.resume = v["resume"];
+      return message;
+    }
+    case "ice-servers": {
+      const ice = v["iceServers"];
+      if (!Array.isArray(ice)) return null;
+      const message: IceServersMessage = { type: "ice-servers", iceServers: ice.filter(isIceServer) };
+      const ttl = readTtl(v["iceServersTtl"]);
+      if (ttl !== undefined) message.iceServersTtl = ttl;
       return message;
     }
     case "peer-joined":

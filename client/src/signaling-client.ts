@@ -3,8 +3,9 @@
  * WebSocket, that keeps itself joined across network loss and dyno restarts.
  */
 import { CLIENT_CLOSE_DEAD_LINK, closeDecision, joinErrorDecision } from "./close-codes.ts";
+import { IceRefreshTimer } from "./ice-refresh.ts";
 import { PingWatchdog } from "./ping-watchdog.ts";
-import { type ClientMessage, type JoinedMessage, isValidRoomOrName, parseServerMessage } from "./protocol.ts";
+import { type ClientMessage, type IceServersMessage, type JoinedMessage, isValidRoomOrName, parseServerMessage } from "./protocol.ts";
 import { ExponentialBackoffPolicy, type ReconnectContext, type ReconnectPolicy } from "./reconnect-policy.ts";
 import { SignalingError } from "./signaling-error.ts";
 import type { JoinedEvent, SignalingClientEvents, SignalingState } from "./signaling-events.ts";
@@ -41,6 +42,7 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
   readonly #policy: ReconnectPolicy;
   readonly #connectTimeoutMs: number;
   readonly #watchdog: PingWatchdog;
+  readonly #iceRefresh = new IceRefreshTimer(() => this.refreshIceServers());
 
   #state: SignalingState = "closed";
   #socket: WebSocketLike | undefined;
@@ -79,12 +81,12 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
     return this.#state;
   }
 
-  /** The last `joined` since `connect()`, if any. */
+  /** The last `joined` since `connect()`, if any, with `iceServers` as last refreshed. */
   get lastJoined(): JoinedEvent | undefined {
     return this.#lastJoined;
   }
 
-  /** ICE servers from the last `joined` (fresh TURN credentials on every join). */
+  /** ICE servers from the last `joined` or refresh (fresh TURN credentials on every join). */
   get iceServers(): RTCIceServer[] {
     return this.#lastJoined?.iceServers ?? [];
   }
@@ -105,6 +107,15 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
   signal(to: string, data: object): boolean {
     if (this.#state !== "open") return false;
     return this.#send({ type: "signal", to, data });
+  }
+
+  /**
+   * Asks the server for fresh ICE servers; the answer comes as an `ice-servers` event. The
+   * client does this by itself before credentials expire. Returns false when not `open`.
+   */
+  refreshIceServers(): boolean {
+    if (this.#state !== "open") return false;
+    return this.#send({ type: "ice-servers" });
   }
 
   /** Leaves the room and closes normally; no reconnect. Idempotent. */
@@ -154,6 +165,9 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
       case "joined":
         this.#onJoined(message);
         break;
+      case "ice-servers":
+        if (this.#state === "open") this.#onIceServers(message);
+        break;
       case "peer-joined":
       case "peer-left":
         if (this.#state === "open") this.emit(message.type, { name: message.name });
@@ -188,11 +202,26 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
       rejoin: this.#joinedOnce,
       resumed: this.#sentResume,
     };
+    if (message.iceServersTtl !== undefined) event.iceServersTtl = message.iceServersTtl;
     this.#joinedOnce = true;
     this.#lastJoined = event;
     this.#watchdog.start();
+    this.#iceRefresh.schedule(message.iceServersTtl);
     this.#setState("open");
     this.emit("joined", event);
+  }
+
+  #onIceServers(message: IceServersMessage): void {
+    const { iceServers, iceServersTtl } = message;
+    if (this.#lastJoined !== undefined) {
+      // A MeshCall created from now on must start with these, not the expired ones.
+      const refreshed: JoinedEvent = { ...this.#lastJoined, iceServers };
+      if (iceServersTtl === undefined) delete refreshed.iceServersTtl;
+      else refreshed.iceServersTtl = iceServersTtl;
+      this.#lastJoined = refreshed;
+    }
+    this.#iceRefresh.schedule(iceServersTtl);
+    this.emit("ice-servers", iceServersTtl === undefined ? { iceServers } : { iceServers, iceServersTtl });
   }
 
   #onClose(code: number, reason: string): void {
@@ -248,6 +277,7 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
     clearTimeout(this.#connectTimer);
     this.#connectTimer = undefined;
     this.#watchdog.stop();
+    this.#iceRefresh.stop();
     const socket = this.#socket;
     if (socket === undefined) return;
     this.#socket = undefined;

@@ -20,6 +20,8 @@ export interface JoinedEvent {
   peers: readonly string[];
   /** ICE servers from the server (empty when it sends none); use for new peer connections. */
   iceServers: RTCIceServer[];
+  /** Seconds those credentials stay valid from this event; absent when they do not expire. */
+  iceServersTtl?: number;
   /** Secret the next re-join will carry, if the server offers resume. */
   resume: string | undefined;
   /** True for every `joined` after the first since `connect()`. */
@@ -43,6 +45,11 @@ export interface SignalingClientEvents {
   /** Someone joined after us; members already present make the offer. */
   "peer-joined": { name: string };
   "peer-left": { name: string };
+  /**
+   * Fresh ICE servers, fetched before the previous credentials expire (at 80 % of their TTL).
+   * Apply them to open peer connections (`setConfiguration`) so an ICE restart can still use TURN.
+   */
+  "ice-servers": { iceServers: RTCIceServer[]; iceServersTtl?: number };
   /** Opaque data from another member; `from` is stamped by the server. */
   signal: { from: string; data: Record<string, unknown> };
   /** Something went wrong; the client keeps going unless `state` says `closed`. */

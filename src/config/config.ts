@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Parsed } from './env-parsers.ts';
 import { encodeSegment } from '../cluster/keys.ts';
 import { boolean, integer, keyPrefix, oneOf, origins, redisUrl, secret } from './env-parsers.ts';
+import type { RedisClusterSeeds } from './redis-cluster-nodes.ts';
+import { redisClusterNodes } from './redis-cluster-nodes.ts';
 import type { IceConfig } from '../ice/ice-config.ts';
 import { readIceConfig } from '../ice/ice-config.ts';
 
@@ -15,6 +17,8 @@ export interface Config {
   host: string;
   /** REDIS_URL; unset means the embedded single-process backend. */
   redisUrl: string | undefined;
+  /** REDIS_CLUSTER_NODES: seeds of a Redis Cluster (sharded pub/sub); excludes REDIS_URL. */
+  redisCluster: RedisClusterSeeds | undefined;
   /** REDIS_PREFIX, default "sig:": every key and channel starts with it. */
   redisPrefix: string;
   /** REDIS_TLS_VERIFY, default false: verify rediss:// certificates (Heroku's are self-signed). */
@@ -64,7 +68,7 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-const SECRET_VARIABLES = new Set(['TOKEN_SECRET']);
+const SECRET_VARIABLES = new Set(['TOKEN_SECRET', 'REDIS_CLUSTER_NODES']);
 
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
@@ -82,6 +86,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: read('PORT', integer(0, 65535), 3000),
     host: read('HOST', (raw) => ({ ok: true, value: raw.trim() }), '0.0.0.0'),
     redisUrl: read<string | undefined>('REDIS_URL', redisUrl, undefined),
+    redisCluster: read<RedisClusterSeeds | undefined>('REDIS_CLUSTER_NODES', redisClusterNodes, undefined),
     redisPrefix: read('REDIS_PREFIX', keyPrefix, 'sig:'),
     redisTlsVerify: read('REDIS_TLS_VERIFY', boolean, false),
     maxMessageBytes: read('MAX_MESSAGE_BYTES', integer(256, 16 * 1024 * 1024), 64 * 1024),
@@ -101,6 +106,9 @@ export function loadConfig(env: Env = process.env): Config {
     // Node ids appear in keys and owner tags ("<node>/<conn>"): keep them to safe characters.
     nodeId: encodeSegment(`${env['DYNO'] ?? env['HOSTNAME'] ?? 'node'}-${randomBytes(3).toString('hex')}`),
   };
+  if (config.redisUrl && config.redisCluster) {
+    problems.push('REDIS_URL and REDIS_CLUSTER_NODES are both set: unset REDIS_URL to use the Redis Cluster, or REDIS_CLUSTER_NODES to use one Redis');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -1,3 +1,4 @@
+import { isObject, parseJsonObject } from './json-frame.ts';
 import { nameProblem } from './names.ts';
 
 /**
@@ -23,25 +24,15 @@ export type ArticleMessage = ArticleOpen | ArticleRtc;
 
 export type ArticleParseResult = { ok: true; message: ArticleMessage } | { ok: false; message: string };
 
-type JsonObject = Record<string, unknown>;
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * Parses and validates one article-protocol text frame. Never throws (the article's own
  * server threw on bad JSON): every problem becomes a failure saying what was wrong.
  * `roomName` in an `rtc` frame is not read: routing uses the sender's session.
  */
 export function parseArticle(text: string): ArticleParseResult {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return { ok: false, message: 'frame is not valid JSON' };
-  }
-  if (!isObject(value)) return { ok: false, message: 'frame must be a JSON object' };
+  const parsed = parseJsonObject(text);
+  if (!parsed.ok) return parsed;
+  const value = parsed.value;
   const method = value['method'];
   if (typeof method !== 'string') return { ok: false, message: 'method must be a string' };
 

@@ -1,4 +1,6 @@
 import type { ClientMessage, MessageId } from './messages.ts';
+import type { JsonObject } from './json-frame.ts';
+import { isObject, parseJsonObject } from './json-frame.ts';
 import { nameProblem } from './names.ts';
 
 /** A client frame that cannot be accepted: answered with a `bad-request` error. */
@@ -10,12 +12,6 @@ export interface ParseFailure {
 }
 
 export type ParseResult = { ok: true; message: ClientMessage } | ParseFailure;
-
-type JsonObject = Record<string, unknown>;
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function readId(obj: JsonObject): MessageId | undefined | null {
   const id = obj['id'];
@@ -30,13 +26,9 @@ function readId(obj: JsonObject): MessageId | undefined | null {
  * ParseFailure whose message says what was wrong, so the client can fix its code.
  */
 export function parseV1(text: string): ParseResult {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return { ok: false, message: 'frame is not valid JSON' };
-  }
-  if (!isObject(value)) return { ok: false, message: 'frame must be a JSON object' };
+  const parsed = parseJsonObject(text);
+  if (!parsed.ok) return parsed;
+  const value = parsed.value;
   const id = readId(value);
   if (id === null) return { ok: false, message: 'id must be a string (max 128) or a finite number' };
   const fail = (message: string): ParseFailure =>

@@ -3,9 +3,14 @@ import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { SessionSink, SignalResult } from '../cluster/session.ts';
 import type { SignalingNode } from '../cluster/signaling-node.ts';
-import { ErrorCode } from '../protocol/error-codes.ts';
-import type { ArticleMessage, ArticleOpen } from '../protocol/parse-article.ts';
+import { CloseCode, ErrorCode } from '../protocol/error-codes.ts';
+import type { ConnectionMetrics } from '../metrics/metrics.ts';
+import { NO_METRICS } from '../metrics/metrics.ts';
+import type { ArticleMessage } from '../protocol/parse-article.ts';
 import { parseArticle } from '../protocol/parse-article.ts';
+import { clientAddress } from './client-address.ts';
+import type { ConnectionPolicy } from './connection-policy.ts';
+import { boundedSender, DEFAULT_POLICY, rateLimiterFor } from './connection-policy.ts';
 import { connectionId } from './v1-connection.ts';
 
 /**
@@ -31,20 +36,24 @@ export function encodeArticleError(code: ArticleErrorCode, message: string): str
  * never meet v1 rooms. Descriptions are routed by the sender's session and delivered as
  * the sender's exact text.
  */
-export function serveArticle(ws: WebSocket, request: IncomingMessage, node: SignalingNode, parentLog: Logger): void {
+export function serveArticle(
+  ws: WebSocket,
+  request: IncomingMessage,
+  node: SignalingNode,
+  parentLog: Logger,
+  metrics: ConnectionMetrics = NO_METRICS,
+  policy: ConnectionPolicy = DEFAULT_POLICY,
+): void {
   const id = connectionId();
   let log = parentLog.child({ conn: id });
   /** The room and name of the member this socket is: set by the sink once joined. */
   let me: { room: string; name: string } | null = null;
   /**
-   * The open that rtc frames are checked against: the one in flight, then the one that
-   * succeeded. Set synchronously, because ws may emit an open and an rtc from one TCP read
-   * before the join has even started.
+   * Messages are handled one after another, so an rtc right behind an open is checked
+   * against the outcome of that open, never against a claim that may still fail.
    */
-  let claimed: ArticleOpen | null = null;
-  const send = (frame: string): void => {
-    if (ws.readyState === ws.OPEN) ws.send(frame);
-  };
+  let queue: Promise<void> = Promise.resolve();
+  const send = boundedSender(ws, policy, () => log.warn({ buffered: ws.bufferedAmount }, 'client does not read its socket; cut off'));
   const sink: SessionSink = {
     joined: (room, name, peers) => {
       me = { room, name };
@@ -60,28 +69,32 @@ export function serveArticle(ws: WebSocket, request: IncomingMessage, node: Sign
     deliver: send,
   };
   const session = node.createSession('article', id, sink, log);
-  const fail = (code: ArticleErrorCode, message: string): void => send(encodeArticleError(code, message));
-  log.info({ ip: request.socket.remoteAddress, protocol: 'article' }, 'connection open');
+  const limiter = rateLimiterFor(policy);
+  let cut = false;
+  const fail = (code: ArticleErrorCode, message: string): void => {
+    send(encodeArticleError(code, message));
+  };
+  log.info({ ip: clientAddress(request), protocol: 'article' }, 'connection open');
 
   async function handle(message: ArticleMessage, text: string): Promise<void> {
     if (message.method === 'open') {
-      claimed ??= message;
+      if (policy.joinTokens) {
+        metrics.join('unauthorized');
+        return fail(ErrorCode.Unauthorized, 'this server requires join tokens (TOKEN_SECRET), which the article protocol cannot carry; use /signaling');
+      }
       const result = await session.join(message.roomName, message.name);
+      metrics.join(result.ok ? 'joined' : result.code);
       if (result.ok) {
-        claimed = message;
         log = log.child({ room: message.roomName, name: message.name });
         log.info('joined');
       } else {
-        if (claimed === message) claimed = null;
         const [code, reason] = JOIN_ERRORS[result.code];
         log.info({ room: message.roomName, name: message.name, code }, 'join refused');
         fail(code, reason);
       }
       return;
     }
-    // A signal sent while the open is in flight queues behind the join in the session,
-    // and gets not-joined if the join fails.
-    const self = claimed?.name;
+    const self = me?.name;
     if (self === undefined) return fail(ErrorCode.NotJoined, 'send open before rtc');
     const { descriptionType: type, from, to } = message;
     // Offers go to `to` and answers to `from`; the other end must be the sender.
@@ -93,6 +106,7 @@ export function serveArticle(ws: WebSocket, request: IncomingMessage, node: Sign
     }
     if (target === self) return fail(ErrorCode.BadRequest, 'rtc.from and rtc.to must differ');
     const result = await session.signal(target, text);
+    metrics.signal(result);
     if (result === 'not-joined') fail(ErrorCode.NotJoined, 'send open before rtc');
     else if (result === 'peer-not-found') fail(ErrorCode.PeerNotFound, `no member named ${JSON.stringify(target)} in this room`);
     else if (result === 'unavailable') fail(ErrorCode.Unavailable, 'the signaling backend cannot be reached; retry shortly');
@@ -100,15 +114,26 @@ export function serveArticle(ws: WebSocket, request: IncomingMessage, node: Sign
   }
 
   ws.on('message', (data: RawData, isBinary: boolean) => {
+    if (cut) return;
+    const decision = limiter.take();
+    if (decision === 'cut') {
+      cut = true;
+      log.warn('rate limit exceeded again and again; closing with 1008');
+      ws.close(CloseCode.PolicyViolation, 'rate limit exceeded');
+      return;
+    }
+    if (decision === 'refuse') return fail(ErrorCode.RateLimited, `more than ${policy.rateLimitPerSec} messages per second; slow down`);
     if (isBinary) return fail(ErrorCode.BadRequest, 'binary frames are not accepted; send JSON text frames');
     // binaryType is the default "nodebuffer", so a text message is one Buffer.
     const text = (data as Buffer).toString('utf8');
     const parsed = parseArticle(text);
     if (!parsed.ok) return fail(ErrorCode.BadRequest, parsed.message);
-    handle(parsed.message, text).catch((error: unknown) => {
-      log.error({ err: error }, 'message handler failed');
-      fail(ErrorCode.Unavailable, 'internal error handling this message');
-    });
+    queue = queue
+      .then(() => handle(parsed.message, text))
+      .catch((error: unknown) => {
+        log.error({ err: error }, 'message handler failed');
+        fail(ErrorCode.Unavailable, 'internal error handling this message');
+      });
   });
   ws.on('error', (error: Error & { code?: string }) => log.info({ code: error.code, err: error.message }, 'socket error'));
   ws.on('close', (code: number) => {

@@ -4,7 +4,7 @@ import type { Cluster } from '../fixtures/dyno.ts';
 import { startCluster } from '../fixtures/dyno.ts';
 import type { RedisFixture } from '../fixtures/redis.ts';
 import { startRedis, uniquePrefix } from '../fixtures/redis.ts';
-import { joined, TestClient } from '../fixtures/test-client.ts';
+import { ArticleClient, joined, TestClient } from '../fixtures/test-client.ts';
 
 /**
  * The original article's protocol at /video_chat/signaling (docs/protocol.md, "Article
@@ -13,92 +13,6 @@ import { joined, TestClient } from '../fixtures/test-client.ts';
  */
 
 type Frame = Record<string, unknown> & { method?: string };
-
-/** Records every frame with its exact text; the article's frames are keyed on `method`. */
-class ArticleClient {
-  readonly ws: WebSocket;
-  private readonly inbox: Array<{ text: string; frame: Frame }> = [];
-  private waiter: (() => void) | null = null;
-  readonly closed: Promise<{ code: number }>;
-
-  private constructor(ws: WebSocket) {
-    this.ws = ws;
-    ws.on('message', (data, isBinary) => {
-      const text = String(data);
-      let frame: Frame;
-      try {
-        frame = JSON.parse(text) as Frame;
-      } catch {
-        frame = { method: '<invalid-json>', text, isBinary };
-      }
-      this.inbox.push({ text, frame });
-      this.waiter?.();
-    });
-    this.closed = new Promise((resolve) => ws.once('close', (code) => resolve({ code })));
-  }
-
-  static async connect(url: string): Promise<ArticleClient> {
-    const ws = new WebSocket(url);
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    return new ArticleClient(ws);
-  }
-
-  send(message: unknown): void {
-    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
-  }
-
-  async nextRaw(timeoutMs = 3000): Promise<{ text: string; frame: Frame }> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.inbox.length === 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no frame within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.waiter = null;
-    }
-    return this.inbox.shift() as { text: string; frame: Frame };
-  }
-
-  async next(timeoutMs = 3000): Promise<Frame> {
-    return (await this.nextRaw(timeoutMs)).frame;
-  }
-
-  /** The next frame's exact text. */
-  async text(timeoutMs = 3000): Promise<string> {
-    return (await this.nextRaw(timeoutMs)).text;
-  }
-
-  async expect(method: string): Promise<Frame> {
-    const frame = await this.next();
-    if (frame.method !== method) throw new Error(`expected a ${method} frame, got ${JSON.stringify(frame)}`);
-    return frame;
-  }
-
-  async expectError(code: string): Promise<Frame> {
-    const frame = await this.expect('error');
-    expect(frame).toMatchObject({ method: 'error', code, message: expect.any(String) });
-    return frame;
-  }
-
-  async expectSilence(ms = 300): Promise<void> {
-    await new Promise((resolve) => setTimeout(resolve, ms));
-    if (this.inbox.length > 0) throw new Error(`unexpected frames: ${this.inbox.map((f) => f.text).join(' | ')}`);
-  }
-
-  /** Sends open and returns the reply (`opened` or an error). */
-  async open(roomName: string, name: string): Promise<Frame> {
-    this.send({ method: 'open', roomName, name });
-    return this.next();
-  }
-}
 
 /** An SDP-like blob with characters that would change under re-serialization. */
 const sdp = (tag: string): string => `v=0\r\no=- 4611 2 IN IP4 127.0.0.1\r\ns=${tag} «é» \u2028 "q" \\ /\r\nt=0 0\r\n`;
@@ -340,6 +254,24 @@ describe('article protocol (redis, two dynos)', () => {
     const got = [await a.text(), await a.text()].sort();
     expect(got).toEqual([offer, request(r, 'b', 'a')].sort());
     await b.expectSilence(100);
+  });
+
+  it('checks a pipelined rtc against the open that succeeded, not one that failed', async () => {
+    const r = room('forge-pipelined');
+    const victim = await open(0, r, 'victim');
+    const target = await open(1, r, 'target');
+    await victim.text();
+    const mallory = await connect(1);
+    // Back to back: an open that will fail (name taken), one that succeeds, then an offer
+    // claiming the first name. It must be refused, because mallory is not the victim.
+    mallory.send({ method: 'open', roomName: r, name: 'victim' });
+    mallory.send({ method: 'open', roomName: r, name: 'mallory' });
+    mallory.send(rtcText('offer', r, 'victim', 'target'));
+    await mallory.expectError('name-taken');
+    expect((await mallory.next()).method).toBe('opened');
+    await mallory.expectError('forbidden');
+    expect(await target.text()).toBe(request(r, 'mallory', 'target'));
+    await target.expectSilence(200);
   });
 
   it('tells the rest of the room with peer-left when a member goes', async () => {

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
+import type { Cluster, RedisOptions } from 'ioredis';
 
 export interface RedisConnectionConfig {
   url: string;
@@ -34,7 +34,7 @@ export function createConnection(config: RedisConnectionConfig, name: string): R
 
 /** Runs a Lua script by SHA, loading it on NOSCRIPT (after a Redis restart, for instance). */
 export async function runScript(
-  client: Redis,
+  client: Redis | Cluster,
   script: { source: string; sha: string },
   keys: readonly string[],
   args: readonly (string | number)[],

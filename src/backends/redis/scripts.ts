@@ -95,16 +95,22 @@ return seq
 /**
  * KEYS members, hold; ARGV name, channel, payload, max held, ttl ms.
  * -> 1 delivered (someone subscribes after all), 0 held, -1 no such member, -2 hold full.
+ * In a Redis Cluster the publish must be SPUBLISH: PUBLISH would be broadcast to every node,
+ * while the member channel carries the room's hash tag and so lives on the script's shard.
  */
-export const HOLD = script(`
+function holdScript(publish: 'PUBLISH' | 'SPUBLISH'): string {
+  return script(`
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return -1 end
-if redis.call('PUBLISH', ARGV[2], ARGV[3]) > 0 then return 1 end
+if redis.call('${publish}', ARGV[2], ARGV[3]) > 0 then return 1 end
 -- One slot more than the limit: the first entry is usually the peers snapshot.
 if redis.call('LLEN', KEYS[2]) > tonumber(ARGV[4]) then return -2 end
 redis.call('RPUSH', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return 0
 `);
+}
+export const HOLD = holdScript('PUBLISH');
+export const HOLD_SHARDED = holdScript('SPUBLISH');
 
 /**
  * KEYS members, hold; ARGV name, secret hash, new owner, new secret hash.

@@ -17,9 +17,9 @@ function recorder(): { sink: SessionSink; events: string[]; secrets: string[] } 
         events.push(`joined:${peers.join(',')}`);
         secrets.push(info.resume);
       },
-      peerJoined: (name) => events.push(`+${name}`),
-      peerLeft: (name) => events.push(`-${name}`),
-      deliver: (frame) => events.push(`frame:${frame}`),
+      peerJoined: (name) => void events.push(`+${name}`),
+      peerLeft: (name) => void events.push(`-${name}`),
+      deliver: (frame) => void events.push(`frame:${frame}`),
     },
   };
 }

@@ -1,0 +1,88 @@
+import type { Cluster, Redis } from 'ioredis';
+
+/**
+ * Decides when a Redis Cluster may have lost data, so the core re-registers its members
+ * (idempotent: calling it too often costs one script per local member, never correctness).
+ *
+ * A single Redis says so with one event: its connection is ready again. A cluster loses data
+ * per shard, and ioredis Cluster only emits 'ready' again when every node was lost, so this
+ * watches the node connections and the slot map instead:
+ *  - a master connection becomes ready for an address that had been ready before: that
+ *    master restarted, possibly empty (no replica to fail over to, no persistence);
+ *  - a master connection becomes ready for an address that was not a master at start-up:
+ *    a replica was promoted (asynchronous replication may have dropped the last writes) or
+ *    a new master took slots over;
+ *  - a slot refresh shows a slot served by another master than before (a failover seen
+ *    before any command reached the new master);
+ *  - the whole cluster client reconnected.
+ * Triggers within `settleMs` are coalesced: a failover fires several of them at once.
+ */
+export class ClusterRecovery {
+  private readonly cluster: Cluster;
+  private readonly onRecovered: (reason: string) => void;
+  private readonly settleMs: number;
+  /** Masters of the first slot map; undefined until the cluster was first ready. */
+  private initialMasters: Set<string> | undefined;
+  /** Master addresses whose connection has been ready at least once. */
+  private readonly readyBefore = new Set<string>();
+  private slotMasters: string[] = [];
+  private everReady = false;
+  private timer: NodeJS.Timeout | undefined;
+  private reasons = new Set<string>();
+
+  constructor(cluster: Cluster, onRecovered: (reason: string) => void, settleMs = 100) {
+    this.cluster = cluster;
+    this.onRecovered = onRecovered;
+    this.settleMs = settleMs;
+    cluster.on('+node', (redis: Redis) => this.watchNode(redis));
+    cluster.on('refresh', () => this.compareSlots());
+    cluster.on('ready', () => {
+      if (this.everReady) this.trigger('the cluster client reconnected');
+      this.everReady = true;
+      this.slotMasters = this.currentSlotMasters();
+      this.initialMasters ??= new Set(this.slotMasters.filter(Boolean));
+    });
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private watchNode(redis: Redis): void {
+    const key = `${redis.options.host ?? ''}:${redis.options.port ?? ''}`;
+    redis.on('ready', () => {
+      // Replicas serve no commands here (reads go to masters), so their data does not matter.
+      if (redis.options.readOnly) return;
+      if (this.readyBefore.has(key)) this.trigger(`master ${key} is back`);
+      else if (this.initialMasters && !this.initialMasters.has(key)) this.trigger(`${key} became a master`);
+      this.readyBefore.add(key);
+    });
+  }
+
+  private compareSlots(): void {
+    if (!this.everReady) return;
+    const now = this.currentSlotMasters();
+    const before = this.slotMasters;
+    const moved = before.length > 0 && now.some((master, slot) => master !== before[slot]);
+    this.slotMasters = now;
+    if (moved) this.trigger('slots moved to another master');
+  }
+
+  private currentSlotMasters(): string[] {
+    // Array.from, not map: the slot array has holes for slots no node serves.
+    return Array.from(this.cluster.slots, (nodes: string[] | undefined) => nodes?.[0] ?? '');
+  }
+
+  private trigger(reason: string): void {
+    this.reasons.add(reason);
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const reasons = [...this.reasons].join('; ');
+      this.reasons.clear();
+      this.onRecovered(reasons);
+    }, this.settleMs);
+    this.timer.unref();
+  }
+}

@@ -1,0 +1,91 @@
+import type { Cluster } from 'ioredis';
+import type { Logger } from 'pino';
+import { BackendUnavailableError } from '../../cluster/backend.ts';
+import type { RedisClusterConfig } from './cluster-connection.ts';
+import { createClusterClient } from './cluster-connection.ts';
+import { ClusterRecovery } from './cluster-recovery.ts';
+import { RedisStore } from './redis-store.ts';
+
+/**
+ * The part of a key that Redis Cluster hashes: the text between the first `{` and the next
+ * `}` when not empty, else the whole name. Equal tags mean one slot.
+ */
+function hashTag(name: string): string {
+  const open = name.indexOf('{');
+  if (open === -1) return name;
+  const close = name.indexOf('}', open + 1);
+  return close > open + 1 ? name.slice(open + 1, close) : name;
+}
+
+/** SSUBSCRIBE takes channels of one slot only: split a request by hash tag. */
+function bySlot(channels: readonly string[]): string[][] {
+  const groups = new Map<string, string[]>();
+  for (const channel of channels) {
+    const tag = hashTag(channel);
+    const group = groups.get(tag);
+    if (group) group.push(channel);
+    else groups.set(tag, [channel]);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * A Redis Cluster as presence store and bus, with sharded pub/sub: a signal or room event is
+ * an SPUBLISH that only the shard owning the room carries (classic PUBLISH is broadcast to
+ * every node and would not scale with shards). Room keys and channels share the room's hash
+ * tag (see cluster/keys.ts), so a room lives on one shard and its scripts stay atomic.
+ */
+export class RedisClusterBackend extends RedisStore {
+  private readonly cluster: Cluster;
+  private readonly recovery: ClusterRecovery;
+
+  constructor(config: RedisClusterConfig & { prefix: string }, nodeId: string, log: Logger) {
+    const cluster = createClusterClient(config, `signaling:${nodeId}`);
+    super(cluster, config.prefix, true);
+    this.cluster = cluster;
+    cluster.on('error', (error: Error) => log.warn({ err: error.message }, 'redis cluster error; reconnecting'));
+    cluster.on('node error', (error: Error, node: string) => log.warn({ node, err: error.message }, 'redis cluster node error'));
+    cluster.on('ready', () => log.info('redis cluster ready'));
+    cluster.on('end', () => log.info('redis cluster connection closed'));
+    cluster.on('smessage', (channel: string, payload: string) => this.handler(channel, payload));
+    // ioredis follows MOVED/ASK and re-subscribes by itself; what it cannot know is that a
+    // shard came back without our data, which is what re-registration is for.
+    this.recovery = new ClusterRecovery(cluster, (reason) => {
+      log.info({ reason }, 'redis cluster shard changed or came back: re-registering local members');
+      this.reconnectHandler();
+    });
+  }
+
+  async connect(): Promise<void> {
+    try {
+      await this.cluster.connect();
+    } catch (error) {
+      throw new BackendUnavailableError(
+        `cannot connect to the Redis Cluster (${error instanceof Error ? error.message : String(error)}); check REDIS_CLUSTER_NODES and that the cluster is up`,
+        { cause: error },
+      );
+    }
+  }
+
+  async publish(channel: string, payload: string): Promise<number> {
+    return Number(await this.cluster.spublish(channel, payload));
+  }
+
+  async subscribe(channels: readonly string[]): Promise<void> {
+    await Promise.all(bySlot(channels).map((group) => this.cluster.ssubscribe(...group)));
+  }
+
+  async unsubscribe(channels: readonly string[]): Promise<void> {
+    await Promise.all(bySlot(channels).map((group) => this.cluster.sunsubscribe(...group)));
+  }
+
+  isReady(): boolean {
+    return this.cluster.status === 'ready';
+  }
+
+  async close(): Promise<void> {
+    this.recovery.stop();
+    await this.cluster.quit().catch(() => undefined);
+    this.cluster.disconnect();
+  }
+}
