@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Dyno } from '../fixtures/dyno.ts';
@@ -41,6 +42,11 @@ async function member(d: Dyno, room: string, name: string, resume?: string): Pro
 beforeAll(async () => {
   redis = await startRedis({ controllable: true });
 });
+
+function rssKb(d: Dyno): number {
+  const status = readFileSync(`/proc/${d.process.pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+}
 
 afterEach(async () => {
   for (const c of open.splice(0)) c.ws.terminate();
@@ -159,6 +165,12 @@ describe('Redis trouble', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     b.client.send({ type: 'signal', to: 'alice', data: { x: 1 }, id: 'down' });
     expect(await b.client.expect('error')).toMatchObject({ code: 'unavailable', id: 'down' });
+    // No offline queue: every signal is answered at once and nothing piles up in memory.
+    const rssBefore = rssKb(d1);
+    const payload = 'x'.repeat(8000);
+    for (let i = 0; i < 150; i++) b.client.send({ type: 'signal', to: 'alice', data: { payload }, id: i });
+    for (let i = 0; i < 150; i++) expect(await b.client.expect('error')).toMatchObject({ code: 'unavailable', id: i });
+    expect(rssKb(d1) - rssBefore).toBeLessThan(30_000);
     const c = await TestClient.connect(d0.wsUrl());
     open.push(c);
     expect(await c.join('r', 'carol')).toMatchObject({ type: 'error', code: 'unavailable' });
