@@ -1,57 +1,17 @@
 import type { Logger } from 'pino';
-import type { MemberEntry, MemberRef } from './backend.ts';
+import type { MemberRef } from './backend.ts';
 import { ownerTag } from './backend.ts';
 import type { Namespace } from './keys.ts';
 import { RoomKeys } from './keys.ts';
 import { hashResumeSecret, newResumeSecret } from './resume-secret.ts';
+import type { Membership } from './membership.ts';
+import { applyRoomEvent, encodeSnapshot, flushPending, replayResume } from './membership.ts';
 import type { RoomEvent } from './room-events.ts';
-import { encodeRoomEvent, SIGNAL_PREFIX, SNAPSHOT_PREFIX } from './room-events.ts';
+import { encodeRoomEvent, SIGNAL_PREFIX } from './room-events.ts';
+import type { CloseReason, JoinResult, SessionSink, SignalResult } from './session-types.ts';
 import type { SignalingNode } from './signaling-node.ts';
 
-export interface JoinInfo {
-  /** The secret that lets this membership be resumed after a dropped connection. */
-  resume: string;
-  /** True when an earlier membership was taken over rather than a new one started. */
-  resumed: boolean;
-}
-
-/** How a protocol adapter hears about its session. One sink per connection. */
-export interface SessionSink {
-  joined(room: string, name: string, peers: string[], info: JoinInfo): void;
-  peerJoined(name: string): void;
-  peerLeft(name: string): void;
-  /**
-   * A frame encoded by the sender's protocol adapter, ready to send as is. Returns false
-   * when the socket is already closing, so the frame can be held for a resume instead.
-   */
-  deliver(frame: string): boolean | void;
-  /** The membership was resumed on another connection: close this one without leaving. */
-  replaced?(): void;
-}
-
-export type JoinResult =
-  | { ok: true; resumed: boolean }
-  | { ok: false; code: 'already-joined' | 'name-taken' | 'room-full' | 'unavailable' };
-
-export type SignalResult = 'sent' | 'not-joined' | 'peer-not-found' | 'peer-backlogged' | 'unavailable';
-
-/** `leave` removes the member now; `disconnect` keeps it for the resume grace period. */
-export type CloseReason = 'leave' | 'disconnect';
-
-interface Membership {
-  room: string;
-  name: string;
-  keys: RoomKeys;
-  ref: MemberRef;
-  memberChannel: string;
-  seq: number;
-  /** Peers this client has been told about, with the seq they joined with. */
-  known: Map<string, number>;
-  /** Events and frames that arrive between registration and the `joined` reply. */
-  pending: Array<RoomEvent | string> | null;
-  /** Frames published to this name before registration: kept only if this is a resume. */
-  early: string[];
-}
+export type { CloseReason, JoinInfo, JoinResult, SessionSink, SignalResult } from './session-types.ts';
 
 type State = 'idle' | 'joining' | 'joined' | 'closed';
 
@@ -137,7 +97,7 @@ export class Session {
     const m = this.membership;
     if (!m) return;
     if (m.pending) m.pending.push(event);
-    else if (this.state === 'joined') this.apply(m, event);
+    else if (this.state === 'joined') applyRoomEvent(m, event, this.sink);
   }
 
   /** Called by the node for a frame published on this member's channel. */
@@ -197,7 +157,7 @@ export class Session {
     this.state = 'joining';
     this.membership = m;
     // Room events are heard from before registration on, so none published after our seq
-    // was assigned can be missed; the seq filter in apply() drops the ones from before.
+    // was assigned can be missed; the seq filter in applyRoomEvent() drops the ones from before.
     this.node.attachRoom(keys.events, this);
     // A resumed member's peers keep signalling it: what arrives before the takeover is its.
     this.node.attachJoining(memberChannel, this);
@@ -215,18 +175,9 @@ export class Session {
     const secretHash = hashResumeSecret(secret);
     try {
       if (resume !== undefined) {
-        const outcome = await this.node.backend.resume({ ...ref, secretHash: hashResumeSecret(resume), owner: this.owner, newSecretHash: secretHash });
-        if (outcome.ok) {
-          this.secretHash = secretHash;
-          this.node.detachJoining(memberChannel, this);
-          this.node.attachMember(memberChannel, this);
-          this.node.replaceElsewhere(memberChannel, outcome.previousOwner, this);
-          void this.node.backend.indexMember(this.node.nodeId, ref).catch(() => undefined);
-          this.finishResume(m, outcome.seq, outcome.held, outcome.peers, secret);
-          return { ok: true, resumed: true };
-        }
-        if (outcome.reason === 'name-taken') return this.fail(m, 'name-taken');
+        const result = await this.takeOver(m, resume, secret, secretHash);
         // 'gone': the grace ran out; start a new membership under the same name.
+        if (result !== 'gone') return result;
       }
       const outcome = await this.node.backend.register({ ...ref, owner: this.owner, secretHash, maxRoomSize: this.node.maxRoomSize });
       if (!outcome.ok) return this.fail(m, outcome.reason);
@@ -247,8 +198,23 @@ export class Session {
     }
     this.state = 'joined';
     this.sink.joined(room, name, [...m.known.keys()], { resume: secret, resumed: false });
-    this.flush(m);
+    flushPending(m, this.sink);
     return { ok: true, resumed: false };
+  }
+
+  /** Resumes the membership `resume` proves; 'gone' when its grace is over. */
+  private async takeOver(m: Membership, resume: string, secret: string, secretHash: string): Promise<JoinResult | 'gone'> {
+    const outcome = await this.node.backend.resume({ ...m.ref, secretHash: hashResumeSecret(resume), owner: this.owner, newSecretHash: secretHash });
+    if (!outcome.ok) return outcome.reason === 'gone' ? 'gone' : this.fail(m, 'name-taken');
+    this.secretHash = secretHash;
+    this.node.detachJoining(m.memberChannel, this);
+    this.node.attachMember(m.memberChannel, this);
+    this.node.replaceElsewhere(m.memberChannel, outcome.previousOwner, this);
+    void this.node.backend.indexMember(this.node.nodeId, m.ref).catch(() => undefined);
+    m.seq = outcome.seq;
+    this.state = 'joined';
+    replayResume(m, outcome.held, outcome.peers, this.sink, { resume: secret });
+    return { ok: true, resumed: true };
   }
 
   private fail(m: Membership, code: 'name-taken' | 'room-full' | 'unavailable'): JoinResult {
@@ -259,46 +225,9 @@ export class Session {
     return { ok: false, code };
   }
 
-  /**
-   * Replays a resumed membership: `joined` lists the peers as the client last knew them
-   * (the snapshot stored when its connection dropped), then peer-left / peer-joined bring it
-   * up to date, then the signals held for it, in order. Its peers see nothing.
-   */
-  private finishResume(m: Membership, seq: number, held: string[], peers: MemberEntry[], secret: string): void {
-    m.seq = seq;
-    const snapshot = held[0]?.startsWith(SNAPSHOT_PREFIX) ? parseSnapshot(held[0]) : null;
-    // Without a snapshot (its dyno crashed) the best guess is that the client knew everyone.
-    const before = snapshot ?? peers.map((p): [string, number] => [p.name, p.seq]);
-    for (const [name, peerSeq] of before) m.known.set(name, peerSeq);
-    this.state = 'joined';
-    this.sink.joined(m.room, m.name, before.map(([name]) => name), { resume: secret, resumed: true });
-    const now = new Map(peers.map((p) => [p.name, p.seq]));
-    for (const [name, peerSeq] of before) {
-      if (now.get(name) !== peerSeq) {
-        m.known.delete(name);
-        this.sink.peerLeft(name);
-      }
-    }
-    for (const peer of peers) {
-      if (m.known.get(peer.name) !== peer.seq) {
-        m.known.set(peer.name, peer.seq);
-        this.sink.peerJoined(peer.name);
-      }
-    }
-    for (const entry of held) if (entry.startsWith(SIGNAL_PREFIX)) this.sink.deliver(entry.slice(SIGNAL_PREFIX.length));
-    for (const frame of m.early) this.sink.deliver(frame);
-    m.early = [];
-    this.flush(m);
-  }
 
-  private flush(m: Membership): void {
-    const pending = m.pending ?? [];
-    m.pending = null;
-    for (const item of pending) {
-      if (typeof item === 'string') this.sink.deliver(item);
-      else this.apply(m, item);
-    }
-  }
+
+
 
   private async doLeave(reason: CloseReason): Promise<boolean> {
     const m = this.membership;
@@ -310,7 +239,7 @@ export class Session {
       // ones that reached us before that are handed to the backend with the snapshot.
       await this.detachAfterUnsubscribe(m);
       this.membership = null;
-      const snapshot = SNAPSHOT_PREFIX + JSON.stringify([...m.known]);
+      const snapshot = encodeSnapshot(m);
       const frames = (m.pending ?? []).filter((item): item is string => typeof item === 'string').map((f) => SIGNAL_PREFIX + f);
       try {
         const request = { ...m.ref, owner: this.owner, graceMs: node.graceMs, snapshot, frames, holdTtlMs: node.graceMs + node.leaseMs };
@@ -359,29 +288,5 @@ export class Session {
     }
   }
 
-  /** Tells the client about an event unless it already knows (see docs/protocol.md, ordering). */
-  private apply(m: Membership, event: RoomEvent): void {
-    if (event.name === m.name) return;
-    const known = m.known.get(event.name);
-    if (event.kind === 'joined') {
-      if (event.seq <= m.seq || (known !== undefined && known >= event.seq)) return;
-      // A newer seq for a known name means we missed its leave: report both, in order.
-      if (known !== undefined) this.sink.peerLeft(event.name);
-      m.known.set(event.name, event.seq);
-      this.sink.peerJoined(event.name);
-    } else if (known === event.seq) {
-      m.known.delete(event.name);
-      this.sink.peerLeft(event.name);
-    }
-  }
-}
 
-function parseSnapshot(entry: string): Array<[string, number]> | null {
-  try {
-    const value: unknown = JSON.parse(entry.slice(SNAPSHOT_PREFIX.length));
-    if (!Array.isArray(value)) return null;
-    return value.filter((pair): pair is [string, number] => Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'number');
-  } catch {
-    return null;
-  }
 }

@@ -1,0 +1,96 @@
+import type { MemberEntry, MemberRef } from './backend.ts';
+import type { RoomKeys } from './keys.ts';
+import type { RoomEvent } from './room-events.ts';
+import { SIGNAL_PREFIX, SNAPSHOT_PREFIX } from './room-events.ts';
+import type { SessionSink } from './session-types.ts';
+
+/** One membership as a session sees it: where it lives and what its client was told. */
+export interface Membership {
+  room: string;
+  name: string;
+  keys: RoomKeys;
+  ref: MemberRef;
+  memberChannel: string;
+  seq: number;
+  /** Peers this client has been told about, with the seq they joined with. */
+  known: Map<string, number>;
+  /** Events and frames that arrive between registration and the `joined` reply. */
+  pending: Array<RoomEvent | string> | null;
+  /** Frames published to this name before registration: kept only if this is a resume. */
+  early: string[];
+}
+
+/**
+ * Tells the client about a room event unless it already knows: the join seq filters events
+ * from before the client's own registration (docs/protocol.md, "Ordering and delivery").
+ */
+export function applyRoomEvent(m: Membership, event: RoomEvent, sink: SessionSink): void {
+  if (event.name === m.name) return;
+  const known = m.known.get(event.name);
+  if (event.kind === 'joined') {
+    if (event.seq <= m.seq || (known !== undefined && known >= event.seq)) return;
+    // A newer seq for a known name means we missed its leave: report both, in order.
+    if (known !== undefined) sink.peerLeft(event.name);
+    m.known.set(event.name, event.seq);
+    sink.peerJoined(event.name);
+  } else if (known === event.seq) {
+    m.known.delete(event.name);
+    sink.peerLeft(event.name);
+  }
+}
+
+/** Hands what waited during registration to the client, in arrival order. */
+export function flushPending(m: Membership, sink: SessionSink): void {
+  const pending = m.pending ?? [];
+  m.pending = null;
+  for (const item of pending) {
+    if (typeof item === 'string') sink.deliver(item);
+    else applyRoomEvent(m, item, sink);
+  }
+}
+
+/**
+ * Replays a resumed membership: `joined` lists the peers as the client last knew them (the
+ * snapshot stored when its connection dropped), then peer-left / peer-joined bring it up to
+ * date, then the signals held for it and those that arrived during the takeover, in order.
+ * Its peers see nothing.
+ */
+export function replayResume(m: Membership, held: string[], peers: MemberEntry[], sink: SessionSink, joinedInfo: { resume: string }): void {
+  const snapshot = held[0]?.startsWith(SNAPSHOT_PREFIX) ? parseSnapshot(held[0]) : null;
+  // Without a snapshot (its dyno crashed) the best guess is that the client knew everyone.
+  const before = snapshot ?? peers.map((p): [string, number] => [p.name, p.seq]);
+  for (const [name, peerSeq] of before) m.known.set(name, peerSeq);
+  sink.joined(m.room, m.name, before.map(([name]) => name), { resume: joinedInfo.resume, resumed: true });
+  const now = new Map(peers.map((p) => [p.name, p.seq]));
+  for (const [name, peerSeq] of before) {
+    if (now.get(name) !== peerSeq) {
+      m.known.delete(name);
+      sink.peerLeft(name);
+    }
+  }
+  for (const peer of peers) {
+    if (m.known.get(peer.name) !== peer.seq) {
+      m.known.set(peer.name, peer.seq);
+      sink.peerJoined(peer.name);
+    }
+  }
+  for (const entry of held) if (entry.startsWith(SIGNAL_PREFIX)) sink.deliver(entry.slice(SIGNAL_PREFIX.length));
+  for (const frame of m.early) sink.deliver(frame);
+  m.early = [];
+  flushPending(m, sink);
+}
+
+/** The held entry recording which peers a dropped client knew, with their join seqs. */
+export function encodeSnapshot(m: Membership): string {
+  return SNAPSHOT_PREFIX + JSON.stringify([...m.known]);
+}
+
+function parseSnapshot(entry: string): Array<[string, number]> | null {
+  try {
+    const value: unknown = JSON.parse(entry.slice(SNAPSHOT_PREFIX.length));
+    if (!Array.isArray(value)) return null;
+    return value.filter((pair): pair is [string, number] => Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'number');
+  } catch {
+    return null;
+  }
+}

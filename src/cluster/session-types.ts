@@ -1,0 +1,31 @@
+/** What protocol adapters see of the core: the sink they implement and the results they get. */
+
+export interface JoinInfo {
+  /** The secret that lets this membership be resumed after a dropped connection. */
+  resume: string;
+  /** True when an earlier membership was taken over rather than a new one started. */
+  resumed: boolean;
+}
+
+/** How a protocol adapter hears about its session. One sink per connection. */
+export interface SessionSink {
+  joined(room: string, name: string, peers: string[], info: JoinInfo): void;
+  peerJoined(name: string): void;
+  peerLeft(name: string): void;
+  /**
+   * A frame encoded by the sender's protocol adapter, ready to send as is. Returns false
+   * when the socket is already closing, so the frame can be held for a resume instead.
+   */
+  deliver(frame: string): boolean | void;
+  /** The membership was resumed on another connection: close this one without leaving. */
+  replaced?(): void;
+}
+
+export type JoinResult =
+  | { ok: true; resumed: boolean }
+  | { ok: false; code: 'already-joined' | 'name-taken' | 'room-full' | 'unavailable' };
+
+export type SignalResult = 'sent' | 'not-joined' | 'peer-not-found' | 'peer-backlogged' | 'unavailable';
+
+/** `leave` removes the member now; `disconnect` keeps it for the resume grace period. */
+export type CloseReason = 'leave' | 'disconnect';
