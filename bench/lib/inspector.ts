@@ -9,9 +9,9 @@ export interface MemoryUsage {
 }
 
 /**
- * Talks to a server's V8 inspector (started with --inspect=127.0.0.1:0) to force a full GC
- * and read process.memoryUsage(). The bench needs no hook in the server this way: the
- * product ships without --expose-gc and without a GC endpoint.
+ * Talks to a server's V8 inspector (started with --inspect=127.0.0.1:0) to force a full GC,
+ * read process.memoryUsage() and take CPU profiles of exactly one step. The bench needs no
+ * hook in the server this way: the product ships without --expose-gc or a GC endpoint.
  */
 export class Inspector {
   private readonly ws: WebSocket;
@@ -48,6 +48,20 @@ export class Inspector {
       result: { value: string };
     };
     return JSON.parse(result.result.value) as MemoryUsage;
+  }
+
+  /** Starts V8's sampling CPU profiler (the one behind `node --cpu-prof`), every `intervalUs`. */
+  async startProfile(intervalUs = 500): Promise<void> {
+    await this.call('Profiler.enable');
+    await this.call('Profiler.setSamplingInterval', { interval: intervalUs });
+    await this.call('Profiler.start');
+  }
+
+  /** Stops it and returns the profile (.cpuprofile JSON, as DevTools opens it). */
+  async stopProfile(): Promise<unknown> {
+    const result = (await this.call('Profiler.stop')) as { profile: unknown };
+    await this.call('Profiler.disable');
+    return result.profile;
   }
 
   close(): void {

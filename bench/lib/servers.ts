@@ -23,8 +23,6 @@ export type ServerKind = 'dyno' | 'socketio';
 
 export interface NodeOptions {
   env?: Record<string, string>;
-  /** Extra node flags (--cpu-prof ...). */
-  execArgv?: string[];
   /** Open the V8 inspector so the bench can force a GC without any server-side hook. */
   inspect?: boolean;
 }
@@ -46,7 +44,7 @@ export async function startRedis(): Promise<Server> {
 /** A signaling dyno (`node src/main.ts`) or a socket.io node, ready to take connections. */
 export async function startNode(kind: ServerKind, role: string, redisUrl: string, options: NodeOptions = {}): Promise<Server> {
   const port = await freePort();
-  const execArgv = [...(options.execArgv ?? []), ...(options.inspect ? ['--inspect=127.0.0.1:0'] : [])];
+  const execArgv = options.inspect ? ['--inspect=127.0.0.1:0'] : [];
   const env = {
     PATH: process.env['PATH'] ?? '',
     HOME: process.env['HOME'] ?? '',
@@ -78,7 +76,7 @@ export async function startNode(kind: ServerKind, role: string, redisUrl: string
     url: `ws://127.0.0.1:${port}${kind === 'dyno' ? '/signaling' : ''}`,
     pid: child.pid as number,
     ...(inspector ? { inspectorUrl: inspector } : {}),
-    // SIGTERM, so a --cpu-prof profile is written on the way out.
+    // SIGTERM: the dyno drains (its members leave) as it would on Heroku.
     stop: () => kill(child, 'SIGTERM'),
   };
 }

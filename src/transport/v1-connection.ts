@@ -65,6 +65,8 @@ export function serveV1(
   };
   const session = node.createSession('v1', id, sink, log);
   const limiter = rateLimiterFor(policy);
+  /** The last join or leave still running: `ice-servers` answers for the membership after it. */
+  let membershipChange: Promise<unknown> = Promise.resolve();
   const fail = (code: ErrorCode, message: string, messageId?: MessageId): void => {
     send(encodeError(code, message, messageId));
   };
@@ -112,6 +114,7 @@ export function serveV1(
         send(PONG);
         return;
       case 'ice-servers': {
+        await membershipChange;
         // Credentials carry the member name, so only a member can ask; the rate limit bounds it.
         const name = session.isJoined ? session.name : undefined;
         if (name === undefined) return fail(ErrorCode.NotJoined, 'join a room before asking for ICE servers', message.id);
@@ -142,7 +145,9 @@ export function serveV1(
     // binaryType is the default "nodebuffer", so a text message is one Buffer.
     const parsed = parseV1((data as Buffer).toString('utf8'));
     if (!parsed.ok) return fail(ErrorCode.BadRequest, parsed.message, parsed.id);
-    handle(parsed.message).catch((error: unknown) => {
+    const handling = handle(parsed.message);
+    if (parsed.message.type === 'join' || parsed.message.type === 'leave') membershipChange = handling.catch(() => undefined);
+    handling.catch((error: unknown) => {
       log.error({ err: error }, 'message handler failed');
       fail(ErrorCode.Unavailable, 'internal error handling this message', parsed.message.id);
     });

@@ -61,7 +61,7 @@ describe('video call page: three browsers over two dynos', () => {
     // One after another, so the room's order (and who offers to whom) is the usual one.
     const started = Date.now();
     for (const m of members) {
-      pages.push(await openCallPage(browser as Browser, (dynos[m.dyno] as (typeof dynos)[number]).httpUrl, room, m.name));
+      pages.push(await openCallPage(browser as Browser, (cluster as Cluster).dyno(m.dyno).httpUrl, room, m.name));
     }
     const joined = Date.now();
     await expectFullMeshDecoding(pages);

@@ -4,15 +4,19 @@ import type { Cluster } from '../fixtures/dyno.ts';
 import { startCluster, startDyno } from '../fixtures/dyno.ts';
 import type { RedisFixture } from '../fixtures/redis.ts';
 import { startRedis, uniquePrefix } from '../fixtures/redis.ts';
+import type { RedisClusterFixture } from '../fixtures/redis-cluster.ts';
+import { startRedisCluster } from '../fixtures/redis-cluster.ts';
 import { joined, TestClient } from '../fixtures/test-client.ts';
 
 /**
  * The protocol v1 contract (docs/protocol.md), run against the embedded backend (one
- * process) and against Redis with two dyno processes. In the Redis run, dyno(0) and dyno(1)
- * are different processes, so every "a on dyno 0, b on dyno 1" case crosses Redis.
+ * process), against Redis with two dyno processes, and against a three-master Redis Cluster
+ * (sharded pub/sub) with two dynos. In the Redis runs, dyno(0) and dyno(1) are different
+ * processes, so every "a on dyno 0, b on dyno 1" case crosses Redis.
  */
-describe.each(['embedded', 'redis'] as const)('protocol v1 (%s)', (backend) => {
+describe.each(['embedded', 'redis', 'redis-cluster'] as const)('protocol v1 (%s)', (backend) => {
   let redis: RedisFixture | undefined;
+  let redisCluster: RedisClusterFixture | undefined;
   let cluster: Cluster;
   let roomSeq = 0;
   const room = (label: string): string => `${label}-${backend}-${++roomSeq}`;
@@ -24,8 +28,10 @@ describe.each(['embedded', 'redis'] as const)('protocol v1 (%s)', (backend) => {
 
   beforeAll(async () => {
     if (backend === 'redis') redis = await startRedis();
+    if (backend === 'redis-cluster') redisCluster = await startRedisCluster();
     cluster = await startCluster(backend, {
       redisUrl: redis?.url,
+      redisClusterNodes: redisCluster?.seeds,
       // A short grace: a dropped socket's peer-left comes after RESUME_GRACE_MS.
       env: { REDIS_PREFIX: uniquePrefix('v1'), MAX_ROOM_SIZE: '4', MAX_MESSAGE_BYTES: '4096', RESUME_GRACE_MS: '200' },
     });
@@ -35,6 +41,7 @@ describe.each(['embedded', 'redis'] as const)('protocol v1 (%s)', (backend) => {
     for (const c of open) c.ws.terminate();
     await cluster?.stop();
     await redis?.stop();
+    await redisCluster?.stop();
   });
 
   it('lists peers in join order and tells existing members about newcomers', async () => {

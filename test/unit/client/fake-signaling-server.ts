@@ -1,6 +1,6 @@
 /**
  * An in-process server that speaks enough of protocol v1 (join, signal, leave,
- * ping, resume) for the client library's unit tests, with knobs to misbehave:
+ * ping, resume, ice-servers) for the client library's unit tests, with knobs to misbehave:
  * stay silent, never answer joins, refuse joins, close with a given code.
  */
 import type { Server } from "node:http";
@@ -17,7 +17,10 @@ interface Member {
 }
 
 export interface FakeServerOptions {
-  iceServers?: object[];
+  /** Sent in `joined` and `ice-servers`; a function is called each time (fresh credentials). */
+  iceServers?: object[] | ((name: string) => object[]);
+  /** Sent as `iceServersTtl` in `joined` and `ice-servers`. */
+  iceServersTtl?: number;
   /** When true, `joined` carries a `resume` secret and members survive an unclean disconnect. */
   resume?: boolean;
   /** Attach to this HTTP server (which must already listen) instead of opening a port. */
@@ -114,6 +117,10 @@ export class FakeSignalingServer {
         case "ping":
           send({ type: "pong" });
           return;
+        case "ice-servers":
+          if (self === undefined) send({ type: "error", code: "not-joined", message: "join first" });
+          else send({ type: "ice-servers", ...this.#ice(self.name) });
+          return;
         case "join":
           self = this.#join(message, socket, send) ?? self;
           return;
@@ -155,11 +162,19 @@ export class FakeSignalingServer {
     member.resume = `secret-${++this.#secrets}`;
     this.#members.set(key(room, name), member);
     const joined: Json = { type: "joined", room, name, peers: others.map((m) => m.name) };
-    if (this.#options.iceServers) joined["iceServers"] = this.#options.iceServers;
+    Object.assign(joined, this.#ice(name));
     if (this.#options.resume) joined["resume"] = member.resume;
     send(joined);
     if (!resumed && this.announceJoins) for (const other of others) other.socket?.send(JSON.stringify({ type: "peer-joined", name }));
     return member;
+  }
+
+  #ice(name: string): Json {
+    const { iceServers, iceServersTtl } = this.#options;
+    const frame: Json = {};
+    if (iceServers !== undefined) frame["iceServers"] = typeof iceServers === "function" ? iceServers(name) : iceServers;
+    if (iceServersTtl !== undefined) frame["iceServersTtl"] = iceServersTtl;
+    return frame;
   }
 
   #removeMember(member: Member): void {

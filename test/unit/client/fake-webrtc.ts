@@ -10,6 +10,8 @@
  * - negotiationneeded fires from a task, only in `stable` with no operation pending,
  *   and again after negotiation if something still needs negotiating;
  * - `connected` needs both descriptions, stable state, and candidates both ways.
+ * - with `relayRefused` and iceTransportPolicy "relay", gathering yields no candidate but a
+ *   401 icecandidateerror, and ICE stays `new` (what Chrome does with bad TURN credentials).
  * The "SDP" is JSON: { fingerprint, ufrag, media: [{ mid, kind, direction, streamId }] }.
  */
 
@@ -136,6 +138,11 @@ export class FakePeerConnection {
   ontrack: ((e: { track: FakeTrack; streams: FakeStream[]; transceiver: FakeTransceiver }) => void) | null = null;
   onconnectionstatechange: (() => void) | null = null;
   oniceconnectionstatechange: (() => void) | null = null;
+  iceGatheringState: RTCIceGatheringState = "new";
+  onicegatheringstatechange: (() => void) | null = null;
+  onicecandidateerror: ((e: { url: string; errorCode: number; errorText: string }) => void) | null = null;
+  /** Makes relay-only connections fail to gather, as with a TURN server refusing the credentials. */
+  static relayRefused = false;
   /** Counters the tests look at. */
   rollbacks = 0;
   offersMade = 0;
@@ -354,15 +361,29 @@ export class FakePeerConnection {
   #gatherSoon(): void {
     if (this.#gatheredFor === this.#ufrag) return;
     const ufrag = (this.#gatheredFor = this.#ufrag);
+    const refused = FakePeerConnection.relayRefused && this.#configuration.iceTransportPolicy === "relay";
+    this.#setGathering("gathering");
     for (let i = 0; i < 2; i++) {
       setTimeout(() => {
         if (this.#closed) return;
+        if (refused) {
+          if (i === 0) this.onicecandidateerror?.({ url: "turn:turn.example.org:3478?transport=udp", errorCode: 401, errorText: "Unauthorized" });
+          else this.#setGathering("complete");
+          return;
+        }
+        if (i === 1) setTimeout(() => this.#setGathering("complete"), 0);
         const init: RTCIceCandidateInit = { candidate: `candidate:${i} 1 udp 2122 10.0.0.${i} 5000 typ host`, sdpMid: "0", sdpMLineIndex: 0, usernameFragment: ufrag };
         this.localCandidates++;
         this.onicecandidate?.({ candidate: { candidate: init.candidate ?? "", toJSON: () => init } });
         this.#updateConnection();
       }, 1);
     }
+  }
+
+  #setGathering(state: RTCIceGatheringState): void {
+    if (this.#closed || this.iceGatheringState === state) return;
+    this.iceGatheringState = state;
+    this.onicegatheringstatechange?.();
   }
 
   #updateConnection(): void {

@@ -1,0 +1,66 @@
+import type { TargetKind } from './bench-client.ts';
+import type { BenchOptions } from './options.ts';
+import type { Watched } from './proc-stats.ts';
+import type { Server } from './servers.ts';
+import { startNode, startRedis } from './servers.ts';
+
+/**
+ * The dynos' settings for the bench. The rate limit is raised because one bench connection
+ * sends far more than the 50/s a browser is allowed; logs go down to warn so per-connection
+ * info lines do not cost CPU that a real deployment would spend elsewhere (the log drain).
+ */
+export const DYNO_ENV: Record<string, string> = {
+  LOG_LEVEL: 'warn',
+  RATE_LIMIT_PER_SEC: '100000',
+  RATE_LIMIT_BURST: '100000',
+};
+
+/** One Redis and two nodes of one target, started fresh or given by URL. */
+export interface BenchCluster {
+  kind: TargetKind;
+  redis: Server;
+  nodes: [Server, Server];
+  urls: [string, string];
+  /** Started by the bench, so their CPU and RSS can be read. */
+  watched(): Watched[];
+  stop(): Promise<void>;
+}
+
+export interface ClusterExtras {
+  /** Open each node's inspector (to force GC). */
+  inspect?: boolean;
+}
+
+const live = new Set<Server>();
+
+/** Every server started and not yet stopped, for the kill-on-exit hook. */
+export function liveServers(): Server[] {
+  return [...live];
+}
+
+export async function startCluster(kind: TargetKind, options: BenchOptions, extras: ClusterExtras = {}): Promise<BenchCluster> {
+  const givenNodes = kind === 'signaling' ? options.dynoUrls : options.socketioUrls;
+  const external = (role: string, url: string): Server => ({ role, url, stop: async () => undefined });
+  const redis = givenNodes || options.redisUrl ? external('redis', options.redisUrl ?? '') : await startRedis();
+  live.add(redis);
+  const serverKind = kind === 'signaling' ? 'dyno' : 'socketio';
+  const nodes: [Server, Server] = givenNodes
+    ? [external('node-0', givenNodes[0]), external('node-1', givenNodes[1])]
+    : await Promise.all([
+        startNode(serverKind, 'node-0', redis.url, { env: DYNO_ENV, inspect: extras.inspect === true }),
+        startNode(serverKind, 'node-1', redis.url, { env: DYNO_ENV, inspect: extras.inspect === true }),
+      ]);
+  for (const n of nodes) live.add(n);
+  return {
+    kind,
+    redis,
+    nodes,
+    urls: [nodes[0].url, nodes[1].url],
+    watched: () => [...nodes, redis].filter((s) => s.pid !== undefined).map((s) => ({ role: s.role, pids: [s.pid as number] })),
+    async stop() {
+      await Promise.all(nodes.map((n) => n.stop()));
+      await redis.stop();
+      for (const s of [...nodes, redis]) live.delete(s);
+    },
+  };
+}
