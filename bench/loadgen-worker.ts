@@ -1,8 +1,9 @@
 /**
  * One load-generator process (forked by bench/run.ts). It owns both ends of its pairs, so a
- * signal's one-way latency is arrival minus scheduled send on one clock. Sends are open loop:
- * signal n is due at startAt + n / rate whatever happened before, and carries that due time,
- * so a slow server shows up as latency instead of as a politely slower sender.
+ * signal's one-way latency is arrival minus send time on one clock. Sends are open loop:
+ * signal n is due at startAt + n / rate whatever happened before (never held back waiting
+ * for replies), so a slow server shows up as latency and loss, not as a politely slower
+ * sender; how far the sends slipped behind that schedule is measured too (send lag).
  */
 import type { BenchClient, ClientEvents, TargetKind } from './lib/bench-client.ts';
 import { openClient } from './lib/bench-client.ts';
@@ -147,16 +148,22 @@ async function runStep(c: StepCommand): Promise<StepReport> {
   let sent = 0;
   let sendFailed = 0;
   const n = pairs.length;
+  // How late each send left: if the generator itself falls behind, this shows it.
+  const lags = new Float64Array(total);
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const at = now();
       // Everything due by now goes out now, stamped with the time it was due.
       while (sent + sendFailed < total && t0 + (sent + sendFailed) * interval <= at) {
         const k = sent + sendFailed;
+        // The payload carries the time the signal really left, so the latency is the
+        // system's; the schedule's slip is reported apart, as the generator's lag.
+        const sentAt = now();
+        lags[k] = sentAt - (t0 + k * interval);
         const pair = pairs[k % n] as [BenchClient, BenchClient];
         // Each pair alternates direction, so both dynos send and receive alike.
         const forward = Math.floor(k / n) % 2 === 0;
-        if ((forward ? pair[0] : pair[1]).signal(forward ? 'b' : 'a', t0 + k * interval, c.step, k)) sent++;
+        if ((forward ? pair[0] : pair[1]).signal(forward ? 'b' : 'a', sentAt, c.step, k)) sent++;
         else sendFailed++;
       }
       if (sent + sendFailed < total) setTimeout(tick, Math.max(0, t0 + (sent + sendFailed) * interval - now()));
@@ -171,6 +178,7 @@ async function runStep(c: StepCommand): Promise<StepReport> {
     received: state.received,
     receivedInWindow: state.receivedInWindow,
     latencies: state.latencies.slice(0, state.measured),
+    sendLags: lags.slice(Math.ceil(c.warmupMs / interval)),
     late: state.late,
     errors,
     closed,

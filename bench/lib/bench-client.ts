@@ -10,7 +10,7 @@ export type TargetKind = 'signaling' | 'socketio';
 export interface ClientEvents {
   joined(peers: number): void;
   peerJoined(): void;
-  /** A relayed signal: `t` is its scheduled send time, `step` the step that sent it. */
+  /** A relayed signal: `t` is when it was sent (performance.now()), `step` the step that sent it. */
   signal(t: number, step: number): void;
   error(code: string): void;
   closed(): void;
@@ -20,7 +20,7 @@ export interface BenchClient {
   /** Settles when the socket is open. */
   readonly open: Promise<void>;
   join(room: string, name: string): void;
-  /** Sends ~1 KB of SDP-like data to `to`, carrying the scheduled send time and step. */
+  /** Sends ~1 KB of SDP-like data to `to`, carrying its send time and step. */
   signal(to: string, t: number, step: number, seq: number): boolean;
   close(): void;
 }

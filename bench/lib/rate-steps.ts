@@ -16,6 +16,8 @@ export interface StepResult {
   lost: number;
   lossPercent: number;
   latencyMs: LatencySummary;
+  /** How late the generator sent, against its schedule: small means it kept up. */
+  sendLagMs: LatencySummary;
   errors: Record<string, number>;
   usage: RoleUsage[];
   /** Redis commands run during the step, by name, and per relayed signal. */
@@ -62,6 +64,7 @@ export async function runStep(pool: LoadgenPool, cluster: BenchCluster, options:
   const closed = sum(reports.map((r) => r.closed));
   if (closed > 0) errors['socket-closed'] = closed;
   const latencyMs = summarize(concat(reports.map((r) => r.latencies)));
+  const sendLagMs = summarize(concat(reports.map((r) => r.sendLags)));
   const achieved = Math.round(sum(reports.map((r) => r.receivedInWindow)) / (options.measureMs / 1000));
   const lost = sent - received;
   const lossPercent = sent === 0 ? 0 : Math.round((10000 * lost) / sent) / 100;
@@ -74,6 +77,7 @@ export async function runStep(pool: LoadgenPool, cluster: BenchCluster, options:
     lost,
     lossPercent,
     latencyMs,
+    sendLagMs,
     errors,
     usage: used,
     redisCommands,

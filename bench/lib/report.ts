@@ -9,15 +9,15 @@ function role(step: StepResult, name: string): { cores: string; rss: string } {
 }
 
 export const STEP_HEADER =
-  '| target | offered/s | achieved/s | loss | p50 ms | p90 ms | p99 ms | max ms | cores node-0 / node-1 / redis / loadgen | RSS MB node-0 / node-1 / redis / loadgen | redis cmds/signal | load1 |\n' +
-  '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|';
+  '| target | offered/s | achieved/s | loss | p50 ms | p90 ms | p99 ms | max ms | cores node-0 / node-1 / redis / loadgen | RSS MB node-0 / node-1 / redis / loadgen | redis cmds/signal | send lag p99 ms | load1 |\n' +
+  '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|';
 
 export function stepRow(target: string, s: StepResult): string {
   const roles = ['node-0', 'node-1', 'redis', 'loadgen'].map((r) => role(s, r));
   const errors = Object.entries(s.errors).map(([code, n]) => `${code} ${n}`).join(', ');
   const loss = `${s.lossPercent}%${errors ? ` (${errors})` : ''}`;
   const ms = (v: number): string => (Number.isFinite(v) ? v.toFixed(v < 10 ? 2 : 0) : '-');
-  return `| ${target}${s.sustained ? '' : ' ✗'} | ${s.offered} | ${s.achieved} | ${loss} | ${ms(s.latencyMs.p50)} | ${ms(s.latencyMs.p90)} | ${ms(s.latencyMs.p99)} | ${ms(s.latencyMs.max)} | ${roles.map((r) => r.cores).join(' / ')} | ${roles.map((r) => r.rss).join(' / ')} | ${s.redisCommandsPerSignal ?? '-'} | ${s.load1} |`;
+  return `| ${target}${s.sustained ? '' : ' ✗'} | ${s.offered} | ${s.achieved} | ${loss} | ${ms(s.latencyMs.p50)} | ${ms(s.latencyMs.p90)} | ${ms(s.latencyMs.p99)} | ${ms(s.latencyMs.max)} | ${roles.map((r) => r.cores).join(' / ')} | ${roles.map((r) => r.rss).join(' / ')} | ${s.redisCommandsPerSignal ?? '-'} | ${ms(s.sendLagMs.p99)} | ${s.load1} |`;
 }
 
 /** "3.2x", or a sentence when the baseline has nothing to divide by. */

@@ -58,6 +58,8 @@ export interface StepReport {
   receivedInWindow: number;
   /** One-way latency (ms, arrival minus scheduled send) of measured signals that arrived. */
   latencies: Float64Array;
+  /** How late (ms) each measured signal left the generator compared with its schedule. */
+  sendLags: Float64Array;
   /** Signals of earlier steps that arrived during this one. */
   late: number;
   errors: Record<string, number>;

@@ -10,6 +10,8 @@ import type { Cluster, Dyno } from '../fixtures/dyno.ts';
 import { startCluster, startDyno } from '../fixtures/dyno.ts';
 import type { RedisFixture } from '../fixtures/redis.ts';
 import { startRedis, uniquePrefix } from '../fixtures/redis.ts';
+import type { RedisClusterFixture } from '../fixtures/redis-cluster.ts';
+import { startRedisCluster } from '../fixtures/redis-cluster.ts';
 import type { Frame } from '../fixtures/test-client.ts';
 import { joined, TestClient } from '../fixtures/test-client.ts';
 
@@ -582,16 +584,20 @@ class FuzzSlot {
   }
 }
 
-describe('malformed and pipelined input against a live two-dyno cluster', () => {
+// Also on a three-master Redis Cluster (sharded pub/sub): the wire must not tell them apart.
+describe.each(['redis', 'redis-cluster'] as const)('malformed and pipelined input against a live two-dyno cluster (%s)', (backend) => {
   let cluster: Cluster;
+  let redisCluster: RedisClusterFixture | undefined;
   let alice: TestClient;
   let bob: TestClient;
   const slots: FuzzSlot[] = [];
   const others: TestClient[] = [];
 
   beforeAll(async () => {
-    cluster = await startCluster('redis', {
+    if (backend === 'redis-cluster') redisCluster = await startRedisCluster();
+    cluster = await startCluster(backend, {
       redisUrl: redis.url,
+      redisClusterNodes: redisCluster?.seeds,
       env: {
         REDIS_PREFIX: uniquePrefix('fuzz'),
         MAX_MESSAGE_BYTES: '8192',
@@ -609,6 +615,7 @@ describe('malformed and pipelined input against a live two-dyno cluster', () => 
     alice?.ws.terminate();
     bob?.ws.terminate();
     await cluster?.stop();
+    await redisCluster?.stop();
   });
 
   // Found by the property test: a signal sent right behind a join or leave used to be

@@ -15,7 +15,10 @@ import type { Cluster, Redis } from 'ioredis';
  *  - a slot refresh shows a slot served by another master than before (a failover seen
  *    before any command reached the new master);
  *  - the whole cluster client reconnected.
- * Triggers within `settleMs` are coalesced: a failover fires several of them at once.
+ * Triggers within `settleMs` are coalesced: a failover fires several of them at once. A node
+ * that restarted answers commands before it has rejoined the cluster (CLUSTERDOWN until its
+ * view of the cluster is ok), and a re-registration failing then would not be retried, so
+ * the handler waits until every node that triggered says cluster_state:ok.
  */
 export class ClusterRecovery {
   private readonly cluster: Cluster;
@@ -29,8 +32,11 @@ export class ClusterRecovery {
   private everReady = false;
   private timer: NodeJS.Timeout | undefined;
   private reasons = new Set<string>();
+  /** Node connections that must report cluster_state:ok before the handler runs. */
+  private waitFor = new Set<Redis>();
+  private stopped = false;
 
-  constructor(cluster: Cluster, onRecovered: (reason: string) => void, settleMs = 100) {
+  constructor(cluster: Cluster, onRecovered: (reason: string) => void, settleMs = 50) {
     this.cluster = cluster;
     this.onRecovered = onRecovered;
     this.settleMs = settleMs;
@@ -45,6 +51,7 @@ export class ClusterRecovery {
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -54,10 +61,18 @@ export class ClusterRecovery {
     redis.on('ready', () => {
       // Replicas serve no commands here (reads go to masters), so their data does not matter.
       if (redis.options.readOnly) return;
-      if (this.readyBefore.has(key)) this.trigger(`master ${key} is back`);
-      else if (this.initialMasters && !this.initialMasters.has(key)) this.trigger(`${key} became a master`);
+      if (this.readyBefore.has(key)) this.trigger(`master ${key} is back`, redis);
+      else if (this.initialMasters && !this.initialMasters.has(key)) this.trigger(`${key} became a master`, redis);
       this.readyBefore.add(key);
     });
+    // ioredis connects to a node only when a command needs it. A master that came back is
+    // connected at once instead, so re-registration runs before clients' joins reach it,
+    // not after the first of them. (Deferred: the pool adds its error listener after this.)
+    if (this.everReady && !redis.options.readOnly) {
+      setImmediate(() => {
+        if (redis.status === 'wait') redis.connect().catch(() => undefined);
+      });
+    }
   }
 
   private compareSlots(): void {
@@ -74,15 +89,33 @@ export class ClusterRecovery {
     return Array.from(this.cluster.slots, (nodes: string[] | undefined) => nodes?.[0] ?? '');
   }
 
-  private trigger(reason: string): void {
+  private trigger(reason: string, node?: Redis): void {
     this.reasons.add(reason);
+    if (node) this.waitFor.add(node);
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      const reasons = [...this.reasons].join('; ');
-      this.reasons.clear();
-      this.onRecovered(reasons);
-    }, this.settleMs);
+    this.timer = setTimeout(() => void this.fire(), this.settleMs);
     this.timer.unref();
+  }
+
+  private async fire(): Promise<void> {
+    this.timer = undefined;
+    const reasons = [...this.reasons].join('; ');
+    const nodes = [...this.waitFor];
+    this.reasons.clear();
+    this.waitFor.clear();
+    await Promise.all(nodes.map((node) => this.untilClusterOk(node)));
+    if (!this.stopped) this.onRecovered(reasons);
+  }
+
+  /** Polls CLUSTER INFO on one node; gives up when its connection ends or after `limitMs`. */
+  private async untilClusterOk(node: Redis, limitMs = 30_000): Promise<void> {
+    const deadline = Date.now() + limitMs;
+    while (!this.stopped && node.status !== 'end' && Date.now() < deadline) {
+      const info = await node.cluster('INFO').catch(() => '');
+      if (String(info).includes('cluster_state:ok')) return;
+      // Short: joins that reach the node between its recovery and re-registration see
+      // a room without the members this dyno is about to put back.
+      await new Promise((resolve) => setTimeout(resolve, 50).unref());
+    }
   }
 }

@@ -44,7 +44,7 @@ export class RedisClusterBackend extends RedisStore {
     super(cluster, config.prefix, true);
     this.cluster = cluster;
     cluster.on('error', (error: Error) => log.warn({ err: error.message }, 'redis cluster error; reconnecting'));
-    cluster.on('node error', (error: Error, node: string) => log.warn({ node, err: error.message }, 'redis cluster node error'));
+    cluster.on('node error', (error: Error, address: string) => log.warn({ redisNode: address, err: error.message }, 'redis cluster node error'));
     cluster.on('ready', () => log.info('redis cluster ready'));
     cluster.on('end', () => log.info('redis cluster connection closed'));
     cluster.on('smessage', (channel: string, payload: string) => this.handler(channel, payload));
