@@ -3,14 +3,15 @@ import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { SessionSink, SignalResult } from '../cluster/session.ts';
 import type { SignalingNode } from '../cluster/signaling-node.ts';
-import { CloseCode, ErrorCode } from '../protocol/error-codes.ts';
+import { ErrorCode } from '../protocol/error-codes.ts';
 import type { ConnectionMetrics } from '../metrics/metrics.ts';
 import { NO_METRICS } from '../metrics/metrics.ts';
 import type { ArticleMessage } from '../protocol/parse-article.ts';
 import { parseArticle } from '../protocol/parse-article.ts';
 import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
-import { boundedSender, DEFAULT_POLICY, rateLimiterFor } from './connection-policy.ts';
+import { boundedSender, DEFAULT_POLICY } from './connection-policy.ts';
+import { createFrameGate } from './frame-gate.ts';
 import { connectionId } from './v1-connection.ts';
 
 /**
@@ -69,8 +70,6 @@ export function serveArticle(
     deliver: send,
   };
   const session = node.createSession('article', id, sink, log);
-  const limiter = rateLimiterFor(policy);
-  let cut = false;
   const fail = (code: ArticleErrorCode, message: string): void => {
     send(encodeArticleError(code, message));
   };
@@ -113,19 +112,10 @@ export function serveArticle(
     else if (result !== 'sent') fail(result, `the description was not delivered (${result})`);
   }
 
+  const admit = createFrameGate(ws, policy, () => log, fail);
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    if (cut) return;
-    const decision = limiter.take();
-    if (decision === 'cut') {
-      cut = true;
-      log.warn('rate limit exceeded again and again; closing with 1008');
-      ws.close(CloseCode.PolicyViolation, 'rate limit exceeded');
-      return;
-    }
-    if (decision === 'refuse') return fail(ErrorCode.RateLimited, `more than ${policy.rateLimitPerSec} messages per second; slow down`);
-    if (isBinary) return fail(ErrorCode.BadRequest, 'binary frames are not accepted; send JSON text frames');
-    // binaryType is the default "nodebuffer", so a text message is one Buffer.
-    const text = (data as Buffer).toString('utf8');
+    const text = admit(data, isBinary);
+    if (text === null) return;
     const parsed = parseArticle(text);
     if (!parsed.ok) return fail(ErrorCode.BadRequest, parsed.message);
     queue = queue

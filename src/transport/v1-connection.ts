@@ -12,7 +12,8 @@ import type { ClientMessage, IceServer, MessageId } from '../protocol/messages.t
 import { parseV1 } from '../protocol/parse-v1.ts';
 import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
-import { boundedSender, DEFAULT_POLICY, rateLimiterFor } from './connection-policy.ts';
+import { boundedSender, DEFAULT_POLICY } from './connection-policy.ts';
+import { createFrameGate } from './frame-gate.ts';
 
 const UNAVAILABLE = 'the signaling backend cannot be reached; retry shortly';
 
@@ -64,7 +65,6 @@ export function serveV1(
     },
   };
   const session = node.createSession('v1', id, sink, log);
-  const limiter = rateLimiterFor(policy);
   /** The last join or leave still running: `ice-servers` answers for the membership after it. */
   let membershipChange: Promise<unknown> = Promise.resolve();
   const fail = (code: ErrorCode, message: string, messageId?: MessageId): void => {
@@ -128,22 +128,11 @@ export function serveV1(
     }
   }
 
-  let cut = false;
+  const admit = createFrameGate(ws, policy, () => log, (code, text) => fail(code, text));
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    // ws still emits the frames it read before the close: handling or logging each would
-    // turn one flood into a log flood.
-    if (cut) return;
-    const decision = limiter.take();
-    if (decision === 'cut') {
-      cut = true;
-      log.warn('rate limit exceeded again and again; closing with 1008');
-      ws.close(CloseCode.PolicyViolation, 'rate limit exceeded');
-      return;
-    }
-    if (decision === 'refuse') return fail(ErrorCode.RateLimited, `more than ${policy.rateLimitPerSec} messages per second; slow down`);
-    if (isBinary) return fail(ErrorCode.BadRequest, 'binary frames are not accepted; send JSON text frames');
-    // binaryType is the default "nodebuffer", so a text message is one Buffer.
-    const parsed = parseV1((data as Buffer).toString('utf8'));
+    const text = admit(data, isBinary);
+    if (text === null) return;
+    const parsed = parseV1(text);
     if (!parsed.ok) return fail(ErrorCode.BadRequest, parsed.message, parsed.id);
     const handling = handle(parsed.message);
     if (parsed.message.type === 'join' || parsed.message.type === 'leave') membershipChange = handling.catch(() => undefined);
