@@ -9,6 +9,7 @@ import { defineConfig } from "vitest/config";
 // then integration, then browser.
 export default defineConfig({
   test: {
+    reporters: ['default', './test/summary-reporter.ts'],
     projects: [
       {
         extends: true,
