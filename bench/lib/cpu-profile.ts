@@ -36,6 +36,9 @@ export function summarizeProfile(path: string, top = 15): ProfileSummary {
   const byArea = new Map<string, number>();
   let idle = 0;
   let total = 0;
+  // Natives without a name (Buffer.byteLength, for one) are told apart by who called them.
+  const parentOf = new Map<number, ProfileNode>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node);
   for (const node of profile.nodes) {
     const hits = node.hitCount ?? 0;
     if (hits === 0) continue;
@@ -46,7 +49,9 @@ export function summarizeProfile(path: string, top = 15): ProfileSummary {
       continue;
     }
     const where = shortUrl(url);
-    const frame = where ? `${functionName || '(anonymous)'} ${where}:${lineNumber + 1}` : functionName || '(anonymous)';
+    const caller = parentOf.get(node.id)?.callFrame;
+    const name = functionName || (where || !caller ? '(anonymous)' : `(native, called by ${caller.functionName || '(anonymous)'} ${shortUrl(caller.url)}:${caller.lineNumber + 1})`);
+    const frame = where ? `${name} ${where}:${lineNumber + 1}` : name;
     byFrame.set(frame, (byFrame.get(frame) ?? 0) + hits);
     const area = areaOf(functionName, url);
     byArea.set(area, (byArea.get(area) ?? 0) + hits);

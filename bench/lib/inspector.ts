@@ -51,7 +51,7 @@ export class Inspector {
   }
 
   /** Starts V8's sampling CPU profiler (the one behind `node --cpu-prof`), every `intervalUs`. */
-  async startProfile(intervalUs = 500): Promise<void> {
+  async startProfile(intervalUs = 4000): Promise<void> {
     await this.call('Profiler.enable');
     await this.call('Profiler.setSamplingInterval', { interval: intervalUs });
     await this.call('Profiler.start');

@@ -97,8 +97,10 @@ export async function runSteps(
 ): Promise<StepResult[]> {
   const results: StepResult[] = [];
   for (const [i, rate] of options.rates.entries()) {
-    process.stdout.write(`  ${cluster.kind} ${rate}/s ...\r`);
+    // On a terminal, a line that says which step runs, replaced by its result; in a log, rows only.
+    if (process.stdout.isTTY) process.stdout.write(`  ${cluster.kind} at ${rate}/s for ${(options.warmupMs + options.measureMs) / 1000} s ...`);
     const result = await runStep(pool, cluster, options, i + 1, rate, loadgenPids);
+    if (process.stdout.isTTY) process.stdout.write('\r\x1b[2K');
     results.push(result);
     print(result);
     if (result.lossPercent > 1 || !(result.latencyMs.p99 <= options.explodeP99Ms) || result.achieved < 0.8 * rate) break;
@@ -106,6 +108,11 @@ export async function runSteps(
     await new Promise((r) => setTimeout(r, 500));
   }
   return results;
+}
+
+/** The highest offered rate carried at all: nothing lost and >= 95% achieved, whatever the latency. */
+export function highestCarried(steps: readonly StepResult[]): number {
+  return Math.max(0, ...steps.filter((s) => s.lost === 0 && s.achieved >= 0.95 * s.offered).map((s) => s.offered));
 }
 
 /** The highest offered rate that held: nothing lost, >= 95% achieved, p99 within the bound. */

@@ -20,11 +20,18 @@ export function stepRow(target: string, s: StepResult): string {
   return `| ${target}${s.sustained ? '' : ' ✗'} | ${s.offered} | ${s.achieved} | ${loss} | ${ms(s.latencyMs.p50)} | ${ms(s.latencyMs.p90)} | ${ms(s.latencyMs.p99)} | ${ms(s.latencyMs.max)} | ${roles.map((r) => r.cores).join(' / ')} | ${roles.map((r) => r.rss).join(' / ')} | ${s.redisCommandsPerSignal ?? '-'} | ${ms(s.sendLagMs.p99)} | ${s.load1} |`;
 }
 
-/** "3.2x", or a sentence when the baseline has nothing to divide by. */
-export function ratio(ours: number | null, theirs: number | null, lowerIsBetter = false): string {
-  if (ours === null || theirs === null || !Number.isFinite(ours) || !Number.isFinite(theirs)) return 'n/a';
-  if (lowerIsBetter) return ours > 0 ? `${(theirs / ours).toFixed(1)}x lower` : 'n/a';
-  return theirs > 0 ? `${(ours / theirs).toFixed(1)}x higher` : 'baseline sustained no step';
+/**
+ * How many times better signaling is than socket.io on one figure (> 1: signaling better),
+ * or null when either side has no figure.
+ */
+export function ratio(ours: number | null, theirs: number | null, lowerIsBetter = false): number | null {
+  if (ours === null || theirs === null || !Number.isFinite(ours) || !Number.isFinite(theirs)) return null;
+  const r = lowerIsBetter ? theirs / ours : ours / theirs;
+  return Number.isFinite(r) ? Math.round(r * 100) / 100 : null;
+}
+
+export function times(r: number | null): string {
+  return r === null ? 'n/a' : `${r.toFixed(2)}x`;
 }
 
 export function kb(bytes: number | null): string {

@@ -5,7 +5,8 @@ import { freePort } from '../../test/fixtures/free-port.ts';
 import { findRedisServer } from '../../test/fixtures/redis-binary.ts';
 import { waitForPing } from '../../test/fixtures/redis-ping.ts';
 
-const DYNO_MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+/** BENCH_DYNO_MAIN runs another build of the dyno (a copy of src/ before a change: A/B runs). */
+const DYNO_MAIN = process.env['BENCH_DYNO_MAIN'] ?? fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const SOCKETIO_MAIN = fileURLToPath(new URL('../socketio-node.ts', import.meta.url));
 
 /** A process the bench started (or only knows the address of, when given URLs). */
