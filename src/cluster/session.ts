@@ -168,7 +168,7 @@ export class Session {
       this.node.detachRoom(keys.events, this);
       this.membership = null;
       this.state = 'idle';
-      this.log.warn({ err: error }, 'join failed: cannot subscribe (backend unavailable)');
+      this.log.warn({ conn: this.connectionId, err: error }, 'join failed: cannot subscribe (backend unavailable)');
       return { ok: false, code: 'unavailable' };
     }
     const secret = newResumeSecret();
@@ -192,7 +192,7 @@ export class Session {
       void this.node.backend.indexMember(this.node.nodeId, ref).catch(() => undefined);
       await this.node.backend.publish(keys.events, encodeRoomEvent({ kind: 'joined', seq: m.seq, name }));
     } catch (error) {
-      this.log.warn({ err: error }, 'join failed: backend unavailable');
+      this.log.warn({ conn: this.connectionId, err: error }, 'join failed: backend unavailable');
       await this.node.backend.unregister(ref, this.owner).catch(() => null);
       return this.fail(m, 'unavailable');
     }
@@ -247,7 +247,7 @@ export class Session {
           node.removeLater(m.ref, this.owner, node.graceMs, 'expire');
         }
       } catch (error) {
-        this.log.warn({ err: error }, 'could not start the grace period (backend unavailable); removing the member when it is back');
+        this.log.warn({ conn: this.connectionId, err: error }, 'could not start the grace period (backend unavailable); removing the member when it is back');
         node.removeLater(m.ref, this.owner, node.graceMs, 'unregister');
       }
       return true;
@@ -258,7 +258,7 @@ export class Session {
       const seq = await node.backend.unregister(m.ref, this.owner);
       if (seq !== null) await node.backend.publish(m.keys.events, encodeRoomEvent({ kind: 'left', seq, name: m.name }));
     } catch (error) {
-      this.log.warn({ err: error }, 'leave could not reach the backend; retrying until it is back');
+      this.log.warn({ conn: this.connectionId, err: error }, 'leave could not reach the backend; retrying until it is back');
       node.removeLater(m.ref, this.owner, 1000, 'unregister');
     }
     return true;

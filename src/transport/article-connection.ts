@@ -11,7 +11,7 @@ import { parseArticle } from '../protocol/parse-article.ts';
 import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
 import { boundedSender, DEFAULT_POLICY } from './connection-policy.ts';
-import { createFrameGate } from './frame-gate.ts';
+import { FrameGate } from './frame-gate.ts';
 import { connectionId } from './v1-connection.ts';
 
 /**
@@ -113,9 +113,9 @@ export function serveArticle(
     else if (result !== 'sent') fail(result, `the description was not delivered (${result})`);
   }
 
-  const admit = createFrameGate(ws, policy, () => log, fail);
+  const gate = new FrameGate(ws, policy, { refuse: fail, logger: () => log });
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    const text = admit(data, isBinary);
+    const text = gate.admit(data, isBinary);
     if (text === null) return;
     const parsed = parseArticle(text);
     if (!parsed.ok) return fail(ErrorCode.BadRequest, parsed.message);

@@ -2,39 +2,53 @@ import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import { CloseCode, ErrorCode } from '../protocol/error-codes.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
-import { rateLimiterFor } from './connection-policy.ts';
+import { RateLimiter } from './rate-limiter.ts';
 
-/** How an adapter answers a refused frame in its own protocol's error format. */
-export type RefuseFrame = (code: typeof ErrorCode.RateLimited | typeof ErrorCode.BadRequest, message: string) => void;
+/** The connection a gate guards: how it answers a refused frame, and its logger. */
+export interface GateOwner {
+  refuse(code: typeof ErrorCode.RateLimited | typeof ErrorCode.BadRequest, message: string): void;
+  logger(): Logger;
+}
 
 /**
  * The checks every incoming frame passes before a protocol adapter parses it, the same for
  * both protocols: the rate limit (refuse, then close with 1008) and text-only frames.
- * Returns the frame's text, or null when it was refused (and answered).
  */
-export function createFrameGate(ws: WebSocket, policy: ConnectionPolicy, log: () => Logger, refuse: RefuseFrame): (data: RawData, isBinary: boolean) => string | null {
-  const limiter = rateLimiterFor(policy);
-  let cut = false;
-  return (data, isBinary) => {
+export class FrameGate {
+  private readonly limiter: RateLimiter;
+  private readonly ws: WebSocket;
+  private readonly owner: GateOwner;
+  private readonly perSecond: number;
+  private cut = false;
+
+  constructor(ws: WebSocket, policy: ConnectionPolicy, owner: GateOwner) {
+    this.ws = ws;
+    this.owner = owner;
+    this.perSecond = policy.rateLimitPerSec;
+    this.limiter = new RateLimiter(policy.rateLimitPerSec, policy.rateLimitBurst);
+  }
+
+  /** Returns the frame's text, or null when it was refused (and answered). */
+  admit(data: RawData, isBinary: boolean): string | null {
     // ws still emits the frames it read before the close: handling or logging each would
     // turn one flood into a log flood.
-    if (cut) return null;
-    const decision = limiter.take();
+    if (this.cut) return null;
+    const decision = this.limiter.take();
     if (decision === 'cut') {
-      cut = true;
-      log().warn('rate limit exceeded again and again; closing with 1008');
-      ws.close(CloseCode.PolicyViolation, 'rate limit exceeded');
+      this.cut = true;
+      this.owner.logger().warn('rate limit exceeded again and again; closing with 1008');
+      this.ws.close(CloseCode.PolicyViolation, 'rate limit exceeded');
       return null;
     }
     if (decision === 'refuse') {
-      refuse(ErrorCode.RateLimited, `more than ${policy.rateLimitPerSec} messages per second; slow down`);
+      this.owner.refuse(ErrorCode.RateLimited, `more than ${this.perSecond} messages per second; slow down`);
       return null;
     }
     if (isBinary) {
-      refuse(ErrorCode.BadRequest, 'binary frames are not accepted; send JSON text frames');
+      this.owner.refuse(ErrorCode.BadRequest, 'binary frames are not accepted; send JSON text frames');
       return null;
     }
     // binaryType is the default "nodebuffer", so a text message is one Buffer.
     return (data as Buffer).toString('utf8');
-  };
+  }
 }

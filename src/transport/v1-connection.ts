@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
-import type { SessionSink, SignalResult } from '../cluster/session.ts';
+import type { JoinInfo, Session, SessionSink, SignalResult } from '../cluster/session.ts';
 import type { SignalingNode } from '../cluster/signaling-node.ts';
 import type { ConnectionMetrics } from '../metrics/metrics.ts';
 import { NO_METRICS } from '../metrics/metrics.ts';
@@ -12,8 +12,8 @@ import type { ClientMessage, IceServer, MessageId } from '../protocol/messages.t
 import { parseV1 } from '../protocol/parse-v1.ts';
 import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
-import { boundedSender, DEFAULT_POLICY } from './connection-policy.ts';
-import { createFrameGate } from './frame-gate.ts';
+import { DEFAULT_POLICY } from './connection-policy.ts';
+import { FrameGate } from './frame-gate.ts';
 
 const UNAVAILABLE = 'the signaling backend cannot be reached; retry shortly';
 
@@ -37,61 +37,169 @@ export function connectionId(): string {
   return randomBytes(6).toString('base64url');
 }
 
+/** What every v1 connection of a dyno shares: kept once, referenced by each connection. */
+interface V1Context {
+  node: SignalingNode;
+  log: Logger;
+  metrics: ConnectionMetrics;
+  policy: ConnectionPolicy;
+}
+
+const CONNECTION = Symbol('v1-connection');
+type OwnedSocket = WebSocket & { [CONNECTION]?: V1Connection };
+
 /** Serves protocol v1 (docs/protocol.md) on one WebSocket. */
 export function serveV1(
   ws: WebSocket,
   request: IncomingMessage,
   node: SignalingNode,
-  parentLog: Logger,
+  log: Logger,
   metrics: ConnectionMetrics = NO_METRICS,
   policy: ConnectionPolicy = DEFAULT_POLICY,
 ): void {
-  const id = connectionId();
-  let log = parentLog.child({ conn: id });
-  const send = boundedSender(ws, policy, () => log.warn({ buffered: ws.bufferedAmount }, 'client does not read its socket; cut off'));
-  // Minted per call: every joined (join and resume) and every ice-servers gets new credentials.
-  const ice = (name: string): { iceServers: IceServer[]; iceServersTtl?: number } =>
-    policy.iceServersTtl === undefined ? { iceServers: policy.iceServers(name) } : { iceServers: policy.iceServers(name), iceServersTtl: policy.iceServersTtl };
-  const sink: SessionSink = {
-    joined: (room, name, peers, info) => {
-      send(encode({ type: 'joined', room, name, peers, resume: info.resume, resumed: info.resumed, ...ice(name) }));
-    },
-    peerJoined: (name) => send(encode({ type: 'peer-joined', name })),
-    peerLeft: (name) => send(encode({ type: 'peer-left', name })),
-    deliver: send,
-    replaced: () => {
-      log.info('membership resumed on another connection; closing this one');
-      ws.close(CloseCode.Replaced, 'resumed on another connection');
-    },
-  };
-  const session = node.createSession('v1', id, sink, log);
-  /** The last join or leave still running: `ice-servers` answers for the membership after it. */
-  let membershipChange: Promise<unknown> = Promise.resolve();
-  const fail = (code: ErrorCode, message: string, messageId?: MessageId): void => {
-    send(encodeError(code, message, messageId));
-  };
-  log.info({ ip: clientAddress(request), protocol: 'v1' }, 'connection open');
+  new V1Connection(ws as OwnedSocket, request, { node, log, metrics, policy });
+}
 
-  async function handle(message: ClientMessage): Promise<void> {
+// Module-level listeners (ws calls them with `this` = the socket): a dyno holds thousands of
+// idle sockets, and per-socket closures and bound functions are memory each of them pays.
+function onMessage(this: OwnedSocket, data: RawData, isBinary: boolean): void {
+  this[CONNECTION]?.message(data, isBinary);
+}
+function onError(this: OwnedSocket, error: Error & { code?: string }): void {
+  this[CONNECTION]?.logger().info({ code: error.code, err: error.message }, 'socket error');
+}
+function onClose(this: OwnedSocket, code: number): void {
+  this[CONNECTION]?.closed(code);
+}
+
+/**
+ * One protocol v1 connection: parses frames, drives its Session, and is the session's sink.
+ * Logging uses the dyno's logger with this connection's fields, not a child logger per
+ * connection (a pino child costs a few hundred bytes for as long as the socket lives).
+ */
+class V1Connection implements SessionSink {
+  private readonly ws: OwnedSocket;
+  private readonly ctx: V1Context;
+  private readonly id: string;
+  private readonly session: Session;
+  private readonly gate: FrameGate;
+  /** The last join or leave still running: `ice-servers` answers for the membership after it. */
+  private membershipChange: Promise<unknown> = RESOLVED;
+
+  constructor(ws: OwnedSocket, request: IncomingMessage, ctx: V1Context) {
+    this.ws = ws;
+    this.ctx = ctx;
+    this.id = connectionId();
+    this.session = ctx.node.createSession('v1', this.id, this, ctx.log);
+    this.gate = new FrameGate(ws, ctx.policy, this);
+    ws[CONNECTION] = this;
+    ws.on('message', onMessage);
+    ws.on('error', onError);
+    ws.on('close', onClose);
+    this.logger().info({ ip: clientAddress(request), protocol: 'v1' }, 'connection open');
+  }
+
+  /** The dyno's logger with this connection's fields (conn, and room and name once joined). */
+  logger(): Logger {
+    const { room, name } = this.session;
+    return this.ctx.log.child(name === undefined ? { conn: this.id } : { conn: this.id, room, name });
+  }
+
+  refuse(code: ErrorCode, message: string, messageId?: MessageId): void {
+    this.send(encodeError(code, message, messageId));
+  }
+
+  // SessionSink ------------------------------------------------------------------------
+
+  joined(room: string, name: string, peers: string[], info: JoinInfo): void {
+    this.send(encode({ type: 'joined', room, name, peers, resume: info.resume, resumed: info.resumed, ...this.ice(name) }));
+  }
+
+  peerJoined(name: string): void {
+    this.send(encode({ type: 'peer-joined', name }));
+  }
+
+  peerLeft(name: string): void {
+    this.send(encode({ type: 'peer-left', name }));
+  }
+
+  deliver(frame: string): boolean {
+    return this.send(frame);
+  }
+
+  replaced(): void {
+    this.logger().info('membership resumed on another connection; closing this one');
+    this.ws.close(CloseCode.Replaced, 'resumed on another connection');
+  }
+
+  // Socket events -----------------------------------------------------------------------
+
+  message(data: RawData, isBinary: boolean): void {
+    const text = this.gate.admit(data, isBinary);
+    if (text === null) return;
+    const parsed = parseV1(text);
+    if (!parsed.ok) return this.refuse(ErrorCode.BadRequest, parsed.message, parsed.id);
+    const message = parsed.message;
+    const handling = this.handle(message);
+    if (message.type === 'join' || message.type === 'leave') this.membershipChange = handling.catch(() => undefined);
+    handling.catch((error: unknown) => {
+      this.logger().error({ err: error }, 'message handler failed');
+      this.refuse(ErrorCode.Unavailable, 'internal error handling this message', message.id);
+    });
+  }
+
+  closed(code: number): void {
+    // A dropped connection keeps the membership for RESUME_GRACE_MS. A normal close means
+    // "I am done", and after 1008/1009 the client will not come back, so those leave now.
+    const reason = LEAVE_CODES.has(code) ? 'leave' : 'disconnect';
+    const log = this.logger();
+    this.session
+      .close(reason)
+      .then((wasJoined) => log.info({ code, wasJoined, reason }, 'connection closed'))
+      .catch((error: unknown) => log.warn({ err: error }, 'cleanup after close failed'));
+  }
+
+  // Internals ---------------------------------------------------------------------------
+
+  /** Never buffers without bound: a peer that stops reading is cut off (MAX_BUFFERED_BYTES). */
+  private send(frame: string): boolean {
+    const ws = this.ws;
+    if (ws.readyState !== ws.OPEN) return false;
+    if (ws.bufferedAmount > this.ctx.policy.maxBufferedBytes) {
+      this.logger().warn({ buffered: ws.bufferedAmount }, 'client does not read its socket; cut off');
+      ws.terminate();
+      return false;
+    }
+    ws.send(frame);
+    return true;
+  }
+
+  /** Minted per call: every joined (join and resume) and every ice-servers gets new credentials. */
+  private ice(name: string): { iceServers: IceServer[]; iceServersTtl?: number } {
+    const { policy } = this.ctx;
+    return policy.iceServersTtl === undefined ? { iceServers: policy.iceServers(name) } : { iceServers: policy.iceServers(name), iceServersTtl: policy.iceServersTtl };
+  }
+
+  private async handle(message: ClientMessage): Promise<void> {
+    const { metrics, policy } = this.ctx;
+    const session = this.session;
     switch (message.type) {
       case 'join': {
         if (policy.joinTokens) {
           const check = await policy.joinTokens.check(message.token, message.room, message.name);
           if (!check.ok) {
             metrics.join('unauthorized');
-            return fail(ErrorCode.Unauthorized, check.reason, message.id);
+            return this.refuse(ErrorCode.Unauthorized, check.reason, message.id);
           }
         }
         const result = await session.join(message.room, message.name, message.resume);
         metrics.join(result.ok ? 'joined' : result.code);
         if (result.ok) {
-          // A child of parentLog, not of log: a child of a child costs ~1 KB per member, one ~250 B.
-          log = parentLog.child({ conn: id, room: message.room, name: message.name });
-          log.info({ resumed: result.resumed }, result.resumed ? 'resumed' : 'joined');
+          this.logger().info({ resumed: result.resumed }, result.resumed ? 'resumed' : 'joined');
         } else {
           const [code, text] = JOIN_ERRORS[result.code];
-          log.info({ room: message.room, name: message.name, code }, 'join refused');
-          fail(code, text, message.id);
+          this.logger().info({ room: message.room, name: message.name, code }, 'join refused');
+          this.refuse(code, text, message.id);
         }
         return;
       }
@@ -99,27 +207,24 @@ export function serveV1(
         // Stamped when relayed, not now: a join or leave may still be queued ahead of it.
         const result = await session.signal(message.to, (from) => encodeSignal(JSON.stringify(from), message.data));
         metrics.signal(result);
-        if (result !== 'sent') fail(SIGNAL_ERRORS[result][0], SIGNAL_ERRORS[result][1], message.id);
+        if (result !== 'sent') this.refuse(SIGNAL_ERRORS[result][0], SIGNAL_ERRORS[result][1], message.id);
         return;
       }
       case 'leave': {
-        if (await session.leave()) {
-          log.info('left');
-          log = parentLog.child({ conn: id });
-        } else {
-          fail(ErrorCode.NotJoined, 'not in a room', message.id);
-        }
+        const log = this.logger();
+        if (await session.leave()) log.info('left');
+        else this.refuse(ErrorCode.NotJoined, 'not in a room', message.id);
         return;
       }
       case 'ping':
-        send(PONG);
+        this.send(PONG);
         return;
       case 'ice-servers': {
-        await membershipChange;
+        await this.membershipChange;
         // Credentials carry the member name, so only a member can ask; the rate limit bounds it.
         const name = session.isJoined ? session.name : undefined;
-        if (name === undefined) return fail(ErrorCode.NotJoined, 'join a room before asking for ICE servers', message.id);
-        send(encode({ type: 'ice-servers', ...ice(name) }));
+        if (name === undefined) return this.refuse(ErrorCode.NotJoined, 'join a room before asking for ICE servers', message.id);
+        this.send(encode({ type: 'ice-servers', ...this.ice(name) }));
         return;
       }
       default: {
@@ -128,28 +233,6 @@ export function serveV1(
       }
     }
   }
-
-  const admit = createFrameGate(ws, policy, () => log, (code, text) => fail(code, text));
-  ws.on('message', (data: RawData, isBinary: boolean) => {
-    const text = admit(data, isBinary);
-    if (text === null) return;
-    const parsed = parseV1(text);
-    if (!parsed.ok) return fail(ErrorCode.BadRequest, parsed.message, parsed.id);
-    const handling = handle(parsed.message);
-    if (parsed.message.type === 'join' || parsed.message.type === 'leave') membershipChange = handling.catch(() => undefined);
-    handling.catch((error: unknown) => {
-      log.error({ err: error }, 'message handler failed');
-      fail(ErrorCode.Unavailable, 'internal error handling this message', parsed.message.id);
-    });
-  });
-  ws.on('error', (error: Error & { code?: string }) => log.info({ code: error.code, err: error.message }, 'socket error'));
-  ws.on('close', (code: number) => {
-    // A dropped connection keeps the membership for RESUME_GRACE_MS. A normal close means
-    // "I am done", and after 1008/1009 the client will not come back, so those leave now.
-    const reason = LEAVE_CODES.has(code) ? 'leave' : 'disconnect';
-    session
-      .close(reason)
-      .then((wasJoined) => log.info({ code, wasJoined, reason }, 'connection closed'))
-      .catch((error: unknown) => log.warn({ err: error }, 'cleanup after close failed'));
-  });
 }
+
+const RESOLVED: Promise<unknown> = Promise.resolve();
