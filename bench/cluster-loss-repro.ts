@@ -1,10 +1,8 @@
 /**
- * Reproduces a known bug of the Redis Cluster backend (docs/scaling.md, "Known issue"):
- * with N pairs joining concurrently over two dynos on a three-master cluster, some dynos
- * stop receiving sharded messages for some rooms although Redis lists their subscriptions
- * (PUBSUB SHARDNUMSUB) and SPUBLISH counts them as receivers: peer-joined and signals are
- * lost for those rooms. A standalone ioredis Cluster with the same options does not lose
- * any, so the trigger is in how the dyno drives ioredis's sharded subscribers.
+ * Reproduced a bug of the Redis Cluster backend, now fixed (docs/scaling.md, "Fixed"):
+ * with N pairs joining concurrently over two dynos on a three-master cluster, a dyno using
+ * one ioredis client for commands and sharded subscriptions stopped receiving one shard's
+ * messages. Kept to check a dyno against it: every peer-joined and signal must arrive.
  * Usage: node bench/cluster-loss-repro.ts [pairs, default 60]
  */
 import { startDyno } from '../test/fixtures/dyno.ts';

@@ -37,17 +37,26 @@ function bySlot(channels: readonly string[]): string[][] {
  */
 export class RedisClusterBackend extends RedisStore {
   private readonly cluster: Cluster;
+  /**
+   * Sharded subscriptions live on a client of their own, as the single-Redis backend keeps a
+   * subscriber connection apart: with one client for both, SPUBLISHes issued while other
+   * sessions were subscribing made a shard's subscriber stop emitting messages
+   * (bench/cluster-loss-repro.ts).
+   */
+  private readonly subscriber: Cluster;
   private readonly recovery: ClusterRecovery;
 
   constructor(config: RedisClusterConfig & { prefix: string }, nodeId: string, log: Logger) {
     const cluster = createClusterClient(config, `signaling:${nodeId}`);
     super(cluster, config.prefix, true);
     this.cluster = cluster;
+    this.subscriber = createClusterClient(config, `signaling:${nodeId}:sub`);
+    this.subscriber.on('error', (error: Error) => log.warn({ err: error.message }, 'redis cluster subscriber error; reconnecting'));
     cluster.on('error', (error: Error) => log.warn({ err: error.message }, 'redis cluster error; reconnecting'));
     cluster.on('node error', (error: Error, address: string) => log.warn({ redisNode: address, err: error.message }, 'redis cluster node error'));
     cluster.on('ready', () => log.info('redis cluster ready'));
     cluster.on('end', () => log.info('redis cluster connection closed'));
-    cluster.on('smessage', (channel: string, payload: string) => this.handler(channel, payload));
+    this.subscriber.on('smessage', (channel: string, payload: string) => this.handler(channel, payload));
     // ioredis follows MOVED/ASK and re-subscribes by itself; what it cannot know is that a
     // shard came back without our data, which is what re-registration is for.
     this.recovery = new ClusterRecovery(cluster, (reason) => {
@@ -58,7 +67,7 @@ export class RedisClusterBackend extends RedisStore {
 
   async connect(): Promise<void> {
     try {
-      await this.cluster.connect();
+      await Promise.all([this.cluster.connect(), this.subscriber.connect()]);
     } catch (error) {
       throw new BackendUnavailableError(
         `cannot connect to the Redis Cluster (${error instanceof Error ? error.message : String(error)}); check REDIS_CLUSTER_NODES and that the cluster is up`,
@@ -72,20 +81,21 @@ export class RedisClusterBackend extends RedisStore {
   }
 
   async subscribe(channels: readonly string[]): Promise<void> {
-    await Promise.all(bySlot(channels).map((group) => this.cluster.ssubscribe(...group)));
+    await Promise.all(bySlot(channels).map((group) => this.subscriber.ssubscribe(...group)));
   }
 
   async unsubscribe(channels: readonly string[]): Promise<void> {
-    await Promise.all(bySlot(channels).map((group) => this.cluster.sunsubscribe(...group)));
+    await Promise.all(bySlot(channels).map((group) => this.subscriber.sunsubscribe(...group)));
   }
 
   isReady(): boolean {
-    return this.cluster.status === 'ready';
+    return this.cluster.status === 'ready' && this.subscriber.status === 'ready';
   }
 
   async close(): Promise<void> {
     this.recovery.stop();
-    await this.cluster.quit().catch(() => undefined);
+    await Promise.all([this.cluster.quit().catch(() => undefined), this.subscriber.quit().catch(() => undefined)]);
     this.cluster.disconnect();
+    this.subscriber.disconnect();
   }
 }
