@@ -10,7 +10,7 @@ import type { ArticleMessage } from '../protocol/parse-article.ts';
 import { parseArticle } from '../protocol/parse-article.ts';
 import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
-import { boundedSender, DEFAULT_POLICY } from './connection-policy.ts';
+import { CUT_OFF, DEFAULT_POLICY, sendBounded } from './connection-policy.ts';
 import { FrameGate } from './frame-gate.ts';
 import { connectionId } from './v1-connection.ts';
 
@@ -54,7 +54,11 @@ export function serveArticle(
    * against the outcome of that open, never against a claim that may still fail.
    */
   let queue: Promise<void> = Promise.resolve();
-  const send = boundedSender(ws, policy, () => log.warn({ buffered: ws.bufferedAmount }, 'client does not read its socket; cut off'));
+  const send = (frame: string): boolean => {
+    const outcome = sendBounded(ws, policy.maxBufferedBytes, frame);
+    if (outcome === 'cut') log.warn(CUT_OFF);
+    return outcome === 'sent';
+  };
   const sink: SessionSink = {
     joined: (room, name, peers) => {
       me = { room, name };

@@ -1,7 +1,6 @@
 import type { JoinTokenVerifier } from '../auth/join-token.ts';
 import type { IceServer } from '../protocol/messages.ts';
 import type { WebSocket } from 'ws';
-import { RateLimiter } from './rate-limiter.ts';
 
 /** Per-connection limits and join requirements shared by both protocol adapters. */
 export interface ConnectionPolicy {
@@ -26,23 +25,19 @@ export const DEFAULT_POLICY: ConnectionPolicy = {
   iceServers: () => [],
 };
 
-export function rateLimiterFor(policy: ConnectionPolicy): RateLimiter {
-  return new RateLimiter(policy.rateLimitPerSec, policy.rateLimitBurst);
+/**
+ * Sends without buffering beyond bound: a peer that stops reading is terminated once
+ * MAX_BUFFERED_BYTES are queued for it, instead of growing this process. Returns what
+ * happened, so the caller can log a cut without a callback allocated per frame.
+ */
+export function sendBounded(ws: WebSocket, maxBufferedBytes: number, frame: string): 'sent' | 'closed' | 'cut' {
+  if (ws.readyState !== ws.OPEN) return 'closed';
+  if (ws.bufferedAmount > maxBufferedBytes) {
+    ws.terminate();
+    return 'cut';
+  }
+  ws.send(frame);
+  return 'sent';
 }
 
-/**
- * Returns a send function that never buffers without bound: a peer that stops reading is
- * terminated once MAX_BUFFERED_BYTES are queued for it, instead of growing this process.
- */
-export function boundedSender(ws: WebSocket, policy: ConnectionPolicy, onCut: () => void): (frame: string) => boolean {
-  return (frame) => {
-    if (ws.readyState !== ws.OPEN) return false;
-    if (ws.bufferedAmount > policy.maxBufferedBytes) {
-      onCut();
-      ws.terminate();
-      return false;
-    }
-    ws.send(frame);
-    return true;
-  };
-}
+export const CUT_OFF = 'client does not read its socket; cut off';

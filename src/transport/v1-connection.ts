@@ -12,7 +12,7 @@ import type { ClientMessage, IceServer, MessageId } from '../protocol/messages.t
 import { parseV1 } from '../protocol/parse-v1.ts';
 import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
-import { DEFAULT_POLICY } from './connection-policy.ts';
+import { CUT_OFF, DEFAULT_POLICY, sendBounded } from './connection-policy.ts';
 import { FrameGate } from './frame-gate.ts';
 
 const UNAVAILABLE = 'the signaling backend cannot be reached; retry shortly';
@@ -163,15 +163,9 @@ class V1Connection implements SessionSink {
 
   /** Never buffers without bound: a peer that stops reading is cut off (MAX_BUFFERED_BYTES). */
   private send(frame: string): boolean {
-    const ws = this.ws;
-    if (ws.readyState !== ws.OPEN) return false;
-    if (ws.bufferedAmount > this.ctx.policy.maxBufferedBytes) {
-      this.logger().warn({ buffered: ws.bufferedAmount }, 'client does not read its socket; cut off');
-      ws.terminate();
-      return false;
-    }
-    ws.send(frame);
-    return true;
+    const outcome = sendBounded(this.ws, this.ctx.policy.maxBufferedBytes, frame);
+    if (outcome === 'cut') this.logger().warn(CUT_OFF);
+    return outcome === 'sent';
   }
 
   /** Minted per call: every joined (join and resume) and every ice-servers gets new credentials. */

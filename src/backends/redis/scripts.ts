@@ -136,10 +136,9 @@ if v then
   local _, owner = parse(v)
   local _, mine = parse(ARGV[2])
   if owner ~= mine then return 0 end
-  -- Still ours: clear any grace a sweep put on it while this dyno was cut off.
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  return 1
 end
+-- Gone, or still ours: (re)write it, which also clears any grace a sweep put on it while
+-- this dyno was cut off.
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local counter = tonumber(redis.call('HGET', KEYS[1], ARGV_COUNTER) or '0')
 if counter < tonumber(ARGV[3]) then redis.call('HSET', KEYS[1], ARGV_COUNTER, ARGV[3]) end
