@@ -337,6 +337,25 @@ describe('one queue for every change to a session', () => {
     expect(await admin.scard(new NodeKeys(prefix).members(a.nodeId))).toBe(1);
   });
 
+  it('indexes a registration before making it, so a dyno that dies right after is swept', async () => {
+    const prefix = uniquePrefix('index-first');
+    const a = await core('redis', prefix, 'a');
+    const b = await core('redis', prefix, 'b');
+    // The index write fails: the join must not go ahead unindexed.
+    a.faults.inject('indexMember', { kind: 'fails' });
+    const alice = a.member('c1');
+    const outcome = await alice.session.join('r', 'alice');
+    // Dyno a dies now, without cleaning up: its lease is over at once.
+    a.node.stop();
+    await admin.zadd(new NodeKeys(prefix).leases, 0, a.nodeId);
+    const liveness = new Liveness(b.faults.backend, { nodeId: b.nodeId, leaseMs: LEASE_MS, graceMs: GRACE_MS, logger: log });
+    liveness.start();
+    cleanups.push(() => liveness.stop());
+    const bob = b.member('c1');
+    await until(async () => (await bob.session.join('r', 'alice')).ok, 'the name to be free', LEASE_MS * 4 + GRACE_MS * 4);
+    expect(outcome).toEqual({ ok: false, code: 'unavailable' });
+  });
+
   it('schedules no grace timers once stopped: the suspended member is left for survivors to sweep', async () => {
     const prefix = uniquePrefix('stopped');
     const a = await core('redis', prefix, 'a');
