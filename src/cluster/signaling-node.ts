@@ -7,6 +7,7 @@ import { decodeRoomEvent, encodeRoomEvent, REPLACED_PREFIX, SIGNAL_PREFIX } from
 import type { SessionSink } from './session.ts';
 import { Session } from './session.ts';
 import { SubscriptionSet } from './subscription-set.ts';
+import { BusRecovery } from './bus-recovery.ts';
 
 export interface SignalingNodeOptions {
   /** Identifies this dyno in owner tags, leases and its private channel. */
@@ -63,6 +64,13 @@ export class SignalingNode {
     );
     backend.onMessage((channel, payload) => this.route(channel, payload));
     backend.onReconnect(() => void this.restore());
+    const recovery = new BusRecovery(this, this.log);
+    backend.onBusReset((affected) => void recovery.reset(affected));
+  }
+
+  /** Local joined sessions by member channel (bus recovery walks them). */
+  memberSessions(): IterableIterator<[string, Session]> {
+    return this.members.entries();
   }
 
   createSession(namespace: Namespace, connectionId: string, sink: SessionSink, logger: Logger): Session {

@@ -72,6 +72,11 @@ export function serveArticle(
       if (me) send(JSON.stringify({ method: 'peer-left', roomName: me.room, name }));
     },
     deliver: send,
+    // The article's client ignores methods other than rtc; other clients may act on it.
+    signalsLost: (peers) => {
+      if (me) send(JSON.stringify({ method: 'signals-lost', roomName: me.room, peers }));
+    },
+    lostFrame: (name) => JSON.stringify({ method: 'signals-lost', roomName: me?.room ?? '', peers: [name] }),
   };
   const session = node.createSession('article', id, sink, log);
   const fail = (code: ArticleErrorCode, message: string): void => {

@@ -127,6 +127,14 @@ class V1Connection implements SessionSink {
     return this.send(frame);
   }
 
+  signalsLost(peers: string[]): void {
+    this.send(encode({ type: 'signals-lost', peers }));
+  }
+
+  lostFrame(name: string): string {
+    return encode({ type: 'signals-lost', peers: [name] });
+  }
+
   replaced(): void {
     this.logger().info('membership resumed on another connection; closing this one');
     this.ws.close(CloseCode.Replaced, 'resumed on another connection');

@@ -1,6 +1,7 @@
 import type {
   Backend,
   BusHandler,
+  CatchUp,
   HoldOutcome,
   HoldRequest,
   MemberEntry,
@@ -125,6 +126,14 @@ export class MemoryBackend implements Backend {
   }
 
   onReconnect(): void {}
+  /** In-process delivery never drops a subscription. */
+  onBusReset(): void {}
+  async catchUp(m: MemberRef, owner: string): Promise<CatchUp | null> {
+    const room = this.rooms.get(m.membersKey);
+    const member = room?.members.get(m.name);
+    if (!room || !member || member.owner !== owner || member.graceUntil !== 0) return null;
+    return { held: this.takeHeld(m.holdKey), peers: this.peers(room, m.name) };
+  }
   async renewLease(): Promise<void> {}
   async indexMember(): Promise<void> {}
   async releaseLease(): Promise<void> {}
