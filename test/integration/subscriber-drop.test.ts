@@ -9,6 +9,7 @@ import { startRedisCluster } from '../fixtures/redis-cluster.ts';
 import { redisCli } from '../fixtures/redis-cli.ts';
 import type { DropRun } from '../fixtures/subscriber-drop.ts';
 import { runSubscriberDrop } from '../fixtures/subscriber-drop.ts';
+import { TestClient } from '../fixtures/test-client.ts';
 
 /**
  * Redis drops a dyno's subscriber connection (here `CLIENT KILL TYPE pubsub`, as it does
@@ -66,6 +67,48 @@ describe('a dropped subscriber connection on one Redis', () => {
     console.log(`single Redis: ${JSON.stringify(runs.map(({ delivered, refused, lostTold, recoveryMs }) => ({ delivered, refused, lostTold, recoveryMs })))}`);
     expectNothingSilentlyLost(runs);
   }, 120_000);
+});
+
+describe('subscriptions after a dropped subscriber connection', () => {
+  let redis: ControllableRedisFixture;
+  const prefix = uniquePrefix('sub-own');
+  const dynos: Dyno[] = [];
+  const clients: TestClient[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis({ controllable: true });
+    for (let i = 0; i < 2; i++) dynos.push(await startDyno({ env: { ...env, REDIS_URL: redis.url, REDIS_PREFIX: prefix } }));
+  });
+
+  afterAll(async () => {
+    for (const c of clients) c.ws.terminate();
+    await Promise.all(dynos.map((d) => d.stop()));
+    await redis?.stop();
+  });
+
+  it('keeps no subscription of a member that left while the subscriber was away (issue 18, item 3)', async () => {
+    const port = Number(new URL(redis.url).port);
+    const alice = await TestClient.connect(dynos[0]!.wsUrl());
+    const bob = await TestClient.connect(dynos[1]!.wsUrl());
+    clients.push(alice, bob);
+    expect((await alice.join('own', 'alice')).type).toBe('joined');
+    expect((await bob.join('own', 'alice-peer')).type).toBe('joined');
+    await alice.expect('peer-joined');
+    await redisCli(port, 'CLIENT', 'KILL', 'TYPE', 'pubsub');
+    // The UNSUBSCRIBE of this leave fails at once: the subscriber is reconnecting.
+    alice.send({ type: 'leave' });
+    expect(await bob.expect('peer-left', 5000)).toEqual({ type: 'peer-left', name: 'alice' });
+    const channel = new RoomKeys(prefix, 'v1', 'own').memberChannel('alice');
+    const deadline = Date.now() + 5000;
+    // Wait for both dynos to be subscribed again (their own member channel is back).
+    const bobChannel = new RoomKeys(prefix, 'v1', 'own').memberChannel('alice-peer');
+    while (Date.now() < deadline && (await redisCli(port, 'PUBSUB', 'NUMSUB', bobChannel)).split('\n')[1] !== '1') {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect((await redisCli(port, 'PUBSUB', 'NUMSUB', channel)).split('\n')[1]).toBe('0');
+    bob.send({ type: 'signal', to: 'alice', data: { late: true }, id: 'late' });
+    expect(await bob.expectError('peer-not-found')).toMatchObject({ id: 'late' });
+  });
 });
 
 describe('a dropped shard subscriber on a three-master Redis Cluster', () => {
