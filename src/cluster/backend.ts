@@ -67,6 +67,8 @@ export interface HoldRequest extends MemberRef {
   channel: string;
   payload: string;
   maxHeld: number;
+  /** Bytes held at most, this payload included (MAX_HELD_BYTES). */
+  maxHeldBytes: number;
   ttlMs: number;
 }
 

@@ -336,6 +336,7 @@ export class Session {
         channel,
         payload,
         maxHeld: this.node.maxHeld,
+        maxHeldBytes: this.node.maxHeldBytes,
         ttlMs: this.node.graceMs + this.node.leaseMs,
       });
       if (outcome === 'not-found') return 'peer-not-found';

@@ -22,6 +22,8 @@ export interface SignalingNodeOptions {
   leaseMs: number;
   /** Signals held at most for one reconnecting member. */
   maxHeld: number;
+  /** Bytes held at most for one reconnecting member (MAX_HELD_BYTES). */
+  maxHeldBytes?: number;
   logger: Logger;
 }
 
@@ -37,6 +39,7 @@ export class SignalingNode {
   readonly graceMs: number;
   readonly leaseMs: number;
   readonly maxHeld: number;
+  readonly maxHeldBytes: number;
   readonly subscriptions: SubscriptionSet;
   readonly backend: Backend;
   /** Member channel -> the local session registered under it. */
@@ -58,6 +61,7 @@ export class SignalingNode {
     this.graceMs = options.graceMs;
     this.leaseMs = options.leaseMs;
     this.maxHeld = options.maxHeld;
+    this.maxHeldBytes = options.maxHeldBytes ?? 512 * 1024;
     this.log = options.logger;
     this.subscriptions = new SubscriptionSet(backend, (error) =>
       this.log.warn({ err: error }, 'unsubscribe failed; the backend drops it when the connection resets'),

@@ -94,6 +94,7 @@ export class MemoryBackend implements Backend {
     if (!hold || hold.expires < Date.now()) this.holds.set(r.holdKey, (hold = { entries: [], expires: 0 }));
     // One slot more than the limit: the first entry is usually the peers snapshot.
     if (hold.entries.length > r.maxHeld) return 'full';
+    if (hold.entries.reduce((sum, entry) => sum + entry.length, r.payload.length) > r.maxHeldBytes) return 'full';
     hold.entries.push(r.payload);
     hold.expires = Date.now() + r.ttlMs;
     return 'held';

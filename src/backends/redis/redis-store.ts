@@ -117,7 +117,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async hold(r: HoldRequest): Promise<HoldOutcome> {
-    const code = Number(await this.run(this.holdScript, [r.membersKey, r.holdKey], [r.name, r.channel, r.payload, r.maxHeld, r.ttlMs]));
+    const code = Number(await this.run(this.holdScript, [r.membersKey, r.holdKey], [r.name, r.channel, r.payload, r.maxHeld, r.ttlMs, r.maxHeldBytes]));
     return HOLD_OUTCOMES[code] ?? 'not-found';
   }
 

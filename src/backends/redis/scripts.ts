@@ -93,7 +93,7 @@ return seq
 `);
 
 /**
- * KEYS members, hold; ARGV name, channel, payload, max held, ttl ms.
+ * KEYS members, hold; ARGV name, channel, payload, max held, ttl ms, max held bytes.
  * -> 1 delivered (someone subscribes after all), 0 held, -1 no such member, -2 hold full.
  * In a Redis Cluster the publish must be SPUBLISH: PUBLISH would be broadcast to every node,
  * while the member channel carries the room's hash tag and so lives on the script's shard.
@@ -104,6 +104,10 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return -1 end
 if redis.call('${publish}', ARGV[2], ARGV[3]) > 0 then return 1 end
 -- One slot more than the limit: the first entry is usually the peers snapshot.
 if redis.call('LLEN', KEYS[2]) > tonumber(ARGV[4]) then return -2 end
+-- The byte cap (ARGV[6]) walks the list: only the hold path pays, and the list is short.
+local total = #ARGV[3]
+for _, entry in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do total = total + #entry end
+if total > tonumber(ARGV[6]) then return -2 end
 redis.call('RPUSH', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return 0
