@@ -4,6 +4,14 @@ import type { Session } from './session.ts';
 import type { SignalingNode } from './signaling-node.ts';
 
 const SUBSCRIBE_CHUNK = 500;
+/**
+ * How long live frames wait after the re-subscription before the hold lists are taken. A
+ * signal published just before the re-subscription (reaching nobody) is held by a script its
+ * sender's dyno issues one round trip later, possibly after a newer signal that already went
+ * live; taking the lists after that script keeps the two in order. A busy sender's dyno
+ * (reconnecting its own subscriber at the same moment) took over 50 ms for that here.
+ */
+const SETTLE_MS = 250;
 const RETRY_MS = [100, 250, 500, 1000, 2000];
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
@@ -32,6 +40,17 @@ export class BusRecovery {
     this.log = log;
   }
 
+  /**
+   * A sender's dyno held a frame for this connected member and asks for it to be handed
+   * over (HOLD script): live frames wait until it is, so they stay behind it.
+   */
+  drain(session: Session): void {
+    session.bufferLive();
+    session.catchUp(false).catch(() => {
+      // The backend is away: a bus reset follows, and its catch-up hands the list over.
+    });
+  }
+
   async reset(affected: (channel: string) => boolean): Promise<void> {
     const started = Date.now();
     const sessions: Session[] = [];
@@ -46,6 +65,9 @@ export class BusRecovery {
     for (let attempt = 0; !(await this.subscribe(channels)); attempt++) {
       await sleep(RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)] as number);
     }
+    // Holds issued by senders' dynos just before the re-subscription still arrive now and go
+    // to the list (see HOLD): a moment of buffering lets the list be taken after them.
+    await sleep(SETTLE_MS);
     let notices = 0;
     let failed: Session[] = sessions;
     for (let attempt = 0; failed.length > 0; attempt++) {
@@ -55,7 +77,7 @@ export class BusRecovery {
       await Promise.all(
         batch.map(async (session) => {
           try {
-            const peers = await session.catchUp();
+            const peers = await session.catchUp(true);
             notices += peers.length;
             this.notifyPeers(session, peers, caughtUp);
           } catch {
@@ -67,7 +89,7 @@ export class BusRecovery {
       );
       if (attempt === RETRY_MS.length * 4) {
         this.log.error({ members: failed.length }, 'could not hand over held signals after a bus reset; they expire with the hold TTL');
-        for (const session of failed) void session.catchUp().catch(() => undefined);
+        for (const session of failed) void session.catchUp(true).catch(() => undefined);
         break;
       }
     }

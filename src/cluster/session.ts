@@ -95,10 +95,12 @@ export class Session {
   /**
    * After bufferLive() and the re-subscription: hands over the signals held while the
    * channel had no subscriber and the room changes missed, then what waited in `pending`.
-   * Resolves to the peers to tell that signals in flight at the drop may be lost (empty when
-   * the membership is not this dyno's any more). Rejects when the backend cannot be reached.
+   * With `bySubscriberDrop` (a bus reset, not a drain request), signals in flight at the drop
+   * may be lost: the client gets `signals-lost`, and this resolves to the peers to tell too
+   * (empty when the membership is not this dyno's any more). Rejects when the backend cannot
+   * be reached.
    */
-  catchUp(): Promise<string[]> {
+  catchUp(bySubscriberDrop: boolean): Promise<string[]> {
     return this.serial(async () => {
       const m = this.membership;
       if (!m || this.state !== 'joined') return [];
@@ -115,6 +117,7 @@ export class Session {
         return [];
       }
       replayCatchUp(m, caught.held, caught.peers, this.sink);
+      if (!bySubscriberDrop) return [];
       const peers = [...m.known.keys()];
       if (peers.length > 0) this.sink.signalsLost?.(peers);
       return peers;

@@ -3,7 +3,7 @@ import type { Backend, MemberRef, ReregisterEntry } from './backend.ts';
 import { ownerNode } from './backend.ts';
 import type { Namespace } from './keys.ts';
 import { RoomKeys } from './keys.ts';
-import { decodeRoomEvent, encodeRoomEvent, REPLACED_PREFIX, SIGNAL_PREFIX } from './room-events.ts';
+import { decodeRoomEvent, DRAIN_REQUEST, encodeRoomEvent, REPLACED_PREFIX, SIGNAL_PREFIX } from './room-events.ts';
 import type { SessionSink } from './session.ts';
 import { Session } from './session.ts';
 import { SubscriptionSet } from './subscription-set.ts';
@@ -52,6 +52,7 @@ export class SignalingNode {
   private readonly sessions = new Map<string, Session>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly log: Logger;
+  private readonly recovery: BusRecovery;
 
   constructor(backend: Backend, options: SignalingNodeOptions) {
     this.backend = backend;
@@ -68,8 +69,8 @@ export class SignalingNode {
     );
     backend.onMessage((channel, payload) => this.route(channel, payload));
     backend.onReconnect(() => void this.restore());
-    const recovery = new BusRecovery(this, this.log);
-    backend.onBusReset((affected) => void recovery.reset(affected));
+    this.recovery = new BusRecovery(this, this.log);
+    backend.onBusReset((affected) => void this.recovery.reset(affected));
   }
 
   /** Local joined sessions by member channel (bus recovery walks them). */
@@ -198,6 +199,7 @@ export class SignalingNode {
     const member = this.members.get(channel);
     if (member) {
       if (payload.startsWith(SIGNAL_PREFIX)) member.frame(payload.slice(SIGNAL_PREFIX.length));
+      else if (payload === DRAIN_REQUEST) this.recovery.drain(member);
       else if (payload.startsWith(REPLACED_PREFIX) && payload.slice(REPLACED_PREFIX.length) === member.owner) member.replaced();
       return;
     }
