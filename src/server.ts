@@ -49,11 +49,13 @@ export interface ServerDeps {
   config: Config;
   logger: Logger;
   publicDir?: string;
+  /** A backend built by the caller instead of from `config` (tests wrap one to inject faults). */
+  backend?: Backend;
 }
 
-export async function createSignalingServer({ config, logger, publicDir }: ServerDeps): Promise<SignalingServer> {
+export async function createSignalingServer({ config, logger, publicDir, backend: given }: ServerDeps): Promise<SignalingServer> {
   // Wrapped before the core registers its bus handler, so /readyz can send itself a message.
-  const backend = withBusProbe(await createBackend(config, logger), nodeChannel(config.redisPrefix, config.nodeId));
+  const backend = withBusProbe(given ?? (await createBackend(config, logger)), nodeChannel(config.redisPrefix, config.nodeId));
   const node = new SignalingNode(backend, {
     nodeId: config.nodeId,
     prefix: config.redisPrefix,
@@ -64,7 +66,13 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
     maxHeldBytes: config.maxHeldBytes,
     logger,
   });
-  const liveness = new Liveness(backend, { nodeId: config.nodeId, leaseMs: config.nodeLeaseMs, graceMs: config.resumeGraceMs, logger });
+  const liveness = new Liveness(backend, {
+    nodeId: config.nodeId,
+    leaseMs: config.nodeLeaseMs,
+    graceMs: config.resumeGraceMs,
+    logger,
+    onLeaseLost: (state) => node.requestRestore(`the lease was ${state}`),
+  });
   // Reads gateway.clients lazily: the gateway is created below.
   const backpressure = new Backpressure(
     { maxInflightBytes: config.maxInflightBytes, maxLoopLagMs: config.maxLoopLagMs },
@@ -160,8 +168,16 @@ async function createBackend(config: Config, logger: Logger): Promise<Backend> {
     return new MemoryBackend();
   }
   const backend = config.redisCluster
-    ? new RedisClusterBackend({ ...config.redisCluster, tlsVerify: config.redisTlsVerify, prefix: config.redisPrefix }, config.nodeId, logger)
-    : new RedisBackend({ url: config.redisUrl ?? '', tlsVerify: config.redisTlsVerify, prefix: config.redisPrefix }, config.nodeId, logger);
+    ? new RedisClusterBackend(
+        { ...config.redisCluster, tlsVerify: config.redisTlsVerify, commandTimeoutMs: config.redisCommandTimeoutMs, prefix: config.redisPrefix },
+        config.nodeId,
+        logger,
+      )
+    : new RedisBackend(
+        { url: config.redisUrl ?? '', tlsVerify: config.redisTlsVerify, commandTimeoutMs: config.redisCommandTimeoutMs, prefix: config.redisPrefix },
+        config.nodeId,
+        logger,
+      );
   try {
     await backend.connect();
   } catch (error) {
