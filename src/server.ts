@@ -12,6 +12,7 @@ import { nodeChannel } from './cluster/keys.ts';
 import { JoinTokenVerifier } from './auth/join-token.ts';
 import { Liveness } from './cluster/liveness.ts';
 import { SignalingNode } from './cluster/signaling-node.ts';
+import { Backpressure } from './transport/backpressure.ts';
 import type { ConnectionPolicy } from './transport/connection-policy.ts';
 import { startHeartbeat } from './transport/heartbeat.ts';
 import { originAllowed } from './transport/origin-policy.ts';
@@ -62,6 +63,7 @@ export async function createSignalingServer({ config, logger, publicDir, backend
     graceMs: config.resumeGraceMs,
     leaseMs: config.nodeLeaseMs,
     maxHeld: config.maxHeldSignals,
+    maxHeldBytes: config.maxHeldBytes,
     logger,
   });
   const liveness = new Liveness(backend, {
@@ -71,7 +73,13 @@ export async function createSignalingServer({ config, logger, publicDir, backend
     logger,
     onLeaseLost: (state) => node.requestRestore(`the lease was ${state}`),
   });
-  const policy = connectionPolicy(config);
+  // Reads gateway.clients lazily: the gateway is created below.
+  const backpressure = new Backpressure(
+    { maxInflightBytes: config.maxInflightBytes, maxLoopLagMs: config.maxLoopLagMs },
+    () => gateway.clients,
+    logger,
+  );
+  const policy = connectionPolicy(config, backpressure);
   const observe = createObservability(backend, node, logger, () => gateway.clients.size);
   const app = createApp({
     backend,
@@ -83,8 +91,14 @@ export async function createSignalingServer({ config, logger, publicDir, backend
   });
   const http = createHttpServer(app);
   const routes = new Map<string, UpgradeHandler>([
-    ['/signaling', (ws, req) => serveV1(ws, req, node, logger, observe.metrics, policy)],
-    ['/video_chat/signaling', (ws, req) => serveArticle(ws, req, node, logger, observe.metrics, policy)],
+    ['/signaling', (ws, req) => {
+      serveV1(ws, req, node, logger, observe.metrics, policy);
+      backpressure.adopt(ws);
+    }],
+    ['/video_chat/signaling', (ws, req) => {
+      serveArticle(ws, req, node, logger, observe.metrics, policy);
+      backpressure.adopt(ws);
+    }],
   ]);
   const gateway = new WsGateway(http, {
     maxPayload: config.maxMessageBytes,
@@ -103,6 +117,7 @@ export async function createSignalingServer({ config, logger, publicDir, backend
         http.listen(config.port, config.host, () => {
           http.off('error', reject);
           liveness.start();
+          backpressure.start();
           stopHeartbeat = startHeartbeat(gateway.wss, config.heartbeatMs);
           resolve((http.address() as AddressInfo).port);
         });
@@ -110,6 +125,7 @@ export async function createSignalingServer({ config, logger, publicDir, backend
     async close(code = CloseCode.GoingAway) {
       gateway.stopAccepting();
       stopHeartbeat();
+      backpressure.stop();
       observe.stop();
       const closing = [...gateway.clients].map(
         (ws) => new Promise<void>((resolve) => {
@@ -130,12 +146,16 @@ export async function createSignalingServer({ config, logger, publicDir, backend
   };
 }
 
-function connectionPolicy(config: Config): ConnectionPolicy {
+function connectionPolicy(config: Config, admission: Backpressure): ConnectionPolicy {
   const ice = iceServerSource(config.ice);
   return {
     rateLimitPerSec: config.rateLimitPerSec,
     rateLimitBurst: config.rateLimitBurst,
     maxBufferedBytes: config.maxBufferedBytes,
+    maxSignalBytes: config.maxSignalBytes,
+    rateLimitBytesPerSec: config.rateLimitBytesPerSec,
+    rateLimitBytesBurst: config.rateLimitBytesBurst,
+    admission,
     ...(config.tokenSecret ? { joinTokens: new JoinTokenVerifier(config.tokenSecret) } : {}),
     iceServers: (name) => ice.iceServers(name),
     ...(ice.ttlSeconds === undefined ? {} : { iceServersTtl: ice.ttlSeconds }),
