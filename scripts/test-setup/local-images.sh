@@ -96,11 +96,16 @@ build_apt_image() {
   docker build -q "${args[@]}" --build-arg "BASE=$base" -t "$tag" "$IMAGES_SRC/$dir" >/dev/null
 }
 
-# Older hashes of our stand-ins are dead weight: remove them once the new ones exist.
+# Older hashes of our stand-ins are dead weight: remove those a day old or more (a younger
+# one may belong to another checkout's run going on right now on this machine).
 prune_old_images() {
-  local hash="$1" ref
-  docker images --format '{{.Repository}}:{{.Tag}}' | while read -r ref; do
-    case "$ref" in "$IMAGE_REPO"/*) case "$ref" in *"-$hash" | *":$hash") ;; *) docker rmi "$ref" >/dev/null 2>&1 || true ;; esac ;; esac
+  local hash="$1" ref created day_ago
+  day_ago=$(($(date +%s) - 86400))
+  docker images --format '{{.Repository}}:{{.Tag}}|{{.CreatedAt}}' | while IFS='|' read -r ref created; do
+    case "$ref" in "$IMAGE_REPO"/*) ;; *) continue ;; esac
+    case "$ref" in *"-$hash" | *":$hash") continue ;; esac
+    created="$(date -d "${created% *}" +%s 2>/dev/null || echo 0)"
+    if [ "$created" -lt "$day_ago" ]; then docker rmi "$ref" >/dev/null 2>&1 || true; fi
   done
 }
 
