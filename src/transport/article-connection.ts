@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { SessionSink, SignalResult } from '../cluster/session.ts';
 import type { SignalingNode } from '../cluster/signaling-node.ts';
-import { ErrorCode } from '../protocol/error-codes.ts';
+import { CloseCode, ErrorCode } from '../protocol/error-codes.ts';
 import type { ConnectionMetrics } from '../metrics/metrics.ts';
 import { NO_METRICS } from '../metrics/metrics.ts';
 import type { ArticleMessage } from '../protocol/parse-article.ts';
@@ -126,8 +126,9 @@ export function serveArticle(
     queue = queue
       .then(() => handle(parsed.message, text))
       .catch((error: unknown) => {
-        log.error({ err: error }, 'message handler failed');
-        fail(ErrorCode.Unavailable, 'internal error handling this message');
+        // As for v1: backend failures are results; what throws is a bug, answered with 1011.
+        log.error({ err: error, method: parsed.message.method }, 'message handler failed (a bug); closing with 1011');
+        ws.close(CloseCode.InternalError, 'internal error');
       });
   });
   ws.on('error', (error: Error & { code?: string }) => log.info({ code: error.code, err: error.message }, 'socket error'));

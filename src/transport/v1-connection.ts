@@ -142,9 +142,12 @@ class V1Connection implements SessionSink {
     const message = parsed.message;
     const handling = this.handle(message);
     if (message.type === 'join' || message.type === 'leave') this.membershipChange = handling.catch(() => undefined);
+    // Backend failures come back as results (`unavailable`); what throws is a bug here. Not
+    // `unavailable` (clients would retry the same message forever): close with 1011, and the
+    // client reconnects and resumes.
     handling.catch((error: unknown) => {
-      this.logger().error({ err: error }, 'message handler failed');
-      this.refuse(ErrorCode.Unavailable, 'internal error handling this message', message.id);
+      this.logger().error({ err: error, type: message.type }, 'message handler failed (a bug); closing with 1011');
+      this.ws.close(CloseCode.InternalError, 'internal error');
     });
   }
 
