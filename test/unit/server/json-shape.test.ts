@@ -12,7 +12,9 @@ describe('signal.data shape (v1)', () => {
   it('accepts data nested exactly MAX_JSON_DEPTH levels and relays it', () => {
     const parsed = parseV1(signal(nested(MAX_JSON_DEPTH)));
     expect(parsed.ok).toBe(true);
-    if (parsed.ok && parsed.message.type === 'signal') expect(() => encodeSignal('"a"', parsed.message.data)).not.toThrow();
+    const message = parsed.ok ? parsed.message : undefined;
+    expect(message?.type).toBe('signal');
+    if (message?.type === 'signal') expect(() => encodeSignal('"a"', message.data)).not.toThrow();
   });
 
   it('refuses one level more, and 9,000 levels, with bad-request naming the limit', () => {
