@@ -12,6 +12,7 @@ import { nodeChannel } from './cluster/keys.ts';
 import { JoinTokenVerifier } from './auth/join-token.ts';
 import { Liveness } from './cluster/liveness.ts';
 import { SignalingNode } from './cluster/signaling-node.ts';
+import { Admission } from './transport/admission.ts';
 import type { ConnectionPolicy } from './transport/connection-policy.ts';
 import { startHeartbeat } from './transport/heartbeat.ts';
 import { originAllowed } from './transport/origin-policy.ts';
@@ -63,7 +64,8 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
     logger,
   });
   const liveness = new Liveness(backend, { nodeId: config.nodeId, leaseMs: config.nodeLeaseMs, graceMs: config.resumeGraceMs, logger });
-  const policy = connectionPolicy(config);
+  const admission = new Admission(config.admission, logger);
+  const policy = connectionPolicy(config, admission);
   const observe = createObservability(backend, node, logger, () => gateway.clients.size);
   const app = createApp({
     backend,
@@ -82,6 +84,8 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
     maxPayload: config.maxMessageBytes,
     routes,
     allowOrigin: (req) => originAllowed(req, config.allowedOrigins, config.production),
+    admission,
+    onRefused: (reason) => observe.metrics.upgradeRefused(reason),
   });
   let stopHeartbeat = (): void => undefined;
 
@@ -101,6 +105,7 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
       }),
     async close(code = CloseCode.GoingAway) {
       gateway.stopAccepting();
+      admission.stop();
       stopHeartbeat();
       observe.stop();
       const closing = [...gateway.clients].map(
@@ -122,7 +127,7 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
   };
 }
 
-function connectionPolicy(config: Config): ConnectionPolicy {
+function connectionPolicy(config: Config, admission: Admission): ConnectionPolicy {
   const ice = iceServerSource(config.ice);
   return {
     rateLimitPerSec: config.rateLimitPerSec,
@@ -130,6 +135,7 @@ function connectionPolicy(config: Config): ConnectionPolicy {
     maxBufferedBytes: config.maxBufferedBytes,
     ...(config.tokenSecret ? { joinTokens: new JoinTokenVerifier(config.tokenSecret) } : {}),
     iceServers: (name) => ice.iceServers(name),
+    admitJoin: () => admission.admitJoin(),
     ...(ice.ttlSeconds === undefined ? {} : { iceServersTtl: ice.ttlSeconds }),
   };
 }

@@ -6,6 +6,7 @@ import type { RedisClusterSeeds } from './redis-cluster-nodes.ts';
 import { redisClusterNodes } from './redis-cluster-nodes.ts';
 import type { IceConfig } from '../ice/ice-config.ts';
 import { readIceConfig } from '../ice/ice-config.ts';
+import type { AdmissionLimits } from '../transport/admission.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -49,6 +50,11 @@ export interface Config {
   rateLimitBurst: number;
   /** MAX_BUFFERED_BYTES, default 1048576: unsent bytes after which a non-reading socket is cut. */
   maxBufferedBytes: number;
+  /**
+   * MAX_CONNECTIONS (default 20000), MAX_CONNECTIONS_PER_IP and CONNECTIONS_PER_IP_PER_MIN
+   * (unset: off), MAX_JOINS_PER_SEC (default 1000): admission control (src/transport/admission.ts).
+   */
+  admission: AdmissionLimits;
   /** STUN_URLS, TURN_URLS, TURN_SECRET, TURN_TTL, ICE_SERVERS: what `joined.iceServers` holds (src/ice/). */
   ice: IceConfig;
   /** Identifies this dyno: DYNO (set by Heroku) or the host name, plus a random suffix. */
@@ -102,6 +108,13 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPerSec: read('RATE_LIMIT_PER_SEC', integer(1, 1_000_000), 50),
     rateLimitBurst: read('RATE_LIMIT_BURST', integer(1, 1_000_000), 200),
     maxBufferedBytes: read('MAX_BUFFERED_BYTES', integer(1024, 1024 * 1024 * 1024), 1024 * 1024),
+    admission: {
+      maxConnections: read('MAX_CONNECTIONS', integer(1, 10_000_000), 20_000),
+      // Opt-in: a whole office or campus can share one address.
+      maxConnectionsPerIp: read<number | undefined>('MAX_CONNECTIONS_PER_IP', integer(1, 10_000_000), undefined),
+      connectionsPerIpPerMin: read<number | undefined>('CONNECTIONS_PER_IP_PER_MIN', integer(1, 10_000_000), undefined),
+      maxJoinsPerSec: read('MAX_JOINS_PER_SEC', integer(1, 1_000_000), 1000),
+    },
     ice: readIceConfig(env, problems),
     // Node ids appear in keys and owner tags ("<node>/<conn>"): keep them to safe characters.
     nodeId: encodeSegment(`${env['DYNO'] ?? env['HOSTNAME'] ?? 'node'}-${randomBytes(3).toString('hex')}`),

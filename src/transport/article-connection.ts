@@ -10,7 +10,7 @@ import type { ArticleMessage } from '../protocol/parse-article.ts';
 import { parseArticle } from '../protocol/parse-article.ts';
 import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
-import { CUT_OFF, DEFAULT_POLICY, sendBounded } from './connection-policy.ts';
+import { CUT_OFF, DEFAULT_POLICY, JOINS_THROTTLED, JOINS_THROTTLED_CLOSE, sendBounded } from './connection-policy.ts';
 import { FrameGate } from './frame-gate.ts';
 import { connectionId } from './v1-connection.ts';
 
@@ -81,6 +81,12 @@ export function serveArticle(
 
   async function handle(message: ArticleMessage, text: string): Promise<void> {
     if (message.method === 'open') {
+      if (!policy.admitJoin()) {
+        metrics.join('throttled');
+        fail(ErrorCode.Unavailable, JOINS_THROTTLED);
+        ws.close(CloseCode.TryAgainLater, JOINS_THROTTLED_CLOSE);
+        return;
+      }
       if (policy.joinTokens) {
         metrics.join('unauthorized');
         return fail(ErrorCode.Unauthorized, 'this server requires join tokens (TOKEN_SECRET), which the article protocol cannot carry; use /signaling');

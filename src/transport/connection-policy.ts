@@ -16,13 +16,20 @@ export interface ConnectionPolicy {
   iceServers(name: string): IceServer[];
   /** Seconds those credentials last (TURN_TTL), sent as `iceServersTtl`; absent when they do not expire. */
   iceServersTtl?: number;
+  /** Takes one join from the dyno's MAX_JOINS_PER_SEC budget; false: refuse it (`unavailable`, then 1013). */
+  admitJoin(): boolean;
 }
+
+/** What a join over MAX_JOINS_PER_SEC is told, before its socket is closed with 1013. */
+export const JOINS_THROTTLED = 'this dyno is taking MAX_JOINS_PER_SEC joins already; reconnect after a jittered backoff';
+export const JOINS_THROTTLED_CLOSE = 'too many joins on this dyno; retry later';
 
 export const DEFAULT_POLICY: ConnectionPolicy = {
   rateLimitPerSec: 50,
   rateLimitBurst: 200,
   maxBufferedBytes: 1024 * 1024,
   iceServers: () => [],
+  admitJoin: () => true,
 };
 
 /**

@@ -12,7 +12,7 @@ import type { ClientMessage, IceServer, MessageId } from '../protocol/messages.t
 import { parseV1 } from '../protocol/parse-v1.ts';
 import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
-import { CUT_OFF, DEFAULT_POLICY, sendBounded } from './connection-policy.ts';
+import { CUT_OFF, DEFAULT_POLICY, JOINS_THROTTLED, JOINS_THROTTLED_CLOSE, sendBounded } from './connection-policy.ts';
 import { FrameGate } from './frame-gate.ts';
 
 const UNAVAILABLE = 'the signaling backend cannot be reached; retry shortly';
@@ -182,6 +182,14 @@ class V1Connection implements SessionSink {
     const session = this.session;
     switch (message.type) {
       case 'join': {
+        // Before the token check: verifying a JWT is work a storm should not get either.
+        if (!policy.admitJoin()) {
+          metrics.join('throttled');
+          this.refuse(ErrorCode.Unavailable, JOINS_THROTTLED, message.id);
+          // Closed, not left open: the reconnect goes through the router, maybe to a calmer dyno.
+          this.ws.close(CloseCode.TryAgainLater, JOINS_THROTTLED_CLOSE);
+          return;
+        }
         if (policy.joinTokens) {
           const check = await policy.joinTokens.check(message.token, message.room, message.name);
           if (!check.ok) {
