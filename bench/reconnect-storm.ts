@@ -1,0 +1,49 @@
+/**
+ * A reconnect storm after a deploy (issue 17): N clients of the real client library joined
+ * through a router front to two dynos; two new dynos start and the old ones get SIGTERM at
+ * once; every client reconnects with its jittered backoff and resumes on a new dyno. Prints
+ * the time from the SIGTERM to the last member back, how many resumed, the joins refused
+ * by MAX_JOINS_PER_SEC, and the new dynos' peak RSS. The lean version runs in `npm test`
+ * (test/integration/reconnect-storm.test.ts).
+ * Usage: ulimit -n 20000; node bench/reconnect-storm.ts [--members 5000] [--room-size 5] [--joins-per-sec 1000] [--runs 1]
+ */
+import { parseArgs } from 'node:util';
+import { startRedis } from '../test/fixtures/redis.ts';
+import { runReconnectStorm } from '../test/fixtures/reconnect-storm.ts';
+
+const { values } = parseArgs({
+  options: {
+    members: { type: 'string', default: '5000' },
+    'room-size': { type: 'string', default: '5' },
+    'joins-per-sec': { type: 'string' },
+    grace: { type: 'string', default: '15000' },
+    runs: { type: 'string', default: '1' },
+  },
+});
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+
+const redis = await startRedis();
+try {
+  for (let run = 1; run <= Number(values.runs); run++) {
+    const env: Record<string, string> = { RESUME_GRACE_MS: values.grace as string, REDIS_PREFIX: `storm${run}-${Date.now().toString(36)}:` };
+    const newEnv: Record<string, string> = values['joins-per-sec'] ? { MAX_JOINS_PER_SEC: values['joins-per-sec'] } : {};
+    say(`== run ${run}: ${values.members} members in rooms of ${values['room-size']}, MAX_JOINS_PER_SEC=${newEnv['MAX_JOINS_PER_SEC'] ?? '(default)'}, RESUME_GRACE_MS=${env['RESUME_GRACE_MS']}`);
+    const result = await runReconnectStorm({
+      members: Number(values.members),
+      roomSize: Number(values['room-size']),
+      redisUrl: redis.url,
+      env,
+      newEnv,
+      timeoutMs: 120_000,
+      settleMs: Number(values.grace) + 1000,
+      say,
+    });
+    say(`storm: ${result.stormMs} ms from SIGTERM to the last member back; ${result.back}/${result.members} back, ${result.resumed} resumed, ${result.peerLeft} peer-left seen`);
+    say(`       joins refused by the cap: ${result.throttled}; client errors ${JSON.stringify(result.errors)}`);
+    say(`       new dynos: RSS idle ${result.newDynos.map((d) => mb(d.idleRssBytes)).join(' / ')}, peak ${result.newDynos.map((d) => mb(d.peakRssBytes)).join(' / ')}, after ${result.newDynos.map((d) => mb(d.rssBytes)).join(' / ')}; bench process RSS ${mb(process.memoryUsage().rss)}`);
+  }
+} finally {
+  await redis.stop();
+}
+process.exit(0);
