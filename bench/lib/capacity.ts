@@ -1,0 +1,105 @@
+import type { BenchCluster } from './cluster.ts';
+import { settledMemory } from './idle-memory.ts';
+import { Inspector } from './inspector.ts';
+import type { LoadgenPool } from './loadgen-pool.ts';
+import { split } from './loadgen-pool.ts';
+import { sampleProcess } from './proc-stats.ts';
+import type { WorkerCommand } from './worker-protocol.ts';
+
+/** One dyno's memory and idle CPU with `members` joined and heartbeats running. */
+export interface CapacityStep {
+  members: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+  /** (RSS - RSS with no member) / members, after the heap settled. */
+  rssPerMember: number;
+  heapPerMember: number;
+  /** CPU seconds per second over the window: heartbeats, lease renewals, metrics sampling. */
+  cores: number;
+  /** Of that, above the no-member level, per heartbeat round (one ping to every socket). */
+  cpuMsPerRound: number;
+  /** The same per member: the cost of one ping-pong, server side. */
+  cpuUsPerMemberPerRound: number;
+}
+
+export interface CapacityResult {
+  heartbeatMs: number;
+  cpuWindowMs: number;
+  baseline: { rssBytes: number; heapUsedBytes: number; cores: number };
+  steps: CapacityStep[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Capacity of one dyno (issue 17): node-0 alone takes every member (both ends of each pair,
+ * so every room is local to it and nothing crosses Redis); at each target the heap settles
+ * (forced GC), RSS is sampled, and node-0's CPU is read from /proc over `cpuWindowMs` while
+ * the members sit idle and the server's heartbeat pings them every `heartbeatMs` (the bench
+ * clients answer pings, as browsers do). The dyno must run with the inspector open.
+ */
+export async function measureCapacity(
+  pool: LoadgenPool,
+  cluster: BenchCluster,
+  targets: readonly number[],
+  heartbeatMs: number,
+  cpuWindowMs: number,
+  say: (line: string) => void,
+): Promise<CapacityResult> {
+  const node = cluster.nodes[0];
+  const pid = node.pid as number;
+  const inspector = await Inspector.connect(node.inspectorUrl as string);
+  const cpuOver = async (): Promise<number> => {
+    const before = sampleProcess(pid)?.cpuSeconds ?? 0;
+    await sleep(cpuWindowMs);
+    return ((sampleProcess(pid)?.cpuSeconds ?? 0) - before) / (cpuWindowMs / 1000);
+  };
+  const [base] = await settledMemory([inspector], [pid]);
+  const baseCores = await cpuOver();
+  const baseline = { rssBytes: base?.rss ?? 0, heapUsedBytes: base?.heapUsed ?? 0, cores: baseCores };
+  say(`   0 members: RSS ${mb(baseline.rssBytes)}, heap ${mb(baseline.heapUsedBytes)}, ${(baseCores * 100).toFixed(2)} % of a core`);
+  const steps: CapacityStep[] = [];
+  let members = 0;
+  let room = 0;
+  const rounds = cpuWindowMs / heartbeatMs;
+  for (const target of targets) {
+    const pairs = Math.floor((target - members) / 2);
+    if (pairs <= 0) continue;
+    const opened = Date.now();
+    // Both ends of every pair on node-0: [url0, url0].
+    const commands: WorkerCommand[] = split(pairs, pool.workers.length).map((count) => {
+      const command: WorkerCommand = { cmd: 'pairs', kind: cluster.kind, urls: [cluster.urls[0], cluster.urls[0]], roomPrefix: `cap-${Date.now().toString(36)}-`, first: room, count };
+      room += count;
+      return command;
+    });
+    await pool.run(commands);
+    members += 2 * pairs;
+    const openMs = Date.now() - opened;
+    const [settled] = await settledMemory([inspector], [pid], 5000);
+    const cores = await cpuOver();
+    const rss = settled?.rss ?? 0;
+    const heap = settled?.heapUsed ?? 0;
+    const aboveIdle = Math.max(0, cores - baseCores) * cpuWindowMs;
+    const step: CapacityStep = {
+      members,
+      rssBytes: rss,
+      heapUsedBytes: heap,
+      rssPerMember: Math.round((rss - baseline.rssBytes) / members),
+      heapPerMember: Math.round((heap - baseline.heapUsedBytes) / members),
+      cores: round(cores, 4),
+      cpuMsPerRound: round(aboveIdle / rounds, 1),
+      cpuUsPerMemberPerRound: round(((aboveIdle / rounds) * 1000) / members, 2),
+    };
+    steps.push(step);
+    say(
+      `   ${members} members (opened in ${(openMs / 1000).toFixed(1)} s): RSS ${mb(rss)} (${kb(step.rssPerMember)}/member), heap ${mb(heap)} (${kb(step.heapPerMember)}/member), ` +
+        `${(cores * 100).toFixed(2)} % of a core; heartbeat ${step.cpuMsPerRound} ms CPU per round, ${step.cpuUsPerMemberPerRound} µs per member`,
+    );
+  }
+  inspector.close();
+  return { heartbeatMs, cpuWindowMs, baseline, steps };
+}
+
+const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+const kb = (bytes: number): string => `${(bytes / 1024).toFixed(2)} KB`;
+const round = (value: number, digits: number): number => Math.round(value * 10 ** digits) / 10 ** digits;
