@@ -13,6 +13,7 @@ import { JoinTokenVerifier } from './auth/join-token.ts';
 import { Liveness } from './cluster/liveness.ts';
 import { SignalingNode } from './cluster/signaling-node.ts';
 import { Admission } from './transport/admission.ts';
+import { connectionCeiling } from './transport/open-files.ts';
 import type { ConnectionPolicy } from './transport/connection-policy.ts';
 import { startHeartbeat } from './transport/heartbeat.ts';
 import { originAllowed } from './transport/origin-policy.ts';
@@ -64,7 +65,7 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
     logger,
   });
   const liveness = new Liveness(backend, { nodeId: config.nodeId, leaseMs: config.nodeLeaseMs, graceMs: config.resumeGraceMs, logger });
-  const admission = new Admission(config.admission, logger);
+  const admission = new Admission({ ...config.admission, maxConnections: connectionCeiling(config.admission.maxConnections, logger) }, logger);
   const policy = connectionPolicy(config, admission);
   const observe = createObservability(backend, node, logger, () => gateway.clients.size);
   const app = createApp({

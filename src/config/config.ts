@@ -7,6 +7,7 @@ import { redisClusterNodes } from './redis-cluster-nodes.ts';
 import type { IceConfig } from '../ice/ice-config.ts';
 import { readIceConfig } from '../ice/ice-config.ts';
 import type { AdmissionLimits } from '../transport/admission.ts';
+import { DEFAULT_MAX_CONNECTIONS } from '../transport/open-files.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -109,7 +110,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitBurst: read('RATE_LIMIT_BURST', integer(1, 1_000_000), 200),
     maxBufferedBytes: read('MAX_BUFFERED_BYTES', integer(1024, 1024 * 1024 * 1024), 1024 * 1024),
     admission: {
-      maxConnections: read('MAX_CONNECTIONS', integer(1, 10_000_000), 20_000),
+      maxConnections: read('MAX_CONNECTIONS', integer(1, 10_000_000), DEFAULT_MAX_CONNECTIONS),
       // Opt-in: a whole office or campus can share one address.
       maxConnectionsPerIp: read<number | undefined>('MAX_CONNECTIONS_PER_IP', integer(1, 10_000_000), undefined),
       connectionsPerIpPerMin: read<number | undefined>('CONNECTIONS_PER_IP_PER_MIN', integer(1, 10_000_000), undefined),

@@ -7,9 +7,14 @@ import type { WebSocket, WebSocketServer } from 'ws';
  */
 export function startHeartbeat(wss: WebSocketServer, intervalMs: number): () => void {
   const alive = new WeakSet<WebSocket>();
+  // One listener for every socket (`this` is the socket), not a closure per connection: an
+  // idle dyno holds tens of thousands of sockets, and each closure is memory they all pay.
+  const onPong = function onPong(this: WebSocket): void {
+    alive.add(this);
+  };
   const onConnection = (ws: WebSocket): void => {
     alive.add(ws);
-    ws.on('pong', () => alive.add(ws));
+    ws.on('pong', onPong);
   };
   wss.on('connection', onConnection);
   const timer = setInterval(() => {

@@ -2,6 +2,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { addressKey } from '../../../src/transport/address-key.ts';
 import { Admission } from '../../../src/transport/admission.ts';
+import { connectionCeiling } from '../../../src/transport/open-files.ts';
 
 const silent = pino({ level: 'silent' });
 const limits = { maxConnections: 100, maxConnectionsPerIp: undefined, connectionsPerIpPerMin: undefined, maxJoinsPerSec: 10 };
@@ -55,5 +56,18 @@ describe('Admission', () => {
     expect(refused).toMatchObject({ ok: false, reason: 'max-connections' });
     if (!refused.ok) expect(refused.retryAfterSeconds).toBeGreaterThanOrEqual(2);
     admission.stop();
+  });
+});
+
+describe('connectionCeiling', () => {
+  const limitsText = 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 4096                 files\n';
+  it('lowers MAX_CONNECTIONS to what the open-files limit allows, warning when it was set', () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    expect(connectionCeiling(500, log, limitsText)).toBe(500);
+    expect(connectionCeiling(5000, log, limitsText)).toBe(924);
+    expect(lines.join('')).toContain('"level":40');
+    expect(lines.join('')).toContain('MAX_CONNECTIONS=5000');
+    expect(connectionCeiling(5000, log, undefined)).toBe(5000);
   });
 });
