@@ -137,6 +137,7 @@ function connectionPolicy(config: Config, admission: Admission): ConnectionPolic
     ...(config.tokenSecret ? { joinTokens: new JoinTokenVerifier(config.tokenSecret) } : {}),
     iceServers: (name) => ice.iceServers(name),
     admitJoin: () => admission.admitJoin(),
+    joinDone: () => admission.joinDone(),
     ...(ice.ttlSeconds === undefined ? {} : { iceServersTtl: ice.ttlSeconds }),
   };
 }

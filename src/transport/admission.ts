@@ -53,6 +53,7 @@ export class Admission {
   private readonly buckets = new Map<string, Bucket>();
   private joinTokens: number;
   private joinsAt: number;
+  private joinsInFlight = 0;
   private readonly refused: Record<UpgradeRefusal | 'joins', number> = { 'max-connections': 0, 'per-ip-connections': 0, 'per-ip-rate': 0, joins: 0 };
   private reportTimer: NodeJS.Timeout | undefined;
   private readonly sweepTimer: NodeJS.Timeout | undefined;
@@ -116,18 +117,29 @@ export class Admission {
     ws.once('close', this.release);
   }
 
-  /** Takes one join from the dyno's MAX_JOINS_PER_SEC budget (a bucket of one second's worth). */
+  /**
+   * Takes one join from the dyno's MAX_JOINS_PER_SEC budget: a bucket of one second's worth,
+   * and at most that many joins in progress at once. The second bound is what protects a
+   * dyno slowed down (a busy CPU, a slow Redis): a rate alone would let joins queue up
+   * behind each other until clients time out and retry, doubling the load. An admitted
+   * join must be ended with `joinDone()`.
+   */
   admitJoin(): boolean {
     const { maxJoinsPerSec } = this.limits;
     const t = this.now();
     this.joinTokens = Math.min(maxJoinsPerSec, this.joinTokens + ((t - this.joinsAt) / 1000) * maxJoinsPerSec);
     this.joinsAt = t;
-    if (this.joinTokens >= 1) {
+    if (this.joinTokens >= 1 && this.joinsInFlight < maxJoinsPerSec) {
       this.joinTokens -= 1;
+      this.joinsInFlight += 1;
       return true;
     }
     this.count('joins');
     return false;
+  }
+
+  joinDone(): void {
+    if (this.joinsInFlight > 0) this.joinsInFlight -= 1;
   }
 
   stop(): void {

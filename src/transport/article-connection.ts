@@ -87,11 +87,16 @@ export function serveArticle(
         ws.close(CloseCode.TryAgainLater, JOINS_THROTTLED_CLOSE);
         return;
       }
-      if (policy.joinTokens) {
-        metrics.join('unauthorized');
-        return fail(ErrorCode.Unauthorized, 'this server requires join tokens (TOKEN_SECRET), which the article protocol cannot carry; use /signaling');
+      let result;
+      try {
+        if (policy.joinTokens) {
+          metrics.join('unauthorized');
+          return fail(ErrorCode.Unauthorized, 'this server requires join tokens (TOKEN_SECRET), which the article protocol cannot carry; use /signaling');
+        }
+        result = await session.join(message.roomName, message.name);
+      } finally {
+        policy.joinDone();
       }
-      const result = await session.join(message.roomName, message.name);
       metrics.join(result.ok ? 'joined' : result.code);
       if (result.ok) {
         // A child of parentLog, not of log: a child of a child costs ~1 KB per member, one ~250 B.

@@ -18,6 +18,8 @@ export interface ConnectionPolicy {
   iceServersTtl?: number;
   /** Takes one join from the dyno's MAX_JOINS_PER_SEC budget; false: refuse it (`unavailable`, then 1013). */
   admitJoin(): boolean;
+  /** Ends a join admitted by admitJoin (whatever its outcome). */
+  joinDone(): void;
 }
 
 /** What a join over MAX_JOINS_PER_SEC is told, before its socket is closed with 1013. */
@@ -30,6 +32,7 @@ export const DEFAULT_POLICY: ConnectionPolicy = {
   maxBufferedBytes: 1024 * 1024,
   iceServers: () => [],
   admitJoin: () => true,
+  joinDone: () => undefined,
 };
 
 /**

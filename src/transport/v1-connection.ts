@@ -177,6 +177,26 @@ class V1Connection implements SessionSink {
     return policy.iceServersTtl === undefined ? { iceServers: policy.iceServers(name) } : { iceServers: policy.iceServers(name), iceServersTtl: policy.iceServersTtl };
   }
 
+  private async join(message: Extract<ClientMessage, { type: 'join' }>): Promise<void> {
+    const { metrics, policy } = this.ctx;
+    if (policy.joinTokens) {
+      const check = await policy.joinTokens.check(message.token, message.room, message.name);
+      if (!check.ok) {
+        metrics.join('unauthorized');
+        return this.refuse(ErrorCode.Unauthorized, check.reason, message.id);
+      }
+    }
+    const result = await this.session.join(message.room, message.name, message.resume);
+    metrics.join(result.ok ? 'joined' : result.code);
+    if (result.ok) {
+      this.logger().info({ resumed: result.resumed }, result.resumed ? 'resumed' : 'joined');
+    } else {
+      const [code, text] = JOIN_ERRORS[result.code];
+      this.logger().info({ room: message.room, name: message.name, code }, 'join refused');
+      this.refuse(code, text, message.id);
+    }
+  }
+
   private async handle(message: ClientMessage): Promise<void> {
     const { metrics, policy } = this.ctx;
     const session = this.session;
@@ -190,21 +210,10 @@ class V1Connection implements SessionSink {
           this.ws.close(CloseCode.TryAgainLater, JOINS_THROTTLED_CLOSE);
           return;
         }
-        if (policy.joinTokens) {
-          const check = await policy.joinTokens.check(message.token, message.room, message.name);
-          if (!check.ok) {
-            metrics.join('unauthorized');
-            return this.refuse(ErrorCode.Unauthorized, check.reason, message.id);
-          }
-        }
-        const result = await session.join(message.room, message.name, message.resume);
-        metrics.join(result.ok ? 'joined' : result.code);
-        if (result.ok) {
-          this.logger().info({ resumed: result.resumed }, result.resumed ? 'resumed' : 'joined');
-        } else {
-          const [code, text] = JOIN_ERRORS[result.code];
-          this.logger().info({ room: message.room, name: message.name, code }, 'join refused');
-          this.refuse(code, text, message.id);
+        try {
+          await this.join(message);
+        } finally {
+          policy.joinDone();
         }
         return;
       }

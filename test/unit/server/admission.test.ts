@@ -27,8 +27,24 @@ describe('Admission', () => {
     const admission = new Admission(limits, silent, () => now);
     const burst = Array.from({ length: 15 }, () => admission.admitJoin());
     expect(burst.filter(Boolean)).toHaveLength(10);
+    for (let i = 0; i < 10; i++) admission.joinDone();
     now += 300; // 3 joins' worth
     expect(Array.from({ length: 5 }, () => admission.admitJoin()).filter(Boolean)).toHaveLength(3);
+    admission.stop();
+  });
+
+  it('MAX_JOINS_PER_SEC also bounds the joins in progress: a slow dyno refuses instead of queueing', () => {
+    let now = 0;
+    const admission = new Admission(limits, silent, () => now);
+    for (let i = 0; i < 10; i++) expect(admission.admitJoin()).toBe(true);
+    // A second later the bucket is full again, but none of the ten has finished.
+    now += 1000;
+    expect(admission.admitJoin()).toBe(false);
+    admission.joinDone();
+    admission.joinDone();
+    expect(admission.admitJoin()).toBe(true);
+    expect(admission.admitJoin()).toBe(true);
+    expect(admission.admitJoin()).toBe(false);
     admission.stop();
   });
 
