@@ -20,6 +20,8 @@ export interface CapacityStep {
   cpuMsPerRound: number;
   /** The same per member: the cost of one ping-pong, server side. */
   cpuUsPerMemberPerRound: number;
+  /** Longest event-loop stall over the window (prom-client's monitor): a signal arriving then waits this long. */
+  maxLoopDelayMs: number;
 }
 
 export interface CapacityResult {
@@ -49,13 +51,22 @@ export async function measureCapacity(
   const node = cluster.nodes[0];
   const pid = node.pid as number;
   const inspector = await Inspector.connect(node.inspectorUrl as string);
-  const cpuOver = async (): Promise<number> => {
+  const metricsUrl = cluster.urls[0].replace(/^ws/, 'http').replace(/\/signaling$/, '/metrics');
+  // prom-client resets its event-loop delay histogram on every scrape: scraping before and
+  // after the window gives the longest stall inside it.
+  const maxLoopDelay = async (): Promise<number> => {
+    const text = await (await fetch(metricsUrl)).text();
+    return Number(/^nodejs_eventloop_lag_max_seconds\{[^}]*\} (\S+)/m.exec(text)?.[1] ?? NaN) * 1000;
+  };
+  const cpuOver = async (): Promise<{ cores: number; maxLoopDelayMs: number }> => {
+    await maxLoopDelay();
     const before = sampleProcess(pid)?.cpuSeconds ?? 0;
     await sleep(cpuWindowMs);
-    return ((sampleProcess(pid)?.cpuSeconds ?? 0) - before) / (cpuWindowMs / 1000);
+    const cores = ((sampleProcess(pid)?.cpuSeconds ?? 0) - before) / (cpuWindowMs / 1000);
+    return { cores, maxLoopDelayMs: round(await maxLoopDelay(), 1) };
   };
   const [base] = await settledMemory([inspector], [pid]);
-  const baseCores = await cpuOver();
+  const { cores: baseCores } = await cpuOver();
   const baseline = { rssBytes: base?.rss ?? 0, heapUsedBytes: base?.heapUsed ?? 0, cores: baseCores };
   say(`   0 members: RSS ${mb(baseline.rssBytes)}, heap ${mb(baseline.heapUsedBytes)}, ${(baseCores * 100).toFixed(2)} % of a core`);
   const steps: CapacityStep[] = [];
@@ -76,7 +87,7 @@ export async function measureCapacity(
     members += 2 * pairs;
     const openMs = Date.now() - opened;
     const [settled] = await settledMemory([inspector], [pid], 5000);
-    const cores = await cpuOver();
+    const { cores, maxLoopDelayMs } = await cpuOver();
     const rss = settled?.rss ?? 0;
     const heap = settled?.heapUsed ?? 0;
     const aboveIdle = Math.max(0, cores - baseCores) * cpuWindowMs;
@@ -89,11 +100,12 @@ export async function measureCapacity(
       cores: round(cores, 4),
       cpuMsPerRound: round(aboveIdle / rounds, 1),
       cpuUsPerMemberPerRound: round(((aboveIdle / rounds) * 1000) / members, 2),
+      maxLoopDelayMs,
     };
     steps.push(step);
     say(
       `   ${members} members (opened in ${(openMs / 1000).toFixed(1)} s): RSS ${mb(rss)} (${kb(step.rssPerMember)}/member), heap ${mb(heap)} (${kb(step.heapPerMember)}/member), ` +
-        `${(cores * 100).toFixed(2)} % of a core; heartbeat ${step.cpuMsPerRound} ms CPU per round, ${step.cpuUsPerMemberPerRound} µs per member`,
+        `${(cores * 100).toFixed(2)} % of a core; heartbeat ${step.cpuMsPerRound} ms CPU per round, ${step.cpuUsPerMemberPerRound} µs per member; longest loop stall ${maxLoopDelayMs} ms`,
     );
   }
   inspector.close();
