@@ -81,7 +81,9 @@ export function serveArticle(
 
   async function handle(message: ArticleMessage, text: string): Promise<void> {
     if (message.method === 'open') {
-      if (!policy.admitJoin()) {
+      // A second open is answered already-joined and starts nothing: not counted.
+      const counted = me === null;
+      if (counted && !policy.admitJoin()) {
         metrics.join('throttled');
         fail(ErrorCode.Unavailable, JOINS_THROTTLED);
         ws.close(CloseCode.TryAgainLater, JOINS_THROTTLED_CLOSE);
@@ -95,7 +97,7 @@ export function serveArticle(
         }
         result = await session.join(message.roomName, message.name);
       } finally {
-        policy.joinDone();
+        if (counted) policy.joinDone();
       }
       metrics.join(result.ok ? 'joined' : result.code);
       if (result.ok) {

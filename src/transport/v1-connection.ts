@@ -202,8 +202,11 @@ class V1Connection implements SessionSink {
     const session = this.session;
     switch (message.type) {
       case 'join': {
+        // A member's second join is answered already-joined: it starts nothing, so it is not
+        // counted (and never costs the member its socket).
+        const counted = !session.isJoined;
         // Before the token check: verifying a JWT is work a storm should not get either.
-        if (!policy.admitJoin()) {
+        if (counted && !policy.admitJoin()) {
           metrics.join('throttled');
           this.refuse(ErrorCode.Unavailable, JOINS_THROTTLED, message.id);
           // Closed, not left open: the reconnect goes through the router, maybe to a calmer dyno.
@@ -213,7 +216,7 @@ class V1Connection implements SessionSink {
         try {
           await this.join(message);
         } finally {
-          policy.joinDone();
+          if (counted) policy.joinDone();
         }
         return;
       }
