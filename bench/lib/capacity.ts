@@ -27,7 +27,8 @@ export interface CapacityStep {
 export interface CapacityResult {
   heartbeatMs: number;
   cpuWindowMs: number;
-  baseline: { rssBytes: number; heapUsedBytes: number; cores: number };
+  /** With no member; its loop stall is the noise floor (other work on the box deschedules the dyno too). */
+  baseline: { rssBytes: number; heapUsedBytes: number; cores: number; maxLoopDelayMs: number };
   steps: CapacityStep[];
 }
 
@@ -66,9 +67,9 @@ export async function measureCapacity(
     return { cores, maxLoopDelayMs: round(await maxLoopDelay(), 1) };
   };
   const [base] = await settledMemory([inspector], [pid]);
-  const { cores: baseCores } = await cpuOver();
-  const baseline = { rssBytes: base?.rss ?? 0, heapUsedBytes: base?.heapUsed ?? 0, cores: baseCores };
-  say(`   0 members: RSS ${mb(baseline.rssBytes)}, heap ${mb(baseline.heapUsedBytes)}, ${(baseCores * 100).toFixed(2)} % of a core`);
+  const { cores: baseCores, maxLoopDelayMs: baseStall } = await cpuOver();
+  const baseline = { rssBytes: base?.rss ?? 0, heapUsedBytes: base?.heapUsed ?? 0, cores: baseCores, maxLoopDelayMs: baseStall };
+  say(`   0 members: RSS ${mb(baseline.rssBytes)}, heap ${mb(baseline.heapUsedBytes)}, ${(baseCores * 100).toFixed(2)} % of a core; longest loop stall ${baseStall} ms`);
   const steps: CapacityStep[] = [];
   let members = 0;
   let room = 0;

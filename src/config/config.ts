@@ -52,7 +52,7 @@ export interface Config {
   /** MAX_BUFFERED_BYTES, default 1048576: unsent bytes after which a non-reading socket is cut. */
   maxBufferedBytes: number;
   /**
-   * MAX_CONNECTIONS (default 20000), MAX_CONNECTIONS_PER_IP and CONNECTIONS_PER_IP_PER_MIN
+   * MAX_CONNECTIONS (default 40000), MAX_CONNECTIONS_PER_IP and CONNECTIONS_PER_IP_PER_MIN
    * (unset: off), MAX_JOINS_PER_SEC (default 1000): admission control (src/transport/admission.ts).
    */
   admission: AdmissionLimits;

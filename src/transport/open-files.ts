@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 const RESERVED = 100;
 
 /** MAX_CONNECTIONS when unset (README, Configuration). */
-export const DEFAULT_MAX_CONNECTIONS = 20_000;
+export const DEFAULT_MAX_CONNECTIONS = 40_000;
 
 /**
  * The connection limit this process can really keep: every WebSocket is a file descriptor,

@@ -36,7 +36,7 @@ describe('loadConfig', () => {
   });
 
   it('admission control: MAX_CONNECTIONS and MAX_JOINS_PER_SEC on by default, per-address limits off unless set', () => {
-    expect(loadConfig({}).admission).toEqual({ maxConnections: 20_000, maxConnectionsPerIp: undefined, connectionsPerIpPerMin: undefined, maxJoinsPerSec: 1000 });
+    expect(loadConfig({}).admission).toEqual({ maxConnections: 40_000, maxConnectionsPerIp: undefined, connectionsPerIpPerMin: undefined, maxJoinsPerSec: 1000 });
     expect(loadConfig({ MAX_CONNECTIONS: '500', MAX_CONNECTIONS_PER_IP: '20', CONNECTIONS_PER_IP_PER_MIN: '60', MAX_JOINS_PER_SEC: '50' }).admission).toEqual({
       maxConnections: 500,
       maxConnectionsPerIp: 20,
