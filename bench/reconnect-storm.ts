@@ -7,6 +7,7 @@
  * (test/integration/reconnect-storm.test.ts).
  * Usage: ulimit -n 20000; node bench/reconnect-storm.ts [--members 5000] [--room-size 5] [--joins-per-sec 1000] [--runs 1]
  */
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startRedis } from '../test/fixtures/redis.ts';
 import { runReconnectStorm } from '../test/fixtures/reconnect-storm.ts';
@@ -28,7 +29,7 @@ try {
   for (let run = 1; run <= Number(values.runs); run++) {
     const env: Record<string, string> = { RESUME_GRACE_MS: values.grace as string, REDIS_PREFIX: `storm${run}-${Date.now().toString(36)}:` };
     const newEnv: Record<string, string> = values['joins-per-sec'] ? { MAX_JOINS_PER_SEC: values['joins-per-sec'] } : {};
-    say(`== run ${run}: ${values.members} members in rooms of ${values['room-size']}, MAX_JOINS_PER_SEC=${newEnv['MAX_JOINS_PER_SEC'] ?? '(default)'}, RESUME_GRACE_MS=${env['RESUME_GRACE_MS']}`);
+    say(`== run ${run} (load ${loadavg()[0]?.toFixed(1)}): ${values.members} members in rooms of ${values['room-size']}, MAX_JOINS_PER_SEC=${newEnv['MAX_JOINS_PER_SEC'] ?? '(default)'}, RESUME_GRACE_MS=${env['RESUME_GRACE_MS']}`);
     const result = await runReconnectStorm({
       members: Number(values.members),
       roomSize: Number(values['room-size']),
@@ -41,7 +42,7 @@ try {
     });
     say(`storm: ${result.stormMs} ms from SIGTERM to the last member back; ${result.back}/${result.members} back, ${result.resumed} resumed, ${result.peerLeft} peer-left seen`);
     say(`       joins refused by the cap: ${result.throttled}; client errors ${JSON.stringify(result.errors)}`);
-    say(`       new dynos: RSS idle ${result.newDynos.map((d) => mb(d.idleRssBytes)).join(' / ')}, peak ${result.newDynos.map((d) => mb(d.peakRssBytes)).join(' / ')}, after ${result.newDynos.map((d) => mb(d.rssBytes)).join(' / ')}; bench process RSS ${mb(process.memoryUsage().rss)}`);
+    say(`       new dynos: RSS idle ${result.newDynos.map((d) => mb(d.idleRssBytes)).join(' / ')}, peak ${result.newDynos.map((d) => mb(d.peakRssBytes)).join(' / ')}, after ${result.newDynos.map((d) => mb(d.rssBytes)).join(' / ')}; bench process RSS ${mb(process.memoryUsage().rss)}; load ${loadavg()[0]?.toFixed(1)}`);
   }
 } finally {
   await redis.stop();
