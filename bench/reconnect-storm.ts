@@ -5,7 +5,7 @@
  * the time from the SIGTERM to the last member back, how many resumed, the joins refused
  * by MAX_JOINS_PER_SEC, and the new dynos' peak RSS. The lean version runs in `npm test`
  * (test/integration/reconnect-storm.test.ts).
- * Usage: ulimit -n 20000; node bench/reconnect-storm.ts [--members 5000] [--room-size 5] [--joins-per-sec 1000] [--runs 1]
+ * Usage: npm run bench:storm -- [--members 5000] [--room-size 5] [--joins-per-sec N] [--grace 60000] [--runs 1]
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -17,7 +17,8 @@ const { values } = parseArgs({
     members: { type: 'string', default: '5000' },
     'room-size': { type: 'string', default: '5' },
     'joins-per-sec': { type: 'string' },
-    grace: { type: 'string', default: '15000' },
+    // The grace runs from the old dyno's drain: it must cover drain + restart + storm.
+    grace: { type: 'string', default: '60000' },
     runs: { type: 'string', default: '1' },
   },
 });
@@ -40,7 +41,8 @@ try {
       settleMs: Number(values.grace) + 1000,
       say,
     });
-    say(`storm: ${result.stormMs} ms from SIGTERM to the last member back; ${result.back}/${result.members} back, ${result.resumed} resumed, ${result.peerLeft} peer-left seen`);
+    say(`storm: ${result.stormMs} ms from SIGTERM to the last member back (old dynos drained in ${result.drainMs} ms, new ones listening at ${result.restartMs} ms, then ${result.afterStartMs} ms of storm)`);
+    say(`       ${result.back}/${result.members} back, ${result.resumed} resumed, ${result.peerLeft} peer-left seen`);
     say(`       joins refused by the cap: ${result.throttled}; client errors ${JSON.stringify(result.errors)}`);
     say(`       new dynos: RSS idle ${result.newDynos.map((d) => mb(d.idleRssBytes)).join(' / ')}, peak ${result.newDynos.map((d) => mb(d.peakRssBytes)).join(' / ')}, after ${result.newDynos.map((d) => mb(d.rssBytes)).join(' / ')}; bench process RSS ${mb(process.memoryUsage().rss)}; load ${loadavg()[0]?.toFixed(1)}`);
   }
