@@ -13,6 +13,7 @@ import { JoinTokenVerifier } from './auth/join-token.ts';
 import { Liveness } from './cluster/liveness.ts';
 import { SignalingNode } from './cluster/signaling-node.ts';
 import { Admission } from './transport/admission.ts';
+import { Backpressure } from './transport/backpressure.ts';
 import { connectionCeiling } from './transport/open-files.ts';
 import type { ConnectionPolicy } from './transport/connection-policy.ts';
 import { startHeartbeat } from './transport/heartbeat.ts';
@@ -50,11 +51,13 @@ export interface ServerDeps {
   config: Config;
   logger: Logger;
   publicDir?: string;
+  /** A backend built by the caller instead of from `config` (tests wrap one to inject faults). */
+  backend?: Backend;
 }
 
-export async function createSignalingServer({ config, logger, publicDir }: ServerDeps): Promise<SignalingServer> {
+export async function createSignalingServer({ config, logger, publicDir, backend: given }: ServerDeps): Promise<SignalingServer> {
   // Wrapped before the core registers its bus handler, so /readyz can send itself a message.
-  const backend = withBusProbe(await createBackend(config, logger), nodeChannel(config.redisPrefix, config.nodeId));
+  const backend = withBusProbe(given ?? (await createBackend(config, logger)), nodeChannel(config.redisPrefix, config.nodeId));
   const node = new SignalingNode(backend, {
     nodeId: config.nodeId,
     prefix: config.redisPrefix,
@@ -62,11 +65,24 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
     graceMs: config.resumeGraceMs,
     leaseMs: config.nodeLeaseMs,
     maxHeld: config.maxHeldSignals,
+    maxHeldBytes: config.maxHeldBytes,
     logger,
   });
-  const liveness = new Liveness(backend, { nodeId: config.nodeId, leaseMs: config.nodeLeaseMs, graceMs: config.resumeGraceMs, logger });
+  const liveness = new Liveness(backend, {
+    nodeId: config.nodeId,
+    leaseMs: config.nodeLeaseMs,
+    graceMs: config.resumeGraceMs,
+    logger,
+    onLeaseLost: (state) => node.requestRestore(`the lease was ${state}`),
+  });
+  // Reads gateway.clients lazily: the gateway is created below.
+  const backpressure = new Backpressure(
+    { maxInflightBytes: config.maxInflightBytes, maxLoopLagMs: config.maxLoopLagMs },
+    () => gateway.clients,
+    logger,
+  );
   const admission = new Admission({ ...config.admission, maxConnections: connectionCeiling(config.admission.maxConnections, logger) }, logger);
-  const policy = connectionPolicy(config, admission);
+  const policy = connectionPolicy(config, backpressure, admission);
   const observe = createObservability(backend, node, logger, () => gateway.clients.size);
   const app = createApp({
     backend,
@@ -78,8 +94,14 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
   });
   const http = createHttpServer(app);
   const routes = new Map<string, UpgradeHandler>([
-    ['/signaling', (ws, req) => serveV1(ws, req, node, logger, observe.metrics, policy)],
-    ['/video_chat/signaling', (ws, req) => serveArticle(ws, req, node, logger, observe.metrics, policy)],
+    ['/signaling', (ws, req) => {
+      serveV1(ws, req, node, logger, observe.metrics, policy);
+      backpressure.adopt(ws);
+    }],
+    ['/video_chat/signaling', (ws, req) => {
+      serveArticle(ws, req, node, logger, observe.metrics, policy);
+      backpressure.adopt(ws);
+    }],
   ]);
   const gateway = new WsGateway(http, {
     maxPayload: config.maxMessageBytes,
@@ -100,6 +122,7 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
         http.listen(config.port, config.host, () => {
           http.off('error', reject);
           liveness.start();
+          backpressure.start();
           stopHeartbeat = startHeartbeat(gateway.wss, config.heartbeatMs);
           resolve((http.address() as AddressInfo).port);
         });
@@ -108,6 +131,7 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
       gateway.stopAccepting();
       admission.stop();
       stopHeartbeat();
+      backpressure.stop();
       observe.stop();
       const closing = [...gateway.clients].map(
         (ws) => new Promise<void>((resolve) => {
@@ -128,12 +152,16 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
   };
 }
 
-function connectionPolicy(config: Config, admission: Admission): ConnectionPolicy {
+function connectionPolicy(config: Config, backpressure: Backpressure, admission: Admission): ConnectionPolicy {
   const ice = iceServerSource(config.ice);
   return {
     rateLimitPerSec: config.rateLimitPerSec,
     rateLimitBurst: config.rateLimitBurst,
     maxBufferedBytes: config.maxBufferedBytes,
+    maxSignalBytes: config.maxSignalBytes,
+    rateLimitBytesPerSec: config.rateLimitBytesPerSec,
+    rateLimitBytesBurst: config.rateLimitBytesBurst,
+    admission: backpressure,
     ...(config.tokenSecret ? { joinTokens: new JoinTokenVerifier(config.tokenSecret) } : {}),
     iceServers: (name) => ice.iceServers(name),
     admitJoin: () => admission.admitJoin(),
@@ -148,8 +176,16 @@ async function createBackend(config: Config, logger: Logger): Promise<Backend> {
     return new MemoryBackend();
   }
   const backend = config.redisCluster
-    ? new RedisClusterBackend({ ...config.redisCluster, tlsVerify: config.redisTlsVerify, prefix: config.redisPrefix }, config.nodeId, logger)
-    : new RedisBackend({ url: config.redisUrl ?? '', tlsVerify: config.redisTlsVerify, prefix: config.redisPrefix }, config.nodeId, logger);
+    ? new RedisClusterBackend(
+        { ...config.redisCluster, tlsVerify: config.redisTlsVerify, commandTimeoutMs: config.redisCommandTimeoutMs, prefix: config.redisPrefix },
+        config.nodeId,
+        logger,
+      )
+    : new RedisBackend(
+        { url: config.redisUrl ?? '', tlsVerify: config.redisTlsVerify, commandTimeoutMs: config.redisCommandTimeoutMs, prefix: config.redisPrefix },
+        config.nodeId,
+        logger,
+      );
   try {
     await backend.connect();
   } catch (error) {

@@ -17,6 +17,8 @@ export const DYNO_ENV: Record<string, string> = {
   // retry a refused join the way the client library does (bench/reconnect-storm.ts does).
   MAX_JOINS_PER_SEC: '1000000',
   MAX_CONNECTIONS: '1000000',
+  RATE_LIMIT_BYTES_PER_SEC: '100000000',
+  RATE_LIMIT_BYTES_BURST: '100000000',
 };
 
 /** One Redis and two nodes of one target, started fresh or given by URL. */
@@ -33,7 +35,7 @@ export interface BenchCluster {
 export interface ClusterExtras {
   /** Open each node's inspector (to force GC). */
   inspect?: boolean;
-  /** More dyno settings over DYNO_ENV (HEARTBEAT_MS for the capacity phase). */
+  /** More dyno settings on top of DYNO_ENV. */
   env?: Record<string, string>;
 }
 

@@ -19,11 +19,29 @@ export interface SessionSink {
   deliver(frame: string): boolean | void;
   /** The membership was resumed on another connection: close this one without leaving. */
   replaced?(): void;
+  /**
+   * Signals between this member and `peers` may have been lost: the dyno's bus connection
+   * dropped with some in flight (docs/protocol.md, "Ordering and delivery").
+   */
+  signalsLost?(peers: string[]): void;
+  /** The frame, in this protocol, that tells a peer signals between it and `name` may be lost. */
+  lostFrame?(name: string): string;
 }
 
 export type JoinResult =
   | { ok: true; resumed: boolean }
-  | { ok: false; code: 'already-joined' | 'name-taken' | 'room-full' | 'unavailable' };
+  | { ok: false; code: 'already-joined' | 'name-taken' | 'room-full' | 'unavailable' }
+  | { ok: false; code: 'unauthorized'; reason: string };
+
+/**
+ * Asked only when a join is about to start a new membership: a first join, or a resume
+ * whose membership is gone. A resume that finds its membership needs no token: the resume
+ * secret proves it (docs/protocol.md, Join tokens).
+ */
+export type JoinAuthorizer = () => Promise<{ ok: true } | { ok: false; reason: string }>;
+
+/** What one session's re-registration did (see ReregisterOutcome); `skipped`: it holds no membership. */
+export type ReregisterResult = 'kept' | 'renumbered' | 'rejoined' | 'clash' | 'skipped' | 'failed';
 
 export type SignalResult = 'sent' | 'not-joined' | 'peer-not-found' | 'peer-backlogged' | 'unavailable';
 

@@ -5,12 +5,13 @@ import type { JoinResult, SignalResult } from '../cluster/session.ts';
 
 /** Follows the core's result types, so a new outcome there is counted without edits here. */
 export type JoinOutcome = 'joined' | 'unauthorized' | 'throttled' | Extract<JoinResult, { ok: false }>['code'];
-export type SignalOutcome = SignalResult;
+/** `overloaded`: refused by the transport's MAX_INFLIGHT_BYTES bound before reaching the core. */
+export type SignalOutcome = SignalResult | 'overloaded';
 
 // Listed so every series exists from the start (at 0); dashboards need no special case.
 const JOIN_OUTCOMES: readonly JoinOutcome[] = ['joined', 'already-joined', 'name-taken', 'room-full', 'unavailable', 'unauthorized', 'throttled'];
 const UPGRADE_REFUSALS: readonly UpgradeRefusal[] = ['max-connections', 'per-ip-connections', 'per-ip-rate'];
-const SIGNAL_OUTCOMES: readonly SignalOutcome[] = ['sent', 'not-joined', 'peer-not-found', 'peer-backlogged', 'unavailable'];
+const SIGNAL_OUTCOMES: readonly SignalOutcome[] = ['sent', 'not-joined', 'peer-not-found', 'peer-backlogged', 'unavailable', 'overloaded'];
 
 /** What a protocol adapter reports. Two label lookups per call: cheap on the signal path. */
 export interface ConnectionMetrics {

@@ -12,7 +12,7 @@ import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
 import { CUT_OFF, DEFAULT_POLICY, JOINS_THROTTLED, JOINS_THROTTLED_CLOSE, sendBounded } from './connection-policy.ts';
 import { FrameGate } from './frame-gate.ts';
-import { connectionId } from './v1-connection.ts';
+import { connectionId, OVERLOADED } from './v1-connection.ts';
 
 /**
  * Error codes of article-protocol error frames: v1's, plus `forbidden` for a description
@@ -72,6 +72,17 @@ export function serveArticle(
       if (me) send(JSON.stringify({ method: 'peer-left', roomName: me.room, name }));
     },
     deliver: send,
+    // The article's client ignores methods other than rtc; other clients may act on it.
+    signalsLost: (peers) => {
+      if (me) send(JSON.stringify({ method: 'signals-lost', roomName: me.room, peers }));
+    },
+    lostFrame: (name) => JSON.stringify({ method: 'signals-lost', roomName: me?.room ?? '', peers: [name] }),
+    // Another connection holds the membership now (a clash after re-registration): this
+    // socket must not stay open on a closed session.
+    replaced: () => {
+      log.info('membership taken by another connection; closing this one');
+      ws.close(CloseCode.Replaced, 'membership taken by another connection');
+    },
   };
   const session = node.createSession('article', id, sink, log);
   const fail = (code: ArticleErrorCode, message: string): void => {
@@ -100,6 +111,7 @@ export function serveArticle(
         if (counted) policy.joinDone();
       }
       metrics.join(result.ok ? 'joined' : result.code);
+      if (!result.ok && result.code === 'unauthorized') return fail(ErrorCode.Unauthorized, result.reason);
       if (result.ok) {
         // A child of parentLog, not of log: a child of a child costs ~1 KB per member, one ~250 B.
         log = parentLog.child({ conn: id, room: message.roomName, name: message.name });
@@ -122,7 +134,20 @@ export function serveArticle(
       return fail('forbidden', `an ${type}'s ${type === 'offer' ? 'from' : 'to'} must be your own name`);
     }
     if (target === self) return fail(ErrorCode.BadRequest, 'rtc.from and rtc.to must differ');
-    const result = await session.signal(target, text);
+    const bytes = Buffer.byteLength(text);
+    if (bytes > policy.maxSignalBytes) {
+      return fail(ErrorCode.BadRequest, `rtc frames are limited to MAX_SIGNAL_BYTES (${policy.maxSignalBytes} bytes); this one has ${bytes}`);
+    }
+    if (!policy.admission.acquire(bytes)) {
+      metrics.signal('overloaded');
+      return fail(ErrorCode.Overloaded, OVERLOADED);
+    }
+    let result: SignalResult;
+    try {
+      result = await session.signal(target, text);
+    } finally {
+      policy.admission.release(bytes);
+    }
     metrics.signal(result);
     if (result === 'not-joined') fail(ErrorCode.NotJoined, 'send open before rtc');
     else if (result === 'peer-not-found') fail(ErrorCode.PeerNotFound, `no member named ${JSON.stringify(target)} in this room`);

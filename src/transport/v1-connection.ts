@@ -16,6 +16,7 @@ import { CUT_OFF, DEFAULT_POLICY, JOINS_THROTTLED, JOINS_THROTTLED_CLOSE, sendBo
 import { FrameGate } from './frame-gate.ts';
 
 const UNAVAILABLE = 'the signaling backend cannot be reached; retry shortly';
+export const OVERLOADED = 'this dyno has MAX_INFLIGHT_BYTES of signals waiting for Redis; the signal was dropped, retry shortly';
 
 const JOIN_ERRORS = {
   'already-joined': [ErrorCode.AlreadyJoined, 'this socket is already in a room; send leave first'],
@@ -127,6 +128,14 @@ class V1Connection implements SessionSink {
     return this.send(frame);
   }
 
+  signalsLost(peers: string[]): void {
+    this.send(encode({ type: 'signals-lost', peers }));
+  }
+
+  lostFrame(name: string): string {
+    return encode({ type: 'signals-lost', peers: [name] });
+  }
+
   replaced(): void {
     this.logger().info('membership resumed on another connection; closing this one');
     this.ws.close(CloseCode.Replaced, 'resumed on another connection');
@@ -140,7 +149,7 @@ class V1Connection implements SessionSink {
     const parsed = parseV1(text);
     if (!parsed.ok) return this.refuse(ErrorCode.BadRequest, parsed.message, parsed.id);
     const message = parsed.message;
-    const handling = this.handle(message);
+    const handling = this.handle(message, (data as Buffer).length);
     if (message.type === 'join' || message.type === 'leave') this.membershipChange = handling.catch(() => undefined);
     // Backend failures come back as results (`unavailable`); what throws is a bug here. Not
     // `unavailable` (clients would retry the same message forever): close with 1011, and the
@@ -179,17 +188,23 @@ class V1Connection implements SessionSink {
 
   private async join(message: Extract<ClientMessage, { type: 'join' }>): Promise<void> {
     const { metrics, policy } = this.ctx;
-    if (policy.joinTokens) {
-      const check = await policy.joinTokens.check(message.token, message.room, message.name);
+    const tokens = policy.joinTokens;
+    // A resume needs no token (its secret proves the membership); the token is checked
+    // only if the membership is gone and a new one would start (docs/protocol.md).
+    const authorize = tokens ? () => tokens.check(message.token, message.room, message.name) : undefined;
+    if (authorize && message.resume === undefined) {
+      const check = await authorize();
       if (!check.ok) {
         metrics.join('unauthorized');
         return this.refuse(ErrorCode.Unauthorized, check.reason, message.id);
       }
     }
-    const result = await this.session.join(message.room, message.name, message.resume);
+    const result = await this.session.join(message.room, message.name, message.resume, message.resume === undefined ? undefined : authorize);
     metrics.join(result.ok ? 'joined' : result.code);
     if (result.ok) {
       this.logger().info({ resumed: result.resumed }, result.resumed ? 'resumed' : 'joined');
+    } else if (result.code === 'unauthorized') {
+      this.refuse(ErrorCode.Unauthorized, result.reason, message.id);
     } else {
       const [code, text] = JOIN_ERRORS[result.code];
       this.logger().info({ room: message.room, name: message.name, code }, 'join refused');
@@ -197,7 +212,7 @@ class V1Connection implements SessionSink {
     }
   }
 
-  private async handle(message: ClientMessage): Promise<void> {
+  private async handle(message: ClientMessage, bytes: number): Promise<void> {
     const { metrics, policy } = this.ctx;
     const session = this.session;
     switch (message.type) {
@@ -221,8 +236,20 @@ class V1Connection implements SessionSink {
         return;
       }
       case 'signal': {
-        // Stamped when relayed, not now: a join or leave may still be queued ahead of it.
-        const result = await session.signal(message.to, (from) => encodeSignal(JSON.stringify(from), message.data));
+        if (bytes > policy.maxSignalBytes) {
+          return this.refuse(ErrorCode.BadRequest, `signal frames are limited to MAX_SIGNAL_BYTES (${policy.maxSignalBytes} bytes); this one has ${bytes}`, message.id);
+        }
+        if (!policy.admission.acquire(bytes)) {
+          metrics.signal('overloaded');
+          return this.refuse(ErrorCode.Overloaded, OVERLOADED, message.id);
+        }
+        let result: SignalResult;
+        try {
+          // Stamped when relayed, not now: a join or leave may still be queued ahead of it.
+          result = await session.signal(message.to, (from) => encodeSignal(JSON.stringify(from), message.data));
+        } finally {
+          policy.admission.release(bytes);
+        }
         metrics.signal(result);
         if (result !== 'sent') this.refuse(SIGNAL_ERRORS[result][0], SIGNAL_ERRORS[result][1], message.id);
         return;

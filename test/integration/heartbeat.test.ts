@@ -12,7 +12,8 @@ let dyno: Dyno;
 const sockets: WebSocket[] = [];
 
 beforeAll(async () => {
-  dyno = await startDyno({ env: { HEARTBEAT_MS: '400' } });
+  // Long enough that a pong delayed by a busy box is still in time.
+  dyno = await startDyno({ env: { HEARTBEAT_MS: '1500' } });
 });
 
 afterAll(async () => {
@@ -38,8 +39,9 @@ it('pings every one of 1,200 sockets each round and cuts the silent ones in the 
   for (const ws of lively) ws.on('ping', () => pings.set(ws, (pings.get(ws) ?? 0) + 1));
   const cut = silent.map((ws) => new Promise<number>((resolve) => ws.once('close', (code) => resolve(code))));
   expect(await Promise.all(cut)).toEqual([1006, 1006, 1006]);
-  // Two more rounds for the lively ones.
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  // Two more rounds reach every lively one.
+  const deadline = Date.now() + 15_000;
+  while (lively.some((ws) => (pings.get(ws) ?? 0) < 2) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
   expect(lively.filter((ws) => (pings.get(ws) ?? 0) >= 2)).toHaveLength(lively.length);
   expect(lively.every((ws) => ws.readyState === WebSocket.OPEN)).toBe(true);
 });

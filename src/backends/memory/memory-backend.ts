@@ -1,18 +1,23 @@
 import type {
   Backend,
   BusHandler,
+  CatchUp,
   HoldOutcome,
   HoldRequest,
   MemberEntry,
   MemberRef,
   RegisterOutcome,
   RegisterRequest,
+  LeaseState,
   ReregisterEntry,
+  ReregisterOutcome,
   ResumeOutcome,
   ResumeRequest,
   SuspendRequest,
   SweepOutcome,
 } from '../../cluster/backend.ts';
+import { RoomKeys } from '../../cluster/keys.ts';
+import { encodeRoomEvent } from '../../cluster/room-events.ts';
 
 interface Member {
   seq: number;
@@ -66,7 +71,7 @@ export class MemoryBackend implements Backend {
   async unregister(m: MemberRef, owner: string): Promise<number | null> {
     const member = this.rooms.get(m.membersKey)?.members.get(m.name);
     if (!member || member.owner !== owner) return null;
-    this.drop(m);
+    this.drop(m, member.seq);
     return member.seq;
   }
 
@@ -74,15 +79,17 @@ export class MemoryBackend implements Backend {
     const member = this.rooms.get(r.membersKey)?.members.get(r.name);
     if (!member || member.owner !== r.owner) return false;
     member.graceUntil = Date.now() + r.graceMs;
+    if (r.secretHash) member.secretHash = r.secretHash;
     const later = this.holds.get(r.holdKey)?.entries ?? [];
-    this.holds.set(r.holdKey, { entries: [r.snapshot, ...r.frames, ...later], expires: Date.now() + r.holdTtlMs });
+    const first = r.snapshot === '' ? [] : [r.snapshot];
+    this.holds.set(r.holdKey, { entries: [...first, ...r.frames, ...later], expires: Date.now() + r.holdTtlMs });
     return true;
   }
 
   async expire(m: MemberRef, owner: string): Promise<number | null> {
     const member = this.rooms.get(m.membersKey)?.members.get(m.name);
     if (!member || member.owner !== owner || member.graceUntil === 0) return null;
-    this.drop(m);
+    this.drop(m, member.seq);
     return member.seq;
   }
 
@@ -93,14 +100,18 @@ export class MemoryBackend implements Backend {
     if (!hold || hold.expires < Date.now()) this.holds.set(r.holdKey, (hold = { entries: [], expires: 0 }));
     // One slot more than the limit: the first entry is usually the peers snapshot.
     if (hold.entries.length > r.maxHeld) return 'full';
+    if (hold.entries.reduce((sum, entry) => sum + entry.length, r.payload.length) > r.maxHeldBytes) return 'full';
     hold.entries.push(r.payload);
     hold.expires = Date.now() + r.ttlMs;
     return 'held';
   }
 
-  async reregister(entries: readonly ReregisterEntry[]): Promise<ReregisterEntry[]> {
-    // Memory cannot lose its data while the process lives: nothing ever needs re-registering.
-    return entries.filter((e) => this.rooms.get(e.membersKey)?.members.get(e.name)?.owner !== e.owner);
+  async reregister(e: ReregisterEntry): Promise<ReregisterOutcome> {
+    // Memory cannot lose its data while the process lives: a member is there or was taken.
+    const room = this.rooms.get(e.membersKey);
+    const member = room?.members.get(e.name);
+    if (!room || !member || member.owner !== e.owner) return { status: 'clash' };
+    return { status: 'kept', seq: member.seq, peers: this.peers(room, e.name) };
   }
 
   async publish(channel: string, payload: string): Promise<number> {
@@ -125,8 +136,19 @@ export class MemoryBackend implements Backend {
   }
 
   onReconnect(): void {}
-  async renewLease(): Promise<void> {}
+  /** In-process delivery never drops a subscription. */
+  onBusReset(): void {}
+  async catchUp(m: MemberRef, owner: string): Promise<CatchUp | null> {
+    const room = this.rooms.get(m.membersKey);
+    const member = room?.members.get(m.name);
+    if (!room || !member || member.owner !== owner || member.graceUntil !== 0) return null;
+    return { held: this.takeHeld(m.holdKey), peers: this.peers(room, m.name) };
+  }
+  async renewLease(): Promise<LeaseState> {
+    return 'live';
+  }
   async indexMember(): Promise<void> {}
+  async unindexMember(): Promise<void> {}
   async releaseLease(): Promise<void> {}
   async claimDeadNodes(): Promise<string[]> {
     return [];
@@ -162,10 +184,12 @@ export class MemoryBackend implements Backend {
     return hold && hold.expires >= Date.now() ? hold.entries : [];
   }
 
-  private drop(m: MemberRef): void {
+  /** Removes a member and announces it, in one step as the Redis scripts do. */
+  private drop(m: MemberRef, seq: number): void {
     const room = this.rooms.get(m.membersKey);
     room?.members.delete(m.name);
     this.holds.delete(m.holdKey);
     if (room && room.members.size === 0) this.rooms.delete(m.membersKey);
+    void this.publish(RoomKeys.eventsOf(m.membersKey), encodeRoomEvent({ kind: 'left', seq, name: m.name }));
   }
 }
