@@ -12,7 +12,9 @@ import { nodeChannel } from './cluster/keys.ts';
 import { JoinTokenVerifier } from './auth/join-token.ts';
 import { Liveness } from './cluster/liveness.ts';
 import { SignalingNode } from './cluster/signaling-node.ts';
+import { Admission } from './transport/admission.ts';
 import { Backpressure } from './transport/backpressure.ts';
+import { connectionCeiling } from './transport/open-files.ts';
 import type { ConnectionPolicy } from './transport/connection-policy.ts';
 import { startHeartbeat } from './transport/heartbeat.ts';
 import { originAllowed } from './transport/origin-policy.ts';
@@ -79,7 +81,8 @@ export async function createSignalingServer({ config, logger, publicDir, backend
     () => gateway.clients,
     logger,
   );
-  const policy = connectionPolicy(config, backpressure);
+  const admission = new Admission({ ...config.admission, maxConnections: connectionCeiling(config.admission.maxConnections, logger) }, logger);
+  const policy = connectionPolicy(config, backpressure, admission);
   const observe = createObservability(backend, node, logger, () => gateway.clients.size);
   const app = createApp({
     backend,
@@ -104,6 +107,8 @@ export async function createSignalingServer({ config, logger, publicDir, backend
     maxPayload: config.maxMessageBytes,
     routes,
     allowOrigin: (req) => originAllowed(req, config.allowedOrigins, config.production),
+    admission,
+    onRefused: (reason) => observe.metrics.upgradeRefused(reason),
   });
   let stopHeartbeat = (): void => undefined;
 
@@ -124,6 +129,7 @@ export async function createSignalingServer({ config, logger, publicDir, backend
       }),
     async close(code = CloseCode.GoingAway) {
       gateway.stopAccepting();
+      admission.stop();
       stopHeartbeat();
       backpressure.stop();
       observe.stop();
@@ -146,7 +152,7 @@ export async function createSignalingServer({ config, logger, publicDir, backend
   };
 }
 
-function connectionPolicy(config: Config, admission: Backpressure): ConnectionPolicy {
+function connectionPolicy(config: Config, backpressure: Backpressure, admission: Admission): ConnectionPolicy {
   const ice = iceServerSource(config.ice);
   return {
     rateLimitPerSec: config.rateLimitPerSec,
@@ -155,9 +161,11 @@ function connectionPolicy(config: Config, admission: Backpressure): ConnectionPo
     maxSignalBytes: config.maxSignalBytes,
     rateLimitBytesPerSec: config.rateLimitBytesPerSec,
     rateLimitBytesBurst: config.rateLimitBytesBurst,
-    admission,
+    admission: backpressure,
     ...(config.tokenSecret ? { joinTokens: new JoinTokenVerifier(config.tokenSecret) } : {}),
     iceServers: (name) => ice.iceServers(name),
+    admitJoin: () => admission.admitJoin(),
+    joinDone: () => admission.joinDone(),
     ...(ice.ttlSeconds === undefined ? {} : { iceServersTtl: ice.ttlSeconds }),
   };
 }

@@ -6,6 +6,8 @@ import type { RedisClusterSeeds } from './redis-cluster-nodes.ts';
 import { redisClusterNodes } from './redis-cluster-nodes.ts';
 import type { IceConfig } from '../ice/ice-config.ts';
 import { readIceConfig } from '../ice/ice-config.ts';
+import type { AdmissionLimits } from '../transport/admission.ts';
+import { DEFAULT_MAX_CONNECTIONS } from '../transport/open-files.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -51,6 +53,11 @@ export interface Config {
   rateLimitBurst: number;
   /** MAX_BUFFERED_BYTES, default 1048576: unsent bytes after which a non-reading socket is cut. */
   maxBufferedBytes: number;
+  /**
+   * MAX_CONNECTIONS (default 40000), MAX_CONNECTIONS_PER_IP and CONNECTIONS_PER_IP_PER_MIN
+   * (unset: off), MAX_JOINS_PER_SEC (default 1000): admission control (src/transport/admission.ts).
+   */
+  admission: AdmissionLimits;
   /** MAX_HELD_BYTES, default 524288: bytes held for one reconnecting member (besides the count). */
   maxHeldBytes: number;
   /** MAX_SIGNAL_BYTES, default 24576: largest signal frame (a 16 KB SDP and its envelope fit). */
@@ -117,6 +124,13 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPerSec: read('RATE_LIMIT_PER_SEC', integer(1, 1_000_000), 50),
     rateLimitBurst: read('RATE_LIMIT_BURST', integer(1, 1_000_000), 200),
     maxBufferedBytes: read('MAX_BUFFERED_BYTES', integer(1024, 1024 * 1024 * 1024), 1024 * 1024),
+    admission: {
+      maxConnections: read('MAX_CONNECTIONS', integer(1, 10_000_000), DEFAULT_MAX_CONNECTIONS),
+      // Opt-in: a whole office or campus can share one address.
+      maxConnectionsPerIp: read<number | undefined>('MAX_CONNECTIONS_PER_IP', integer(1, 10_000_000), undefined),
+      connectionsPerIpPerMin: read<number | undefined>('CONNECTIONS_PER_IP_PER_MIN', integer(1, 10_000_000), undefined),
+      maxJoinsPerSec: read('MAX_JOINS_PER_SEC', integer(1, 1_000_000), 1000),
+    },
     // Defaults of the byte limits follow the frame and buffer limits they must agree with.
     maxHeldBytes: read('MAX_HELD_BYTES', integer(1024, 64 * 1024 * 1024), 0),
     maxSignalBytes: read('MAX_SIGNAL_BYTES', integer(256, 16 * 1024 * 1024), 0),
