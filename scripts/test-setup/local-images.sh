@@ -8,8 +8,8 @@
 #   redis    the base + Debian's redis-server: stands in for redis:7-alpine
 #   haproxy  the base + Debian's haproxy: stands in for haproxy:2.8-alpine
 #
-# Every tag carries a hash of what goes into the images (their Dockerfiles, this script, the
-# mirror, the Node and npm versions, the CA bundle, the npm registry), so a second run finds
+# Every tag carries a hash of what goes into the images (their Dockerfiles, the functions
+# below that build them, the mirror, the Node and npm versions, the CA bundle, the npm registry), so a second run finds
 # them and builds nothing, and any change builds them again.
 
 IMAGES_SRC="$ROOT/test/docker/images"
@@ -45,7 +45,8 @@ images_hash() {
   [ -f "$HOST_CA_BUNDLE" ] && ca="$(sha256sum <"$HOST_CA_BUNDLE" | cut -c1-64)"
   {
     (cd "$IMAGES_SRC" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
-    sha256sum <"$SETUP/local-images.sh"
+    # The code that builds them, not the whole file: other edits here need no rebuild.
+    declare -f build_base_image build_node_image build_apt_image | sha256sum
     echo "mirror $(debian_mirror)"
     echo "node $(node --version) $NPM_SPEC"
     echo "ca $ca"
