@@ -61,7 +61,9 @@ if [ "$#" -eq 0 ]; then
   else
     npx --no-install vitest run --project unit --project integration --project browser || status=$?
   fi
+  recheck_container_engine
   wait_local_images_build
+  recheck_container_engine
   use_container_redis
   section "vitest: docker, and Redis through testcontainers"
   npx --no-install vitest run test/docker test/integration/protocol-v1.test.ts test/integration/resilience.test.ts || status=$?

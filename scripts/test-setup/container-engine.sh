@@ -109,3 +109,14 @@ ensure_container_engine() {
   flock -s "$ENGINE_USERS_FD"
   flock -u "$ENGINE_START_FD"
 }
+
+# Before the suites that need it: the engine this run set up may have been stopped meanwhile
+# (by a run of an older version of this script on the same machine); start it again if so.
+recheck_container_engine() {
+  if docker_answers; then return 0; fi
+  [ -n "$ENGINE_START_FD" ] || fail "the container engine at ${DOCKER_HOST:-the default socket} stopped answering"
+  note "dockerd stopped answering; starting it again"
+  flock -x -w 300 "$ENGINE_START_FD" || fail "another test run has held $ENGINE_DIR/start.lock for 5 minutes"
+  if ! docker_answers; then start_private_engine; fi
+  flock -u "$ENGINE_START_FD"
+}
