@@ -22,6 +22,8 @@ import { createObservability } from './metrics/observability.ts';
 import { CloseCode } from './protocol/error-codes.ts';
 import { serveArticle } from './transport/article-connection.ts';
 import { serveV1 } from './transport/v1-connection.ts';
+import type { WebhookSource } from './webhooks/start-webhooks.ts';
+import { createWebhooks } from './webhooks/start-webhooks.ts';
 import type { UpgradeHandler } from './transport/ws-gateway.ts';
 import { WsGateway } from './transport/ws-gateway.ts';
 
@@ -52,7 +54,8 @@ export interface ServerDeps {
 
 export async function createSignalingServer({ config, logger, publicDir }: ServerDeps): Promise<SignalingServer> {
   // Wrapped before the core registers its bus handler, so /readyz can send itself a message.
-  const backend = withBusProbe(await createBackend(config, logger), nodeChannel(config.redisPrefix, config.nodeId));
+  const store = await createBackend(config, logger);
+  const backend = withBusProbe(store, nodeChannel(config.redisPrefix, config.nodeId));
   const node = new SignalingNode(backend, {
     nodeId: config.nodeId,
     prefix: config.redisPrefix,
@@ -65,6 +68,9 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
   const liveness = new Liveness(backend, { nodeId: config.nodeId, leaseMs: config.nodeLeaseMs, graceMs: config.resumeGraceMs, logger });
   const policy = connectionPolicy(config);
   const observe = createObservability(backend, node, logger, () => gateway.clients.size);
+  const webhooks = config.webhook
+    ? createWebhooks(store, config.webhook, { nodeId: config.nodeId, logger, registry: observe.metrics.registry })
+    : undefined;
   const app = createApp({
     backend,
     publicDir: publicDir ?? DEFAULT_PUBLIC_DIR,
@@ -95,6 +101,7 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
         http.listen(config.port, config.host, () => {
           http.off('error', reject);
           liveness.start();
+          webhooks?.start();
           stopHeartbeat = startHeartbeat(gateway.wss, config.heartbeatMs);
           resolve((http.address() as AddressInfo).port);
         });
@@ -114,6 +121,8 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
       // Closed sessions leave or start their grace in the backend: let them finish first.
       await node.settled(5000);
       node.stop();
+      // Leases given back, so another dyno sends what this one had open at once.
+      await webhooks?.stop();
       await liveness.stop();
       await backend.close();
       http.closeAllConnections();
@@ -134,7 +143,7 @@ function connectionPolicy(config: Config): ConnectionPolicy {
   };
 }
 
-async function createBackend(config: Config, logger: Logger): Promise<Backend> {
+async function createBackend(config: Config, logger: Logger): Promise<Backend & WebhookSource> {
   if (!config.redisUrl && !config.redisCluster) {
     logger.info('no REDIS_URL: embedded backend, rooms live in this process only');
     return new MemoryBackend();

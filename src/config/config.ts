@@ -6,6 +6,8 @@ import type { RedisClusterSeeds } from './redis-cluster-nodes.ts';
 import { redisClusterNodes } from './redis-cluster-nodes.ts';
 import type { IceConfig } from '../ice/ice-config.ts';
 import { readIceConfig } from '../ice/ice-config.ts';
+import type { WebhookConfig } from './webhook-config.ts';
+import { readWebhookConfig } from './webhook-config.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -51,6 +53,8 @@ export interface Config {
   maxBufferedBytes: number;
   /** STUN_URLS, TURN_URLS, TURN_SECRET, TURN_TTL, ICE_SERVERS: what `joined.iceServers` holds (src/ice/). */
   ice: IceConfig;
+  /** WEBHOOK_URL + WEBHOOK_SECRET and the WEBHOOK_* tuning (src/webhooks/); unset: no webhooks. */
+  webhook: WebhookConfig | undefined;
   /** Identifies this dyno: DYNO (set by Heroku) or the host name, plus a random suffix. */
   nodeId: string;
 }
@@ -103,6 +107,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitBurst: read('RATE_LIMIT_BURST', integer(1, 1_000_000), 200),
     maxBufferedBytes: read('MAX_BUFFERED_BYTES', integer(1024, 1024 * 1024 * 1024), 1024 * 1024),
     ice: readIceConfig(env, problems),
+    webhook: readWebhookConfig(env, problems),
     // Node ids appear in keys and owner tags ("<node>/<conn>"): keep them to safe characters.
     nodeId: encodeSegment(`${env['DYNO'] ?? env['HOSTNAME'] ?? 'node'}-${randomBytes(3).toString('hex')}`),
   };

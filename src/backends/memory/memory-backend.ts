@@ -13,6 +13,10 @@ import type {
   SuspendRequest,
   SweepOutcome,
 } from '../../cluster/backend.ts';
+import type { LeaveReason } from '../../webhooks/events.ts';
+import { MemoryWebhookQueue } from '../../webhooks/memory-queue.ts';
+import type { WebhookQueueOptions } from '../../webhooks/queue.ts';
+import { roomBase } from '../../webhooks/queue.ts';
 
 interface Member {
   seq: number;
@@ -40,6 +44,12 @@ export class MemoryBackend implements Backend {
   private readonly subscribed = new Set<string>();
   private handler: BusHandler = () => undefined;
   private closed = false;
+  /** Set when WEBHOOK_URL is: membership changes queue their webhook events there. */
+  private webhooks: MemoryWebhookQueue | undefined;
+
+  enableWebhooks(options: WebhookQueueOptions): MemoryWebhookQueue {
+    return (this.webhooks = new MemoryWebhookQueue(options));
+  }
 
   async register(r: RegisterRequest): Promise<RegisterOutcome> {
     let room = this.rooms.get(r.membersKey);
@@ -49,6 +59,10 @@ export class MemoryBackend implements Backend {
     const peers = this.peers(room, r.name);
     const seq = room.nextSeq++;
     room.members.set(r.name, { seq, owner: r.owner, secretHash: r.secretHash, graceUntil: 0 });
+    if (this.webhooks) {
+      if (seq === 1) this.webhooks.emit(roomBase(r.membersKey), 'room.started');
+      this.webhooks.emit(roomBase(r.membersKey), 'member.joined', r.name);
+    }
     return { ok: true, seq, peers };
   }
 
@@ -66,7 +80,7 @@ export class MemoryBackend implements Backend {
   async unregister(m: MemberRef, owner: string): Promise<number | null> {
     const member = this.rooms.get(m.membersKey)?.members.get(m.name);
     if (!member || member.owner !== owner) return null;
-    this.drop(m);
+    this.drop(m, 'left');
     return member.seq;
   }
 
@@ -82,7 +96,7 @@ export class MemoryBackend implements Backend {
   async expire(m: MemberRef, owner: string): Promise<number | null> {
     const member = this.rooms.get(m.membersKey)?.members.get(m.name);
     if (!member || member.owner !== owner || member.graceUntil === 0) return null;
-    this.drop(m);
+    this.drop(m, 'disconnected');
     return member.seq;
   }
 
@@ -162,10 +176,12 @@ export class MemoryBackend implements Backend {
     return hold && hold.expires >= Date.now() ? hold.entries : [];
   }
 
-  private drop(m: MemberRef): void {
+  private drop(m: MemberRef, reason: LeaveReason): void {
     const room = this.rooms.get(m.membersKey);
     room?.members.delete(m.name);
     this.holds.delete(m.holdKey);
     if (room && room.members.size === 0) this.rooms.delete(m.membersKey);
+    this.webhooks?.emit(roomBase(m.membersKey), 'member.left', m.name, reason);
+    if (room && room.members.size === 0) this.webhooks?.emit(roomBase(m.membersKey), 'room.finished');
   }
 }

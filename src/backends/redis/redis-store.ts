@@ -18,6 +18,9 @@ import type {
 import { NodeKeys } from '../../cluster/keys.ts';
 import { runScript } from './connection.ts';
 import * as lua from './scripts.ts';
+import type { MembershipChange } from '../../webhooks/events.ts';
+import type { WebhookQueueOptions } from '../../webhooks/queue.ts';
+import { RedisWebhookQueue } from '../../webhooks/redis-queue.ts';
 
 /** A single Redis or a Redis Cluster client: both route each command (or script) by its keys. */
 export type RedisClient = Redis | Cluster;
@@ -60,6 +63,9 @@ export abstract class RedisStore implements Backend {
   private readonly client: RedisClient;
   private readonly nodes: NodeKeys;
   private readonly holdScript: Script;
+  private readonly prefix: string;
+  /** Set when WEBHOOK_URL is: membership scripts then queue their webhook events too. */
+  private webhooks: RedisWebhookQueue | undefined;
   protected handler: BusHandler = () => undefined;
   protected reconnectHandler: () => void = () => undefined;
 
@@ -68,6 +74,18 @@ export abstract class RedisStore implements Backend {
     this.client = client;
     this.nodes = new NodeKeys(prefix);
     this.holdScript = sharded ? S.holdSharded : S.hold;
+    this.prefix = prefix;
+  }
+
+  /** Turns webhook events on (src/webhooks/): the returned queue is what delivery workers read. */
+  enableWebhooks(options: WebhookQueueOptions): RedisWebhookQueue {
+    this.webhooks = new RedisWebhookQueue(this.client, this.prefix, options, (s, k, a) => this.run(s, k, a));
+    return this.webhooks;
+  }
+
+  /** A membership script; with webhooks on, the same atomic call queues its events. */
+  private change(s: Script, keys: readonly string[], args: readonly (string | number)[], m: { membersKey: string }, change: MembershipChange): Promise<unknown> {
+    return this.webhooks ? this.webhooks.runMembership(s, keys, args, m.membersKey, change) : this.run(s, keys, args);
   }
 
   abstract publish(channel: string, payload: string): Promise<number>;
@@ -81,7 +99,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async register(r: RegisterRequest): Promise<RegisterOutcome> {
-    const reply = (await this.run(S.register, [r.membersKey], [r.name, r.owner, r.maxRoomSize, lua.COUNTER_FIELD, r.secretHash])) as unknown[];
+    const reply = (await this.change(S.register, [r.membersKey], [r.name, r.owner, r.maxRoomSize, lua.COUNTER_FIELD, r.secretHash], r, { kind: 'join', name: r.name })) as unknown[];
     const seq = Number(reply[0]);
     if (seq === -1) return { ok: false, reason: 'name-taken' };
     if (seq === -2) return { ok: false, reason: 'room-full' };
@@ -99,7 +117,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async unregister(m: MemberRef, owner: string): Promise<number | null> {
-    const seq = Number(await this.run(S.unregister, [m.membersKey, m.holdKey], [m.name, owner]));
+    const seq = Number(await this.change(S.unregister, [m.membersKey, m.holdKey], [m.name, owner], m, { kind: 'leave', name: m.name, reason: 'left' }));
     return seq === -1 ? null : seq;
   }
 
@@ -108,7 +126,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async expire(m: MemberRef, owner: string): Promise<number | null> {
-    const seq = Number(await this.run(S.expire, [m.membersKey, m.holdKey], [m.name, owner]));
+    const seq = Number(await this.change(S.expire, [m.membersKey, m.holdKey], [m.name, owner], m, { kind: 'leave', name: m.name, reason: 'disconnected' }));
     return seq === -1 ? null : seq;
   }
 
@@ -166,7 +184,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async sweepMember(nodeId: string, m: MemberRef, graceMs: number): Promise<SweepOutcome> {
-    const seq = Number(await this.run(S.sweepMember, [m.membersKey, m.holdKey], [m.name, nodeId, graceMs]));
+    const seq = Number(await this.change(S.sweepMember, [m.membersKey, m.holdKey], [m.name, nodeId, graceMs], m, { kind: 'leave', name: m.name, reason: 'dyno-lost' }));
     if (seq === -2) return { action: 'kept' };
     await this.client.srem(this.nodes.members(nodeId), `${m.membersKey}\n${m.holdKey}\n${m.name}`);
     return seq === -1 ? { action: 'forgotten' } : { action: 'removed', seq };

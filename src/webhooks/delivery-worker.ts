@@ -1,0 +1,183 @@
+import type { Logger } from 'pino';
+import type { BackoffOptions } from './backoff.ts';
+import { nextDelay, retryAfterMs } from './backoff.ts';
+import type { QueuedEvent } from './events.ts';
+import { eventBody, roomOrigin, webhookId } from './events.ts';
+import type { WebhookQueue } from './queue.ts';
+import type { WebhookSigner } from './signer.ts';
+import type { WebhookMetrics } from './webhook-metrics.ts';
+
+export interface DeliveryOptions {
+  url: string;
+  signer: WebhookSigner;
+  /** Lease owner: this dyno's id. */
+  owner: string;
+  /** One POST's deadline; the lease on a room lasts twice as long. */
+  timeoutMs: number;
+  /** POSTs open at once, at most: what bounds this dyno's memory whatever the receiver does. */
+  concurrency: number;
+  backoff: BackoffOptions;
+  maxAgeMs: number;
+  /** How often the shards are scanned for rooms due (other dynos' events, retries). */
+  pollMs: number;
+  logger: Logger;
+  metrics: WebhookMetrics;
+}
+
+type Attempt = { ok: true } | { ok: false; error: string; retryAfter: number | undefined };
+
+/** A room's lease outlasts one POST and its acknowledgement: twice the POST deadline. */
+const LEASE_FACTOR = 2;
+
+/**
+ * Delivers queued webhook events: one room at a time per slot, head first, so a room's events
+ * reach the receiver in seq order. Rooms come from this dyno's own membership changes (at
+ * once) and from scanning the shards (anything due, whoever queued it). Nothing is held here
+ * but the events being POSTed: the queue lives in the backend.
+ */
+export class DeliveryWorker {
+  private readonly queue: WebhookQueue;
+  private readonly options: DeliveryOptions;
+  /** Room -> abort of its open POST. Its size is the in-flight count, capped at concurrency. */
+  private readonly active = new Map<string, AbortController>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private stopped = false;
+  private lastQueueWarning = 0;
+
+  constructor(queue: WebhookQueue, options: DeliveryOptions) {
+    this.queue = queue;
+    this.options = options;
+    queue.onActivity((room) => this.kick(room));
+  }
+
+  get inFlight(): number {
+    return this.active.size;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.poll(), this.options.pollMs);
+    this.timer.unref();
+    void this.poll();
+  }
+
+  /** Stops taking rooms, aborts open POSTs and gives their leases back for others to take. */
+  async stop(timeoutMs = 2000): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    for (const abort of this.active.values()) abort.abort();
+    const deadline = Date.now() + timeoutMs;
+    while (this.active.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+
+  private kick(room: string): void {
+    if (this.stopped || this.active.has(room) || this.active.size >= this.options.concurrency) return;
+    void this.drain(room);
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling || this.stopped) return;
+    this.polling = true;
+    try {
+      const free = this.options.concurrency - this.active.size;
+      if (free > 0) for (const room of await this.queue.due(free * 2)) this.kick(room);
+    } catch (error) {
+      this.queueWarning(error);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async drain(room: string): Promise<void> {
+    const abort = new AbortController();
+    this.active.set(room, abort);
+    const { owner, timeoutMs } = this.options;
+    try {
+      while (!this.stopped) {
+        const { claim, expired, lost } = await this.queue.claim(room, owner, timeoutMs * LEASE_FACTOR);
+        this.reportDropped(room, expired, lost);
+        switch (claim.kind) {
+          case 'empty':
+            await this.queue.forget(room);
+            return;
+          case 'wait':
+            await this.queue.defer(room, claim.delayMs);
+            return;
+          case 'event': {
+            const attempt = await this.post(room, claim.event, abort.signal);
+            if (attempt.ok) {
+              this.options.metrics.delivery('delivered');
+              if ((await this.queue.ack(room, owner, claim.event.seq)) === 0) return;
+              continue;
+            }
+            if (this.stopped) {
+              await this.queue.release(room, owner);
+              return;
+            }
+            this.options.metrics.delivery('failed');
+            const failures = claim.attempts + 1;
+            const delayMs = nextDelay(failures, attempt.retryAfter, this.options.backoff, this.options.maxAgeMs);
+            this.options.logger.warn(
+              { webhookId: webhookId(room, claim.event.seq), type: claim.event.type, ...roomOrigin(room), failures, retryInMs: delayMs, err: attempt.error },
+              'webhook delivery failed; will retry (check WEBHOOK_URL and the receiver)',
+            );
+            await this.queue.retry(room, owner, claim.event.seq, delayMs);
+            return;
+          }
+          default: {
+            const never: never = claim;
+            throw new Error(`unknown claim ${String(never)}`);
+          }
+        }
+      }
+    } catch (error) {
+      // The lease runs out on its own; the shard still lists the room, so it is tried again.
+      this.queueWarning(error);
+    } finally {
+      this.active.delete(room);
+    }
+  }
+
+  private async post(room: string, event: QueuedEvent, stop: AbortSignal): Promise<Attempt> {
+    const body = eventBody(room, event);
+    const headers = { ...this.options.signer.sign(webhookId(room, event.seq), body), 'content-type': 'application/json' };
+    try {
+      const response = await fetch(this.options.url, {
+        method: 'POST',
+        headers,
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.any([stop, AbortSignal.timeout(this.options.timeoutMs)]),
+      });
+      // The body is never read: a receiver cannot make us buffer a large answer.
+      await response.body?.cancel().catch(() => undefined);
+      if (response.status >= 200 && response.status < 300) return { ok: true };
+      return { ok: false, error: `HTTP ${response.status}`, retryAfter: retryAfterMs(response.headers.get('retry-after')) };
+    } catch (error) {
+      const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+      return { ok: false, error: `${error instanceof Error ? error.message : String(error)}${cause}`, retryAfter: undefined };
+    }
+  }
+
+  private reportDropped(room: string, expired: readonly QueuedEvent[], lost: number): void {
+    const { logger, metrics, maxAgeMs } = this.options;
+    for (const event of expired) {
+      logger.error(
+        { webhookId: webhookId(room, event.seq), type: event.type, ...roomOrigin(room), seq: event.seq, ageMs: Date.now() - event.at },
+        `webhook event dropped: the receiver did not accept it within WEBHOOK_MAX_AGE_MS (${maxAgeMs} ms)`,
+      );
+    }
+    if (expired.length > 0) metrics.dropped('max-age', expired.length);
+    if (lost > 0) {
+      logger.error({ ...roomOrigin(room), lost }, 'webhook events dropped: the room already had WEBHOOK_MAX_QUEUED events waiting (is the receiver down?)');
+      metrics.dropped('queue-full', lost);
+    }
+  }
+
+  private queueWarning(error: unknown): void {
+    // Once per 10 s at most: while Redis is away every poll fails the same way.
+    if (Date.now() - this.lastQueueWarning < 10_000) return;
+    this.lastQueueWarning = Date.now();
+    this.options.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'webhook queue unreachable; delivery resumes when the backend is back');
+  }
+}
