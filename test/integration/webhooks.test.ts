@@ -158,6 +158,7 @@ describe('delivery (one Redis)', () => {
     await receiver.down();
     const alice = await member(d0, 'down', 'alice');
     const bob = await member(d1, 'down', 'bob');
+    await alice.client.expect('peer-joined');
     bob.client.send({ type: 'leave' });
     await alice.client.expect('peer-left');
     await new Promise((resolve) => setTimeout(resolve, 5000));
@@ -190,7 +191,7 @@ describe('delivery (one Redis)', () => {
     const alice = await member(d0, 'dead', 'alice');
     const bob = await member(d1, 'dead', 'bob');
     await alice.client.expect('peer-joined');
-    // Six events for a queue of four: two are refused at once and counted as queue-full.
+    // Seven events for a queue of four: the ones past the cap are refused and counted as queue-full.
     for (let i = 0; i < 2; i++) {
       bob.client.send({ type: 'leave' });
       await alice.client.expect('peer-left');
@@ -210,20 +211,24 @@ describe('delivery (one Redis)', () => {
     const dropped = async (reason: string): Promise<number> =>
       (await metric(d0, `webhook_events_dropped_total{reason="${reason}"`)) + (await metric(d1, `webhook_events_dropped_total{reason="${reason}"`));
     const deadline = Date.now() + 15_000;
-    while ((await dropped('max-age')) < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(await dropped('max-age')).toBe(4);
-    expect(await dropped('queue-full')).toBe(2);
+    const total = async (): Promise<number> => (await dropped('max-age')) + (await dropped('queue-full'));
+    while ((await total()) < 7 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    // Every event is accounted for, once: given up after the max age, or refused at the cap.
+    expect(await total()).toBe(7);
+    expect(await dropped('max-age')).toBeGreaterThanOrEqual(4);
+    expect(await dropped('queue-full')).toBeGreaterThanOrEqual(1);
     const logs = [...d0.output, ...d1.output].join('\n');
     expect(logs).toContain('webhook event dropped: the receiver did not accept it within WEBHOOK_MAX_AGE_MS');
     expect(logs).toContain('webhook events dropped: the room already had WEBHOOK_MAX_QUEUED events waiting');
     expect(await metric(d0, 'webhook_deliveries_in_flight')).toBeLessThanOrEqual(2);
     expect(await metric(d0, 'webhook_deliveries_total{outcome="failed"')).toBeGreaterThan(0);
-    expect(receiver.events.size).toBe(0);
+    expect(receiver.room('dead')).toEqual([]);
   });
 
   it('a whole-cluster restart (every dyno SIGTERM, new ones started) loses and invents nothing', async () => {
     const prefix = uniquePrefix('wh-restart');
-    const env = { RESUME_GRACE_MS: '4000' };
+    // Long enough for a new dyno to start under a loaded CI machine before alice resumes.
+    const env = { RESUME_GRACE_MS: '6000' };
     const d0 = await dyno('redis', prefix, env);
     const d1 = await dyno('redis', prefix, env);
     const alice = await member(d0, 'restart', 'alice');
@@ -238,12 +243,12 @@ describe('delivery (one Redis)', () => {
     await bob.client.expect('peer-left');
     await Promise.all([d0.stop('SIGTERM'), d1.stop('SIGTERM')]);
     const d2 = await dyno('redis', prefix, env);
-    await dyno('redis', prefix, env);
     // alice comes back within the grace (no event); bob and carol do not (dyno-lost).
     const back = await member(d2, 'restart', 'alice', String(alice.joined['resume']));
     expect(back.joined['resumed']).toBe(true);
+    await dyno('redis', prefix, env);
     await receiver.up();
-    await storyIs('restart-2', ['room.started', 'member.joined carol', 'member.left carol dyno-lost', 'room.finished'], 20_000);
+    await storyIs('restart-2', ['room.started', 'member.joined carol', 'member.left carol dyno-lost', 'room.finished'], 25_000);
     const before = ['room.started', 'member.joined alice', 'member.joined bob', 'member.joined carl', 'member.left carl left'];
     await storyIs('restart', [...before, 'member.left bob dyno-lost'], 20_000);
     back.client.send({ type: 'leave' });
