@@ -104,7 +104,12 @@ export class DeliveryWorker {
             await this.queue.defer(room, claim.delayMs);
             return;
           case 'event': {
-            const attempt = await this.post(room, claim.event, abort.signal);
+            // While the POST is open the room is not due for anyone (this dyno's scan included);
+            // if this dyno dies, it is due again exactly when the lease runs out.
+            const [attempt] = await Promise.all([
+              this.post(room, claim.event, abort.signal),
+              this.queue.defer(room, timeoutMs * LEASE_FACTOR).catch(() => undefined),
+            ]);
             if (attempt.ok) {
               this.options.metrics.delivery('delivered');
               if ((await this.queue.ack(room, owner, claim.event.seq)) === 0) return;
