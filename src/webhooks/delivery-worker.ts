@@ -3,6 +3,7 @@ import type { BackoffOptions } from './backoff.ts';
 import { nextDelay, retryAfterMs } from './backoff.ts';
 import type { QueuedEvent } from './events.ts';
 import { eventBody, roomOrigin, webhookId } from './events.ts';
+import { WebhookPoster } from './http-post.ts';
 import type { WebhookQueue } from './queue.ts';
 import type { WebhookSigner } from './signer.ts';
 import type { WebhookMetrics } from './webhook-metrics.ts';
@@ -44,10 +45,12 @@ export class DeliveryWorker {
   private polling = false;
   private stopped = false;
   private lastQueueWarning = 0;
+  private readonly poster: WebhookPoster;
 
   constructor(queue: WebhookQueue, options: DeliveryOptions) {
     this.queue = queue;
     this.options = options;
+    this.poster = new WebhookPoster(options.url, options.timeoutMs, options.concurrency);
     queue.onActivity((room) => this.kick(room));
   }
 
@@ -68,6 +71,7 @@ export class DeliveryWorker {
     for (const abort of this.active.values()) abort.abort();
     const deadline = Date.now() + timeoutMs;
     while (this.active.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    this.poster.close();
   }
 
   private kick(room: string): void {
@@ -93,6 +97,7 @@ export class DeliveryWorker {
     this.active.set(room, abort);
     const { owner, timeoutMs } = this.options;
     try {
+      let hidden = false;
       while (!this.stopped) {
         const { claim, expired, lost } = await this.queue.claim(room, owner, timeoutMs * LEASE_FACTOR);
         this.reportDropped(room, expired, lost);
@@ -104,16 +109,20 @@ export class DeliveryWorker {
             await this.queue.defer(room, claim.delayMs);
             return;
           case 'event': {
-            // While the POST is open the room is not due for anyone (this dyno's scan included);
-            // if this dyno dies, it is due again exactly when the lease runs out.
+            // While this dyno delivers the room it is not due for anyone (this dyno's scan
+            // included); if this dyno dies, it is due again when the lease runs out. Once per
+            // run through the room: each event costs its claim, POST and ack only.
             const [attempt] = await Promise.all([
               this.post(room, claim.event, abort.signal),
-              this.queue.defer(room, timeoutMs * LEASE_FACTOR).catch(() => undefined),
+              hidden ? undefined : this.queue.defer(room, timeoutMs * LEASE_FACTOR).catch(() => undefined),
             ]);
+            hidden = true;
             if (attempt.ok) {
               this.options.metrics.delivery('delivered');
-              if ((await this.queue.ack(room, owner, claim.event.seq)) === 0) return;
-              continue;
+              if ((await this.queue.ack(room, owner, claim.event.seq)) > 0) continue;
+              // Emptied: unlisted once nobody touched it for a while (forget() decides).
+              await this.queue.forget(room);
+              return;
             }
             if (this.stopped) {
               await this.queue.release(room, owner);
@@ -122,10 +131,14 @@ export class DeliveryWorker {
             this.options.metrics.delivery('failed');
             const failures = claim.attempts + 1;
             const delayMs = nextDelay(failures, attempt.retryAfter, this.options.backoff, this.options.maxAgeMs);
-            this.options.logger.warn(
-              { webhookId: webhookId(room, claim.event.seq), type: claim.event.type, ...roomOrigin(room), failures, retryInMs: delayMs, err: attempt.error },
-              'webhook delivery failed; will retry (check WEBHOOK_URL and the receiver)',
-            );
+            // At the 1st, 2nd, 4th, 8th... failure of an event: a dead receiver is visible at
+            // once without a line per retry (the metric counts every one).
+            if ((failures & (failures - 1)) === 0) {
+              this.options.logger.warn(
+                { webhookId: webhookId(room, claim.event.seq), type: claim.event.type, ...roomOrigin(room), failures, retryInMs: delayMs, err: attempt.error },
+                'webhook delivery failed; will retry (check WEBHOOK_URL and the receiver)',
+              );
+            }
             await this.queue.retry(room, owner, claim.event.seq, delayMs);
             return;
           }
@@ -147,20 +160,12 @@ export class DeliveryWorker {
     const body = eventBody(room, event);
     const headers = { ...this.options.signer.sign(webhookId(room, event.seq), body), 'content-type': 'application/json' };
     try {
-      const response = await fetch(this.options.url, {
-        method: 'POST',
-        headers,
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.any([stop, AbortSignal.timeout(this.options.timeoutMs)]),
-      });
-      // The body is never read: a receiver cannot make us buffer a large answer.
-      await response.body?.cancel().catch(() => undefined);
-      if (response.status >= 200 && response.status < 300) return { ok: true };
-      return { ok: false, error: `HTTP ${response.status}`, retryAfter: retryAfterMs(response.headers.get('retry-after')) };
+      const { status, headers: answer } = await this.poster.post(body, headers, stop);
+      if (status >= 200 && status < 300) return { ok: true };
+      const retryAfter = answer['retry-after'];
+      return { ok: false, error: `HTTP ${status}`, retryAfter: retryAfterMs(typeof retryAfter === 'string' ? retryAfter : null) };
     } catch (error) {
-      const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
-      return { ok: false, error: `${error instanceof Error ? error.message : String(error)}${cause}`, retryAfter: undefined };
+      return { ok: false, error: error instanceof Error ? error.message : String(error), retryAfter: undefined };
     }
   }
 

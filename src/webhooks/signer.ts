@@ -1,4 +1,5 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 
 /**
  * Standard Webhooks symmetric signatures: the secret is "whsec_" + base64 of 24 to 64 random
@@ -28,10 +29,11 @@ export interface SignedHeaders {
 }
 
 export class WebhookSigner {
-  private readonly key: Buffer;
+  private readonly key: KeyObject;
 
   constructor(key: Buffer) {
-    this.key = key;
+    // A KeyObject made once: createHmac with a Buffer would import the key on every call.
+    this.key = createSecretKey(key);
   }
 
   /** Headers for one attempt: the timestamp is the attempt's, so a retry is signed anew. */
