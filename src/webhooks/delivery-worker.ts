@@ -41,6 +41,8 @@ export class DeliveryWorker {
   private readonly options: DeliveryOptions;
   /** Room -> abort of its open POST. Its size is the in-flight count, capped at concurrency. */
   private readonly active = new Map<string, AbortController>();
+  /** Active rooms that had a membership change meanwhile (a subset of `active`). */
+  private readonly again = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
   private stopped = false;
@@ -75,8 +77,10 @@ export class DeliveryWorker {
   }
 
   private kick(room: string): void {
-    if (this.stopped || this.active.has(room) || this.active.size >= this.options.concurrency) return;
-    void this.drain(room);
+    if (this.stopped) return;
+    // Being delivered here: look at it again when that run ends (it may have just emptied).
+    if (this.active.has(room)) this.again.add(room);
+    else if (this.active.size < this.options.concurrency) void this.drain(room);
   }
 
   private async poll(): Promise<void> {
@@ -153,6 +157,7 @@ export class DeliveryWorker {
       this.queueWarning(error);
     } finally {
       this.active.delete(room);
+      if (this.again.delete(room)) this.kick(room);
     }
   }
 

@@ -153,7 +153,11 @@ export const FORGET = `${NOW}
 local t = wh_now()
 local touched = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
 if touched > t - tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], wh_int(touched + tonumber(ARGV[2])), ARGV[1])
+  -- Look again later, but never later than a due time set meanwhile (a new event's touch).
+  local due = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0')
+  local again = touched + tonumber(ARGV[2])
+  if due == 0 or due > again then due = again end
+  redis.call('ZADD', KEYS[1], wh_int(due), ARGV[1])
   return 0
 end
 redis.call('ZREM', KEYS[1], ARGV[1])
