@@ -6,7 +6,7 @@ import { defineConfig } from "vitest/config";
 //
 // Vitest runs projects with the same sequence.groupOrder together and requires them to
 // share maxWorkers, so each project has its own group: unit first (fast feedback),
-// then integration, then browser.
+// then integration, then browser, then docker (images, containers, the compose cluster).
 export default defineConfig({
   test: {
     reporters: ['default', './test/summary-reporter.ts'],
@@ -43,6 +43,19 @@ export default defineConfig({
           testTimeout: 90_000,
           hookTimeout: 90_000,
           sequence: { groupOrder: 2 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "docker",
+          include: ["test/docker/**/*.test.ts"],
+          // A real engine builds images and runs a compose cluster: one file at a time, and
+          // hooks long enough for a first (cold) image build.
+          maxWorkers: 1,
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
+          sequence: { groupOrder: 3 },
         },
       },
     ],

@@ -23,7 +23,7 @@ import { CloseCode } from './protocol/error-codes.ts';
 import { serveArticle } from './transport/article-connection.ts';
 import { serveV1 } from './transport/v1-connection.ts';
 import type { WebhookSource } from './webhooks/start-webhooks.ts';
-import { createWebhooks } from './webhooks/start-webhooks.ts';
+import { createWebhooks, isWebhookSource } from './webhooks/start-webhooks.ts';
 import type { UpgradeHandler } from './transport/ws-gateway.ts';
 import { WsGateway } from './transport/ws-gateway.ts';
 
@@ -50,11 +50,13 @@ export interface ServerDeps {
   config: Config;
   logger: Logger;
   publicDir?: string;
+  /** A backend built by the caller instead of from `config` (tests wrap one to inject faults). */
+  backend?: Backend;
 }
 
-export async function createSignalingServer({ config, logger, publicDir }: ServerDeps): Promise<SignalingServer> {
+export async function createSignalingServer({ config, logger, publicDir, backend: given }: ServerDeps): Promise<SignalingServer> {
   // Wrapped before the core registers its bus handler, so /readyz can send itself a message.
-  const store = await createBackend(config, logger);
+  const store = given ?? (await createBackend(config, logger));
   const backend = withBusProbe(store, nodeChannel(config.redisPrefix, config.nodeId));
   const node = new SignalingNode(backend, {
     nodeId: config.nodeId,
@@ -65,10 +67,17 @@ export async function createSignalingServer({ config, logger, publicDir }: Serve
     maxHeld: config.maxHeldSignals,
     logger,
   });
-  const liveness = new Liveness(backend, { nodeId: config.nodeId, leaseMs: config.nodeLeaseMs, graceMs: config.resumeGraceMs, logger });
+  const liveness = new Liveness(backend, {
+    nodeId: config.nodeId,
+    leaseMs: config.nodeLeaseMs,
+    graceMs: config.resumeGraceMs,
+    logger,
+    onLeaseLost: (state) => node.requestRestore(`the lease was ${state}`),
+  });
   const policy = connectionPolicy(config);
   const observe = createObservability(backend, node, logger, () => gateway.clients.size);
-  const webhooks = config.webhook
+  // A backend handed in by a test may not queue events; only those built here always do.
+  const webhooks = config.webhook && isWebhookSource(store)
     ? createWebhooks(store, config.webhook, { nodeId: config.nodeId, logger, registry: observe.metrics.registry })
     : undefined;
   const app = createApp({
@@ -149,8 +158,16 @@ async function createBackend(config: Config, logger: Logger): Promise<Backend & 
     return new MemoryBackend();
   }
   const backend = config.redisCluster
-    ? new RedisClusterBackend({ ...config.redisCluster, tlsVerify: config.redisTlsVerify, prefix: config.redisPrefix }, config.nodeId, logger)
-    : new RedisBackend({ url: config.redisUrl ?? '', tlsVerify: config.redisTlsVerify, prefix: config.redisPrefix }, config.nodeId, logger);
+    ? new RedisClusterBackend(
+        { ...config.redisCluster, tlsVerify: config.redisTlsVerify, commandTimeoutMs: config.redisCommandTimeoutMs, prefix: config.redisPrefix },
+        config.nodeId,
+        logger,
+      )
+    : new RedisBackend(
+        { url: config.redisUrl ?? '', tlsVerify: config.redisTlsVerify, commandTimeoutMs: config.redisCommandTimeoutMs, prefix: config.redisPrefix },
+        config.nodeId,
+        logger,
+      );
   try {
     await backend.connect();
   } catch (error) {

@@ -3,13 +3,16 @@
  * that peer's <video> and a caption with its name and connection state.
  */
 
-const STATE_LABELS: Record<string, string> = {
+import type { PeerState } from "../src/index.ts";
+
+const STATE_LABELS: Record<PeerState, string> = {
   new: "waiting",
   connecting: "connecting…",
   connected: "connected",
   disconnected: "connection lost, retrying…",
   failed: "could not connect",
   closed: "closed",
+  reconnecting: "reconnecting…",
 };
 
 interface Tile {
@@ -44,7 +47,7 @@ export class TileGrid {
     name.textContent = peer; // textContent: names are any Unicode, never markup
     const state = document.createElement("span");
     state.className = "state";
-    state.textContent = STATE_LABELS["new"] ?? "";
+    state.textContent = STATE_LABELS.new;
     caption.append(name, " ", state);
     root.append(video, caption);
     this.#container.append(root);
@@ -59,11 +62,12 @@ export class TileGrid {
     this.#play(tile.video);
   }
 
-  setState(peer: string, state: RTCPeerConnectionState): void {
+  /** `reconnecting`: the connection broke and a new one is being made (MeshCall recovery). */
+  setState(peer: string, state: PeerState): void {
     const tile = this.#tiles.get(peer);
     if (tile === undefined) return;
     tile.root.dataset["connection"] = state;
-    tile.state.textContent = STATE_LABELS[state] ?? state;
+    tile.state.textContent = STATE_LABELS[state];
   }
 
   remove(peer: string): void {

@@ -13,7 +13,7 @@ export {
   type ReconnectPolicy,
 } from "./reconnect-policy.ts";
 export { closeDecision, joinErrorDecision, CLIENT_CLOSE_DEAD_LINK, type CloseDecision } from "./close-codes.ts";
-export { MeshCall, type MeshCallEvents, type MeshCallOptions, type MeshSignaling, type PeerConnectionConstructor } from "./mesh-call.ts";
+export { MeshCall, type MeshCallEvents, type MeshCallOptions, type MeshSignaling, type PeerConnectionConstructor, type PeerState } from "./mesh-call.ts";
 export type { TrackKind, IceFailure, IceCandidateErrorInfo } from "./peer-link.ts";
 export { type MeshSignalData, parseMeshSignal } from "./signal-data.ts";
 export type { ClientMessage, ServerMessage, JoinedMessage, IceServersMessage } from "./protocol.ts";

@@ -7,8 +7,14 @@
  * client offers to every peer it has no working connection with; if the peer
  * offers at the same moment, perfect negotiation resolves the collision.
  * Roles: the side whose name sorts first (UTF-16 code units) is polite.
+ *
+ * Recovery: a link that breaks (a description that cannot be applied or made,
+ * or a pair unsettled past `settleTimeoutMs`) is replaced by a new connection
+ * with a new session id, so the peer drops its old one too, after a backoff
+ * delay; meanwhile the peer's state reads `reconnecting`, until it connects.
  */
 import { type IceFailure, PeerLink, type LocalMedia, type TrackKind } from "./peer-link.ts";
+import { ExponentialBackoffPolicy, type ReconnectPolicy } from "./reconnect-policy.ts";
 import type { JoinedEvent, SignalingClientEvents } from "./signaling-events.ts";
 import { SignalingError } from "./signaling-error.ts";
 import { type MeshSignalData, parseMeshSignal } from "./signal-data.ts";
@@ -32,7 +38,22 @@ export interface MeshCallOptions {
   RTCPeerConnection?: PeerConnectionConstructor;
   /** Base configuration; `iceServers` from `joined` replace its own when the server sends some. */
   rtcConfiguration?: RTCConfiguration;
+  /**
+   * A pair not `connected` and `stable` for this long counts as broken and is rebuilt.
+   * Default 15 000 ms: longer than any healthy negotiation or ICE restart takes.
+   */
+  settleTimeoutMs?: number;
+  /**
+   * A connected pair that receives no media packet for this long restarts ICE (a path can
+   * die while every state still says `connected`: media-stall.ts). Default 3000 ms; 0: off.
+   */
+  mediaStallMs?: number;
+  /** Delay before rebuilding a broken link (`retryCount`: rebuilds since it last connected). Default: full jitter, 1 s doubling to 10 s. */
+  rebuildPolicy?: ReconnectPolicy;
 }
+
+/** A peer's connection state, or `reconnecting` from a broken link until its replacement connects. */
+export type PeerState = RTCPeerConnectionState | "reconnecting";
 
 /** Events of {@link MeshCall}. */
 export interface MeshCallEvents {
@@ -42,7 +63,9 @@ export interface MeshCallEvents {
   "peer-removed": { peer: string };
   /** A remote stream of `peer` (emitted once per stream; tracks may be added to it later). */
   stream: { peer: string; stream: MediaStream };
-  "connection-state": { peer: string; state: RTCPeerConnectionState };
+  "connection-state": { peer: string; state: PeerState };
+  /** The connection with `peer` broke (`reason`); a new one is made after `delayMs`. */
+  "peer-reconnecting": { peer: string; reason: string; delayMs: number; attempt: number };
   /**
    * ICE cannot connect to `peer` (see {@link IceFailure}); after `failed` an ICE restart is
    * tried. With `no-candidates` under a relay-only policy, the TURN settings are the suspect.
@@ -60,6 +83,11 @@ interface PeerEntry {
   looseTracks: MediaStream | undefined;
   /** Candidates from a connection whose description has not arrived yet. */
   early: MeshSignalData[];
+  /** Rebuilds since the peer was last connected (the backoff's retry count). */
+  failures: number;
+  /** From a break until the replacement connects: the state reads `reconnecting`. */
+  recovering: boolean;
+  rebuildTimer: ReturnType<typeof setTimeout> | undefined;
 }
 
 /** Bound on held early candidates per peer: a peer cannot make us hoard memory. */
@@ -72,6 +100,9 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   readonly #local: LocalMedia;
   readonly #peers = new Map<string, PeerEntry>();
   readonly #unsubscribe: Array<() => void>;
+  readonly #settleTimeoutMs: number;
+  readonly #mediaStallMs: number;
+  readonly #rebuildPolicy: ReconnectPolicy;
   #iceServers: RTCIceServer[] = [];
   #closed = false;
 
@@ -82,6 +113,9 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     this.#PeerConnection = Ctor;
     this.#signaling = options.signaling;
     this.#baseConfiguration = options.rtcConfiguration ?? {};
+    this.#settleTimeoutMs = options.settleTimeoutMs ?? 15_000;
+    this.#mediaStallMs = options.mediaStallMs ?? 3_000;
+    this.#rebuildPolicy = options.rebuildPolicy ?? new ExponentialBackoffPolicy({ initialDelayMs: 1_000, maxDelayMs: 10_000 });
     const stream = options.localStream ?? null;
     this.#local = {
       stream,
@@ -108,9 +142,10 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   }
 
   /** Connection state with `peer` (`new` while waiting for its offer), or undefined if unknown. */
-  connectionState(peer: string): RTCPeerConnectionState | undefined {
+  connectionState(peer: string): PeerState | undefined {
     const entry = this.#peers.get(peer);
-    return entry === undefined ? undefined : (entry.link?.connectionState ?? "new");
+    if (entry === undefined) return undefined;
+    return this.#shown(entry, entry.link === undefined || entry.link.closed ? "new" : entry.link.connectionState);
   }
 
   /** Mutes or unmutes (audio) or blanks (video) the local track without renegotiating. */
@@ -146,9 +181,13 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     const present = new Set(event.peers);
     for (const peer of [...this.#peers.keys()]) if (!present.has(peer)) this.#remove(peer);
     for (const peer of event.peers) {
-      const link = this.#peers.get(peer)?.link;
-      if (link !== undefined && link.connectionState === "connected") {
+      const entry = this.#peers.get(peer);
+      const link = entry?.link;
+      if (entry?.rebuildTimer !== undefined) continue; // a new connection is already on its way
+      if (link !== undefined && !link.closed && link.connectionState === "connected") {
+        // Media does not need the server: keep it, but finish what the outage interrupted.
         if (event.iceServers.length > 0) link.setIceServers(event.iceServers);
+        link.resync();
       } else {
         this.#connect(peer, true);
       }
@@ -166,25 +205,31 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     const data = parseMeshSignal(raw);
     if (data === null) return; // not ours, or malformed: a peer cannot break us
     const entry = this.#peers.get(from);
-    let link = entry?.link;
+    const link = entry?.link;
+    // For a connection of ours that is gone (replaced, or from before a reload): the peer
+    // learns about the current one from its signals; nothing to do with this one.
+    if (data.to !== undefined && data.to !== link?.session) return;
+    const live = link !== undefined && !link.closed;
     const stale = link?.remoteSession !== undefined && link.remoteSession !== data.session;
     if ("candidate" in data) {
-      if (link !== undefined && !stale) link.receive(data);
+      if (live && !stale) link.receive(data);
       // Ahead of its description: hold it until a connection for that session exists.
       else if (entry !== undefined && entry.early.length < MAX_EARLY_CANDIDATES) entry.early.push(data);
       return;
     }
     const early = entry?.early ?? [];
-    if (link === undefined || stale) {
-      // The peer started over with a new connection. For its offer, start over
-      // too and answer; an answer meant for our old connection is useless, so
-      // make a fresh offer instead.
-      const offer = data.description.type === "offer";
-      link = this.#connect(from, !offer);
-      if (!offer) return;
+    let target = link;
+    if (!live || stale) {
+      // An offer from a new connection of the peer: start over too, and answer it. An answer
+      // can only be for a connection of ours that is gone: our deadline or rebuild covers it.
+      if (data.description.type !== "offer") return;
+      // Still the peer's connection that broke here: our replacement will tell it to start over.
+      if (!live && link !== undefined && data.session === link.remoteSession) return;
+      target = this.#connect(from, false, data.session);
     }
-    link.receive(data);
-    for (const candidate of early) if (candidate.session === data.session) link.receive(candidate);
+    if (target === undefined) return;
+    target.receive(data);
+    for (const candidate of early) if (candidate.session === data.session) target.receive(candidate);
     const current = this.#peers.get(from);
     if (current !== undefined) current.early = [];
   }
@@ -192,7 +237,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   #add(peer: string): PeerEntry {
     let entry = this.#peers.get(peer);
     if (entry === undefined) {
-      entry = { link: undefined, streams: new Set(), looseTracks: undefined, early: [] };
+      entry = { link: undefined, streams: new Set(), looseTracks: undefined, early: [], failures: 0, recovering: false, rebuildTimer: undefined };
       this.#peers.set(peer, entry);
       this.emit("peer-added", { peer });
     }
@@ -200,8 +245,10 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   }
 
   /** Replaces any connection with `peer` by a new one; an initiator offers at once. */
-  #connect(peer: string, initiator: boolean): PeerLink {
+  #connect(peer: string, initiator: boolean, remoteSession?: string): PeerLink {
     const entry = this.#add(peer);
+    clearTimeout(entry.rebuildTimer);
+    entry.rebuildTimer = undefined;
     entry.link?.close();
     // A new connection brings new stream objects, even under the same ids.
     entry.streams.clear();
@@ -213,17 +260,50 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
       peer,
       polite: this.#signaling.name < peer,
       initiator,
+      ...(remoteSession === undefined ? {} : { remoteSession }),
       pc: new this.#PeerConnection(configuration),
       local: { stream: this.#local.stream, tracks: { ...this.#local.tracks } },
       send: (data: MeshSignalData) => this.#signaling.signal(peer, data),
       onTrack: (event) => this.#onTrack(peer, entry, event),
-      onConnectionState: (state) => this.emit("connection-state", { peer, state }),
+      onConnectionState: (state) => this.#onConnectionState(peer, entry, state),
       onError: (error) => this.emit("error", { peer, error }),
       onIceFailed: (failure) => this.emit("ice-failed", { peer, ...failure }),
+      onBroken: (why) => this.#onBroken(peer, link, why),
+      settleTimeoutMs: this.#settleTimeoutMs,
+      mediaStallMs: this.#mediaStallMs,
     });
     entry.link = link;
-    this.emit("connection-state", { peer, state: link.connectionState });
+    this.emit("connection-state", { peer, state: this.#shown(entry, link.connectionState) });
     return link;
+  }
+
+  #onConnectionState(peer: string, entry: PeerEntry, state: RTCPeerConnectionState): void {
+    if (state === "connected") {
+      entry.recovering = false;
+      entry.failures = 0;
+    }
+    this.emit("connection-state", { peer, state: this.#shown(entry, state) });
+  }
+
+  /** What the app sees: while recovering, anything short of `connected` is `reconnecting`. */
+  #shown(entry: PeerEntry, state: RTCPeerConnectionState): PeerState {
+    return entry.recovering && state !== "connected" && state !== "closed" ? "reconnecting" : state;
+  }
+
+  /** The link gave up: build a new one after a backoff delay (unless the peer beats us to it with a new offer). */
+  #onBroken(peer: string, link: PeerLink, reason: string): void {
+    const entry = this.#peers.get(peer);
+    if (this.#closed || entry === undefined || entry.link !== link) return;
+    const attempt = entry.failures++;
+    const delayMs = Math.max(0, this.#rebuildPolicy.nextRetryDelayInMs({ retryCount: attempt, elapsedMs: 0, reason }) ?? 0);
+    entry.recovering = true;
+    clearTimeout(entry.rebuildTimer);
+    entry.rebuildTimer = setTimeout(() => {
+      entry.rebuildTimer = undefined;
+      if (!this.#closed && this.#peers.get(peer) === entry && entry.link === link) this.#connect(peer, true);
+    }, delayMs);
+    this.emit("peer-reconnecting", { peer, reason, delayMs, attempt: attempt + 1 });
+    this.emit("connection-state", { peer, state: "reconnecting" });
   }
 
   #onTrack(peer: string, entry: PeerEntry, event: RTCTrackEvent): void {
@@ -245,6 +325,8 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     const entry = this.#peers.get(peer);
     if (entry === undefined) return;
     this.#peers.delete(peer);
+    clearTimeout(entry.rebuildTimer);
+    entry.rebuildTimer = undefined;
     entry.link?.close();
     this.emit("peer-removed", { peer });
   }

@@ -24,6 +24,8 @@ export interface JoinedMessage {
   iceServersTtl?: number;
   /** Opaque secret that lets a re-join resume this membership (issue 5). */
   resume?: string;
+  /** True when the server took the earlier membership over rather than starting a new one. */
+  resumed?: boolean;
 }
 
 /** Reply to `{"type":"ice-servers"}`: fresh ICE servers (new TURN credentials). */
@@ -85,6 +87,7 @@ export function parseServerMessage(text: string): ServerMessage | "unknown" | nu
       const ttl = readTtl(v["iceServersTtl"]);
       if (ttl !== undefined) message.iceServersTtl = ttl;
       if (typeof v["resume"] === "string") message.resume = v["resume"];
+      if (typeof v["resumed"] === "boolean") message.resumed = v["resumed"];
       return message;
     }
     case "ice-servers": {

@@ -52,7 +52,6 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
   #lostAt: number | undefined;
   #resume: string | undefined;
   #joinedOnce = false;
-  #sentResume = false;
   #lastJoined: JoinedEvent | undefined;
 
   constructor(options: SignalingClientOptions) {
@@ -149,7 +148,6 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
     const join: ClientMessage = { type: "join", room: this.room, name: this.name };
     if (this.#token !== undefined) join.token = this.#token;
     if (this.#resume !== undefined) join.resume = this.#resume;
-    this.#sentResume = this.#resume !== undefined;
     this.#send(join);
   }
 
@@ -200,7 +198,8 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
       iceServers: message.iceServers ?? [],
       resume: message.resume,
       rejoin: this.#joinedOnce,
-      resumed: this.#sentResume,
+      // The server's answer: a resume whose membership was gone starts a new one.
+      resumed: message.resumed === true,
     };
     if (message.iceServersTtl !== undefined) event.iceServersTtl = message.iceServersTtl;
     this.#joinedOnce = true;

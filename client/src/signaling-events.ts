@@ -26,7 +26,7 @@ export interface JoinedEvent {
   resume: string | undefined;
   /** True for every `joined` after the first since `connect()`. */
   rejoin: boolean;
-  /** True when the join that produced this carried a `resume` secret. */
+  /** True when the server resumed the earlier membership (peers saw nothing); false for a new one. */
   resumed: boolean;
 }
 

@@ -53,8 +53,10 @@ export type ResumeOutcome =
 export interface SuspendRequest extends MemberRef {
   owner: string;
   graceMs: number;
-  /** What the client had been told, stored as the first held entry. */
+  /** What the client had been told, stored as the first held entry ('' for none). */
   snapshot: string;
+  /** Replaces the stored secret hash (undoing a resume whose reply was lost); '' keeps it. */
+  secretHash?: string;
   /** Signals that reached this dyno after the socket dropped; held before any later ones. */
   frames: readonly string[];
   holdTtlMs: number;
@@ -70,11 +72,33 @@ export interface HoldRequest extends MemberRef {
   ttlMs: number;
 }
 
-/** A member re-registered after the backend lost its data. */
+/** A member put back after the backend lost its data or a sweep removed it. */
 export interface ReregisterEntry extends MemberRef {
   seq: number;
   owner: string;
   secretHash: string;
+  /** Grace left for a member that is reconnecting; 0 for a connected one. */
+  graceMs: number;
+  /** The highest seq of the room this member knew of (its own or a peer's): how many to renumber. */
+  highestKnownSeq: number;
+}
+
+/**
+ * `kept`: the record was still there (rewritten). `renumbered`: written anew with a higher seq
+ * after the room was lost; peers that knew the old seq keep the member. `rejoined`: written
+ * anew after a sweep removed it; peers heard peer-left and now hear peer-joined.
+ */
+export type ReregisterOutcome =
+  | { status: 'kept' | 'renumbered' | 'rejoined'; seq: number; /** Other members, in join order. */ peers: MemberEntry[] }
+  | { status: 'clash' };
+
+/** What a renewal found: the lease still running, run out (we may have been swept), or none. */
+export type LeaseState = 'live' | 'lapsed' | 'missing';
+
+/** An entry of a dyno's sweep index: one registration made through that dyno. */
+export interface IndexedMember extends MemberRef {
+  /** The connection that made it; absent in entries written before owners were indexed. */
+  owner?: string;
 }
 
 /** What a sweep did to one member of a dead dyno. */
@@ -89,16 +113,19 @@ export interface Backend {
   register(request: RegisterRequest): Promise<RegisterOutcome>;
   /** Takes over a membership whose secret matches, returning what was held for it. */
   resume(request: ResumeRequest): Promise<ResumeOutcome>;
-  /** Removes the member if `owner` still holds it; resolves to the removed seq or null. */
+  /**
+   * Removes the member if `owner` still holds it and announces it on the room's events
+   * channel in the same atomic step; resolves to the removed seq or null.
+   */
   unregister(member: MemberRef, owner: string): Promise<number | null>;
   /** Starts the grace period of a member whose connection dropped; false if not the owner. */
   suspend(request: SuspendRequest): Promise<boolean>;
-  /** Removes a member still suspended by `owner` once its grace is over. */
+  /** Removes (and announces) a member still suspended by `owner` once its grace is over. */
   expire(member: MemberRef, owner: string): Promise<number | null>;
   /** Publishes again, or holds the payload when the member exists but nobody subscribes. */
   hold(request: HoldRequest): Promise<HoldOutcome>;
-  /** Puts members back after the backend restarted empty; resolves to the names that clash. */
-  reregister(entries: readonly ReregisterEntry[]): Promise<ReregisterEntry[]>;
+  /** Puts a member back (idempotent); a member written anew is announced by the backend. */
+  reregister(entry: ReregisterEntry): Promise<ReregisterOutcome>;
   /** Publishes to a channel; resolves to how many dynos are subscribed to it. */
   publish(channel: string, payload: string): Promise<number>;
   subscribe(channels: readonly string[]): Promise<void>;
@@ -108,15 +135,19 @@ export interface Backend {
   /** Called after the backend reconnected (its data may be gone). */
   onReconnect(handler: () => void): void;
 
-  /** Extends this dyno's lease and records the member under it for crash sweeps. */
-  renewLease(nodeId: string, ttlMs: number): Promise<void>;
-  indexMember(nodeId: string, member: MemberRef): Promise<void>;
+  /** Extends this dyno's lease; says whether it had run out meanwhile. */
+  renewLease(nodeId: string, ttlMs: number): Promise<LeaseState>;
+  /** Records a registration under this dyno for crash sweeps (idempotent; done before it). */
+  indexMember(nodeId: string, member: MemberRef, owner: string): Promise<void>;
+  /** Forgets that entry once the registration is gone or belongs to another connection. */
+  unindexMember(nodeId: string, member: MemberRef, owner: string): Promise<void>;
   /** Ends the lease at once (graceful exit), so survivors sweep without waiting. */
   releaseLease(nodeId: string): Promise<void>;
   /** Dynos whose lease ran out, claimed for sweeping by this caller. */
   claimDeadNodes(claimant: string, claimMs: number): Promise<string[]>;
-  deadNodeMembers(nodeId: string): Promise<MemberRef[]>;
-  sweepMember(nodeId: string, member: MemberRef, graceMs: number): Promise<SweepOutcome>;
+  deadNodeMembers(nodeId: string): Promise<IndexedMember[]>;
+  /** Starts the grace of, or removes and announces, one member of a dead dyno. */
+  sweepMember(nodeId: string, member: IndexedMember, graceMs: number): Promise<SweepOutcome>;
   /** Forgets a dead dyno once none of its members is left. */
   forgetNode(nodeId: string): Promise<void>;
 

@@ -1,14 +1,20 @@
 import type { Logger } from 'pino';
-import type { Backend } from './backend.ts';
-import { RoomKeys } from './keys.ts';
-import { encodeRoomEvent } from './room-events.ts';
+import type { Backend, IndexedMember, LeaseState } from './backend.ts';
 
 export interface LivenessOptions {
   nodeId: string;
   leaseMs: number;
   graceMs: number;
   logger: Logger;
+  /**
+   * The lease had run out (a stall longer than the lease: survivors may have swept our
+   * members) or vanished (the store lost it) since it was last renewed: re-register.
+   */
+  onLeaseLost?: (state: Exclude<LeaseState, 'live'>) => void;
 }
+
+/** Members of a dead dyno swept at once: pipelined, so a big index takes a few round trips, not one each. */
+const SWEEP_BATCH = 200;
 
 /**
  * Keeps this dyno's lease alive and sweeps dynos whose lease ran out: their members first
@@ -19,6 +25,7 @@ export class Liveness {
   private renewTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping = false;
+  private renewedOnce = false;
   private readonly backend: Backend;
   private readonly options: LivenessOptions;
 
@@ -28,9 +35,18 @@ export class Liveness {
   }
 
   start(): void {
-    const { leaseMs, nodeId, logger } = this.options;
+    const { leaseMs, nodeId, logger, onLeaseLost } = this.options;
     const renew = (): void => {
-      this.backend.renewLease(nodeId, leaseMs).catch((error: unknown) => logger.warn({ err: String(error) }, 'lease renewal failed'));
+      this.backend
+        .renewLease(nodeId, leaseMs)
+        .then((state) => {
+          if (state !== 'live' && this.renewedOnce) {
+            logger.warn({ state }, state === 'lapsed' ? 'this dyno\'s lease ran out (stalled?): re-registering its members' : 'this dyno\'s lease was gone from the store: re-registering its members');
+            onLeaseLost?.(state);
+          }
+          this.renewedOnce = true;
+        })
+        .catch((error: unknown) => logger.warn({ err: String(error) }, 'lease renewal failed'));
     };
     renew();
     this.renewTimer = setInterval(renew, Math.max(50, Math.floor(leaseMs / 3)));
@@ -54,11 +70,11 @@ export class Liveness {
       const dead = await this.backend.claimDeadNodes(nodeId, leaseMs);
       for (const deadNode of dead.filter((id) => id !== nodeId)) {
         let removed = 0;
-        for (const member of await this.backend.deadNodeMembers(deadNode)) {
-          const outcome = await this.backend.sweepMember(deadNode, member, graceMs);
-          if (outcome.action !== 'removed') continue;
-          removed++;
-          await this.backend.publish(RoomKeys.eventsOf(member.membersKey), encodeRoomEvent({ kind: 'left', seq: outcome.seq, name: member.name }));
+        const members = await this.backend.deadNodeMembers(deadNode);
+        for (let i = 0; i < members.length; i += SWEEP_BATCH) {
+          // Each removal is announced by its own script, so nothing is published here.
+          const outcomes = await Promise.all(members.slice(i, i + SWEEP_BATCH).map((m: IndexedMember) => this.backend.sweepMember(deadNode, m, graceMs)));
+          removed += outcomes.filter((o) => o.action === 'removed').length;
         }
         await this.backend.forgetNode(deadNode);
         if (removed > 0) logger.info({ deadNode, removed }, 'swept members of a dyno whose lease ran out');

@@ -18,6 +18,8 @@ export interface Membership {
   pending: Array<RoomEvent | string> | null;
   /** Frames published to this name before registration: kept only if this is a resume. */
   early: string[];
+  /** Set once its subscriptions were given back, so no path releases them twice. */
+  released?: boolean;
 }
 
 /**
@@ -28,6 +30,11 @@ export function applyRoomEvent(m: Membership, event: RoomEvent, sink: SessionSin
   if (event.name === m.name) return;
   const known = m.known.get(event.name);
   if (event.kind === 'joined') {
+    // Renumbered after Redis lost the room: the same membership under a new seq.
+    if (event.previous !== undefined && known === event.previous) {
+      m.known.set(event.name, event.seq);
+      return;
+    }
     if (event.seq <= m.seq || (known !== undefined && known >= event.seq)) return;
     // A newer seq for a known name means we missed its leave: report both, in order.
     if (known !== undefined) sink.peerLeft(event.name);
@@ -78,6 +85,37 @@ export function replayResume(m: Membership, held: string[], peers: MemberEntry[]
   for (const frame of m.early) sink.deliver(frame);
   m.early = [];
   flushPending(m, sink);
+}
+
+/**
+ * Brings a membership up to date after it was put back in the backend (kept, renumbered or
+ * rejoined, see ReregisterOutcome) and tells the client what it missed, as a resume does.
+ * Known peers missing from `peers` are left alone: their dynos may not have put them back
+ * yet, and their own announcement or leave reaches us on the events channel.
+ */
+export function reconcileReregistered(
+  m: Membership,
+  seq: number,
+  peers: MemberEntry[],
+  rejoined: boolean,
+  /** null: the client cannot be told any more (its socket is closing); only renumber. */
+  sink: SessionSink | null,
+): void {
+  m.seq = seq;
+  for (const peer of peers) {
+    const known = m.known.get(peer.name);
+    if (known === peer.seq && !rejoined) continue;
+    if (known !== undefined && (!rejoined || !sink)) {
+      // A peer renumbered the same way; its announcement may still be on its way.
+      m.known.set(peer.name, peer.seq);
+      continue;
+    }
+    // New to us, or (rejoined) everyone heard us leave and will offer anew: start over.
+    if (!sink) continue;
+    if (known !== undefined) sink.peerLeft(peer.name);
+    m.known.set(peer.name, peer.seq);
+    sink.peerJoined(peer.name);
+  }
 }
 
 /** The held entry recording which peers a dropped client knew, with their join seqs. */

@@ -23,7 +23,18 @@ export interface SessionSink {
 
 export type JoinResult =
   | { ok: true; resumed: boolean }
-  | { ok: false; code: 'already-joined' | 'name-taken' | 'room-full' | 'unavailable' };
+  | { ok: false; code: 'already-joined' | 'name-taken' | 'room-full' | 'unavailable' }
+  | { ok: false; code: 'unauthorized'; reason: string };
+
+/**
+ * Asked only when a join is about to start a new membership: a first join, or a resume
+ * whose membership is gone. A resume that finds its membership needs no token: the resume
+ * secret proves it (docs/protocol.md, Join tokens).
+ */
+export type JoinAuthorizer = () => Promise<{ ok: true } | { ok: false; reason: string }>;
+
+/** What one session's re-registration did (see ReregisterOutcome); `skipped`: it holds no membership. */
+export type ReregisterResult = 'kept' | 'renumbered' | 'rejoined' | 'clash' | 'skipped' | 'failed';
 
 export type SignalResult = 'sent' | 'not-joined' | 'peer-not-found' | 'peer-backlogged' | 'unavailable';
 

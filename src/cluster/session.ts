@@ -5,20 +5,21 @@ import type { Namespace } from './keys.ts';
 import { RoomKeys } from './keys.ts';
 import { hashResumeSecret, newResumeSecret } from './resume-secret.ts';
 import type { Membership } from './membership.ts';
-import { applyRoomEvent, encodeSnapshot, flushPending, replayResume } from './membership.ts';
+import { applyRoomEvent, encodeSnapshot, flushPending, reconcileReregistered, replayResume } from './membership.ts';
 import type { RoomEvent } from './room-events.ts';
 import { encodeRoomEvent, SIGNAL_PREFIX } from './room-events.ts';
-import type { CloseReason, JoinResult, SessionSink, SignalResult } from './session-types.ts';
+import type { CloseReason, JoinAuthorizer, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
 import type { SignalingNode } from './signaling-node.ts';
 
-export type { CloseReason, JoinInfo, JoinResult, SessionSink, SignalResult } from './session-types.ts';
+export type { CloseReason, JoinAuthorizer, JoinInfo, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
 
 type State = 'idle' | 'joining' | 'joined' | 'closed';
 
 /**
- * One connection's membership, transport- and protocol-neutral. Membership operations run
- * one at a time in arrival order; signals skip the queue when nothing is queued, so a burst
- * of ICE candidates is pipelined instead of waiting a round trip each.
+ * One connection's membership, transport- and protocol-neutral. Everything that changes it
+ * (join, leave, close, re-registration, being replaced) runs one at a time in arrival order
+ * in one queue; signals skip the queue when nothing is queued, so a burst of ICE candidates
+ * is pipelined instead of waiting a round trip each.
  */
 export class Session {
   readonly connectionId: string;
@@ -27,6 +28,8 @@ export class Session {
   private membership: Membership | null = null;
   private tail: Promise<unknown> = Promise.resolve();
   private queued = 0;
+  /** Set as soon as another connection took the membership over: nothing more reaches the client. */
+  private replacing = false;
   private readonly node: SignalingNode;
   private readonly namespace: Namespace;
   private readonly sink: SessionSink;
@@ -53,17 +56,17 @@ export class Session {
     return this.state === 'joined';
   }
 
-  /** The registration to restore if the backend loses its data. */
-  get registration(): { ref: MemberRef; seq: number } | null {
-    const m = this.membership;
-    return this.state === 'joined' && m ? { ref: m.ref, seq: m.seq } : null;
+  /** The hash of the current resume secret (kept so a re-registration keeps it valid). */
+  private secretHash = '';
+
+  /** `authorize` is asked before a new membership starts (never for a resume that finds its own). */
+  join(room: string, name: string, resume?: string, authorize?: JoinAuthorizer): Promise<JoinResult> {
+    return this.serial(() => this.doJoin(room, name, resume, authorize));
   }
 
-  /** The hash of the current resume secret (kept so a re-registration keeps it valid). */
-  secretHash = '';
-
-  join(room: string, name: string, resume?: string): Promise<JoinResult> {
-    return this.serial(() => this.doJoin(room, name, resume));
+  /** Puts this membership back in the backend (see SignalingNode.requestRestore). */
+  reregister(): Promise<ReregisterResult> {
+    return this.serial(() => this.doReregister());
   }
 
   /** Resolves to true when the session was a member and is not any more. */
@@ -95,7 +98,7 @@ export class Session {
   /** Called by the node for events on this session's room channel. */
   roomEvent(event: RoomEvent): void {
     const m = this.membership;
-    if (!m) return;
+    if (!m || this.replacing) return;
     if (m.pending) m.pending.push(event);
     else if (this.state === 'joined') applyRoomEvent(m, event, this.sink);
   }
@@ -103,7 +106,7 @@ export class Session {
   /** Called by the node for a frame published on this member's channel. */
   frame(frame: string): void {
     const m = this.membership;
-    if (!m) return;
+    if (!m || this.replacing) return;
     if (m.pending) m.pending.push(frame);
     // The socket is closing but close() has not run yet: keep this and what follows for it.
     else if (this.state === 'joined' && this.sink.deliver(frame) === false) m.pending = [frame];
@@ -114,12 +117,28 @@ export class Session {
     this.membership?.early.push(frame);
   }
 
-  /** Called by the node when this membership was resumed on another connection. */
+  /**
+   * Called by the node when this membership was resumed on another connection. Queued like
+   * every change: a disconnect already running finishes first (its suspend then finds the
+   * membership moved on), and the subscriptions are given back once.
+   */
   replaced(): void {
+    if (this.replacing || this.state === 'closed') return;
+    this.replacing = true;
+    void this.serial(async () => this.endReplaced());
+  }
+
+  /** Ends this session for a membership another connection holds now; runs in the queue. */
+  private endReplaced(): void {
     const m = this.membership;
+    this.replacing = true;
     this.state = 'closed';
     this.membership = null;
-    if (m) void this.detach(m);
+    if (m) {
+      void this.detach(m);
+      // The record is the other connection's now; only our index entry is left to forget.
+      void this.node.retire({ ref: m.ref, owner: this.owner, step: 'unindex' });
+    }
     this.node.forget(this);
     this.sink.replaced?.();
   }
@@ -134,7 +153,7 @@ export class Session {
   private detach(m: Membership): Promise<void> {
     this.node.detachMember(m.memberChannel, this);
     this.node.detachRoom(m.keys.events, this);
-    return this.node.subscriptions.release([m.keys.events, m.memberChannel]);
+    return this.releaseOnce(m);
   }
 
   /**
@@ -142,14 +161,21 @@ export class Session {
    * counted as delivered to this dyno still arrive, and they must land in `pending`.
    */
   private async detachAfterUnsubscribe(m: Membership): Promise<void> {
-    await this.node.subscriptions.release([m.keys.events, m.memberChannel]);
+    await this.releaseOnce(m);
     this.node.detachMember(m.memberChannel, this);
     this.node.detachRoom(m.keys.events, this);
   }
 
-  private async doJoin(room: string, name: string, resume: string | undefined): Promise<JoinResult> {
+  /** The room channel is shared by every local member: giving it back twice would cut the others off. */
+  private releaseOnce(m: Membership): Promise<void> {
+    if (m.released) return Promise.resolve();
+    m.released = true;
+    return this.node.subscriptions.release([m.keys.events, m.memberChannel]);
+  }
+
+  private async doJoin(room: string, name: string, resume: string | undefined, authorize: JoinAuthorizer | undefined): Promise<JoinResult> {
     if (this.state === 'joined') return { ok: false, code: 'already-joined' };
-    if (this.state === 'closed') return { ok: false, code: 'unavailable' };
+    if (this.state === 'closed' || this.replacing) return { ok: false, code: 'unavailable' };
     const keys = new RoomKeys(this.node.prefix, this.namespace, room);
     const ref: MemberRef = { membersKey: keys.members, holdKey: keys.holdKey(name), name };
     const memberChannel = keys.memberChannel(name);
@@ -171,16 +197,36 @@ export class Session {
       this.log.warn({ conn: this.connectionId, err: error }, 'join failed: cannot subscribe (backend unavailable)');
       return { ok: false, code: 'unavailable' };
     }
+    // Indexed before the registration exists: if its reply is lost or this process dies
+    // right after it, a sweep can still find it. Every way out below forgets the entry again.
+    try {
+      await this.node.backend.indexMember(this.node.nodeId, ref, this.owner);
+    } catch (error) {
+      this.log.warn({ conn: this.connectionId, err: error }, 'join failed: backend unavailable');
+      return this.fail(m, 'unavailable', 'unindex');
+    }
     const secret = newResumeSecret();
     const secretHash = hashResumeSecret(secret);
-    try {
-      if (resume !== undefined) {
-        const result = await this.takeOver(m, resume, secret, secretHash);
-        // 'gone': the grace ran out; start a new membership under the same name.
-        if (result !== 'gone') return result;
+    if (resume !== undefined) {
+      let result: JoinResult | 'gone';
+      try {
+        result = await this.takeOver(m, resume, secret, secretHash);
+      } catch (error) {
+        // The resume may have run: then the record is ours under a secret the client never
+        // got. Put it back to reconnecting under the one it holds, so its retry resumes.
+        this.log.warn({ conn: this.connectionId, err: error }, 'resume failed: backend unavailable');
+        return this.fail(m, 'unavailable', this.node.graceMs > 0 ? 'resuspend' : 'unregister', hashResumeSecret(resume));
       }
+      // 'gone': the grace ran out; start a new membership under the same name.
+      if (result !== 'gone') return result;
+    }
+    if (authorize) {
+      const check = await authorize().catch((error: unknown) => ({ ok: false as const, reason: `the token could not be checked (${String(error)})` }));
+      if (!check.ok) return this.fail(m, { ok: false, code: 'unauthorized', reason: check.reason }, 'unindex');
+    }
+    try {
       const outcome = await this.node.backend.register({ ...ref, owner: this.owner, secretHash, maxRoomSize: this.node.maxRoomSize });
-      if (!outcome.ok) return this.fail(m, outcome.reason);
+      if (!outcome.ok) return this.fail(m, outcome.reason, 'unindex');
       this.secretHash = secretHash;
       m.seq = outcome.seq;
       for (const peer of outcome.peers) m.known.set(peer.name, peer.seq);
@@ -189,12 +235,12 @@ export class Session {
       this.node.detachJoining(memberChannel, this);
       m.early = [];
       this.node.attachMember(memberChannel, this);
-      void this.node.backend.indexMember(this.node.nodeId, ref).catch(() => undefined);
       await this.node.backend.publish(keys.events, encodeRoomEvent({ kind: 'joined', seq: m.seq, name }));
     } catch (error) {
+      // The register may have run although its reply was lost: remove it, retrying until
+      // the backend confirms, or the name would stay taken with nobody to free it.
       this.log.warn({ conn: this.connectionId, err: error }, 'join failed: backend unavailable');
-      await this.node.backend.unregister(ref, this.owner).catch(() => null);
-      return this.fail(m, 'unavailable');
+      return this.fail(m, 'unavailable', 'unregister');
     }
     this.state = 'joined';
     this.sink.joined(room, name, [...m.known.keys()], { resume: secret, resumed: false });
@@ -205,36 +251,61 @@ export class Session {
   /** Resumes the membership `resume` proves; 'gone' when its grace is over. */
   private async takeOver(m: Membership, resume: string, secret: string, secretHash: string): Promise<JoinResult | 'gone'> {
     const outcome = await this.node.backend.resume({ ...m.ref, secretHash: hashResumeSecret(resume), owner: this.owner, newSecretHash: secretHash });
-    if (!outcome.ok) return outcome.reason === 'gone' ? 'gone' : this.fail(m, 'name-taken');
+    if (!outcome.ok) return outcome.reason === 'gone' ? 'gone' : this.fail(m, 'name-taken', 'unindex');
     this.secretHash = secretHash;
     this.node.detachJoining(m.memberChannel, this);
     this.node.attachMember(m.memberChannel, this);
     this.node.replaceElsewhere(m.memberChannel, outcome.previousOwner, this);
-    void this.node.backend.indexMember(this.node.nodeId, m.ref).catch(() => undefined);
     m.seq = outcome.seq;
     this.state = 'joined';
     replayResume(m, outcome.held, outcome.peers, this.sink, { resume: secret });
     return { ok: true, resumed: true };
   }
 
-  private fail(m: Membership, code: 'name-taken' | 'room-full' | 'unavailable'): JoinResult {
+  /** Gives up a join; `cleanup` says what the backend may hold of it (see retirements.ts). */
+  private fail(
+    m: Membership,
+    result: 'name-taken' | 'room-full' | 'unavailable' | JoinResult,
+    cleanup: 'unindex' | 'unregister' | 'resuspend',
+    previousSecretHash?: string,
+  ): JoinResult {
     this.node.detachJoining(m.memberChannel, this);
     void this.detach(m);
     this.membership = null;
     this.state = 'idle';
-    return { ok: false, code };
+    void this.node.retire({ ref: m.ref, owner: this.owner, step: cleanup, ...(previousSecretHash ? { secretHash: previousSecretHash, seq: m.seq } : {}) });
+    return typeof result === 'string' ? { ok: false, code: result } : result;
   }
 
-
-
-
+  private async doReregister(): Promise<ReregisterResult> {
+    const m = this.membership;
+    if (this.state !== 'joined' || !m || this.replacing) return 'skipped';
+    const { backend, nodeId } = this.node;
+    try {
+      await backend.indexMember(nodeId, m.ref, this.owner);
+      const highestKnownSeq = Math.max(m.seq, ...m.known.values());
+      const outcome = await backend.reregister({ ...m.ref, seq: m.seq, owner: this.owner, secretHash: this.secretHash, graceMs: 0, highestKnownSeq });
+      if (outcome.status === 'clash') {
+        this.log.warn({ conn: this.connectionId, member: m.name }, 'after the backend lost this member, another connection took its name; closing ours');
+        this.endReplaced();
+        return 'clash';
+      }
+      // A closing socket (m.pending set) hears nothing more; its snapshot must not claim it did.
+      reconcileReregistered(m, outcome.seq, outcome.peers, outcome.status === 'rejoined', m.pending ? null : this.sink);
+      return outcome.status;
+    } catch (error) {
+      this.log.warn({ conn: this.connectionId, err: error }, 're-registration failed');
+      return 'failed';
+    }
+  }
 
   private async doLeave(reason: CloseReason): Promise<boolean> {
     const m = this.membership;
     if (this.state !== 'joined' || !m) return false;
     this.state = 'idle';
     const node = this.node;
-    if (reason === 'disconnect' && node.graceMs > 0) {
+    const job = { ref: m.ref, owner: this.owner };
+    if (reason === 'disconnect' && node.graceMs > 0 && !this.replacing) {
       // Once the unsubscribe is done, signals for us are held by their senders' dynos; the
       // ones that reached us before that are handed to the backend with the snapshot.
       await this.detachAfterUnsubscribe(m);
@@ -244,29 +315,27 @@ export class Session {
       try {
         const request = { ...m.ref, owner: this.owner, graceMs: node.graceMs, snapshot, frames, holdTtlMs: node.graceMs + node.leaseMs };
         if (await node.backend.suspend(request)) {
-          node.removeLater(m.ref, this.owner, node.graceMs, 'expire');
+          void node.retire({ ...job, step: 'expire', seq: m.seq, secretHash: this.secretHash, graceUntil: Date.now() + node.graceMs }, node.graceMs);
+        } else {
+          // Resumed elsewhere meanwhile: the record is another connection's.
+          void node.retire({ ...job, step: 'unindex' });
         }
       } catch (error) {
         this.log.warn({ conn: this.connectionId, err: error }, 'could not start the grace period (backend unavailable); removing the member when it is back');
-        node.removeLater(m.ref, this.owner, node.graceMs, 'unregister');
+        void node.retire({ ...job, step: 'unregister' }, node.graceMs);
       }
       return true;
     }
     this.membership = null;
     void this.detach(m);
-    try {
-      const seq = await node.backend.unregister(m.ref, this.owner);
-      if (seq !== null) await node.backend.publish(m.keys.events, encodeRoomEvent({ kind: 'left', seq, name: m.name }));
-    } catch (error) {
-      this.log.warn({ conn: this.connectionId, err: error }, 'leave could not reach the backend; retrying until it is back');
-      node.removeLater(m.ref, this.owner, 1000, 'unregister');
-    }
+    // Removed and announced in one script; retried (idempotently) until the backend confirms.
+    await node.retire({ ...job, step: 'unregister' });
     return true;
   }
 
   private async doSignal(to: string, frame: string | ((from: string) => string)): Promise<SignalResult> {
     const m = this.membership;
-    if (this.state !== 'joined' || !m) return 'not-joined';
+    if (this.state !== 'joined' || !m || this.replacing) return 'not-joined';
     const channel = m.keys.memberChannel(to);
     const payload = SIGNAL_PREFIX + (typeof frame === 'string' ? frame : frame(m.name));
     try {

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
-import type { Backend, MemberRef, ReregisterEntry } from './backend.ts';
+import type { Backend } from './backend.ts';
 import { ownerNode } from './backend.ts';
 import type { Namespace } from './keys.ts';
-import { RoomKeys } from './keys.ts';
-import { decodeRoomEvent, encodeRoomEvent, REPLACED_PREFIX, SIGNAL_PREFIX } from './room-events.ts';
+import type { Retirement } from './retirements.ts';
+import { Retirements } from './retirements.ts';
+import { decodeRoomEvent, REPLACED_PREFIX, SIGNAL_PREFIX } from './room-events.ts';
 import type { SessionSink } from './session.ts';
 import { Session } from './session.ts';
 import { SubscriptionSet } from './subscription-set.ts';
@@ -46,7 +47,12 @@ export class SignalingNode {
   private readonly rooms = new Map<string, Set<Session>>();
   /** Connection id -> every open local session. */
   private readonly sessions = new Map<string, Session>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly retirements: Retirements;
+  /** The re-registration running now, and whether another was asked for meanwhile. */
+  private restoring: Promise<void> | null = null;
+  private restoreAgain = false;
+  private restoreTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
   private readonly log: Logger;
 
   constructor(backend: Backend, options: SignalingNodeOptions) {
@@ -61,8 +67,9 @@ export class SignalingNode {
     this.subscriptions = new SubscriptionSet(backend, (error) =>
       this.log.warn({ err: error }, 'unsubscribe failed; the backend drops it when the connection resets'),
     );
+    this.retirements = new Retirements(backend, { nodeId: this.nodeId, graceMs: this.graceMs, leaseMs: this.leaseMs, logger: this.log });
     backend.onMessage((channel, payload) => this.route(channel, payload));
-    backend.onReconnect(() => void this.restore());
+    backend.onReconnect(() => this.requestRestore('the backend reconnected'));
   }
 
   createSession(namespace: Namespace, connectionId: string, sink: SessionSink, logger: Logger): Session {
@@ -127,46 +134,63 @@ export class SignalingNode {
   }
 
   /**
-   * Removes a member later: at the end of its grace ('expire': only if still suspended by
-   * `owner`), or once the backend is back ('unregister'). Retries while the backend is away,
-   * then tells the room.
+   * Hands a registration no session holds any more to the retirement queue (see
+   * retirements.ts): removed, expired or forgotten, retried until the backend confirms.
+   * Resolves after the first attempt.
    */
-  removeLater(ref: MemberRef, owner: string, delayMs: number, mode: 'expire' | 'unregister'): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      const attempt = mode === 'expire' ? this.backend.expire(ref, owner) : this.backend.unregister(ref, owner);
-      attempt
-        .then((seq) => {
-          if (seq === null) return;
-          this.log.info({ member: ref.name }, 'grace over: member removed');
-          return this.backend.publish(RoomKeys.eventsOf(ref.membersKey), encodeRoomEvent({ kind: 'left', seq, name: ref.name }));
-        })
-        .catch(() => this.removeLater(ref, owner, 1000, mode));
-    }, delayMs);
-    this.timers.add(timer);
+  retire(job: Retirement, delayMs = 0): Promise<void> {
+    return this.retirements.schedule(job, delayMs);
   }
 
-  /** After a backend reconnect, possibly to an empty Redis: put every local member back. */
-  private async restore(): Promise<void> {
-    const entries: ReregisterEntry[] = [];
-    const byOwner = new Map<string, Session>();
-    for (const session of this.sessions.values()) {
-      const reg = session.registration;
-      if (!reg) continue;
-      entries.push({ ...reg.ref, seq: reg.seq, owner: session.owner, secretHash: session.secretHash });
-      byOwner.set(session.owner, session);
+  /** Registrations waiting for their cleanup (for tests and metrics). */
+  get pendingRetirements(): number {
+    return this.retirements.size;
+  }
+
+  /**
+   * Puts every local member back: after a reconnect (Redis may have restarted empty), a
+   * cluster shard change, or a lease that ran out (survivors may have swept us). Idempotent;
+   * runs one at a time, and again when asked meanwhile or when part of it failed.
+   */
+  requestRestore(reason: string): void {
+    if (this.stopped) return;
+    if (this.restoring) {
+      this.restoreAgain = true;
+      return;
     }
-    try {
-      await this.backend.renewLease(this.nodeId, this.leaseMs);
-      const clashes = await this.backend.reregister(entries);
-      await Promise.all(entries.map((e) => this.backend.indexMember(this.nodeId, e)));
-      for (const clash of clashes) {
-        this.log.warn({ member: clash.name }, 'after the backend restarted, another connection took this name; closing ours');
-        byOwner.get(clash.owner)?.replaced();
+    this.restoring = this.restore(reason).finally(() => {
+      this.restoring = null;
+      if (this.restoreAgain) {
+        this.restoreAgain = false;
+        this.requestRestore(reason);
       }
-      this.log.info({ members: entries.length, clashes: clashes.length }, 'backend reconnected: local members re-registered');
-    } catch (error) {
-      this.log.warn({ err: error }, 're-registration failed; will retry on the next reconnect');
+    });
+  }
+
+  private async restore(reason: string): Promise<void> {
+    // Each session re-registers in its own queue, so a leave or a drop that comes meanwhile
+    // runs before or after it, never against a stale copy of its state.
+    const outcomes = await Promise.all([...this.sessions.values()].map((session) => session.reregister()));
+    const suspended = await Promise.all(
+      this.retirements.suspended().map(async (entry) => {
+        try {
+          await this.backend.indexMember(this.nodeId, entry, entry.owner);
+          return (await this.backend.reregister(entry)).status;
+        } catch {
+          return 'failed' as const;
+        }
+      }),
+    );
+    const count = (status: string): number => [...outcomes, ...suspended].filter((o) => o === status).length;
+    const failed = count('failed');
+    const summary = { reason, kept: count('kept'), renumbered: count('renumbered'), rejoined: count('rejoined'), clashes: count('clash'), failed };
+    if (failed > 0) {
+      this.log.warn(summary, 're-registration partly failed; retrying in a second');
+      clearTimeout(this.restoreTimer);
+      this.restoreTimer = setTimeout(() => this.requestRestore(reason), 1000);
+      this.restoreTimer.unref();
+    } else {
+      this.log.info(summary, 'local members re-registered');
     }
   }
 
@@ -176,10 +200,11 @@ export class SignalingNode {
     while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   }
 
-  /** Stops grace timers (the process is exiting; survivors sweep what is left). */
+  /** Stops grace timers and cleanups, now and later (the process is exiting; survivors sweep what is left). */
   stop(): void {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.stopped = true;
+    clearTimeout(this.restoreTimer);
+    this.retirements.stop();
   }
 
   private route(channel: string, payload: string): void {

@@ -25,6 +25,8 @@ export interface Config {
   redisPrefix: string;
   /** REDIS_TLS_VERIFY, default false: verify rediss:// certificates (Heroku's are self-signed). */
   redisTlsVerify: boolean;
+  /** REDIS_COMMAND_TIMEOUT_MS, default 5000: a Redis command unanswered this long fails. */
+  redisCommandTimeoutMs: number;
   /** MAX_MESSAGE_BYTES, default 65536: larger frames close the socket with 1009. */
   maxMessageBytes: number;
   /** MAX_ROOM_SIZE, default 16: joins beyond it get room-full. */
@@ -93,6 +95,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisCluster: read<RedisClusterSeeds | undefined>('REDIS_CLUSTER_NODES', redisClusterNodes, undefined),
     redisPrefix: read('REDIS_PREFIX', keyPrefix, 'sig:'),
     redisTlsVerify: read('REDIS_TLS_VERIFY', boolean, false),
+    redisCommandTimeoutMs: read('REDIS_COMMAND_TIMEOUT_MS', integer(100, 60_000), 5000),
     maxMessageBytes: read('MAX_MESSAGE_BYTES', integer(256, 16 * 1024 * 1024), 64 * 1024),
     maxRoomSize: read('MAX_ROOM_SIZE', integer(2, 1000), 16),
     logLevel: read('LOG_LEVEL', oneOf(LOG_LEVELS), 'info'),

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { SessionSink, SignalResult } from '../cluster/session.ts';
 import type { SignalingNode } from '../cluster/signaling-node.ts';
-import { ErrorCode } from '../protocol/error-codes.ts';
+import { CloseCode, ErrorCode } from '../protocol/error-codes.ts';
 import type { ConnectionMetrics } from '../metrics/metrics.ts';
 import { NO_METRICS } from '../metrics/metrics.ts';
 import type { ArticleMessage } from '../protocol/parse-article.ts';
@@ -72,6 +72,12 @@ export function serveArticle(
       if (me) send(JSON.stringify({ method: 'peer-left', roomName: me.room, name }));
     },
     deliver: send,
+    // Another connection holds the membership now (a clash after re-registration): this
+    // socket must not stay open on a closed session.
+    replaced: () => {
+      log.info('membership taken by another connection; closing this one');
+      ws.close(CloseCode.Replaced, 'membership taken by another connection');
+    },
   };
   const session = node.createSession('article', id, sink, log);
   const fail = (code: ArticleErrorCode, message: string): void => {
@@ -87,6 +93,7 @@ export function serveArticle(
       }
       const result = await session.join(message.roomName, message.name);
       metrics.join(result.ok ? 'joined' : result.code);
+      if (!result.ok && result.code === 'unauthorized') return fail(ErrorCode.Unauthorized, result.reason);
       if (result.ok) {
         // A child of parentLog, not of log: a child of a child costs ~1 KB per member, one ~250 B.
         log = parentLog.child({ conn: id, room: message.roomName, name: message.name });

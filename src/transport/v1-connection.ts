@@ -179,17 +179,23 @@ class V1Connection implements SessionSink {
     const session = this.session;
     switch (message.type) {
       case 'join': {
-        if (policy.joinTokens) {
-          const check = await policy.joinTokens.check(message.token, message.room, message.name);
+        const tokens = policy.joinTokens;
+        // A resume needs no token (its secret proves the membership); the token is checked
+        // only if the membership is gone and a new one would start (docs/protocol.md).
+        const authorize = tokens ? () => tokens.check(message.token, message.room, message.name) : undefined;
+        if (authorize && message.resume === undefined) {
+          const check = await authorize();
           if (!check.ok) {
             metrics.join('unauthorized');
             return this.refuse(ErrorCode.Unauthorized, check.reason, message.id);
           }
         }
-        const result = await session.join(message.room, message.name, message.resume);
+        const result = await session.join(message.room, message.name, message.resume, message.resume === undefined ? undefined : authorize);
         metrics.join(result.ok ? 'joined' : result.code);
         if (result.ok) {
           this.logger().info({ resumed: result.resumed }, result.resumed ? 'resumed' : 'joined');
+        } else if (result.code === 'unauthorized') {
+          this.refuse(ErrorCode.Unauthorized, result.reason, message.id);
         } else {
           const [code, text] = JOIN_ERRORS[result.code];
           this.logger().info({ room: message.room, name: message.name, code }, 'join refused');

@@ -11,6 +11,10 @@ export interface WebhookSource {
   enableWebhooks(options: WebhookQueueOptions): WebhookQueue;
 }
 
+export function isWebhookSource(backend: object): backend is WebhookSource {
+  return typeof (backend as Partial<WebhookSource>).enableWebhooks === 'function';
+}
+
 /** Turns webhook events on in `backend` and returns the (not yet started) delivery worker. */
 export function createWebhooks(backend: WebhookSource, config: WebhookConfig, deps: { nodeId: string; logger: Logger; registry: Registry }): DeliveryWorker {
   const queue = backend.enableWebhooks({ maxQueued: config.maxQueued, maxAgeMs: config.maxAgeMs });

@@ -93,6 +93,40 @@ describe('Docker', () => {
     expect(cmd && (JSON.parse(cmd) as string[]).join(' ')).toBe(pkg.scripts['start']);
   });
 
+  it('builds FROM the NODE_IMAGE build argument, the public Node 24 image by default', () => {
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
+    const froms = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+    expect(froms).toEqual(['${NODE_IMAGE}', '${NODE_IMAGE}']);
+  });
+
+  it('every image in docker-compose.yml is overridable by the environment, with the public image as default', () => {
+    const raw = parseYaml(read('docker-compose.yml'), { merge: true }) as { services: Record<string, { image?: string; build?: { args?: Record<string, string> } }> };
+    const defaults: Record<string, string> = {};
+    for (const [name, s] of Object.entries(raw.services)) {
+      const m = /^\$\{([A-Z_]+):-([^}]+)\}$/.exec(s.image ?? '');
+      expect(m, `${name}: image ${s.image}`).not.toBeNull();
+      defaults[(m as RegExpExecArray)[1] as string] = (m as RegExpExecArray)[2] as string;
+    }
+    expect(defaults).toEqual({
+      SIGNALING_IMAGE: 'webrtc-signaling-cluster:local',
+      REDIS_IMAGE: 'redis:7-alpine',
+      HAPROXY_IMAGE: 'haproxy:2.8-alpine',
+      COTURN_IMAGE: 'coturn/coturn:4.6',
+    });
+    expect(raw.services['signaling-1']?.build?.args?.['NODE_IMAGE']).toBe('${NODE_IMAGE:-node:24-bookworm-slim}');
+
+    // And compose itself substitutes them (the form Compose 1.29 and v2 both read).
+    const [command, ...args] = composeCommand();
+    const env = { ...process.env, REDIS_IMAGE: 'mirror.example/redis:7', HAPROXY_IMAGE: 'mirror.example/haproxy:2.8', NODE_IMAGE: 'mirror.example/node:24', SIGNALING_IMAGE: 'mirror.example/sig:1', PUBLISH_HOST: '0.0.0.0', PUBLISH_PORT: '9999' };
+    const text = execFileSync(command as string, [...args, '-f', join(ROOT, 'docker-compose.yml'), 'config'], { encoding: 'utf8', env });
+    const services = (parseYaml(text) as { services: Record<string, { image?: string; build?: { args?: Record<string, string> }; ports?: unknown[] }> }).services;
+    expect(services['redis']?.image).toBe('mirror.example/redis:7');
+    expect(services['haproxy']?.image).toBe('mirror.example/haproxy:2.8');
+    expect(services['signaling-2']?.image).toBe('mirror.example/sig:1');
+    expect(services['signaling-2']?.build?.args?.['NODE_IMAGE']).toBe('mirror.example/node:24');
+    expect(JSON.stringify(services['haproxy']?.ports)).toMatch(/0\.0\.0\.0[^]*9999/);
+  });
+
   it('docker-compose.yml is valid for docker-compose', () => {
     const [command, ...args] = composeCommand();
     const result = spawnSync(command as string, [...args, '-f', join(ROOT, 'docker-compose.yml'), 'config', '-q'], { encoding: 'utf8' });

@@ -7,7 +7,9 @@ import type {
   MemberRef,
   RegisterOutcome,
   RegisterRequest,
+  LeaseState,
   ReregisterEntry,
+  ReregisterOutcome,
   ResumeOutcome,
   ResumeRequest,
   SuspendRequest,
@@ -17,6 +19,8 @@ import type { LeaveReason } from '../../webhooks/events.ts';
 import { MemoryWebhookQueue } from '../../webhooks/memory-queue.ts';
 import type { WebhookQueueOptions } from '../../webhooks/queue.ts';
 import { roomBase } from '../../webhooks/queue.ts';
+import { RoomKeys } from '../../cluster/keys.ts';
+import { encodeRoomEvent } from '../../cluster/room-events.ts';
 
 interface Member {
   seq: number;
@@ -80,7 +84,7 @@ export class MemoryBackend implements Backend {
   async unregister(m: MemberRef, owner: string): Promise<number | null> {
     const member = this.rooms.get(m.membersKey)?.members.get(m.name);
     if (!member || member.owner !== owner) return null;
-    this.drop(m, 'left');
+    this.drop(m, member.seq, 'left');
     return member.seq;
   }
 
@@ -88,15 +92,17 @@ export class MemoryBackend implements Backend {
     const member = this.rooms.get(r.membersKey)?.members.get(r.name);
     if (!member || member.owner !== r.owner) return false;
     member.graceUntil = Date.now() + r.graceMs;
+    if (r.secretHash) member.secretHash = r.secretHash;
     const later = this.holds.get(r.holdKey)?.entries ?? [];
-    this.holds.set(r.holdKey, { entries: [r.snapshot, ...r.frames, ...later], expires: Date.now() + r.holdTtlMs });
+    const first = r.snapshot === '' ? [] : [r.snapshot];
+    this.holds.set(r.holdKey, { entries: [...first, ...r.frames, ...later], expires: Date.now() + r.holdTtlMs });
     return true;
   }
 
   async expire(m: MemberRef, owner: string): Promise<number | null> {
     const member = this.rooms.get(m.membersKey)?.members.get(m.name);
     if (!member || member.owner !== owner || member.graceUntil === 0) return null;
-    this.drop(m, 'disconnected');
+    this.drop(m, member.seq, 'disconnected');
     return member.seq;
   }
 
@@ -112,9 +118,12 @@ export class MemoryBackend implements Backend {
     return 'held';
   }
 
-  async reregister(entries: readonly ReregisterEntry[]): Promise<ReregisterEntry[]> {
-    // Memory cannot lose its data while the process lives: nothing ever needs re-registering.
-    return entries.filter((e) => this.rooms.get(e.membersKey)?.members.get(e.name)?.owner !== e.owner);
+  async reregister(e: ReregisterEntry): Promise<ReregisterOutcome> {
+    // Memory cannot lose its data while the process lives: a member is there or was taken.
+    const room = this.rooms.get(e.membersKey);
+    const member = room?.members.get(e.name);
+    if (!room || !member || member.owner !== e.owner) return { status: 'clash' };
+    return { status: 'kept', seq: member.seq, peers: this.peers(room, e.name) };
   }
 
   async publish(channel: string, payload: string): Promise<number> {
@@ -139,8 +148,11 @@ export class MemoryBackend implements Backend {
   }
 
   onReconnect(): void {}
-  async renewLease(): Promise<void> {}
+  async renewLease(): Promise<LeaseState> {
+    return 'live';
+  }
   async indexMember(): Promise<void> {}
+  async unindexMember(): Promise<void> {}
   async releaseLease(): Promise<void> {}
   async claimDeadNodes(): Promise<string[]> {
     return [];
@@ -176,11 +188,13 @@ export class MemoryBackend implements Backend {
     return hold && hold.expires >= Date.now() ? hold.entries : [];
   }
 
-  private drop(m: MemberRef, reason: LeaveReason): void {
+  /** Removes a member and announces it, in one step as the Redis scripts do. */
+  private drop(m: MemberRef, seq: number, reason: LeaveReason): void {
     const room = this.rooms.get(m.membersKey);
     room?.members.delete(m.name);
     this.holds.delete(m.holdKey);
     if (room && room.members.size === 0) this.rooms.delete(m.membersKey);
+    void this.publish(RoomKeys.eventsOf(m.membersKey), encodeRoomEvent({ kind: 'left', seq, name: m.name }));
     this.webhooks?.emit(roomBase(m.membersKey), 'member.left', m.name, reason);
     if (room && room.members.size === 0) this.webhooks?.emit(roomBase(m.membersKey), 'room.finished');
   }

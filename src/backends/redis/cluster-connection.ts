@@ -5,6 +5,8 @@ import type { RedisClusterSeeds } from '../../config/redis-cluster-nodes.ts';
 export interface RedisClusterConfig extends RedisClusterSeeds {
   /** As REDIS_TLS_VERIFY for one Redis: managed clusters often serve self-signed certificates. */
   tlsVerify: boolean;
+  /** As for one Redis (RedisConnectionConfig.commandTimeoutMs). */
+  commandTimeoutMs: number;
 }
 
 /**
@@ -37,6 +39,7 @@ export function createClusterClient(config: RedisClusterConfig, name: string): C
       username: config.username,
       password: config.password,
       maxRetriesPerRequest: 0,
+      commandTimeout: config.commandTimeoutMs,
       connectTimeout: 3000,
       ...(config.tls ? { tls: { rejectUnauthorized: config.tlsVerify } } : {}),
     },

@@ -8,6 +8,12 @@ export interface RedisConnectionConfig {
    * serves a self-signed certificate and its docs say to skip verification.
    */
   tlsVerify: boolean;
+  /**
+   * REDIS_COMMAND_TIMEOUT_MS: a command unanswered this long fails (`unavailable`). Without
+   * it, a Redis that stops answering but keeps the connection open stalls every session's
+   * queue; the core treats the timeout like a lost reply (the command may still have run).
+   */
+  commandTimeoutMs: number;
 }
 
 /**
@@ -20,6 +26,7 @@ export function connectionOptions(config: RedisConnectionConfig, name: string): 
     enableAutoPipelining: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
+    commandTimeout: config.commandTimeoutMs,
     // Reconnect forever, quickly at first; a dyno without Redis is useless but must not die.
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000),
     lazyConnect: true,

@@ -5,17 +5,20 @@ import type {
   BusHandler,
   HoldOutcome,
   HoldRequest,
+  IndexedMember,
+  LeaseState,
   MemberEntry,
   MemberRef,
   RegisterOutcome,
   RegisterRequest,
   ReregisterEntry,
+  ReregisterOutcome,
   ResumeOutcome,
   ResumeRequest,
   SuspendRequest,
   SweepOutcome,
 } from '../../cluster/backend.ts';
-import { NodeKeys } from '../../cluster/keys.ts';
+import { NodeKeys, RoomKeys } from '../../cluster/keys.ts';
 import { runScript } from './connection.ts';
 import * as lua from './scripts.ts';
 import type { MembershipChange } from '../../webhooks/events.ts';
@@ -29,19 +32,43 @@ type Script = { source: string; sha: string };
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
 const S = {
   register: script(lua.REGISTER),
-  unregister: script(lua.UNREGISTER),
   suspend: script(lua.SUSPEND),
-  expire: script(lua.EXPIRE),
-  hold: script(lua.HOLD),
-  holdSharded: script(lua.HOLD_SHARDED),
   resume: script(lua.RESUME),
-  reregister: script(lua.REREGISTER),
-  sweepMember: script(lua.SWEEP_MEMBER),
   renewLease: script(lua.RENEW_LEASE),
   deadNodes: script(lua.DEAD_NODES),
 };
 
+/** The scripts that publish, in the variant for the bus in use (PUBLISH or SPUBLISH). */
+function publishingScripts(publish: lua.PublishCommand) {
+  return {
+    hold: script(publish === 'SPUBLISH' ? lua.HOLD_SHARDED : lua.HOLD),
+    unregister: script(lua.unregisterScript(publish)),
+    expire: script(lua.expireScript(publish)),
+    reregister: script(lua.reregisterScript(publish)),
+    sweepMember: script(lua.sweepMemberScript(publish)),
+  };
+}
+const PLAIN = publishingScripts('PUBLISH');
+const SHARDED = publishingScripts('SPUBLISH');
+
 const HOLD_OUTCOMES: Record<number, HoldOutcome> = { 1: 'delivered', 0: 'held', [-1]: 'not-found', [-2]: 'full' };
+const REREGISTER_STATUS = { 1: 'kept', 2: 'renumbered', 3: 'rejoined' } as const;
+const LEASE_STATES: Record<number, LeaseState> = { 1: 'live', 0: 'lapsed', [-1]: 'missing' };
+
+/** Where a sweep records the seq of a member it removed (same hash tag as the room). */
+function tombstoneKey(m: MemberRef): string {
+  return `${m.holdKey}:swept`;
+}
+
+/** The seqs reserved for members put back in a lost room (see reregisterScript). */
+function renumberingKey(membersKey: string): string {
+  return `${membersKey}:renumbering`;
+}
+
+/** One sweep-index entry: names cannot contain control characters, so newlines separate parts. */
+function indexEntry(m: MemberRef, owner: string): string {
+  return `${m.membersKey}\n${m.holdKey}\n${m.name}\n${owner}`;
+}
 
 /** Parses "name, value, name, value..." (value = "seq|...") into peers in join order. */
 function peersFrom(reply: ReadonlyArray<unknown>, start: number): MemberEntry[] {
@@ -62,7 +89,7 @@ export abstract class RedisStore implements Backend {
   readonly kind = 'redis';
   private readonly client: RedisClient;
   private readonly nodes: NodeKeys;
-  private readonly holdScript: Script;
+  private readonly scripts: ReturnType<typeof publishingScripts>;
   private readonly prefix: string;
   /** Set when WEBHOOK_URL is: membership scripts then queue their webhook events too. */
   private webhooks: RedisWebhookQueue | undefined;
@@ -73,7 +100,7 @@ export abstract class RedisStore implements Backend {
   protected constructor(client: RedisClient, prefix: string, sharded: boolean) {
     this.client = client;
     this.nodes = new NodeKeys(prefix);
-    this.holdScript = sharded ? S.holdSharded : S.hold;
+    this.scripts = sharded ? SHARDED : PLAIN;
     this.prefix = prefix;
   }
 
@@ -117,29 +144,32 @@ export abstract class RedisStore implements Backend {
   }
 
   async unregister(m: MemberRef, owner: string): Promise<number | null> {
-    const seq = Number(await this.change(S.unregister, [m.membersKey, m.holdKey], [m.name, owner], m, { kind: 'leave', name: m.name, reason: 'left' }));
+    const seq = Number(await this.change(this.scripts.unregister, [m.membersKey, m.holdKey], [m.name, owner, RoomKeys.eventsOf(m.membersKey)], m, { kind: 'leave', name: m.name, reason: 'left' }));
     return seq === -1 ? null : seq;
   }
 
   async suspend(r: SuspendRequest): Promise<boolean> {
-    return Number(await this.run(S.suspend, [r.membersKey, r.holdKey], [r.name, r.owner, r.graceMs, r.snapshot, r.holdTtlMs, ...r.frames])) === 1;
+    const args = [r.name, r.owner, r.graceMs, r.snapshot, r.holdTtlMs, r.secretHash ?? '', ...r.frames];
+    return Number(await this.run(S.suspend, [r.membersKey, r.holdKey], args)) === 1;
   }
 
   async expire(m: MemberRef, owner: string): Promise<number | null> {
-    const seq = Number(await this.change(S.expire, [m.membersKey, m.holdKey], [m.name, owner], m, { kind: 'leave', name: m.name, reason: 'disconnected' }));
+    const seq = Number(await this.change(this.scripts.expire, [m.membersKey, m.holdKey], [m.name, owner, RoomKeys.eventsOf(m.membersKey)], m, { kind: 'leave', name: m.name, reason: 'disconnected' }));
     return seq === -1 ? null : seq;
   }
 
   async hold(r: HoldRequest): Promise<HoldOutcome> {
-    const code = Number(await this.run(this.holdScript, [r.membersKey, r.holdKey], [r.name, r.channel, r.payload, r.maxHeld, r.ttlMs]));
+    const code = Number(await this.run(this.scripts.hold, [r.membersKey, r.holdKey], [r.name, r.channel, r.payload, r.maxHeld, r.ttlMs]));
     return HOLD_OUTCOMES[code] ?? 'not-found';
   }
 
-  async reregister(entries: readonly ReregisterEntry[]): Promise<ReregisterEntry[]> {
-    const replies = await Promise.all(
-      entries.map((e) => this.run(S.reregister, [e.membersKey], [e.name, `${e.seq}|${e.owner}|${e.secretHash}|0`, e.seq])),
-    );
-    return entries.filter((_, i) => Number(replies[i]) === 0);
+  async reregister(e: ReregisterEntry): Promise<ReregisterOutcome> {
+    const args = [e.name, e.owner, e.secretHash, e.seq, e.graceMs, RoomKeys.eventsOf(e.membersKey), e.highestKnownSeq];
+    const keys = [e.membersKey, tombstoneKey(e), renumberingKey(e.membersKey)];
+    const reply = (await this.change(this.scripts.reregister, keys, args, e, { kind: 'rejoin', name: e.name })) as unknown[];
+    const status = REREGISTER_STATUS[Number(reply[0]) as 1 | 2 | 3];
+    if (status === undefined) return { status: 'clash' };
+    return { status, seq: Number(reply[1]), peers: peersFrom(reply, 2) };
   }
 
   onMessage(handler: BusHandler): void {
@@ -153,12 +183,16 @@ export abstract class RedisStore implements Backend {
   // The dyno registry below uses single-key commands only: on a cluster the leases, each
   // dyno's member set and its sweep lock may live on different shards, and need not agree.
 
-  async renewLease(nodeId: string, ttlMs: number): Promise<void> {
-    await this.run(S.renewLease, [this.nodes.leases], [nodeId, ttlMs]);
+  async renewLease(nodeId: string, ttlMs: number): Promise<LeaseState> {
+    return LEASE_STATES[Number(await this.run(S.renewLease, [this.nodes.leases], [nodeId, ttlMs]))] ?? 'missing';
   }
 
-  async indexMember(nodeId: string, m: MemberRef): Promise<void> {
-    await this.client.sadd(this.nodes.members(nodeId), `${m.membersKey}\n${m.holdKey}\n${m.name}`);
+  async indexMember(nodeId: string, m: MemberRef, owner: string): Promise<void> {
+    await this.client.sadd(this.nodes.members(nodeId), indexEntry(m, owner));
+  }
+
+  async unindexMember(nodeId: string, m: MemberRef, owner: string): Promise<void> {
+    await this.client.srem(this.nodes.members(nodeId), indexEntry(m, owner));
   }
 
   async releaseLease(nodeId: string): Promise<void> {
@@ -174,19 +208,22 @@ export abstract class RedisStore implements Backend {
     return claimed;
   }
 
-  async deadNodeMembers(nodeId: string): Promise<MemberRef[]> {
+  async deadNodeMembers(nodeId: string): Promise<IndexedMember[]> {
     const entries = await this.client.smembers(this.nodes.members(nodeId));
-    return entries.flatMap((entry) => {
-      // Names cannot contain control characters, so a newline separates the parts safely.
-      const [membersKey, holdKey, name] = entry.split('\n');
-      return membersKey && holdKey && name ? [{ membersKey, holdKey, name }] : [];
+    return entries.flatMap((entry): IndexedMember[] => {
+      const [membersKey, holdKey, name, owner] = entry.split('\n');
+      if (!membersKey || !holdKey || !name) return [];
+      return owner ? [{ membersKey, holdKey, name, owner }] : [{ membersKey, holdKey, name }];
     });
   }
 
-  async sweepMember(nodeId: string, m: MemberRef, graceMs: number): Promise<SweepOutcome> {
-    const seq = Number(await this.change(S.sweepMember, [m.membersKey, m.holdKey], [m.name, nodeId, graceMs], m, { kind: 'leave', name: m.name, reason: 'dyno-lost' }));
+  async sweepMember(nodeId: string, m: IndexedMember, graceMs: number): Promise<SweepOutcome> {
+    const args = [m.name, nodeId, graceMs, m.owner ?? '', RoomKeys.eventsOf(m.membersKey)];
+    const seq = Number(await this.change(this.scripts.sweepMember, [m.membersKey, m.holdKey, tombstoneKey(m)], args, m, { kind: 'leave', name: m.name, reason: 'dyno-lost' }));
     if (seq === -2) return { action: 'kept' };
-    await this.client.srem(this.nodes.members(nodeId), `${m.membersKey}\n${m.holdKey}\n${m.name}`);
+    // Entries written before owners were indexed have three parts.
+    const entry = m.owner === undefined ? `${m.membersKey}\n${m.holdKey}\n${m.name}` : indexEntry(m, m.owner);
+    await this.client.srem(this.nodes.members(nodeId), entry);
     return seq === -1 ? { action: 'forgotten' } : { action: 'removed', seq };
   }
 

@@ -55,42 +55,60 @@ return others(key, {seq}, name)
   4,
 );
 
-/** KEYS members, hold; ARGV name, owner -> removed seq, or -1 when `owner` does not hold it. */
-export const UNREGISTER = script(`
+/**
+ * The scripts that remove a member announce it themselves (PUBLISH inside the script): a
+ * reply lost after the removal (connection drop, command timeout) then cannot mean that
+ * peers never hear `peer-left`, and a retry finds nothing to remove and announces nothing.
+ * In a Redis Cluster the announcement must be SPUBLISH (see holdScript); the events channel
+ * carries the room's hash tag, so it lives on the script's shard.
+ */
+export type PublishCommand = 'PUBLISH' | 'SPUBLISH';
+
+/** KEYS members, hold; ARGV name, owner, events channel -> removed seq, or -1 when `owner` does not hold it. */
+export function unregisterScript(publish: PublishCommand): string {
+  return script(`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return -1 end
 local seq, owner = parse(v)
 if owner ~= ARGV[2] then return -1 end
 drop(KEYS[1], KEYS[2], ARGV[1])
+redis.call('${publish}', ARGV[3], 'L' .. seq .. ':' .. ARGV[1])
 return seq
 `);
+}
 
 /**
- * KEYS members, hold; ARGV name, owner, grace ms, snapshot, hold ttl ms, frames...
- * -> 1 suspended, 0 not owner. Signals held meanwhile (after our unsubscribe) stay behind the
- * snapshot and the frames that reached us before it, in publish order.
+ * KEYS members, hold; ARGV name, owner, grace ms, snapshot ('' for none), hold ttl ms,
+ * secret hash ('' keeps the stored one), frames... -> 1 suspended, 0 not owner. Signals held
+ * meanwhile (after our unsubscribe) stay behind the snapshot and the frames that reached us
+ * before it, in publish order. The secret is replaced only to undo a resume whose reply was
+ * lost: the client still holds the secret it resumed with.
  */
 export const SUSPEND = script(`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return 0 end
 local seq, owner, secret = parse(v)
 if owner ~= ARGV[2] then return 0 end
+if ARGV[6] ~= '' then secret = ARGV[6] end
 redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. owner .. '|' .. secret .. '|' .. (now() + tonumber(ARGV[3])))
-for i = #ARGV, 6, -1 do redis.call('LPUSH', KEYS[2], ARGV[i]) end
-redis.call('LPUSH', KEYS[2], ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
+for i = #ARGV, 7, -1 do redis.call('LPUSH', KEYS[2], ARGV[i]) end
+if ARGV[4] ~= '' then redis.call('LPUSH', KEYS[2], ARGV[4]) end
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
 return 1
 `);
 
-/** KEYS members, hold; ARGV name, owner -> removed seq, or -1 unless still suspended by owner. */
-export const EXPIRE = script(`
+/** KEYS members, hold; ARGV name, owner, events channel -> removed seq, or -1 unless still suspended by owner. */
+export function expireScript(publish: PublishCommand): string {
+  return script(`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return -1 end
 local seq, owner, secret, grace = parse(v)
 if owner ~= ARGV[2] or grace == 0 then return -1 end
 drop(KEYS[1], KEYS[2], ARGV[1])
+redis.call('${publish}', ARGV[3], 'L' .. seq .. ':' .. ARGV[1])
 return seq
 `);
+}
 
 /**
  * KEYS members, hold; ARGV name, channel, payload, max held, ttl ms.
@@ -98,7 +116,7 @@ return seq
  * In a Redis Cluster the publish must be SPUBLISH: PUBLISH would be broadcast to every node,
  * while the member channel carries the room's hash tag and so lives on the script's shard.
  */
-function holdScript(publish: 'PUBLISH' | 'SPUBLISH'): string {
+function holdScript(publish: PublishCommand): string {
   return script(`
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return -1 end
 if redis.call('${publish}', ARGV[2], ARGV[3]) > 0 then return 1 end
@@ -129,32 +147,84 @@ for i = 1, #held do out[#out + 1] = held[i] end
 return others(KEYS[1], out, ARGV[1])
 `);
 
-/** KEYS members; ARGV name, value, seq -> 1 registered (or still ours), 0 someone else holds the name. */
-export const REREGISTER = script(`
-local v = redis.call('HGET', KEYS[1], ARGV[1])
+/**
+ * KEYS members, tombstone, renumbering; ARGV name, owner, secret hash, seq, grace ms (0:
+ * connected), events channel, highest seq this member knew of. Puts a member back after the
+ * store lost it or a sweep removed it.
+ * -> {0} someone else holds the name; {1, seq, name, value, ...} still there (rewritten, which
+ * also clears any grace a sweep put on it while this dyno was cut off); {2 or 3, new seq, ...}
+ * written anew. A member written anew gets a seq above every current member's: a newcomer
+ * that registered in the emptied room has a seq no higher than ours, and would drop an event
+ * carrying our old one. The announcement says how peers should take it:
+ *  - 3, "J<new>:<name>": the sweep's tombstone for our old seq is there, so peers heard
+ *    peer-left; for them (and for us) this is a new membership;
+ *  - 2, "R<new>:<old>:<name>": otherwise the store lost us and nobody was told we left;
+ *    peers that know us by the old seq just renumber us.
+ * Renumbering keeps the old join order: the first member put back in a lost room reserves
+ * the seqs base + 1 .. base + (highest seq it knew) ("base:ceiling", kept ten minutes), the
+ * counter jumps past them, and each member put back takes base + its old seq; one whose old
+ * seq is beyond the reservation takes the next free seq instead.
+ */
+export function reregisterScript(publish: PublishCommand): string {
+  return script(`
+local key, name, owner = KEYS[1], ARGV[1], ARGV[2]
+local grace = tonumber(ARGV[5])
+local deadline = 0
+if grace > 0 then deadline = now() + grace end
+local v = redis.call('HGET', key, name)
 if v then
-  local _, owner = parse(v)
-  local _, mine = parse(ARGV[2])
-  if owner ~= mine then return 0 end
+  local seq, holder = parse(v)
+  if holder ~= owner then return {0} end
+  redis.call('HSET', key, name, seq .. '|' .. owner .. '|' .. ARGV[3] .. '|' .. deadline)
+  return others(key, {1, seq}, name)
 end
--- Gone, or still ours: (re)write it, which also clears any grace a sweep put on it while
--- this dyno was cut off.
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-local counter = tonumber(redis.call('HGET', KEYS[1], ARGV_COUNTER) or '0')
-if counter < tonumber(ARGV[3]) then redis.call('HSET', KEYS[1], ARGV_COUNTER, ARGV[3]) end
-return 1
+local old = tonumber(ARGV[4])
+local status = 2
+if tonumber(redis.call('GET', KEYS[2]) or '-1') == old then status = 3 end
+redis.call('DEL', KEYS[2])
+local counter = tonumber(redis.call('HGET', key, ARGV_COUNTER) or '0')
+local seq = counter + 1
+if status == 2 then
+  local base, ceiling
+  local r = redis.call('GET', KEYS[3])
+  if r then
+    local colon = string.find(r, ':', 1, true)
+    base, ceiling = tonumber(string.sub(r, 1, colon - 1)), tonumber(string.sub(r, colon + 1))
+  else
+    base = counter
+    ceiling = counter + math.max(old, tonumber(ARGV[7]))
+    redis.call('SET', KEYS[3], base .. ':' .. ceiling, 'PX', 600000)
+  end
+  if base + old <= ceiling then seq = base + old end
+  if counter < ceiling then counter = ceiling end
+end
+if counter < seq then counter = seq end
+redis.call('HSET', key, ARGV_COUNTER, counter)
+redis.call('HSET', key, name, seq .. '|' .. owner .. '|' .. ARGV[3] .. '|' .. deadline)
+if status == 2 then
+  redis.call('${publish}', ARGV[6], 'R' .. seq .. ':' .. old .. ':' .. name)
+else
+  redis.call('${publish}', ARGV[6], 'J' .. seq .. ':' .. name)
+end
+return others(key, {status, seq}, name)
 `);
+}
 
 /**
- * KEYS members, hold; ARGV name, dead node id, grace ms. A member of a dead dyno first gets a
- * grace period (its client may resume elsewhere), then is removed.
- * -> -1 not that dyno's any more, -2 kept for now, or the removed seq.
+ * KEYS members, hold, tombstone; ARGV name, dead node id, grace ms, owner ('' = any
+ * connection of that dyno), events channel. A member of a dead dyno first gets a grace period
+ * (its client may resume elsewhere), then is removed, and the removal announced. The
+ * tombstone (the removed seq, kept a day) tells a dyno that was only stalled, and puts the
+ * member back, that its peers heard peer-left.
+ * -> -1 not that dyno's (or that connection's) any more, -2 kept for now, or the removed seq.
  */
-export const SWEEP_MEMBER = script(`
+export function sweepMemberScript(publish: PublishCommand): string {
+  return script(`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return -1 end
 local seq, owner, secret, grace = parse(v)
 if string.sub(owner, 1, #ARGV[2] + 1) ~= ARGV[2] .. '/' then return -1 end
+if ARGV[4] ~= '' and owner ~= ARGV[4] then return -1 end
 local t = now()
 if grace == 0 then
   redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. owner .. '|' .. secret .. '|' .. (t + tonumber(ARGV[3])))
@@ -162,13 +232,23 @@ if grace == 0 then
 end
 if grace > t then return -2 end
 drop(KEYS[1], KEYS[2], ARGV[1])
+redis.call('SET', KEYS[3], seq, 'PX', 86400000)
+redis.call('${publish}', ARGV[5], 'L' .. seq .. ':' .. ARGV[1])
 return seq
 `);
+}
 
-/** KEYS leases; ARGV node id, ttl ms: the lease runs until Redis's now + ttl. */
+/**
+ * KEYS leases; ARGV node id, ttl ms: the lease runs until Redis's now + ttl.
+ * -> 1 it was still running, 0 it had run out (survivors may have swept us), -1 there was none
+ * (first renewal, or the store lost it).
+ */
 export const RENEW_LEASE = script(`
-local t = redis.call('TIME')
-redis.call('ZADD', KEYS[1], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2]), ARGV[1])
+local t = now()
+local before = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[1], t + tonumber(ARGV[2]), ARGV[1])
+if not before then return -1 end
+if tonumber(before) < t then return 0 end
 return 1
 `);
 

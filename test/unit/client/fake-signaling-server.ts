@@ -61,6 +61,9 @@ export class FakeSignalingServer {
     return new FakeSignalingServer(wss, options);
   }
 
+  /** Set to end memberships as soon as their socket closes, as when the resume grace runs out. */
+  graceOver = false;
+
   get url(): string {
     return `ws://127.0.0.1:${(this.#wss.address() as AddressInfo).port}/signaling`;
   }
@@ -105,8 +108,8 @@ export class FakeSignalingServer {
       this.#sockets.delete(socket);
       if (self === undefined || self.socket !== socket) return;
       self.socket = undefined;
-      // With resume on, the member waits (forever, here) for its secret.
-      if (!this.#options.resume) this.#removeMember(self);
+      // With resume on, the member waits (forever, here, unless graceOver) for its secret.
+      if (!this.#options.resume || this.graceOver) this.#removeMember(self);
     });
     socket.on("message", (raw) => {
       const message = JSON.parse(String(raw)) as Json;
@@ -161,7 +164,7 @@ export class FakeSignalingServer {
     member.socket = socket;
     member.resume = `secret-${++this.#secrets}`;
     this.#members.set(key(room, name), member);
-    const joined: Json = { type: "joined", room, name, peers: others.map((m) => m.name) };
+    const joined: Json = { type: "joined", room, name, peers: others.map((m) => m.name), resumed };
     Object.assign(joined, this.#ice(name));
     if (this.#options.resume) joined["resume"] = member.resume;
     send(joined);

@@ -121,6 +121,18 @@ describe("SignalingClient: liveness and reconnects", () => {
     await until(() => server.openSockets === 1, 2000, "dead socket to be dropped");
   });
 
+  it("reports resumed as the server answered: false when the membership was gone", async () => {
+    const alice = client("alice");
+    alice.connect();
+    const first = await next(alice, "joined");
+    server.graceOver = true;
+    const rejoined = next(alice, "joined");
+    server.closeAll(1012, "restart");
+    const second = await rejoined;
+    expect(server.messagesOfType("join")[1]).toMatchObject({ resume: first.resume });
+    expect(second).toMatchObject({ rejoin: true, resumed: false });
+  });
+
   it("keeps a link alive while pongs arrive", async () => {
     // 15 pings take at least 300 ms, twice the pong timeout: only the pongs keep it open.
     const alice = client("alice", { pingIntervalMs: 20, pongTimeoutMs: 150 });

@@ -34,4 +34,12 @@ describe('loadConfig', () => {
     for (const name of ['PORT', 'REDIS_URL', 'MAX_MESSAGE_BYTES', 'REDIS_PREFIX']) expect(message).toContain(name);
     expect((error as ConfigError).problems).toHaveLength(4);
   });
+
+  it('validates REDIS_COMMAND_TIMEOUT_MS (default 5000, 100 to 60000)', () => {
+    expect(loadConfig({}).redisCommandTimeoutMs).toBe(5000);
+    expect(loadConfig({ REDIS_COMMAND_TIMEOUT_MS: '250' }).redisCommandTimeoutMs).toBe(250);
+    for (const bad of ['0', '99', '60001', 'soon']) {
+      expect(() => loadConfig({ REDIS_COMMAND_TIMEOUT_MS: bad })).toThrow(/REDIS_COMMAND_TIMEOUT_MS/);
+    }
+  });
 });

@@ -1,0 +1,97 @@
+# A container engine for the docker tests and the testcontainers path of the Redis fixture.
+# Sourced by scripts/test.sh.
+#
+# An engine that already answers (DOCKER_HOST, or the default socket) is used as it is.
+# Otherwise, as root, this starts a private dockerd: its own socket and exec root under
+# /run/webrtc-signaling-test (so other tools that probe /var/run/docker.sock do not find it),
+# the default data root /var/lib/docker (so built images stay cached between runs), its log
+# in a temp folder, and published ports defaulting to 127.0.0.1. It is stopped at exit by the
+# last run using it (runs on one machine share it through a lock).
+
+ENGINE_DIR=/run/webrtc-signaling-test
+ENGINE_SOCK="$ENGINE_DIR/docker.sock"
+ENGINE_LOCK_FD=
+
+# True when a docker-compatible daemon answers on the current DOCKER_HOST (or the default).
+docker_answers() { timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+# The docker tests run when no file filter is given, or a filter names test/docker.
+docker_tests_selected() {
+  local arg any_filter=
+  for arg in "$@"; do
+    case "$arg" in
+      -*) ;;
+      *) any_filter=1; case "$arg" in *docker*) return 0 ;; esac ;;
+    esac
+  done
+  [ -z "$any_filter" ]
+}
+
+stop_private_engine() {
+  [ -n "$ENGINE_LOCK_FD" ] || return 0
+  # Containers a crashed test file left behind (testcontainers' and ours are labelled).
+  local leftovers
+  leftovers="$(docker ps -aq --filter label=org.testcontainers=true 2>/dev/null || true)"
+  # Compose projects of the docker tests (test/docker/compose.ts names them sigtest-*).
+  leftovers="$leftovers $(docker ps -a --filter label=com.docker.compose.project --format '{{.ID}} {{.Label "com.docker.compose.project"}}' 2>/dev/null | awk '$2 ~ /^sigtest-/ { print $1 }' || true)"
+  # shellcheck disable=SC2086
+  if [ -n "${leftovers// /}" ]; then docker rm -f $leftovers >/dev/null 2>&1 || true; fi
+  # Last one out stops the daemon: an exclusive lock means no other run holds it shared.
+  if flock -x -n "$ENGINE_LOCK_FD"; then
+    local pid
+    pid="$(cat "$ENGINE_DIR/docker.pid" 2>/dev/null || true)"
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      note "stopping the dockerd this run started (pid $pid)"
+      kill -TERM "$pid"
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    fi
+  else
+    note "leaving dockerd running: another test run is using it"
+  fi
+  exec {ENGINE_LOCK_FD}>&-
+  ENGINE_LOCK_FD=
+}
+
+start_private_engine() {
+  local log_dir
+  log_dir="$(mktemp -d "${TMPDIR:-/tmp}/dockerd-XXXXXX")"
+  note "starting dockerd (log: $log_dir/dockerd.log)"
+  # setsid: the daemon must not get the terminal's Ctrl-C before we stop it ourselves.
+  setsid dockerd \
+    --host "unix://$ENGINE_SOCK" \
+    --exec-root "$ENGINE_DIR/exec" \
+    --pidfile "$ENGINE_DIR/docker.pid" \
+    --ip 127.0.0.1 \
+    >"$log_dir/dockerd.log" 2>&1 </dev/null &
+  local pid=$!
+  for _ in $(seq 1 150); do
+    if docker_answers; then
+      note "dockerd $(docker version --format '{{.Server.Version}}') answers on $DOCKER_HOST"
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  tail -n 30 "$log_dir/dockerd.log" >&2 || true
+  fail "dockerd did not answer within 30 s (log above, full log in $log_dir/dockerd.log)"
+}
+
+ensure_container_engine() {
+  section "Container engine"
+  if docker_answers; then
+    note "using the running engine: docker $(docker version --format '{{.Server.Version}}') at ${DOCKER_HOST:-the default socket}"
+    return
+  fi
+  if [ -z "$CAN_ROOT" ] || [ "$(id -u)" -ne 0 ]; then
+    fail "the docker tests need a container engine and none answers${DOCKER_HOST:+ at $DOCKER_HOST}. Start one (\`sudo systemctl start docker\`, or \`sudo dockerd &\`), or install it with \`sudo apt-get install -y docker.io docker-compose\`; or run the other suites alone: npm test -- test/unit test/integration test/browser"
+  fi
+  mkdir -p "$ENGINE_DIR"
+  export DOCKER_HOST="unix://$ENGINE_SOCK"
+  exec {ENGINE_LOCK_FD}>"$ENGINE_DIR/lock"
+  add_cleanup stop_private_engine
+  # Exclusive while checking and starting, so two runs do not start two daemons on one
+  # data root; then shared for the rest of the run.
+  flock -x "$ENGINE_LOCK_FD"
+  if docker_answers; then note "using the dockerd another test run started on $DOCKER_HOST"; else start_private_engine; fi
+  flock -s "$ENGINE_LOCK_FD"
+}

@@ -1,0 +1,126 @@
+# Local stand-ins for the public images the project ships references to (node, redis,
+# haproxy), built from Debian packages because public image registries are not reachable
+# from the test machines. Sourced by scripts/test.sh.
+#
+#   base     debootstrap --variant=minbase bookworm from this machine's apt mirror, imported
+#   node     the base + the Node binary this run uses + npm from the npm registry: stands in
+#            for node:24-bookworm-slim (same paths, `node` user with uid 1000)
+#   redis    the base + Debian's redis-server: stands in for redis:7-alpine
+#   haproxy  the base + Debian's haproxy: stands in for haproxy:2.8-alpine
+#
+# Every tag carries a hash of what goes into the images (their Dockerfiles, this script, the
+# mirror, the Node and npm versions, the CA bundle, the npm registry), so a second run finds
+# them and builds nothing, and any change builds them again.
+
+IMAGES_SRC="$ROOT/test/docker/images"
+IMAGE_REPO=webrtc-signaling-test
+NPM_SPEC=npm@11
+HOST_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+
+# The machine's Debian mirror for bookworm (deb822 .sources or one-line sources.list).
+debian_mirror() {
+  if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "$DEBIAN_MIRROR"; return; fi
+  local found
+  found="$(awk '
+    /^URIs:/ { uri = $2 }
+    /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm" && uri != "") { print uri; exit } }
+    /^$/ { uri = "" }
+  ' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1)"
+  if [ -z "$found" ]; then
+    found="$(sed -n 's/^deb \(\[[^]]*\] \)\{0,1\}\([^ ]*\) bookworm .*/\2/p' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n1)"
+  fi
+  echo "${found:-http://deb.debian.org/debian}"
+}
+
+# Proxy settings of this shell, as build args (docker passes these predefined args to RUN).
+proxy_build_args() {
+  local name
+  for name in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
+    if [ -n "${!name:-}" ]; then printf -- '--build-arg\n%s=%s\n' "$name" "${!name}"; fi
+  done
+}
+
+images_hash() {
+  local ca=none
+  [ -f "$HOST_CA_BUNDLE" ] && ca="$(sha256sum <"$HOST_CA_BUNDLE" | cut -c1-64)"
+  {
+    (cd "$IMAGES_SRC" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+    sha256sum <"$SETUP/local-images.sh"
+    echo "mirror $(debian_mirror)"
+    echo "node $(node --version) $NPM_SPEC"
+    echo "ca $ca"
+    echo "registry $(npm config get registry)"
+  } | sha256sum | cut -c1-12
+}
+
+image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+
+build_base_image() {
+  local tag="$1" mirror rootfs
+  mirror="$(debian_mirror)"
+  [ "$(id -u)" -eq 0 ] || fail "building the local base image needs root (debootstrap); run npm test as root, or build $tag yourself"
+  rootfs="$(mktemp -d "${TMPDIR:-/tmp}/bookworm-rootfs-XXXXXX")"
+  note "debootstrap --variant=minbase bookworm from $mirror"
+  if ! debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$rootfs.log" 2>&1; then
+    tail -n 20 "$rootfs.log" >&2
+    rm -rf "$rootfs"
+    fail "debootstrap failed (full log: $rootfs.log)"
+  fi
+  # Packages installed in image builds must not start services; keep the image lean.
+  printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
+  chmod 755 "$rootfs/usr/sbin/policy-rc.d"
+  printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' >"$rootfs/etc/apt/apt.conf.d/90no-recommends"
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs.log"
+  tar -C "$rootfs" -c . | docker import --change 'CMD ["bash"]' - "$tag" >/dev/null
+  rm -rf "$rootfs"
+}
+
+build_node_image() {
+  local tag="$1" base="$2" ctx node_bin
+  ctx="$(mktemp -d "${TMPDIR:-/tmp}/node-image-XXXXXX")"
+  cp -r "$IMAGES_SRC/node/." "$ctx/"
+  node_bin="$(node -p 'process.execPath')"
+  cp "$node_bin" "$ctx/node"
+  # npm's registry tarball bundles its dependencies: unpacked, it runs as is.
+  (cd "$ctx" && npm pack "$NPM_SPEC" --silent >/dev/null && tar -xzf npm-*.tgz && mv package npm && rm npm-*.tgz)
+  if [ -f "$HOST_CA_BUNDLE" ]; then cp "$HOST_CA_BUNDLE" "$ctx/ca-certificates.crt"; else : >"$ctx/ca-certificates.crt"; fi
+  local args=()
+  mapfile -t args < <(proxy_build_args)
+  docker build -q "${args[@]}" --build-arg "BASE=$base" --build-arg "NPM_REGISTRY=$(npm config get registry)" -t "$tag" "$ctx" >/dev/null
+  rm -rf "$ctx"
+}
+
+build_apt_image() {
+  local tag="$1" base="$2" dir="$3" args=()
+  mapfile -t args < <(proxy_build_args)
+  docker build -q "${args[@]}" --build-arg "BASE=$base" -t "$tag" "$IMAGES_SRC/$dir" >/dev/null
+}
+
+# Older hashes of our stand-ins are dead weight: remove them once the new ones exist.
+prune_old_images() {
+  local hash="$1" ref
+  docker images --format '{{.Repository}}:{{.Tag}}' | while read -r ref; do
+    case "$ref" in "$IMAGE_REPO"/*) case "$ref" in *"-$hash" | *":$hash") ;; *) docker rmi "$ref" >/dev/null 2>&1 || true ;; esac ;; esac
+  done
+}
+
+ensure_local_images() {
+  section "Local images"
+  local hash started
+  hash="$(images_hash)"
+  local base="$IMAGE_REPO/debian:bookworm-$hash"
+  export NODE_IMAGE="$IMAGE_REPO/node:24-$hash"
+  export REDIS_IMAGE="$IMAGE_REPO/redis:$hash"
+  export HAPROXY_IMAGE="$IMAGE_REPO/haproxy:$hash"
+  if image_exists "$NODE_IMAGE" && image_exists "$REDIS_IMAGE" && image_exists "$HAPROXY_IMAGE"; then
+    note "cached (hash $hash): $NODE_IMAGE $REDIS_IMAGE $HAPROXY_IMAGE"
+    return
+  fi
+  started=$SECONDS
+  if ! image_exists "$base"; then build_base_image "$base"; note "built $base ($((SECONDS - started)) s)"; fi
+  image_exists "$NODE_IMAGE" || { build_node_image "$NODE_IMAGE" "$base"; note "built $NODE_IMAGE"; }
+  image_exists "$REDIS_IMAGE" || { build_apt_image "$REDIS_IMAGE" "$base" redis; note "built $REDIS_IMAGE"; }
+  image_exists "$HAPROXY_IMAGE" || { build_apt_image "$HAPROXY_IMAGE" "$base" haproxy; note "built $HAPROXY_IMAGE"; }
+  prune_old_images "$hash"
+  note "local images ready in $((SECONDS - started)) s"
+}
