@@ -225,6 +225,24 @@ describe('delivery (one Redis)', () => {
     expect(receiver.room('dead')).toEqual([]);
   });
 
+  it('a dyno stalled past its lease is swept (dyno-lost); when it wakes up and puts its member back, that member joined again', async () => {
+    const prefix = uniquePrefix('wh-stall');
+    const d0 = await dyno('redis', prefix);
+    const d1 = await dyno('redis', prefix);
+    await member(d0, 'stall', 'alice');
+    const bob = await member(d1, 'stall', 'bob');
+    await storyIs('stall', ['room.started', 'member.joined alice', 'member.joined bob']);
+    d0.process.kill('SIGSTOP');
+    try {
+      await bob.client.expect('peer-left', LEASE_MS * 3 + GRACE_MS + 10_000);
+    } finally {
+      d0.process.kill('SIGCONT');
+    }
+    // alice's socket was never closed: her dyno finds its lease lapsed and registers her anew.
+    await bob.client.expect('peer-joined', 15_000);
+    await storyIs('stall', ['room.started', 'member.joined alice', 'member.joined bob', 'member.left alice dyno-lost', 'member.joined alice']);
+  });
+
   it('a whole-cluster restart (every dyno SIGTERM, new ones started) loses and invents nothing', async () => {
     const prefix = uniquePrefix('wh-restart');
     // Long enough for a new dyno to start under a loaded CI machine before alice resumes.
