@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
 import type { MembershipChange, QueuedEvent } from './events.ts';
 import { decodeEvent } from './events.ts';
 import * as lua from './lua.ts';
@@ -28,7 +27,6 @@ const S = {
  * cluster they spread over the masters like any other keys.
  */
 export class RedisWebhookQueue implements WebhookQueue {
-  private readonly client: Redis | Cluster;
   private readonly run: Run;
   private readonly options: WebhookQueueOptions;
   private readonly shardKeys: string[];
@@ -36,8 +34,7 @@ export class RedisWebhookQueue implements WebhookQueue {
   private listener: (room: string) => void = () => undefined;
   private nextShard = 0;
 
-  constructor(client: Redis | Cluster, prefix: string, options: WebhookQueueOptions, run: Run) {
-    this.client = client;
+  constructor(prefix: string, options: WebhookQueueOptions, run: Run) {
     this.run = run;
     this.options = options;
     this.shardKeys = Array.from({ length: QUEUE_SHARDS }, (_, i) => `${prefix}{wh.${i}}`);
@@ -125,10 +122,5 @@ export class RedisWebhookQueue implements WebhookQueue {
 
   onActivity(listener: (room: string) => void): void {
     this.listener = listener;
-  }
-
-  /** Events waiting in a room's outbox (tests, diagnostics). */
-  async queued(room: string): Promise<number> {
-    return this.client.llen(`${room}:wh`);
   }
 }

@@ -106,7 +106,7 @@ export abstract class RedisStore implements Backend {
 
   /** Turns webhook events on (src/webhooks/): the returned queue is what delivery workers read. */
   enableWebhooks(options: WebhookQueueOptions): RedisWebhookQueue {
-    this.webhooks = new RedisWebhookQueue(this.client, this.prefix, options, (s, k, a) => this.run(s, k, a));
+    this.webhooks = new RedisWebhookQueue(this.prefix, options, (s, k, a) => this.run(s, k, a));
     return this.webhooks;
   }
 
