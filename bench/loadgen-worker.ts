@@ -171,7 +171,8 @@ async function runStep(c: StepCommand): Promise<StepReport> {
     };
     setTimeout(tick, Math.max(0, t0 - now()));
   });
-  await waitUntil(() => state.received >= sent, c.drainMs);
+  // Refused signals (an error frame each) are settled too: only the rest can still arrive.
+  await waitUntil(() => state.received + Object.values(errors).reduce((a, b) => a + b, 0) >= sent, c.drainMs);
   return {
     sent,
     sendFailed,

@@ -12,6 +12,9 @@ import { nodeChannel } from './cluster/keys.ts';
 import { JoinTokenVerifier } from './auth/join-token.ts';
 import { Liveness } from './cluster/liveness.ts';
 import { SignalingNode } from './cluster/signaling-node.ts';
+import { Admission } from './transport/admission.ts';
+import { Backpressure } from './transport/backpressure.ts';
+import { connectionCeiling } from './transport/open-files.ts';
 import type { ConnectionPolicy } from './transport/connection-policy.ts';
 import { startHeartbeat } from './transport/heartbeat.ts';
 import { originAllowed } from './transport/origin-policy.ts';
@@ -62,6 +65,7 @@ export async function createSignalingServer({ config, logger, publicDir, backend
     graceMs: config.resumeGraceMs,
     leaseMs: config.nodeLeaseMs,
     maxHeld: config.maxHeldSignals,
+    maxHeldBytes: config.maxHeldBytes,
     logger,
   });
   const liveness = new Liveness(backend, {
@@ -71,7 +75,14 @@ export async function createSignalingServer({ config, logger, publicDir, backend
     logger,
     onLeaseLost: (state) => node.requestRestore(`the lease was ${state}`),
   });
-  const policy = connectionPolicy(config);
+  // Reads gateway.clients lazily: the gateway is created below.
+  const backpressure = new Backpressure(
+    { maxInflightBytes: config.maxInflightBytes, maxLoopLagMs: config.maxLoopLagMs },
+    () => gateway.clients,
+    logger,
+  );
+  const admission = new Admission({ ...config.admission, maxConnections: connectionCeiling(config.admission.maxConnections, logger) }, logger);
+  const policy = connectionPolicy(config, backpressure, admission);
   const observe = createObservability(backend, node, logger, () => gateway.clients.size);
   const app = createApp({
     backend,
@@ -83,13 +94,21 @@ export async function createSignalingServer({ config, logger, publicDir, backend
   });
   const http = createHttpServer(app);
   const routes = new Map<string, UpgradeHandler>([
-    ['/signaling', (ws, req) => serveV1(ws, req, node, logger, observe.metrics, policy)],
-    ['/video_chat/signaling', (ws, req) => serveArticle(ws, req, node, logger, observe.metrics, policy)],
+    ['/signaling', (ws, req) => {
+      serveV1(ws, req, node, logger, observe.metrics, policy);
+      backpressure.adopt(ws);
+    }],
+    ['/video_chat/signaling', (ws, req) => {
+      serveArticle(ws, req, node, logger, observe.metrics, policy);
+      backpressure.adopt(ws);
+    }],
   ]);
   const gateway = new WsGateway(http, {
     maxPayload: config.maxMessageBytes,
     routes,
     allowOrigin: (req) => originAllowed(req, config.allowedOrigins, config.production),
+    admission,
+    onRefused: (reason) => observe.metrics.upgradeRefused(reason),
   });
   let stopHeartbeat = (): void => undefined;
 
@@ -103,13 +122,16 @@ export async function createSignalingServer({ config, logger, publicDir, backend
         http.listen(config.port, config.host, () => {
           http.off('error', reject);
           liveness.start();
+          backpressure.start();
           stopHeartbeat = startHeartbeat(gateway.wss, config.heartbeatMs);
           resolve((http.address() as AddressInfo).port);
         });
       }),
     async close(code = CloseCode.GoingAway) {
       gateway.stopAccepting();
+      admission.stop();
       stopHeartbeat();
+      backpressure.stop();
       observe.stop();
       const closing = [...gateway.clients].map(
         (ws) => new Promise<void>((resolve) => {
@@ -130,14 +152,20 @@ export async function createSignalingServer({ config, logger, publicDir, backend
   };
 }
 
-function connectionPolicy(config: Config): ConnectionPolicy {
+function connectionPolicy(config: Config, backpressure: Backpressure, admission: Admission): ConnectionPolicy {
   const ice = iceServerSource(config.ice);
   return {
     rateLimitPerSec: config.rateLimitPerSec,
     rateLimitBurst: config.rateLimitBurst,
     maxBufferedBytes: config.maxBufferedBytes,
+    maxSignalBytes: config.maxSignalBytes,
+    rateLimitBytesPerSec: config.rateLimitBytesPerSec,
+    rateLimitBytesBurst: config.rateLimitBytesBurst,
+    admission: backpressure,
     ...(config.tokenSecret ? { joinTokens: new JoinTokenVerifier(config.tokenSecret) } : {}),
     iceServers: (name) => ice.iceServers(name),
+    admitJoin: () => admission.admitJoin(),
+    joinDone: () => admission.joinDone(),
     ...(ice.ttlSeconds === undefined ? {} : { iceServersTtl: ice.ttlSeconds }),
   };
 }

@@ -13,6 +13,12 @@ export const DYNO_ENV: Record<string, string> = {
   LOG_LEVEL: 'warn',
   RATE_LIMIT_PER_SEC: '100000',
   RATE_LIMIT_BURST: '100000',
+  // Admission control off: the bench measures what a dyno carries, and its clients do not
+  // retry a refused join the way the client library does (bench/reconnect-storm.ts does).
+  MAX_JOINS_PER_SEC: '1000000',
+  MAX_CONNECTIONS: '1000000',
+  RATE_LIMIT_BYTES_PER_SEC: '100000000',
+  RATE_LIMIT_BYTES_BURST: '100000000',
 };
 
 /** One Redis and two nodes of one target, started fresh or given by URL. */
@@ -29,6 +35,8 @@ export interface BenchCluster {
 export interface ClusterExtras {
   /** Open each node's inspector (to force GC). */
   inspect?: boolean;
+  /** More dyno settings on top of DYNO_ENV. */
+  env?: Record<string, string>;
 }
 
 const live = new Set<Server>();
@@ -47,8 +55,8 @@ export async function startCluster(kind: TargetKind, options: BenchOptions, extr
   const nodes: [Server, Server] = givenNodes
     ? [external('node-0', givenNodes[0]), external('node-1', givenNodes[1])]
     : await Promise.all([
-        startNode(serverKind, 'node-0', redis.url, { env: DYNO_ENV, inspect: extras.inspect === true }),
-        startNode(serverKind, 'node-1', redis.url, { env: DYNO_ENV, inspect: extras.inspect === true }),
+        startNode(serverKind, 'node-0', redis.url, { env: { ...DYNO_ENV, ...extras.env }, inspect: extras.inspect === true }),
+        startNode(serverKind, 'node-1', redis.url, { env: { ...DYNO_ENV, ...extras.env }, inspect: extras.inspect === true }),
       ]);
   for (const n of nodes) live.add(n);
   return {

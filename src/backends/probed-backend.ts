@@ -1,4 +1,4 @@
-import type { Backend, BusHandler } from '../cluster/backend.ts';
+import type { Backend, BusHandler, BusResetHandler } from '../cluster/backend.ts';
 import { BusProbe, failed } from './bus-probe.ts';
 import type { Probe, ProbeResult } from './probe.ts';
 
@@ -19,6 +19,7 @@ export function withBusProbe(backend: Backend, channel: string, timeoutMs = 2000
   const bus = new BusProbe(channel, timeoutMs, (c, p) => backend.publish(c, p));
   let coreHandler: BusHandler = () => undefined;
   let coreReconnect: () => void = () => undefined;
+  let coreBusReset: BusResetHandler = () => undefined;
   let reconnects = 0;
   backend.onMessage((c, p) => {
     if (!bus.intercept(c, p)) coreHandler(c, p);
@@ -28,14 +29,21 @@ export function withBusProbe(backend: Backend, channel: string, timeoutMs = 2000
     coreReconnect();
   });
 
-  // Subscribed once; after that the backend's client resubscribes on its own after a
-  // reconnect. If that ever fails, the probe must report it, not quietly paper over it.
+  // Subscribed once, and again after the bus lost it (backends do not re-subscribe by
+  // themselves). If that fails, the probe must report it, not quietly paper over it.
   let subscribed = false;
   const subscribe = async (): Promise<void> => {
     await backend.subscribe([channel]);
     subscribed = true;
   };
   if (backend.isReady()) subscribe().catch(() => undefined);
+  backend.onBusReset((affected) => {
+    if (affected(channel)) {
+      subscribed = false;
+      subscribe().catch(() => undefined);
+    }
+    coreBusReset(affected);
+  });
 
   async function probe(): Promise<ProbeResult> {
     if (!backend.isReady()) return failed(`the ${backend.kind} backend is not connected`);
@@ -55,6 +63,9 @@ export function withBusProbe(backend: Backend, channel: string, timeoutMs = 2000
     },
     onReconnect: (handler: () => void) => {
       coreReconnect = handler;
+    },
+    onBusReset: (handler: BusResetHandler) => {
+      coreBusReset = handler;
     },
     probe,
   };

@@ -69,6 +69,8 @@ export interface HoldRequest extends MemberRef {
   channel: string;
   payload: string;
   maxHeld: number;
+  /** Bytes held at most, this payload included (MAX_HELD_BYTES). */
+  maxHeldBytes: number;
   ttlMs: number;
 }
 
@@ -106,6 +108,21 @@ export type SweepOutcome = { action: 'kept' | 'forgotten' } | { action: 'removed
 
 export type BusHandler = (channel: string, payload: string) => void;
 
+/**
+ * The bus lost its subscriptions and is connected again: `affected(channel)` says which of
+ * them are gone (a Redis Cluster loses one shard's at a time). The backend does not
+ * re-subscribe by itself; the core does, from the subscriptions it holds.
+ */
+export type BusResetHandler = (affected: (channel: string) => boolean) => void;
+
+/** What a connected member missed while its dyno was not subscribed to its channel. */
+export interface CatchUp {
+  /** Signal entries held for it (published while nobody subscribed), in order. */
+  held: string[];
+  /** The room's other members now. */
+  peers: MemberEntry[];
+}
+
 export interface Backend {
   /** Human-readable kind for logs and /readyz. */
   readonly kind: 'embedded' | 'redis';
@@ -134,6 +151,13 @@ export interface Backend {
   onMessage(handler: BusHandler): void;
   /** Called after the backend reconnected (its data may be gone). */
   onReconnect(handler: () => void): void;
+  /** Called when subscriptions were lost (the subscriber connection dropped) and it is back. */
+  onBusReset(handler: BusResetHandler): void;
+  /**
+   * Takes what was held for a member that `owner` holds and that is not reconnecting (held
+   * because the bus dropped its channel), with the room's members; null when it is not ours.
+   */
+  catchUp(member: MemberRef, owner: string): Promise<CatchUp | null>;
 
   /** Extends this dyno's lease; says whether it had run out meanwhile. */
   renewLease(nodeId: string, ttlMs: number): Promise<LeaseState>;

@@ -36,6 +36,9 @@ export function decodeRoomEvent(payload: string): RoomEvent | null {
 /** Prefix of a payload on a member channel that carries a ready-to-send signal frame. */
 export const SIGNAL_PREFIX = 'S';
 
+/** A member-channel payload asking its dyno to hand over what is held for it (HOLD script). */
+export const DRAIN_REQUEST = 'D';
+
 /** Prefix of a member-channel payload telling the holder "<owner>" it was replaced. */
 export const REPLACED_PREFIX = 'K';
 

@@ -19,6 +19,13 @@ export interface SessionSink {
   deliver(frame: string): boolean | void;
   /** The membership was resumed on another connection: close this one without leaving. */
   replaced?(): void;
+  /**
+   * Signals between this member and `peers` may have been lost: the dyno's bus connection
+   * dropped with some in flight (docs/protocol.md, "Ordering and delivery").
+   */
+  signalsLost?(peers: string[]): void;
+  /** The frame, in this protocol, that tells a peer signals between it and `name` may be lost. */
+  lostFrame?(name: string): string;
 }
 
 export type JoinResult =

@@ -10,6 +10,8 @@ import type { RoomEvent } from './room-events.ts';
 import { encodeRoomEvent, SIGNAL_PREFIX } from './room-events.ts';
 import type { CloseReason, JoinAuthorizer, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
 import type { SignalingNode } from './signaling-node.ts';
+import { replayCatchUp } from './catch-up.ts';
+import { SignalOrder } from './signal-order.ts';
 
 export type { CloseReason, JoinAuthorizer, JoinInfo, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
 
@@ -28,6 +30,7 @@ export class Session {
   private membership: Membership | null = null;
   private tail: Promise<unknown> = Promise.resolve();
   private queued = 0;
+  private readonly order = new SignalOrder();
   /** Set as soon as another connection took the membership over: nothing more reaches the client. */
   private replacing = false;
   private readonly node: SignalingNode;
@@ -79,8 +82,65 @@ export class Session {
    * any join or leave queued before it, so it names the member that actually sends it.
    */
   signal(to: string, frame: string | ((from: string) => string)): Promise<SignalResult> {
-    if (this.queued === 0) return this.doSignal(to, frame);
-    return this.serial(() => this.doSignal(to, frame));
+    if (this.queued === 0) return this.order.run(to, () => this.doSignal(to, frame));
+    return this.serial(() => this.order.run(to, () => this.doSignal(to, frame)));
+  }
+
+  /**
+   * The bus lost this member's channel and is re-subscribing it: from now on frames and
+   * events wait in `pending`, so what was held meanwhile can be handed over before them.
+   */
+  bufferLive(): void {
+    const m = this.membership;
+    if (m && this.state === 'joined' && !m.pending) m.pending = [];
+  }
+
+  /**
+   * After bufferLive() and the re-subscription: hands over the signals held while the
+   * channel had no subscriber and the room changes missed, then what waited in `pending`.
+   * With `bySubscriberDrop` (a bus reset, not a drain request), signals in flight at the drop
+   * may be lost: the client gets `signals-lost`, and this resolves to the peers to tell too
+   * (empty when the membership is not this dyno's any more). Rejects when the backend cannot
+   * be reached.
+   */
+  catchUp(bySubscriberDrop: boolean): Promise<string[]> {
+    return this.serial(async () => {
+      const m = this.membership;
+      if (!m || this.state !== 'joined') return [];
+      let caught;
+      try {
+        caught = await this.node.backend.catchUp(m.ref, this.owner);
+      } catch (error) {
+        replayCatchUp(m, [], null, this.sink);
+        throw error;
+      }
+      if (this.membership !== m || this.state !== 'joined') return [];
+      if (!caught) {
+        replayCatchUp(m, [], null, this.sink);
+        return [];
+      }
+      replayCatchUp(m, caught.held, caught.peers, this.sink);
+      if (!bySubscriberDrop) return [];
+      const peers = [...m.known.keys()];
+      if (peers.length > 0) this.sink.signalsLost?.(peers);
+      return peers;
+    });
+  }
+
+  /** Where this member's frames are published, once joined. */
+  get memberChannel(): string | undefined {
+    return this.state === 'joined' ? this.membership?.memberChannel : undefined;
+  }
+
+  /** The frame telling a peer that signals between it and this member may be lost. */
+  lostFrame(): string | undefined {
+    const m = this.membership;
+    return m ? this.sink.lostFrame?.(m.name) : undefined;
+  }
+
+  /** The member channel of `peer` in this session's room. */
+  peerChannel(peer: string): string | undefined {
+    return this.membership?.keys.memberChannel(peer);
   }
 
   /** The connection is gone: leave (or start the grace period) and refuse everything after. */
@@ -348,6 +408,7 @@ export class Session {
         channel,
         payload,
         maxHeld: this.node.maxHeld,
+        maxHeldBytes: this.node.maxHeldBytes,
         ttlMs: this.node.graceMs + this.node.leaseMs,
       });
       if (outcome === 'not-found') return 'peer-not-found';

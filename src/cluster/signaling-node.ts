@@ -4,10 +4,11 @@ import { ownerNode } from './backend.ts';
 import type { Namespace } from './keys.ts';
 import type { Retirement } from './retirements.ts';
 import { Retirements } from './retirements.ts';
-import { decodeRoomEvent, REPLACED_PREFIX, SIGNAL_PREFIX } from './room-events.ts';
+import { decodeRoomEvent, DRAIN_REQUEST, REPLACED_PREFIX, SIGNAL_PREFIX } from './room-events.ts';
 import type { SessionSink } from './session.ts';
 import { Session } from './session.ts';
 import { SubscriptionSet } from './subscription-set.ts';
+import { BusRecovery } from './bus-recovery.ts';
 
 export interface SignalingNodeOptions {
   /** Identifies this dyno in owner tags, leases and its private channel. */
@@ -22,6 +23,8 @@ export interface SignalingNodeOptions {
   leaseMs: number;
   /** Signals held at most for one reconnecting member. */
   maxHeld: number;
+  /** Bytes held at most for one reconnecting member (MAX_HELD_BYTES). */
+  maxHeldBytes?: number;
   logger: Logger;
 }
 
@@ -37,6 +40,7 @@ export class SignalingNode {
   readonly graceMs: number;
   readonly leaseMs: number;
   readonly maxHeld: number;
+  readonly maxHeldBytes: number;
   readonly subscriptions: SubscriptionSet;
   readonly backend: Backend;
   /** Member channel -> the local session registered under it. */
@@ -54,6 +58,7 @@ export class SignalingNode {
   private restoreTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly log: Logger;
+  private readonly recovery: BusRecovery;
 
   constructor(backend: Backend, options: SignalingNodeOptions) {
     this.backend = backend;
@@ -63,6 +68,7 @@ export class SignalingNode {
     this.graceMs = options.graceMs;
     this.leaseMs = options.leaseMs;
     this.maxHeld = options.maxHeld;
+    this.maxHeldBytes = options.maxHeldBytes ?? 512 * 1024;
     this.log = options.logger;
     this.subscriptions = new SubscriptionSet(backend, (error) =>
       this.log.warn({ err: error }, 'unsubscribe failed; the backend drops it when the connection resets'),
@@ -70,6 +76,13 @@ export class SignalingNode {
     this.retirements = new Retirements(backend, { nodeId: this.nodeId, graceMs: this.graceMs, leaseMs: this.leaseMs, logger: this.log });
     backend.onMessage((channel, payload) => this.route(channel, payload));
     backend.onReconnect(() => this.requestRestore('the backend reconnected'));
+    this.recovery = new BusRecovery(this, this.log);
+    backend.onBusReset((affected) => void this.recovery.reset(affected));
+  }
+
+  /** Local joined sessions by member channel (bus recovery walks them). */
+  memberSessions(): IterableIterator<[string, Session]> {
+    return this.members.entries();
   }
 
   createSession(namespace: Namespace, connectionId: string, sink: SessionSink, logger: Logger): Session {
@@ -214,6 +227,7 @@ export class SignalingNode {
     const member = this.members.get(channel);
     if (member) {
       if (payload.startsWith(SIGNAL_PREFIX)) member.frame(payload.slice(SIGNAL_PREFIX.length));
+      else if (payload === DRAIN_REQUEST) this.recovery.drain(member);
       else if (payload.startsWith(REPLACED_PREFIX) && payload.slice(REPLACED_PREFIX.length) === member.owner) member.replaced();
       return;
     }

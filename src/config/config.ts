@@ -6,6 +6,8 @@ import type { RedisClusterSeeds } from './redis-cluster-nodes.ts';
 import { redisClusterNodes } from './redis-cluster-nodes.ts';
 import type { IceConfig } from '../ice/ice-config.ts';
 import { readIceConfig } from '../ice/ice-config.ts';
+import type { AdmissionLimits } from '../transport/admission.ts';
+import { DEFAULT_MAX_CONNECTIONS } from '../transport/open-files.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -51,6 +53,23 @@ export interface Config {
   rateLimitBurst: number;
   /** MAX_BUFFERED_BYTES, default 1048576: unsent bytes after which a non-reading socket is cut. */
   maxBufferedBytes: number;
+  /**
+   * MAX_CONNECTIONS (default 40000), MAX_CONNECTIONS_PER_IP and CONNECTIONS_PER_IP_PER_MIN
+   * (unset: off), MAX_JOINS_PER_SEC (default 1000): admission control (src/transport/admission.ts).
+   */
+  admission: AdmissionLimits;
+  /** MAX_HELD_BYTES, default 524288: bytes held for one reconnecting member (besides the count). */
+  maxHeldBytes: number;
+  /** MAX_SIGNAL_BYTES, default 24576: largest signal frame (a 16 KB SDP and its envelope fit). */
+  maxSignalBytes: number;
+  /** RATE_LIMIT_BYTES_PER_SEC, default 131072: bytes per second a connection may sustain. */
+  rateLimitBytesPerSec: number;
+  /** RATE_LIMIT_BYTES_BURST, default 524288: bytes a connection may send at once. */
+  rateLimitBytesBurst: number;
+  /** MAX_INFLIGHT_BYTES, default 33554432: signal bytes waiting for Redis before the dyno refuses. */
+  maxInflightBytes: number;
+  /** MAX_LOOP_LAG_MS, default 200: event-loop lag past which the dyno stops reading sockets. */
+  maxLoopLagMs: number;
   /** STUN_URLS, TURN_URLS, TURN_SECRET, TURN_TTL, ICE_SERVERS: what `joined.iceServers` holds (src/ice/). */
   ice: IceConfig;
   /** Identifies this dyno: DYNO (set by Heroku) or the host name, plus a random suffix. */
@@ -105,12 +124,43 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPerSec: read('RATE_LIMIT_PER_SEC', integer(1, 1_000_000), 50),
     rateLimitBurst: read('RATE_LIMIT_BURST', integer(1, 1_000_000), 200),
     maxBufferedBytes: read('MAX_BUFFERED_BYTES', integer(1024, 1024 * 1024 * 1024), 1024 * 1024),
+    admission: {
+      maxConnections: read('MAX_CONNECTIONS', integer(1, 10_000_000), DEFAULT_MAX_CONNECTIONS),
+      // Opt-in: a whole office or campus can share one address.
+      maxConnectionsPerIp: read<number | undefined>('MAX_CONNECTIONS_PER_IP', integer(1, 10_000_000), undefined),
+      connectionsPerIpPerMin: read<number | undefined>('CONNECTIONS_PER_IP_PER_MIN', integer(1, 10_000_000), undefined),
+      maxJoinsPerSec: read('MAX_JOINS_PER_SEC', integer(1, 1_000_000), 1000),
+    },
+    // Defaults of the byte limits follow the frame and buffer limits they must agree with.
+    maxHeldBytes: read('MAX_HELD_BYTES', integer(1024, 64 * 1024 * 1024), 0),
+    maxSignalBytes: read('MAX_SIGNAL_BYTES', integer(256, 16 * 1024 * 1024), 0),
+    rateLimitBytesPerSec: read('RATE_LIMIT_BYTES_PER_SEC', integer(1024, 1024 * 1024 * 1024), 128 * 1024),
+    rateLimitBytesBurst: read('RATE_LIMIT_BYTES_BURST', integer(1024, 1024 * 1024 * 1024), 0),
+    // 32 MiB of frames costs a few times that in strings, parsed objects and ioredis commands:
+    // about 150 MB at the bound (docs/benchmarks.md), which leaves a 512 MB dyno its members.
+    maxInflightBytes: read('MAX_INFLIGHT_BYTES', integer(64 * 1024, 4 * 1024 * 1024 * 1024), 32 * 1024 * 1024),
+    maxLoopLagMs: read('MAX_LOOP_LAG_MS', integer(10, 60_000), 200),
     ice: readIceConfig(env, problems),
     // Node ids appear in keys and owner tags ("<node>/<conn>"): keep them to safe characters.
     nodeId: encodeSegment(`${env['DYNO'] ?? env['HOSTNAME'] ?? 'node'}-${randomBytes(3).toString('hex')}`),
   };
   if (config.redisUrl && config.redisCluster) {
     problems.push('REDIS_URL and REDIS_CLUSTER_NODES are both set: unset REDIS_URL to use the Redis Cluster, or REDIS_CLUSTER_NODES to use one Redis');
+  }
+  config.maxHeldBytes ||= Math.min(512 * 1024, config.maxBufferedBytes);
+  config.maxSignalBytes ||= Math.min(24 * 1024, config.maxMessageBytes);
+  config.rateLimitBytesBurst ||= Math.max(512 * 1024, config.maxMessageBytes);
+  if (config.maxSignalBytes > config.maxMessageBytes) {
+    problems.push(`MAX_SIGNAL_BYTES (${config.maxSignalBytes}) is larger than MAX_MESSAGE_BYTES (${config.maxMessageBytes}): no frame could reach it; lower it or raise MAX_MESSAGE_BYTES`);
+  }
+  if (config.rateLimitBytesBurst < config.maxMessageBytes) {
+    problems.push(`RATE_LIMIT_BYTES_BURST (${config.rateLimitBytesBurst}) is smaller than MAX_MESSAGE_BYTES (${config.maxMessageBytes}): the largest allowed frame would always be rate-limited`);
+  }
+  if (config.maxHeldBytes > config.maxBufferedBytes) {
+    problems.push(`MAX_HELD_BYTES (${config.maxHeldBytes}) is larger than MAX_BUFFERED_BYTES (${config.maxBufferedBytes}): a resume replaying a full hold would overflow the socket buffer`);
+  }
+  if (config.maxInflightBytes < config.maxSignalBytes * 4) {
+    problems.push(`MAX_INFLIGHT_BYTES (${config.maxInflightBytes}) is under four signals of MAX_SIGNAL_BYTES (${config.maxSignalBytes}): the dyno would refuse almost everything`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

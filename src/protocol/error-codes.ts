@@ -23,6 +23,8 @@ export const ErrorCode = {
   RateLimited: 'rate-limited',
   /** TOKEN_SECRET is set and the join carried no valid token for this room and name. */
   Unauthorized: 'unauthorized',
+  /** The dyno has MAX_INFLIGHT_BYTES of signals waiting for Redis; this one was dropped. */
+  Overloaded: 'overloaded',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -92,6 +92,15 @@ export interface ServerSignalMessage {
   data: Record<string, unknown>;
 }
 
+/**
+ * Signals between the receiver and `peers` may have been lost: the dyno's Redis subscriber
+ * connection dropped with some in flight. The client should restart those peer connections.
+ */
+export interface SignalsLostMessage {
+  type: 'signals-lost';
+  peers: string[];
+}
+
 export interface PongMessage {
   type: 'pong';
 }
@@ -109,5 +118,6 @@ export type ServerMessage =
   | PeerJoinedMessage
   | PeerLeftMessage
   | ServerSignalMessage
+  | SignalsLostMessage
   | PongMessage
   | ErrorMessage;

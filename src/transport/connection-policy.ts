@@ -1,6 +1,8 @@
 import type { JoinTokenVerifier } from '../auth/join-token.ts';
 import type { IceServer } from '../protocol/messages.ts';
 import type { WebSocket } from 'ws';
+import type { SignalAdmission } from './backpressure.ts';
+import { NO_BACKPRESSURE } from './backpressure.ts';
 
 /** Per-connection limits and join requirements shared by both protocol adapters. */
 export interface ConnectionPolicy {
@@ -10,19 +12,41 @@ export interface ConnectionPolicy {
   rateLimitBurst: number;
   /** Unsent bytes after which a socket that does not read is cut (MAX_BUFFERED_BYTES). */
   maxBufferedBytes: number;
+  /** Largest signal (v1 `signal`, article `rtc`) frame in bytes (MAX_SIGNAL_BYTES). */
+  maxSignalBytes: number;
+  /** Sustained bytes per second one connection may send (RATE_LIMIT_BYTES_PER_SEC). */
+  rateLimitBytesPerSec: number;
+  /** Bytes one connection may send at once (RATE_LIMIT_BYTES_BURST). */
+  rateLimitBytesBurst: number;
+  /** The dyno's bound on signal bytes in flight to Redis (MAX_INFLIGHT_BYTES). */
+  admission: SignalAdmission;
   /** Present when TOKEN_SECRET is set: joins must carry a valid token. */
   joinTokens?: JoinTokenVerifier;
   /** ICE servers for `joined`, minted per member (fresh TURN credentials). */
   iceServers(name: string): IceServer[];
   /** Seconds those credentials last (TURN_TTL), sent as `iceServersTtl`; absent when they do not expire. */
   iceServersTtl?: number;
+  /** Takes one join from the dyno's MAX_JOINS_PER_SEC budget; false: refuse it (`unavailable`, then 1013). */
+  admitJoin(): boolean;
+  /** Ends a join admitted by admitJoin (whatever its outcome). */
+  joinDone(): void;
 }
+
+/** What a join over MAX_JOINS_PER_SEC is told, before its socket is closed with 1013. */
+export const JOINS_THROTTLED = 'this dyno is taking MAX_JOINS_PER_SEC joins already; reconnect after a jittered backoff';
+export const JOINS_THROTTLED_CLOSE = 'too many joins on this dyno; retry later';
 
 export const DEFAULT_POLICY: ConnectionPolicy = {
   rateLimitPerSec: 50,
   rateLimitBurst: 200,
   maxBufferedBytes: 1024 * 1024,
+  maxSignalBytes: 24 * 1024,
+  rateLimitBytesPerSec: 128 * 1024,
+  rateLimitBytesBurst: 512 * 1024,
+  admission: NO_BACKPRESSURE,
   iceServers: () => [],
+  admitJoin: () => true,
+  joinDone: () => undefined,
 };
 
 /**

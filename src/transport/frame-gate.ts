@@ -16,6 +16,9 @@ export interface GateOwner {
  */
 export class FrameGate {
   private readonly limiter: RateLimiter;
+  /** The same limit in bytes: 50 frames a second of 64 KB each would be 3 MB/s per socket. */
+  private readonly bytes: RateLimiter;
+  private readonly bytesPerSecond: number;
   private readonly ws: WebSocket;
   private readonly owner: GateOwner;
   private readonly perSecond: number;
@@ -26,6 +29,8 @@ export class FrameGate {
     this.owner = owner;
     this.perSecond = policy.rateLimitPerSec;
     this.limiter = new RateLimiter(policy.rateLimitPerSec, policy.rateLimitBurst);
+    this.bytesPerSecond = policy.rateLimitBytesPerSec;
+    this.bytes = new RateLimiter(policy.rateLimitBytesPerSec, policy.rateLimitBytesBurst);
   }
 
   /** Returns the frame's text, or null when it was refused (and answered). */
@@ -33,7 +38,10 @@ export class FrameGate {
     // ws still emits the frames it read before the close: handling or logging each would
     // turn one flood into a log flood.
     if (this.cut) return null;
-    const decision = this.limiter.take();
+    const size = (data as Buffer).length;
+    const byCount = this.limiter.take();
+    const byBytes = this.bytes.take(size);
+    const decision = byCount === 'cut' || byBytes === 'cut' ? 'cut' : byCount === 'refuse' || byBytes === 'refuse' ? 'refuse' : 'allow';
     if (decision === 'cut') {
       this.cut = true;
       this.owner.logger().warn('rate limit exceeded again and again; closing with 1008');
@@ -41,7 +49,8 @@ export class FrameGate {
       return null;
     }
     if (decision === 'refuse') {
-      this.owner.refuse(ErrorCode.RateLimited, `more than ${this.perSecond} messages per second; slow down`);
+      const what = byCount === 'allow' ? `${this.bytesPerSecond} bytes` : `${this.perSecond} messages`;
+      this.owner.refuse(ErrorCode.RateLimited, `more than ${what} per second; slow down`);
       return null;
     }
     if (isBinary) {

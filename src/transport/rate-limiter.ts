@@ -21,11 +21,12 @@ export class RateLimiter {
     this.last = now();
   }
 
-  take(): RateDecision {
+  /** `cost`: 1 for a message bucket, the frame's size for a byte bucket. */
+  take(cost = 1): RateDecision {
     const t = this.now();
     this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.perSecond);
     this.last = t;
-    this.tokens -= 1;
+    this.tokens -= cost;
     if (this.tokens >= 0) return 'allow';
     return this.tokens < -this.burst ? 'cut' : 'refuse';
   }

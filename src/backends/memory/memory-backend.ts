@@ -1,6 +1,7 @@
 import type {
   Backend,
   BusHandler,
+  CatchUp,
   HoldOutcome,
   HoldRequest,
   MemberEntry,
@@ -99,6 +100,7 @@ export class MemoryBackend implements Backend {
     if (!hold || hold.expires < Date.now()) this.holds.set(r.holdKey, (hold = { entries: [], expires: 0 }));
     // One slot more than the limit: the first entry is usually the peers snapshot.
     if (hold.entries.length > r.maxHeld) return 'full';
+    if (hold.entries.reduce((sum, entry) => sum + entry.length, r.payload.length) > r.maxHeldBytes) return 'full';
     hold.entries.push(r.payload);
     hold.expires = Date.now() + r.ttlMs;
     return 'held';
@@ -134,6 +136,14 @@ export class MemoryBackend implements Backend {
   }
 
   onReconnect(): void {}
+  /** In-process delivery never drops a subscription. */
+  onBusReset(): void {}
+  async catchUp(m: MemberRef, owner: string): Promise<CatchUp | null> {
+    const room = this.rooms.get(m.membersKey);
+    const member = room?.members.get(m.name);
+    if (!room || !member || member.owner !== owner || member.graceUntil !== 0) return null;
+    return { held: this.takeHeld(m.holdKey), peers: this.peers(room, m.name) };
+  }
   async renewLease(): Promise<LeaseState> {
     return 'live';
   }

@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { BackendUnavailableError } from '../../cluster/backend.ts';
 import type { RedisConnectionConfig } from './connection.ts';
-import { createConnection } from './connection.ts';
+import { connectionOptions, createConnection } from './connection.ts';
 import { RedisStore } from './redis-store.ts';
 
 /**
@@ -19,7 +19,18 @@ export class RedisBackend extends RedisStore {
     const commands = createConnection(config, `signaling:${nodeId}:cmd`);
     super(commands, config.prefix, false);
     this.commands = commands;
-    this.subscriber = createConnection(config, `signaling:${nodeId}:sub`);
+    // Subscriptions are the core's (SubscriptionSet), not ioredis's: its automatic
+    // re-subscribe replays its own list, which keeps a channel whose UNSUBSCRIBE failed during
+    // a blip (issue 18, item 3). After a reconnect the core subscribes what it holds.
+    this.subscriber = new Redis(config.url, { ...connectionOptions(config, `signaling:${nodeId}:sub`), autoResubscribe: false });
+    let subscriberEverReady = false;
+    this.subscriber.on('ready', () => {
+      if (subscriberEverReady) {
+        log.warn('redis subscriber connection is back: re-subscribing and handing over what was held meanwhile');
+        this.busResetHandler(() => true);
+      }
+      subscriberEverReady = true;
+    });
     for (const [role, client] of [['commands', this.commands], ['subscriber', this.subscriber]] as const) {
       client.on('error', (error: Error) => log.warn({ role, err: error.message }, 'redis connection error; reconnecting'));
       client.on('end', () => log.info({ role }, 'redis connection closed'));

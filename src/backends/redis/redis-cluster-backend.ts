@@ -5,6 +5,7 @@ import type { RedisClusterConfig } from './cluster-connection.ts';
 import { createClusterClient } from './cluster-connection.ts';
 import { ClusterRecovery } from './cluster-recovery.ts';
 import { RedisStore } from './redis-store.ts';
+import { keySlot } from './subscriber-recovery.ts';
 
 /**
  * The part of a key that Redis Cluster hashes: the text between the first `{` and the next
@@ -57,11 +58,36 @@ export class RedisClusterBackend extends RedisStore {
     cluster.on('ready', () => log.info('redis cluster ready'));
     cluster.on('end', () => log.info('redis cluster connection closed'));
     this.subscriber.on('smessage', (channel: string, payload: string) => this.handler(channel, payload));
+    this.watchSubscribers(log);
     // ioredis follows MOVED/ASK and re-subscribes by itself; what it cannot know is that a
     // shard came back without our data, which is what re-registration is for.
     this.recovery = new ClusterRecovery(cluster, (reason) => {
       log.info({ reason }, 'redis cluster shard changed or came back: re-registering local members');
       this.reconnectHandler();
+    });
+  }
+
+  /**
+   * One shard's subscriber connection can drop alone (CLIENT KILL, a network blip, Redis
+   * cutting a slow subscriber). ioredis then starts a new one after a slot refresh and
+   * replays its own channel list, without waiting for the replies; this tells the core
+   * which channels were lost (those of the slots that shard served) once the new
+   * subscribers are up, so it re-subscribes them and hands over what was held meanwhile.
+   */
+  private watchSubscribers(log: Logger): void {
+    const lostSlots = new Set<number>();
+    // A 2-argument '-node' comes from the sharded subscriber group; the connection pool's has one.
+    this.subscriber.on('-node', (_redis: unknown, nodeKey?: string) => {
+      if (nodeKey === undefined) return;
+      const slots = this.subscriber.slots;
+      for (let slot = 0; slot < slots.length; slot++) if (slots[slot]?.[0] === nodeKey) lostSlots.add(slot);
+      log.warn({ redisNode: nodeKey }, 'redis cluster subscriber connection lost; re-subscribing once it is back');
+    });
+    this.subscriber.on('subscribersReady', () => {
+      if (lostSlots.size === 0) return;
+      const slots = new Set(lostSlots);
+      lostSlots.clear();
+      this.busResetHandler((channel) => slots.has(keySlot(channel)));
     });
   }
 

@@ -3,6 +3,8 @@ import type { Cluster, Redis } from 'ioredis';
 import type {
   Backend,
   BusHandler,
+  BusResetHandler,
+  CatchUp,
   HoldOutcome,
   HoldRequest,
   IndexedMember,
@@ -21,6 +23,7 @@ import type {
 import { NodeKeys, RoomKeys } from '../../cluster/keys.ts';
 import { runScript } from './connection.ts';
 import * as lua from './scripts.ts';
+import { catchUpMember } from './subscriber-recovery.ts';
 
 /** A single Redis or a Redis Cluster client: both route each command (or script) by its keys. */
 export type RedisClient = Redis | Cluster;
@@ -89,6 +92,7 @@ export abstract class RedisStore implements Backend {
   private readonly scripts: ReturnType<typeof publishingScripts>;
   protected handler: BusHandler = () => undefined;
   protected reconnectHandler: () => void = () => undefined;
+  protected busResetHandler: BusResetHandler = () => undefined;
 
   /** `sharded`: the bus is sharded pub/sub, so the hold script must publish with SPUBLISH. */
   protected constructor(client: RedisClient, prefix: string, sharded: boolean) {
@@ -141,7 +145,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async hold(r: HoldRequest): Promise<HoldOutcome> {
-    const code = Number(await this.run(this.scripts.hold, [r.membersKey, r.holdKey], [r.name, r.channel, r.payload, r.maxHeld, r.ttlMs]));
+    const code = Number(await this.run(this.scripts.hold, [r.membersKey, r.holdKey], [r.name, r.channel, r.payload, r.maxHeld, r.ttlMs, r.maxHeldBytes]));
     return HOLD_OUTCOMES[code] ?? 'not-found';
   }
 
@@ -160,6 +164,14 @@ export abstract class RedisStore implements Backend {
 
   onReconnect(handler: () => void): void {
     this.reconnectHandler = handler;
+  }
+
+  onBusReset(handler: BusResetHandler): void {
+    this.busResetHandler = handler;
+  }
+
+  catchUp(m: MemberRef, owner: string): Promise<CatchUp | null> {
+    return catchUpMember(this.client, m, owner);
   }
 
   // The dyno registry below uses single-key commands only: on a cluster the leases, each

@@ -111,19 +111,30 @@ return seq
 }
 
 /**
- * KEYS members, hold; ARGV name, channel, payload, max held, ttl ms.
+ * KEYS members, hold; ARGV name, channel, payload, max held, ttl ms, max held bytes.
  * -> 1 delivered (someone subscribes after all), 0 held, -1 no such member, -2 hold full.
+ * A connected member (no grace deadline) whose channel had no subscriber lost it with a
+ * dropped bus connection, or is being resumed: its frame is always held, never published
+ * here, and a drain request ('D') is published instead, so its dyno hands the list over
+ * before anything published later (a PUBLISH here would land behind newer live signals).
  * In a Redis Cluster the publish must be SPUBLISH: PUBLISH would be broadcast to every node,
  * while the member channel carries the room's hash tag and so lives on the script's shard.
  */
 function holdScript(publish: PublishCommand): string {
   return script(`
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return -1 end
-if redis.call('${publish}', ARGV[2], ARGV[3]) > 0 then return 1 end
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return -1 end
+local _, _, _, grace = parse(v)
+if grace ~= 0 and redis.call('${publish}', ARGV[2], ARGV[3]) > 0 then return 1 end
 -- One slot more than the limit: the first entry is usually the peers snapshot.
 if redis.call('LLEN', KEYS[2]) > tonumber(ARGV[4]) then return -2 end
+-- The byte cap (ARGV[6]) walks the list: only the hold path pays, and the list is short.
+local total = #ARGV[3]
+for _, entry in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do total = total + #entry end
+if total > tonumber(ARGV[6]) then return -2 end
 redis.call('RPUSH', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
+if grace == 0 then redis.call('${publish}', ARGV[2], 'D') end
 return 0
 `);
 }

@@ -35,11 +35,61 @@ describe('loadConfig', () => {
     expect((error as ConfigError).problems).toHaveLength(4);
   });
 
+  it('admission control: MAX_CONNECTIONS and MAX_JOINS_PER_SEC on by default, per-address limits off unless set', () => {
+    expect(loadConfig({}).admission).toEqual({ maxConnections: 40_000, maxConnectionsPerIp: undefined, connectionsPerIpPerMin: undefined, maxJoinsPerSec: 1000 });
+    expect(loadConfig({ MAX_CONNECTIONS: '500', MAX_CONNECTIONS_PER_IP: '20', CONNECTIONS_PER_IP_PER_MIN: '60', MAX_JOINS_PER_SEC: '50' }).admission).toEqual({
+      maxConnections: 500,
+      maxConnectionsPerIp: 20,
+      connectionsPerIpPerMin: 60,
+      maxJoinsPerSec: 50,
+    });
+    let error: unknown;
+    try {
+      loadConfig({ MAX_CONNECTIONS: '0', MAX_CONNECTIONS_PER_IP: 'ten', CONNECTIONS_PER_IP_PER_MIN: '-3', MAX_JOINS_PER_SEC: '1.5' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const name of ['MAX_CONNECTIONS=', 'MAX_CONNECTIONS_PER_IP=', 'CONNECTIONS_PER_IP_PER_MIN=', 'MAX_JOINS_PER_SEC=']) expect(problems).toContain(name);
+  });
+
   it('validates REDIS_COMMAND_TIMEOUT_MS (default 5000, 100 to 60000)', () => {
     expect(loadConfig({}).redisCommandTimeoutMs).toBe(5000);
     expect(loadConfig({ REDIS_COMMAND_TIMEOUT_MS: '250' }).redisCommandTimeoutMs).toBe(250);
     for (const bad of ['0', '99', '60001', 'soon']) {
       expect(() => loadConfig({ REDIS_COMMAND_TIMEOUT_MS: bad })).toThrow(/REDIS_COMMAND_TIMEOUT_MS/);
     }
+  });
+});
+
+describe('byte limits (MAX_INFLIGHT_BYTES and friends)', () => {
+  it('has defaults sized for a 512 MB dyno and a 16 KB SDP', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      maxInflightBytes: 32 * 1024 * 1024,
+      maxLoopLagMs: 200,
+      maxSignalBytes: 24 * 1024,
+      maxHeldBytes: 512 * 1024,
+      rateLimitBytesPerSec: 128 * 1024,
+      rateLimitBytesBurst: 512 * 1024,
+    });
+  });
+
+  it('refuses limits that contradict each other, naming both variables', () => {
+    const problems = (env: Record<string, string>): string[] => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+    expect(problems({ MAX_SIGNAL_BYTES: '70000' }).join()).toMatch(/MAX_SIGNAL_BYTES.*MAX_MESSAGE_BYTES/);
+    expect(problems({ MAX_HELD_BYTES: '2000000' }).join()).toMatch(/MAX_HELD_BYTES.*MAX_BUFFERED_BYTES/);
+    expect(problems({ RATE_LIMIT_BYTES_BURST: '2048' }).join()).toMatch(/RATE_LIMIT_BYTES_BURST.*MAX_MESSAGE_BYTES/);
+    expect(problems({ MAX_INFLIGHT_BYTES: '65536' }).join()).toMatch(/MAX_INFLIGHT_BYTES/);
+    expect(problems({ MAX_INFLIGHT_BYTES: 'lots' }).join()).toMatch(/MAX_INFLIGHT_BYTES="lots"/);
+    expect(problems({ MAX_LOOP_LAG_MS: '0' }).join()).toMatch(/MAX_LOOP_LAG_MS/);
   });
 });

@@ -1,0 +1,123 @@
+import type { Logger } from 'pino';
+import { SIGNAL_PREFIX } from './room-events.ts';
+import type { Session } from './session.ts';
+import type { SignalingNode } from './signaling-node.ts';
+
+const SUBSCRIBE_CHUNK = 500;
+/**
+ * How long live frames wait after the re-subscription before the hold lists are taken. A
+ * signal published just before the re-subscription (reaching nobody) is held by a script its
+ * sender's dyno issues one round trip later, possibly after a newer signal that already went
+ * live; taking the lists after that script keeps the two in order. A busy sender's dyno
+ * (reconnecting its own subscriber at the same moment) took over 50 ms for that here.
+ */
+const SETTLE_MS = 250;
+const RETRY_MS = [100, 250, 500, 1000, 2000];
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+/**
+ * What the core does when the backend's bus lost subscriptions and is connected again
+ * (Redis dropped the subscriber connection: CLIENT KILL, a slow subscriber cut at its
+ * output-buffer limit, a failover, a blip). For the members whose channels were lost:
+ *
+ * 1. their sessions buffer live frames and events from now on;
+ * 2. every lost channel this dyno holds is subscribed again (the subscriptions are ours,
+ *    never the client library's replay, so a channel released meanwhile stays released);
+ * 3. each member is caught up: the signals held for it while nobody subscribed (their
+ *    senders' dynos found no receiver and held them, as for a reconnecting member) and the
+ *    room changes it missed are handed over, then what was buffered. So every signal sent
+ *    during the gap is delivered, in order per sender, or its sender got an error;
+ * 4. signals already counted as delivered by Redis but still in the dropped connection are
+ *    gone and cannot be told apart: both ends are told with a `signals-lost` frame naming
+ *    the other, so the client library restarts that peer connection (docs/protocol.md).
+ */
+export class BusRecovery {
+  private readonly node: SignalingNode;
+  private readonly log: Logger;
+
+  constructor(node: SignalingNode, log: Logger) {
+    this.node = node;
+    this.log = log;
+  }
+
+  /**
+   * A sender's dyno held a frame for this connected member and asks for it to be handed
+   * over (HOLD script): live frames wait until it is, so they stay behind it.
+   */
+  drain(session: Session): void {
+    session.bufferLive();
+    session.catchUp(false).catch(() => {
+      // The backend is away: a bus reset follows, and its catch-up hands the list over.
+    });
+  }
+
+  async reset(affected: (channel: string) => boolean): Promise<void> {
+    const started = Date.now();
+    const sessions: Session[] = [];
+    const caughtUp = new Set<string>();
+    for (const [channel, session] of this.node.memberSessions()) {
+      if (!affected(channel)) continue;
+      session.bufferLive();
+      sessions.push(session);
+      caughtUp.add(channel);
+    }
+    const channels = this.node.subscriptions.channels().filter(affected);
+    for (let attempt = 0; !(await this.subscribe(channels)); attempt++) {
+      await sleep(RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)] as number);
+    }
+    // Holds issued by senders' dynos just before the re-subscription still arrive now and go
+    // to the list (see HOLD): a moment of buffering lets the list be taken after them.
+    await sleep(SETTLE_MS);
+    let notices = 0;
+    let failed: Session[] = sessions;
+    for (let attempt = 0; failed.length > 0; attempt++) {
+      if (attempt > 0) await sleep(RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)] as number);
+      const batch = failed;
+      failed = [];
+      await Promise.all(
+        batch.map(async (session) => {
+          try {
+            const peers = await session.catchUp(true);
+            notices += peers.length;
+            this.notifyPeers(session, peers, caughtUp);
+          } catch {
+            // The backend is away: buffer again and retry; what is held stays held meanwhile.
+            session.bufferLive();
+            failed.push(session);
+          }
+        }),
+      );
+      if (attempt === RETRY_MS.length * 4) {
+        this.log.error({ members: failed.length }, 'could not hand over held signals after a bus reset; they expire with the hold TTL');
+        for (const session of failed) void session.catchUp(true).catch(() => undefined);
+        break;
+      }
+    }
+    this.log.info({ channels: channels.length, members: sessions.length, notices, ms: Date.now() - started }, 'bus subscriptions restored; held signals handed over');
+  }
+
+  /** True once every channel is subscribed again (SUBSCRIBE of a subscribed channel is a no-op). */
+  private async subscribe(channels: readonly string[]): Promise<boolean> {
+    try {
+      for (let i = 0; i < channels.length; i += SUBSCRIBE_CHUNK) {
+        await this.node.backend.subscribe(channels.slice(i, i + SUBSCRIBE_CHUNK));
+      }
+      return true;
+    } catch (error) {
+      this.log.warn({ err: error instanceof Error ? error.message : String(error) }, 're-subscribing after a bus reset failed; retrying');
+      return false;
+    }
+  }
+
+  /** The other end of each possibly lost signal hears it too, on its own member channel. */
+  private notifyPeers(session: Session, peers: readonly string[], caughtUp: ReadonlySet<string>): void {
+    const frame = session.lostFrame();
+    if (frame === undefined) return;
+    for (const peer of peers) {
+      const channel = session.peerChannel(peer);
+      // A peer caught up in this same reset gets its own notice, naming every peer.
+      // A peer that is reconnecting (nobody subscribes) reconciles its links when it resumes.
+      if (channel && !caughtUp.has(channel)) this.node.backend.publish(channel, SIGNAL_PREFIX + frame).catch(() => undefined);
+    }
+  }
+}

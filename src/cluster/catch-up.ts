@@ -1,0 +1,48 @@
+import type { MemberEntry } from './backend.ts';
+import type { Membership } from './membership.ts';
+import { applyRoomEvent } from './membership.ts';
+import type { RoomEvent } from './room-events.ts';
+import { SIGNAL_PREFIX } from './room-events.ts';
+import type { SessionSink } from './session-types.ts';
+
+/**
+ * Hands a connected member what it missed while its dyno's bus connection was down: first
+ * the room changes (peer-left / peer-joined against `peers`, the room as it is now, as a
+ * resume does), then the signals held for it while nobody subscribed its channel, in order,
+ * then what arrived live since the re-subscription and waited in `pending`. So one sender's
+ * signals keep their order: every held one was published before any that arrived live.
+ * `peers` null: nothing could be read; only `pending` is handed over.
+ *
+ * If the socket is closing (a delivery is refused), the rest stays in `pending`, where the
+ * grace period that follows picks it up, as for frames that reach a closing socket.
+ */
+export function replayCatchUp(m: Membership, held: readonly string[], peers: readonly MemberEntry[] | null, sink: SessionSink): void {
+  if (peers) {
+    const now = new Map(peers.map((p) => [p.name, p.seq]));
+    for (const [name, seq] of [...m.known]) {
+      if (now.get(name) !== seq) {
+        m.known.delete(name);
+        sink.peerLeft(name);
+      }
+    }
+    for (const peer of peers) {
+      if (m.known.get(peer.name) !== peer.seq) {
+        m.known.set(peer.name, peer.seq);
+        sink.peerJoined(peer.name);
+      }
+    }
+  }
+  const items: Array<RoomEvent | string> = [];
+  for (const entry of held) if (entry.startsWith(SIGNAL_PREFIX)) items.push(entry.slice(SIGNAL_PREFIX.length));
+  for (const item of m.pending ?? []) items.push(item);
+  m.pending = null;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i] as RoomEvent | string;
+    if (typeof item !== 'string') {
+      applyRoomEvent(m, item, sink);
+    } else if (sink.deliver(item) === false) {
+      m.pending = items.slice(i);
+      return;
+    }
+  }
+}
