@@ -421,6 +421,11 @@ describe('a reader that never reads', () => {
         MAX_BUFFERED_BYTES: '262144',
         RATE_LIMIT_PER_SEC: '100000',
         RATE_LIMIT_BURST: '100000',
+        // 50 KB signals, as fast as the sender can: above the default signal size and byte rate.
+        MAX_SIGNAL_BYTES: String(128 * 1024),
+        MAX_HELD_BYTES: '262144',
+        RATE_LIMIT_BYTES_PER_SEC: String(1024 ** 3),
+        RATE_LIMIT_BYTES_BURST: String(1024 ** 3),
         RESUME_GRACE_MS: '300',
         MAX_HELD_SIGNALS: '8',
       },
