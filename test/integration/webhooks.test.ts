@@ -17,6 +17,8 @@ import { WebhookReceiver } from '../fixtures/webhook-receiver.ts';
  */
 const GRACE_MS = 800;
 const LEASE_MS = 800;
+/** Per test: each waits on grace periods, leases and process starts, slower on a loaded machine. */
+const TEST_TIMEOUT_MS = 90_000;
 
 let redis: RedisFixture;
 let redisCluster: RedisClusterFixture | undefined;
@@ -44,7 +46,8 @@ async function dyno(backend: Backend, prefix: string, extra: Record<string, stri
   const env: Record<string, string | undefined> = { ...webhookEnv(extra), REDIS_PREFIX: prefix };
   if (backend === 'redis') env['REDIS_URL'] = redis.url;
   if (backend === 'redis-cluster') env['REDIS_CLUSTER_NODES'] = redisCluster?.seeds;
-  const d = await startDyno({ env });
+  // A loaded CI machine can take a while to start a process: wait longer than the default.
+  const d = await startDyno({ env, timeoutMs: 40_000 });
   dynos.push(d);
   return d;
 }
@@ -148,7 +151,7 @@ describe.each(['embedded', 'redis', 'redis-cluster'] as const)('membership event
     await storyIs(room, [...expected, 'member.left alice left', 'member.left carol left', 'room.finished']);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(story(room)).toHaveLength(expected.length + 3);
-  });
+  }, TEST_TIMEOUT_MS);
 });
 
 describe('article protocol rooms (embedded)', () => {
@@ -164,7 +167,7 @@ describe('article protocol rooms (embedded)', () => {
     expect(events.filter((e) => e.startsWith('article'))).toEqual(['article room.started', 'article member.joined', 'article member.left left', 'article room.finished']);
     expect(events.filter((e) => e.startsWith('v1'))).toEqual(['v1 room.started', 'v1 member.joined']);
     v1.client.send({ type: 'leave' });
-  });
+  }, TEST_TIMEOUT_MS);
 });
 
 describe('delivery (one Redis)', () => {
@@ -181,7 +184,7 @@ describe('delivery (one Redis)', () => {
     expect(receiver.room('down')).toEqual([]);
     await receiver.up();
     await storyIs('down', ['room.started', 'member.joined alice', 'member.joined bob', 'member.left bob left']);
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('a dyno SIGKILLed mid-delivery loses nothing: another dyno delivers once its lease runs out', async () => {
     const prefix = uniquePrefix('wh-kill');
@@ -196,7 +199,7 @@ describe('delivery (one Redis)', () => {
     receiver.mode = 'ok';
     await storyIs('kill', ['room.started', 'member.joined alice', 'member.left alice dyno-lost', 'room.finished'], 20_000);
     expect(d1.output.join('\n')).not.toContain('"level":50');
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('a receiver answering 500 forever: retries back off, give-ups are logged and counted, queues stay capped, signaling goes on', async () => {
     const prefix = uniquePrefix('wh-500');
@@ -239,7 +242,7 @@ describe('delivery (one Redis)', () => {
     expect(await metric(d0, 'webhook_deliveries_in_flight')).toBeLessThanOrEqual(2);
     expect(await metric(d0, 'webhook_deliveries_total{outcome="failed"')).toBeGreaterThan(0);
     expect(receiver.room('dead')).toEqual([]);
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('a dyno stalled past its lease is swept (dyno-lost); when it wakes up and puts its member back, that member joined again', async () => {
     const prefix = uniquePrefix('wh-stall');
@@ -257,7 +260,7 @@ describe('delivery (one Redis)', () => {
     // alice's socket was never closed: her dyno finds its lease lapsed and registers her anew.
     await bob.client.expect('peer-joined', 15_000);
     await storyIs('stall', ['room.started', 'member.joined alice', 'member.joined bob', 'member.left alice dyno-lost', 'member.joined alice']);
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('a whole-cluster restart (every dyno SIGTERM, new ones started) loses and invents nothing', async () => {
     const prefix = uniquePrefix('wh-restart');
@@ -287,5 +290,5 @@ describe('delivery (one Redis)', () => {
     await storyIs('restart', [...before, 'member.left bob dyno-lost'], 20_000);
     back.client.send({ type: 'leave' });
     await storyIs('restart', [...before, 'member.left bob dyno-lost', 'member.left alice left', 'room.finished']);
-  });
+  }, TEST_TIMEOUT_MS);
 });
