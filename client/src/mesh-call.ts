@@ -104,6 +104,8 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   readonly #mediaStallMs: number;
   readonly #rebuildPolicy: ReconnectPolicy;
   #iceServers: RTCIceServer[] = [];
+  /** Our own name in the room, from the last `joined`. */
+  #self: string | undefined;
   #closed = false;
 
   constructor(options: MeshCallOptions) {
@@ -125,6 +127,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     this.#unsubscribe = [
       s.on("joined", (event) => this.#onJoined(event)),
       s.on("peer-joined", ({ name }) => this.#connect(name, true)),
+      s.on("signals-lost", ({ peers }) => this.#onSignalsLost(peers)),
       s.on("peer-left", ({ name }) => this.#remove(name)),
       s.on("ice-servers", ({ iceServers }) => this.#onIceServers(iceServers)),
       s.on("signal", ({ from, data }) => this.#onSignal(from, data)),
@@ -170,7 +173,27 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     for (const off of this.#unsubscribe) off();
   }
 
+  /**
+   * The server may have lost signals between us and `peers`; both ends hear it. Each finishes
+   * what it had pending; a connection that is not up is rebuilt (or its ICE restarted) by the
+   * end whose name sorts first, so the two never offer at once.
+   */
+  #onSignalsLost(peers: readonly string[]): void {
+    for (const peer of peers) {
+      const entry = this.#peers.get(peer);
+      if (entry === undefined || entry.rebuildTimer !== undefined) continue;
+      const first = this.#self !== undefined && this.#self < peer;
+      const link = entry.link;
+      if (link === undefined || link.closed) {
+        if (first) this.#connect(peer, true);
+      } else {
+        link.recover(first);
+      }
+    }
+  }
+
   #onJoined(event: JoinedEvent): void {
+    this.#self = event.name;
     if (event.iceServers.length > 0) this.#iceServers = event.iceServers;
     if (!event.rejoin) {
       // Newcomer: the members present will offer to us.

@@ -167,6 +167,18 @@ export class PeerLink {
    * again (its SDP carries the candidates gathered so far); a settled negotiation whose
    * candidates went missing before it connected is redone with an ICE restart.
    */
+  /**
+   * Signals to or from the peer may have been lost in the server: re-send the pending
+   * description, or (`mayRestart`: one end only, so the two do not offer at once) restart
+   * ICE on a connection that is not up.
+   */
+  recover(mayRestart: boolean): void {
+    if (this.#closed) return;
+    if (this.#pc.signalingState === "stable" && this.#pc.localDescription?.type !== "answer" && !mayRestart) return;
+    this.#unsent = true;
+    this.resync();
+  }
+
   resync(): void {
     if (!this.#unsent || this.#closed) return;
     this.#unsent = false;

@@ -43,6 +43,7 @@ export type ServerMessage =
   | { type: "peer-left"; name: string }
   | { type: "signal"; from: string; data: Record<string, unknown> }
   | { type: "error"; code: string; message: string; id?: string | number }
+  | { type: "signals-lost"; peers: string[] }
   | { type: "pong" };
 
 type JsonObject = Record<string, unknown>;
@@ -111,6 +112,10 @@ export function parseServerMessage(text: string): ServerMessage | "unknown" | nu
       return typeof id === "string" || typeof id === "number"
         ? { type: "error", code: v["code"], message, id }
         : { type: "error", code: v["code"], message };
+    }
+    case "signals-lost": {
+      const peers = v["peers"];
+      return Array.isArray(peers) && peers.every((p) => typeof p === "string") ? { type: "signals-lost", peers } : null;
     }
     case "pong":
       return { type: "pong" };

@@ -181,6 +181,9 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
         else this.#retry(error);
         break;
       }
+      case "signals-lost":
+        if (this.#state === "open") this.emit("signals-lost", { peers: message.peers });
+        break;
       case "pong":
         break;
     }

@@ -46,6 +46,11 @@ export interface SignalingClientEvents {
   "peer-joined": { name: string };
   "peer-left": { name: string };
   /**
+   * Signals between us and `peers` may have been lost in the server (its Redis subscriber
+   * connection dropped). MeshCall re-sends or renegotiates what was pending with them.
+   */
+  "signals-lost": { peers: string[] };
+  /**
    * Fresh ICE servers, fetched before the previous credentials expire (at 80 % of their TTL).
    * Apply them to open peer connections (`setConfiguration`) so an ICE restart can still use TURN.
    */
