@@ -10,6 +10,9 @@ export function startHeartbeat(wss: WebSocketServer, intervalMs: number): () => 
   const onConnection = (ws: WebSocket): void => {
     alive.add(ws);
     ws.on('pong', () => alive.add(ws));
+    // Any frame proves the client alive: under backpressure its pong may wait behind frames
+    // queued in the socket for longer than the interval.
+    ws.on('message', () => alive.add(ws));
   };
   wss.on('connection', onConnection);
   const timer = setInterval(() => {
