@@ -12,7 +12,8 @@
 #   3. node_modules (npm ci when missing or older than package-lock.json), then `npm run build`.
 #   4. When the docker tests are part of the run: a container engine (starts a private dockerd
 #      when none answers) and the local stand-in images (built once, cached by content hash).
-#   5. vitest run, with any arguments given (`npm test -- test/unit`).
+#   5. vitest run, with any arguments given (`npm test -- test/unit`); without arguments, two
+#      passes (see the end of this file).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,19 +37,42 @@ ensure_node_modules
 section "build"
 npm run build
 
-if docker_tests_selected "$@"; then
-  ensure_container_engine   # exports DOCKER_HOST when it started its own dockerd
-  ensure_local_images       # exports NODE_IMAGE, REDIS_IMAGE, HAPROXY_IMAGE
-  # No Ryuk (its image is on Docker Hub only): the fixtures remove their containers, and the
-  # exit trap removes whatever a crashed test file left behind (containers labelled by
-  # testcontainers or by the docker tests).
+# Where `npm test` set up a container engine, the run really exercises the testcontainers
+# path of the Redis fixture: REDIS_FIXTURE_REQUIRE turns its fallback to the binary into a
+# failure. No Ryuk (its image is on Docker Hub only): the fixtures remove their containers,
+# and the exit trap removes what a crashed test file left behind.
+use_container_redis() {
   export TESTCONTAINERS_RYUK_DISABLED=true
-  # The run must really exercise the testcontainers path of the Redis fixture, not quietly
-  # fall back to the binary: with this set the fixture fails instead of falling back.
   if [ -z "${REDIS_URL:-}" ]; then export REDIS_FIXTURE_REQUIRE="${REDIS_FIXTURE_REQUIRE:-testcontainers}"; fi
-fi
+}
 
-section "vitest"
 status=0
-npx --no-install vitest run "$@" || status=$?
+if [ "$#" -eq 0 ]; then
+  # The whole suite, in two passes so the images build while the first one runs:
+  #   1. unit, integration, browser: Redis as a user without Docker gets it (the binary),
+  #      unless the user's own engine answers (then theirs, as the fixture prefers);
+  #   2. the docker tests, and the protocol v1 and resilience suites once more with Redis
+  #      started by testcontainers from the local REDIS_IMAGE.
+  ensure_container_engine
+  start_local_images_build
+  section "vitest: unit, integration, browser"
+  if [ "${DOCKER_HOST:-}" = "unix://$ENGINE_SOCK" ]; then
+    env -u DOCKER_HOST npx --no-install vitest run --project unit --project integration --project browser || status=$?
+  else
+    npx --no-install vitest run --project unit --project integration --project browser || status=$?
+  fi
+  wait_local_images_build
+  use_container_redis
+  section "vitest: docker, and Redis through testcontainers"
+  npx --no-install vitest run test/docker test/integration/protocol-v1.test.ts test/integration/resilience.test.ts || status=$?
+elif docker_tests_selected "$@"; then
+  ensure_container_engine
+  ensure_local_images
+  use_container_redis
+  section "vitest"
+  npx --no-install vitest run "$@" || status=$?
+else
+  section "vitest"
+  npx --no-install vitest run "$@" || status=$?
+fi
 exit "$status"

@@ -12,7 +12,9 @@ import { nodeChannel } from './cluster/keys.ts';
 import { JoinTokenVerifier } from './auth/join-token.ts';
 import { Liveness } from './cluster/liveness.ts';
 import { SignalingNode } from './cluster/signaling-node.ts';
+import { Admission } from './transport/admission.ts';
 import { Backpressure } from './transport/backpressure.ts';
+import { connectionCeiling } from './transport/open-files.ts';
 import type { ConnectionPolicy } from './transport/connection-policy.ts';
 import { startHeartbeat } from './transport/heartbeat.ts';
 import { originAllowed } from './transport/origin-policy.ts';
@@ -23,6 +25,8 @@ import { createObservability } from './metrics/observability.ts';
 import { CloseCode } from './protocol/error-codes.ts';
 import { serveArticle } from './transport/article-connection.ts';
 import { serveV1 } from './transport/v1-connection.ts';
+import type { WebhookSource } from './webhooks/start-webhooks.ts';
+import { createWebhooks, isWebhookSource } from './webhooks/start-webhooks.ts';
 import type { UpgradeHandler } from './transport/ws-gateway.ts';
 import { WsGateway } from './transport/ws-gateway.ts';
 
@@ -55,7 +59,8 @@ export interface ServerDeps {
 
 export async function createSignalingServer({ config, logger, publicDir, backend: given }: ServerDeps): Promise<SignalingServer> {
   // Wrapped before the core registers its bus handler, so /readyz can send itself a message.
-  const backend = withBusProbe(given ?? (await createBackend(config, logger)), nodeChannel(config.redisPrefix, config.nodeId));
+  const store = given ?? (await createBackend(config, logger));
+  const backend = withBusProbe(store, nodeChannel(config.redisPrefix, config.nodeId));
   const node = new SignalingNode(backend, {
     nodeId: config.nodeId,
     prefix: config.redisPrefix,
@@ -79,8 +84,13 @@ export async function createSignalingServer({ config, logger, publicDir, backend
     () => gateway.clients,
     logger,
   );
-  const policy = connectionPolicy(config, backpressure);
+  const admission = new Admission({ ...config.admission, maxConnections: connectionCeiling(config.admission.maxConnections, logger) }, logger);
+  const policy = connectionPolicy(config, backpressure, admission);
   const observe = createObservability(backend, node, logger, () => gateway.clients.size);
+  // A backend handed in by a test may not queue events; only those built here always do.
+  const webhooks = config.webhook && isWebhookSource(store)
+    ? createWebhooks(store, config.webhook, { nodeId: config.nodeId, logger, registry: observe.metrics.registry })
+    : undefined;
   const app = createApp({
     backend,
     publicDir: publicDir ?? DEFAULT_PUBLIC_DIR,
@@ -104,6 +114,8 @@ export async function createSignalingServer({ config, logger, publicDir, backend
     maxPayload: config.maxMessageBytes,
     routes,
     allowOrigin: (req) => originAllowed(req, config.allowedOrigins, config.production),
+    admission,
+    onRefused: (reason) => observe.metrics.upgradeRefused(reason),
   });
   let stopHeartbeat = (): void => undefined;
 
@@ -117,6 +129,7 @@ export async function createSignalingServer({ config, logger, publicDir, backend
         http.listen(config.port, config.host, () => {
           http.off('error', reject);
           liveness.start();
+          webhooks?.start();
           backpressure.start();
           stopHeartbeat = startHeartbeat(gateway.wss, config.heartbeatMs);
           resolve((http.address() as AddressInfo).port);
@@ -124,6 +137,7 @@ export async function createSignalingServer({ config, logger, publicDir, backend
       }),
     async close(code = CloseCode.GoingAway) {
       gateway.stopAccepting();
+      admission.stop();
       stopHeartbeat();
       backpressure.stop();
       observe.stop();
@@ -138,6 +152,8 @@ export async function createSignalingServer({ config, logger, publicDir, backend
       // Closed sessions leave or start their grace in the backend: let them finish first.
       await node.settled(5000);
       node.stop();
+      // Leases given back, so another dyno sends what this one had open at once.
+      await webhooks?.stop();
       await liveness.stop();
       await backend.close();
       http.closeAllConnections();
@@ -146,7 +162,7 @@ export async function createSignalingServer({ config, logger, publicDir, backend
   };
 }
 
-function connectionPolicy(config: Config, admission: Backpressure): ConnectionPolicy {
+function connectionPolicy(config: Config, backpressure: Backpressure, admission: Admission): ConnectionPolicy {
   const ice = iceServerSource(config.ice);
   return {
     rateLimitPerSec: config.rateLimitPerSec,
@@ -155,14 +171,16 @@ function connectionPolicy(config: Config, admission: Backpressure): ConnectionPo
     maxSignalBytes: config.maxSignalBytes,
     rateLimitBytesPerSec: config.rateLimitBytesPerSec,
     rateLimitBytesBurst: config.rateLimitBytesBurst,
-    admission,
+    admission: backpressure,
     ...(config.tokenSecret ? { joinTokens: new JoinTokenVerifier(config.tokenSecret) } : {}),
     iceServers: (name) => ice.iceServers(name),
+    admitJoin: () => admission.admitJoin(),
+    joinDone: () => admission.joinDone(),
     ...(ice.ttlSeconds === undefined ? {} : { iceServersTtl: ice.ttlSeconds }),
   };
 }
 
-async function createBackend(config: Config, logger: Logger): Promise<Backend> {
+async function createBackend(config: Config, logger: Logger): Promise<Backend & WebhookSource> {
   if (!config.redisUrl && !config.redisCluster) {
     logger.info('no REDIS_URL: embedded backend, rooms live in this process only');
     return new MemoryBackend();

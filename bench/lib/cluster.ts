@@ -13,6 +13,10 @@ export const DYNO_ENV: Record<string, string> = {
   LOG_LEVEL: 'warn',
   RATE_LIMIT_PER_SEC: '100000',
   RATE_LIMIT_BURST: '100000',
+  // Admission control off: the bench measures what a dyno carries, and its clients do not
+  // retry a refused join the way the client library does (bench/reconnect-storm.ts does).
+  MAX_JOINS_PER_SEC: '1000000',
+  MAX_CONNECTIONS: '1000000',
   RATE_LIMIT_BYTES_PER_SEC: '100000000',
   RATE_LIMIT_BYTES_BURST: '100000000',
 };

@@ -35,20 +35,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  */
 export async function measureIdleMemory(pool: LoadgenPool, cluster: BenchCluster, connections: number): Promise<IdleMemoryResult> {
   const inspectors = await Promise.all(cluster.nodes.map((n) => Inspector.connect(n.inspectorUrl as string)));
-  const settle = async (): Promise<Array<{ rss: number; heapUsed: number }>> => {
-    await sleep(2000);
-    const out = [];
-    for (const [i, inspector] of inspectors.entries()) {
-      await inspector.collectGarbage();
-      const rss: number[] = [];
-      for (let s = 0; s < 5; s++) {
-        await sleep(200);
-        rss.push(sampleProcess(cluster.nodes[i]?.pid as number)?.rssBytes ?? 0);
-      }
-      out.push({ rss: median(rss), heapUsed: (await inspector.memoryUsage()).heapUsed });
-    }
-    return out;
-  };
+  const settle = (): Promise<SettledMemory[]> => settledMemory(inspectors, cluster.nodes.map((n) => n.pid as number));
   const redisBefore = cluster.redis.pid ? sampleProcess(cluster.redis.pid)?.rssBytes ?? null : null;
   const before = await settle();
   await openPairs(pool, cluster, Math.floor(connections / 2), `idle-${Date.now().toString(36)}-`);
@@ -77,6 +64,30 @@ export async function measureIdleMemory(pool: LoadgenPool, cluster: BenchCluster
     redisRssPerConnection: redisBefore !== null && redisAfter !== null ? Math.round((redisAfter - redisBefore) / (perNode * 2)) : null,
     nodes,
   };
+}
+
+export interface SettledMemory {
+  rss: number;
+  heapUsed: number;
+}
+
+/**
+ * Each process's memory once the heap has settled: 2 s of quiet, a full GC forced through
+ * the inspector, then the median of 5 RSS samples 200 ms apart (RSS moves as V8 returns pages).
+ */
+export async function settledMemory(inspectors: readonly Inspector[], pids: readonly number[], quietMs = 2000): Promise<SettledMemory[]> {
+  await sleep(quietMs);
+  const out: SettledMemory[] = [];
+  for (const [i, inspector] of inspectors.entries()) {
+    await inspector.collectGarbage();
+    const rss: number[] = [];
+    for (let s = 0; s < 5; s++) {
+      await sleep(200);
+      rss.push(sampleProcess(pids[i] as number)?.rssBytes ?? 0);
+    }
+    out.push({ rss: median(rss), heapUsed: (await inspector.memoryUsage()).heapUsed });
+  }
+  return out;
 }
 
 function median(values: number[]): number {

@@ -96,31 +96,85 @@ build_apt_image() {
   docker build -q "${args[@]}" --build-arg "BASE=$base" -t "$tag" "$IMAGES_SRC/$dir" >/dev/null
 }
 
-# Older hashes of our stand-ins are dead weight: remove them once the new ones exist.
+# Older hashes of our stand-ins are dead weight: remove those a day old or more (a younger
+# one may belong to another checkout's run going on right now on this machine).
 prune_old_images() {
-  local hash="$1" ref
-  docker images --format '{{.Repository}}:{{.Tag}}' | while read -r ref; do
-    case "$ref" in "$IMAGE_REPO"/*) case "$ref" in *"-$hash" | *":$hash") ;; *) docker rmi "$ref" >/dev/null 2>&1 || true ;; esac ;; esac
+  local hash="$1" ref created day_ago
+  day_ago=$(($(date +%s) - 86400))
+  docker images --format '{{.Repository}}:{{.Tag}}|{{.CreatedAt}}' | while IFS='|' read -r ref created; do
+    case "$ref" in "$IMAGE_REPO"/*) ;; *) continue ;; esac
+    case "$ref" in *"-$hash" | *":$hash") continue ;; esac
+    created="$(date -d "${created% *}" +%s 2>/dev/null || echo 0)"
+    if [ "$created" -lt "$day_ago" ]; then docker rmi "$ref" >/dev/null 2>&1 || true; fi
   done
+}
+
+# Names the images of this content hash (LOCAL_NODE_IMAGE, ...); cheap, builds nothing.
+name_local_images() {
+  LOCAL_HASH="$(images_hash)"
+  LOCAL_BASE_IMAGE="$IMAGE_REPO/debian:bookworm-$LOCAL_HASH"
+  LOCAL_NODE_IMAGE="$IMAGE_REPO/node:24-$LOCAL_HASH"
+  LOCAL_REDIS_IMAGE="$IMAGE_REPO/redis:$LOCAL_HASH"
+  LOCAL_HAPROXY_IMAGE="$IMAGE_REPO/haproxy:$LOCAL_HASH"
+}
+
+# Builds whichever of the named images is missing (none, on a second run).
+build_local_images() {
+  local started=$SECONDS
+  if image_exists "$LOCAL_NODE_IMAGE" && image_exists "$LOCAL_REDIS_IMAGE" && image_exists "$LOCAL_HAPROXY_IMAGE"; then
+    note "cached (hash $LOCAL_HASH): $LOCAL_NODE_IMAGE $LOCAL_REDIS_IMAGE $LOCAL_HAPROXY_IMAGE"
+    return
+  fi
+  if ! image_exists "$LOCAL_BASE_IMAGE"; then build_base_image "$LOCAL_BASE_IMAGE"; note "built $LOCAL_BASE_IMAGE ($((SECONDS - started)) s)"; fi
+  image_exists "$LOCAL_NODE_IMAGE" || { build_node_image "$LOCAL_NODE_IMAGE" "$LOCAL_BASE_IMAGE"; note "built $LOCAL_NODE_IMAGE"; }
+  image_exists "$LOCAL_REDIS_IMAGE" || { build_apt_image "$LOCAL_REDIS_IMAGE" "$LOCAL_BASE_IMAGE" redis; note "built $LOCAL_REDIS_IMAGE"; }
+  image_exists "$LOCAL_HAPROXY_IMAGE" || { build_apt_image "$LOCAL_HAPROXY_IMAGE" "$LOCAL_BASE_IMAGE" haproxy; note "built $LOCAL_HAPROXY_IMAGE"; }
+  prune_old_images "$LOCAL_HASH"
+  note "local images ready in $((SECONDS - started)) s"
+}
+
+# Fills docker's layer cache for the repository's Dockerfile on the local Node image, so the
+# docker tests' own `docker build` (the thing they test) finds its layers ready.
+warm_app_image() {
+  local started=$SECONDS args=()
+  mapfile -t args < <(proxy_build_args)
+  docker build -q "${args[@]}" --build-arg "NODE_IMAGE=$LOCAL_NODE_IMAGE" -t webrtc-signaling-cluster:test "$ROOT" >/dev/null
+  note "Dockerfile layers cached ($((SECONDS - started)) s)"
+}
+
+# The images, for the suites that use them (docker-compose.yml reads the same names).
+export_local_images() {
+  export NODE_IMAGE="$LOCAL_NODE_IMAGE" REDIS_IMAGE="$LOCAL_REDIS_IMAGE" HAPROXY_IMAGE="$LOCAL_HAPROXY_IMAGE"
 }
 
 ensure_local_images() {
   section "Local images"
-  local hash started
-  hash="$(images_hash)"
-  local base="$IMAGE_REPO/debian:bookworm-$hash"
-  export NODE_IMAGE="$IMAGE_REPO/node:24-$hash"
-  export REDIS_IMAGE="$IMAGE_REPO/redis:$hash"
-  export HAPROXY_IMAGE="$IMAGE_REPO/haproxy:$hash"
-  if image_exists "$NODE_IMAGE" && image_exists "$REDIS_IMAGE" && image_exists "$HAPROXY_IMAGE"; then
-    note "cached (hash $hash): $NODE_IMAGE $REDIS_IMAGE $HAPROXY_IMAGE"
-    return
-  fi
-  started=$SECONDS
-  if ! image_exists "$base"; then build_base_image "$base"; note "built $base ($((SECONDS - started)) s)"; fi
-  image_exists "$NODE_IMAGE" || { build_node_image "$NODE_IMAGE" "$base"; note "built $NODE_IMAGE"; }
-  image_exists "$REDIS_IMAGE" || { build_apt_image "$REDIS_IMAGE" "$base" redis; note "built $REDIS_IMAGE"; }
-  image_exists "$HAPROXY_IMAGE" || { build_apt_image "$HAPROXY_IMAGE" "$base" haproxy; note "built $HAPROXY_IMAGE"; }
-  prune_old_images "$hash"
-  note "local images ready in $((SECONDS - started)) s"
+  name_local_images
+  build_local_images
+  export_local_images
+}
+
+# The same, in the background while other suites run: on a fresh machine the debootstrap and
+# the first image builds take minutes that need not be spent waiting.
+LOCAL_IMAGES_PID=
+LOCAL_IMAGES_LOG=
+stop_local_images_build() { if [ -n "$LOCAL_IMAGES_PID" ]; then kill "$LOCAL_IMAGES_PID" 2>/dev/null || true; fi; }
+start_local_images_build() {
+  section "Local images (building in the background)"
+  name_local_images
+  LOCAL_IMAGES_LOG="$(mktemp "${TMPDIR:-/tmp}/local-images-XXXXXX.log")"
+  note "log: $LOCAL_IMAGES_LOG"
+  (build_local_images; warm_app_image) >"$LOCAL_IMAGES_LOG" 2>&1 &
+  LOCAL_IMAGES_PID=$!
+  add_cleanup stop_local_images_build
+}
+wait_local_images_build() {
+  section "Local images"
+  local status=0
+  wait "$LOCAL_IMAGES_PID" || status=$?
+  LOCAL_IMAGES_PID=
+  cat "$LOCAL_IMAGES_LOG"
+  [ "$status" -eq 0 ] || fail "building the local images failed (exit $status; log above, in $LOCAL_IMAGES_LOG)"
+  rm -f "$LOCAL_IMAGES_LOG"
+  export_local_images
 }

@@ -34,6 +34,10 @@ export interface RetirementOptions {
 }
 
 const FIRST_RETRY_MS = 250;
+
+function keyOf(job: Retirement): string {
+  return `${job.owner}\n${job.ref.membersKey}\n${job.ref.name}`;
+}
 const MAX_RETRY_MS = 5000;
 
 /**
@@ -57,7 +61,7 @@ export class Retirements {
   /** Runs `job` after `delayMs`; resolves after its first attempt (retries go on behind). */
   schedule(job: Retirement, delayMs = 0): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    const key = `${job.owner}\n${job.ref.membersKey}\n${job.ref.name}`;
+    const key = keyOf(job);
     this.pending.set(key, job);
     return new Promise<void>((resolve) => {
       const run = (attempt: number): void => {
@@ -77,16 +81,21 @@ export class Retirements {
     });
   }
 
-  /** Members waiting out their grace here, as re-registration entries. */
-  suspended(): ReregisterEntry[] {
+  /** Members waiting out their grace here, as re-registration entries with their jobs. */
+  suspended(): Array<{ job: Retirement; entry: ReregisterEntry }> {
     const now = Date.now();
-    const entries: ReregisterEntry[] = [];
+    const out: Array<{ job: Retirement; entry: ReregisterEntry }> = [];
     for (const job of this.pending.values()) {
       if (job.step !== 'expire' || job.seq === undefined || job.secretHash === undefined) continue;
       const graceMs = Math.max(1, (job.graceUntil ?? now) - now);
-      entries.push({ ...job.ref, seq: job.seq, owner: job.owner, secretHash: job.secretHash, graceMs, highestKnownSeq: job.seq });
+      out.push({ job, entry: { ...job.ref, seq: job.seq, owner: job.owner, secretHash: job.secretHash, graceMs, highestKnownSeq: job.seq } });
     }
-    return entries;
+    return out;
+  }
+
+  /** True while `job` has not completed. */
+  has(job: Retirement): boolean {
+    return this.pending.get(keyOf(job)) === job;
   }
 
   get size(): number {

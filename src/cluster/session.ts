@@ -333,7 +333,7 @@ export class Session {
     void this.detach(m);
     this.membership = null;
     this.state = 'idle';
-    void this.node.retire({ ref: m.ref, owner: this.owner, step: cleanup, ...(previousSecretHash ? { secretHash: previousSecretHash, seq: m.seq } : {}) });
+    void this.node.retire({ ref: m.ref, owner: this.owner, step: cleanup, ...(previousSecretHash ? { secretHash: previousSecretHash } : {}) });
     return typeof result === 'string' ? { ok: false, code: result } : result;
   }
 

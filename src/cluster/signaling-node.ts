@@ -185,10 +185,13 @@ export class SignalingNode {
     // runs before or after it, never against a stale copy of its state.
     const outcomes = await Promise.all([...this.sessions.values()].map((session) => session.reregister()));
     const suspended = await Promise.all(
-      this.retirements.suspended().map(async (entry) => {
+      this.retirements.suspended().map(async ({ job, entry }) => {
         try {
           await this.backend.indexMember(this.nodeId, entry, entry.owner);
-          return (await this.backend.reregister(entry)).status;
+          const { status } = await this.backend.reregister(entry);
+          // Its expiry ran meanwhile: what was just put back must go again, or it stays a ghost.
+          if (status !== 'clash' && !this.retirements.has(job)) void this.retire({ ...job, step: 'expire' });
+          return status;
         } catch {
           return 'failed' as const;
         }

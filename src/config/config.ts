@@ -6,6 +6,10 @@ import type { RedisClusterSeeds } from './redis-cluster-nodes.ts';
 import { redisClusterNodes } from './redis-cluster-nodes.ts';
 import type { IceConfig } from '../ice/ice-config.ts';
 import { readIceConfig } from '../ice/ice-config.ts';
+import type { WebhookConfig } from './webhook-config.ts';
+import { readWebhookConfig } from './webhook-config.ts';
+import type { AdmissionLimits } from '../transport/admission.ts';
+import { DEFAULT_MAX_CONNECTIONS } from '../transport/open-files.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -51,6 +55,11 @@ export interface Config {
   rateLimitBurst: number;
   /** MAX_BUFFERED_BYTES, default 1048576: unsent bytes after which a non-reading socket is cut. */
   maxBufferedBytes: number;
+  /**
+   * MAX_CONNECTIONS (default 40000), MAX_CONNECTIONS_PER_IP and CONNECTIONS_PER_IP_PER_MIN
+   * (unset: off), MAX_JOINS_PER_SEC (default 1000): admission control (src/transport/admission.ts).
+   */
+  admission: AdmissionLimits;
   /** MAX_HELD_BYTES, default 524288: bytes held for one reconnecting member (besides the count). */
   maxHeldBytes: number;
   /** MAX_SIGNAL_BYTES, default 24576: largest signal frame (a 16 KB SDP and its envelope fit). */
@@ -65,6 +74,8 @@ export interface Config {
   maxLoopLagMs: number;
   /** STUN_URLS, TURN_URLS, TURN_SECRET, TURN_TTL, ICE_SERVERS: what `joined.iceServers` holds (src/ice/). */
   ice: IceConfig;
+  /** WEBHOOK_URL + WEBHOOK_SECRET and the WEBHOOK_* tuning (src/webhooks/); unset: no webhooks. */
+  webhook: WebhookConfig | undefined;
   /** Identifies this dyno: DYNO (set by Heroku) or the host name, plus a random suffix. */
   nodeId: string;
 }
@@ -117,6 +128,13 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPerSec: read('RATE_LIMIT_PER_SEC', integer(1, 1_000_000), 50),
     rateLimitBurst: read('RATE_LIMIT_BURST', integer(1, 1_000_000), 200),
     maxBufferedBytes: read('MAX_BUFFERED_BYTES', integer(1024, 1024 * 1024 * 1024), 1024 * 1024),
+    admission: {
+      maxConnections: read('MAX_CONNECTIONS', integer(1, 10_000_000), DEFAULT_MAX_CONNECTIONS),
+      // Opt-in: a whole office or campus can share one address.
+      maxConnectionsPerIp: read<number | undefined>('MAX_CONNECTIONS_PER_IP', integer(1, 10_000_000), undefined),
+      connectionsPerIpPerMin: read<number | undefined>('CONNECTIONS_PER_IP_PER_MIN', integer(1, 10_000_000), undefined),
+      maxJoinsPerSec: read('MAX_JOINS_PER_SEC', integer(1, 1_000_000), 1000),
+    },
     // Defaults of the byte limits follow the frame and buffer limits they must agree with.
     maxHeldBytes: read('MAX_HELD_BYTES', integer(1024, 64 * 1024 * 1024), 0),
     maxSignalBytes: read('MAX_SIGNAL_BYTES', integer(256, 16 * 1024 * 1024), 0),
@@ -127,6 +145,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxInflightBytes: read('MAX_INFLIGHT_BYTES', integer(64 * 1024, 4 * 1024 * 1024 * 1024), 32 * 1024 * 1024),
     maxLoopLagMs: read('MAX_LOOP_LAG_MS', integer(10, 60_000), 200),
     ice: readIceConfig(env, problems),
+    webhook: readWebhookConfig(env, problems),
     // Node ids appear in keys and owner tags ("<node>/<conn>"): keep them to safe characters.
     nodeId: encodeSegment(`${env['DYNO'] ?? env['HOSTNAME'] ?? 'node'}-${randomBytes(3).toString('hex')}`),
   };

@@ -1,14 +1,16 @@
+import type { UpgradeRefusal } from '../transport/admission.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ProbeResult } from '../backends/probe.ts';
 import type { JoinResult, SignalResult } from '../cluster/session.ts';
 
 /** Follows the core's result types, so a new outcome there is counted without edits here. */
-export type JoinOutcome = 'joined' | 'unauthorized' | Extract<JoinResult, { ok: false }>['code'];
+export type JoinOutcome = 'joined' | 'unauthorized' | 'throttled' | Extract<JoinResult, { ok: false }>['code'];
 /** `overloaded`: refused by the transport's MAX_INFLIGHT_BYTES bound before reaching the core. */
 export type SignalOutcome = SignalResult | 'overloaded';
 
 // Listed so every series exists from the start (at 0); dashboards need no special case.
-const JOIN_OUTCOMES: readonly JoinOutcome[] = ['joined', 'already-joined', 'name-taken', 'room-full', 'unavailable', 'unauthorized'];
+const JOIN_OUTCOMES: readonly JoinOutcome[] = ['joined', 'already-joined', 'name-taken', 'room-full', 'unavailable', 'unauthorized', 'throttled'];
+const UPGRADE_REFUSALS: readonly UpgradeRefusal[] = ['max-connections', 'per-ip-connections', 'per-ip-rate'];
 const SIGNAL_OUTCOMES: readonly SignalOutcome[] = ['sent', 'not-joined', 'peer-not-found', 'peer-backlogged', 'unavailable', 'overloaded'];
 
 /** What a protocol adapter reports. Two label lookups per call: cheap on the signal path. */
@@ -39,6 +41,7 @@ export class SignalingMetrics implements ConnectionMetrics {
   private readonly signals: Counter<'outcome'>;
   private readonly busDelivery: Histogram;
   private readonly probes: Counter<'result'>;
+  private readonly refusedUpgrades: Counter<'reason'>;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -93,6 +96,13 @@ export class SignalingMetrics implements ConnectionMetrics {
     this.probes = new Counter({ name: 'signaling_readiness_probes_total', help: 'Readiness probes by result', labelNames: ['result'], registers });
     this.probes.inc({ result: 'ok' }, 0);
     this.probes.inc({ result: 'failed' }, 0);
+    this.refusedUpgrades = new Counter({ name: 'signaling_upgrades_refused_total', help: 'WebSocket upgrades refused with 503 by admission control, by limit', labelNames: ['reason'], registers });
+    for (const reason of UPGRADE_REFUSALS) this.refusedUpgrades.inc({ reason }, 0);
+  }
+
+  /** One upgrade refused by admission control (MAX_CONNECTIONS, per-address limits). */
+  upgradeRefused(reason: UpgradeRefusal): void {
+    this.refusedUpgrades.inc({ reason });
   }
 
   join(outcome: JoinOutcome): void {

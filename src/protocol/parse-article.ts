@@ -1,4 +1,5 @@
 import { isObject, parseJsonObject } from './json-frame.ts';
+import { MAX_JSON_DEPTH, shapeMessage, shapeProblem } from './json-shape.ts';
 import { nameProblem } from './names.ts';
 
 /**
@@ -59,6 +60,10 @@ export function parseArticle(text: string): ArticleParseResult {
       if (fromProblem) return { ok: false, message: `rtc.from ${fromProblem}` };
       const toProblem = nameProblem(to);
       if (toProblem) return { ok: false, message: `rtc.to ${toProblem}` };
+      // The frame is forwarded as written, so only depth matters (for the receiving
+      // browsers' parsers and the article client's own re-serialisation), not 1e400.
+      const shape = shapeProblem(value, MAX_JSON_DEPTH, false);
+      if (shape !== null) return { ok: false, message: shapeMessage('the rtc frame', shape) };
       return { ok: true, message: { method, descriptionType: type, from: from as string, to: to as string } };
     }
     default:

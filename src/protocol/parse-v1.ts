@@ -1,6 +1,7 @@
 import type { ClientMessage, MessageId } from './messages.ts';
 import type { JsonObject } from './json-frame.ts';
 import { isObject, parseJsonObject } from './json-frame.ts';
+import { MAX_JSON_DEPTH, shapeMessage, shapeProblem } from './json-shape.ts';
 import { nameProblem } from './names.ts';
 
 /** A client frame that cannot be accepted: answered with a `bad-request` error. */
@@ -63,6 +64,9 @@ export function parseV1(text: string): ParseResult {
       const toProblem = nameProblem(to);
       if (toProblem) return fail(`signal.to ${toProblem}`);
       if (!isObject(data)) return fail('signal.data must be a JSON object');
+      // Checked here, once, because the sender's dyno re-serialises data into the frame.
+      const shape = shapeProblem(data, MAX_JSON_DEPTH, true);
+      if (shape !== null) return fail(shapeMessage('signal.data', shape));
       return { ok: true, message: withId({ type, to: to as string, data }, id) };
     }
     case 'leave':

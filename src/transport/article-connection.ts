@@ -10,7 +10,7 @@ import type { ArticleMessage } from '../protocol/parse-article.ts';
 import { parseArticle } from '../protocol/parse-article.ts';
 import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
-import { CUT_OFF, DEFAULT_POLICY, sendBounded } from './connection-policy.ts';
+import { CUT_OFF, DEFAULT_POLICY, JOINS_THROTTLED, JOINS_THROTTLED_CLOSE, sendBounded } from './connection-policy.ts';
 import { FrameGate } from './frame-gate.ts';
 import { connectionId, OVERLOADED } from './v1-connection.ts';
 
@@ -92,11 +92,24 @@ export function serveArticle(
 
   async function handle(message: ArticleMessage, text: string): Promise<void> {
     if (message.method === 'open') {
-      if (policy.joinTokens) {
-        metrics.join('unauthorized');
-        return fail(ErrorCode.Unauthorized, 'this server requires join tokens (TOKEN_SECRET), which the article protocol cannot carry; use /signaling');
+      // A second open is answered already-joined and starts nothing: not counted.
+      const counted = me === null;
+      if (counted && !policy.admitJoin()) {
+        metrics.join('throttled');
+        fail(ErrorCode.Unavailable, JOINS_THROTTLED);
+        ws.close(CloseCode.TryAgainLater, JOINS_THROTTLED_CLOSE);
+        return;
       }
-      const result = await session.join(message.roomName, message.name);
+      let result;
+      try {
+        if (policy.joinTokens) {
+          metrics.join('unauthorized');
+          return fail(ErrorCode.Unauthorized, 'this server requires join tokens (TOKEN_SECRET), which the article protocol cannot carry; use /signaling');
+        }
+        result = await session.join(message.roomName, message.name);
+      } finally {
+        if (counted) policy.joinDone();
+      }
       metrics.join(result.ok ? 'joined' : result.code);
       if (!result.ok && result.code === 'unauthorized') return fail(ErrorCode.Unauthorized, result.reason);
       if (result.ok) {
@@ -151,8 +164,9 @@ export function serveArticle(
     queue = queue
       .then(() => handle(parsed.message, text))
       .catch((error: unknown) => {
-        log.error({ err: error }, 'message handler failed');
-        fail(ErrorCode.Unavailable, 'internal error handling this message');
+        // As for v1: backend failures are results; what throws is a bug, answered with 1011.
+        log.error({ err: error, method: parsed.message.method }, 'message handler failed (a bug); closing with 1011');
+        ws.close(CloseCode.InternalError, 'internal error');
       });
   });
   ws.on('error', (error: Error & { code?: string }) => log.info({ code: error.code, err: error.message }, 'socket error'));

@@ -26,7 +26,15 @@ export interface ConnectionPolicy {
   iceServers(name: string): IceServer[];
   /** Seconds those credentials last (TURN_TTL), sent as `iceServersTtl`; absent when they do not expire. */
   iceServersTtl?: number;
+  /** Takes one join from the dyno's MAX_JOINS_PER_SEC budget; false: refuse it (`unavailable`, then 1013). */
+  admitJoin(): boolean;
+  /** Ends a join admitted by admitJoin (whatever its outcome). */
+  joinDone(): void;
 }
+
+/** What a join over MAX_JOINS_PER_SEC is told, before its socket is closed with 1013. */
+export const JOINS_THROTTLED = 'this dyno is taking MAX_JOINS_PER_SEC joins already; reconnect after a jittered backoff';
+export const JOINS_THROTTLED_CLOSE = 'too many joins on this dyno; retry later';
 
 export const DEFAULT_POLICY: ConnectionPolicy = {
   rateLimitPerSec: 50,
@@ -37,6 +45,8 @@ export const DEFAULT_POLICY: ConnectionPolicy = {
   rateLimitBytesBurst: 512 * 1024,
   admission: NO_BACKPRESSURE,
   iceServers: () => [],
+  admitJoin: () => true,
+  joinDone: () => undefined,
 };
 
 /**

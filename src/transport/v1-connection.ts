@@ -12,7 +12,7 @@ import type { ClientMessage, IceServer, MessageId } from '../protocol/messages.t
 import { parseV1 } from '../protocol/parse-v1.ts';
 import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
-import { CUT_OFF, DEFAULT_POLICY, sendBounded } from './connection-policy.ts';
+import { CUT_OFF, DEFAULT_POLICY, JOINS_THROTTLED, JOINS_THROTTLED_CLOSE, sendBounded } from './connection-policy.ts';
 import { FrameGate } from './frame-gate.ts';
 
 const UNAVAILABLE = 'the signaling backend cannot be reached; retry shortly';
@@ -151,9 +151,12 @@ class V1Connection implements SessionSink {
     const message = parsed.message;
     const handling = this.handle(message, (data as Buffer).length);
     if (message.type === 'join' || message.type === 'leave') this.membershipChange = handling.catch(() => undefined);
+    // Backend failures come back as results (`unavailable`); what throws is a bug here. Not
+    // `unavailable` (clients would retry the same message forever): close with 1011, and the
+    // client reconnects and resumes.
     handling.catch((error: unknown) => {
-      this.logger().error({ err: error }, 'message handler failed');
-      this.refuse(ErrorCode.Unavailable, 'internal error handling this message', message.id);
+      this.logger().error({ err: error, type: message.type }, 'message handler failed (a bug); closing with 1011');
+      this.ws.close(CloseCode.InternalError, 'internal error');
     });
   }
 
@@ -183,32 +186,52 @@ class V1Connection implements SessionSink {
     return policy.iceServersTtl === undefined ? { iceServers: policy.iceServers(name) } : { iceServers: policy.iceServers(name), iceServersTtl: policy.iceServersTtl };
   }
 
+  private async join(message: Extract<ClientMessage, { type: 'join' }>): Promise<void> {
+    const { metrics, policy } = this.ctx;
+    const tokens = policy.joinTokens;
+    // A resume needs no token (its secret proves the membership); the token is checked
+    // only if the membership is gone and a new one would start (docs/protocol.md).
+    const authorize = tokens ? () => tokens.check(message.token, message.room, message.name) : undefined;
+    if (authorize && message.resume === undefined) {
+      const check = await authorize();
+      if (!check.ok) {
+        metrics.join('unauthorized');
+        return this.refuse(ErrorCode.Unauthorized, check.reason, message.id);
+      }
+    }
+    const result = await this.session.join(message.room, message.name, message.resume, message.resume === undefined ? undefined : authorize);
+    metrics.join(result.ok ? 'joined' : result.code);
+    if (result.ok) {
+      this.logger().info({ resumed: result.resumed }, result.resumed ? 'resumed' : 'joined');
+    } else if (result.code === 'unauthorized') {
+      this.refuse(ErrorCode.Unauthorized, result.reason, message.id);
+    } else {
+      const [code, text] = JOIN_ERRORS[result.code];
+      this.logger().info({ room: message.room, name: message.name, code }, 'join refused');
+      this.refuse(code, text, message.id);
+    }
+  }
+
   private async handle(message: ClientMessage, bytes: number): Promise<void> {
     const { metrics, policy } = this.ctx;
     const session = this.session;
     switch (message.type) {
       case 'join': {
-        const tokens = policy.joinTokens;
-        // A resume needs no token (its secret proves the membership); the token is checked
-        // only if the membership is gone and a new one would start (docs/protocol.md).
-        const authorize = tokens ? () => tokens.check(message.token, message.room, message.name) : undefined;
-        if (authorize && message.resume === undefined) {
-          const check = await authorize();
-          if (!check.ok) {
-            metrics.join('unauthorized');
-            return this.refuse(ErrorCode.Unauthorized, check.reason, message.id);
-          }
+        // A member's second join is answered already-joined: it starts nothing, so it is not
+        // counted (and never costs the member its socket).
+        const counted = !session.isJoined;
+        // Before the token check: verifying a JWT is work a storm should not get either.
+        if (counted && !policy.admitJoin()) {
+          metrics.join('throttled');
+          this.refuse(ErrorCode.Unavailable, JOINS_THROTTLED, message.id);
+          // Closed, not left open: the reconnect goes through the router, maybe to a calmer dyno.
+          this.ws.close(CloseCode.TryAgainLater, JOINS_THROTTLED_CLOSE);
+          return;
         }
-        const result = await session.join(message.room, message.name, message.resume, message.resume === undefined ? undefined : authorize);
-        metrics.join(result.ok ? 'joined' : result.code);
-        if (result.ok) {
-          this.logger().info({ resumed: result.resumed }, result.resumed ? 'resumed' : 'joined');
-        } else if (result.code === 'unauthorized') {
-          this.refuse(ErrorCode.Unauthorized, result.reason, message.id);
-        } else {
-          const [code, text] = JOIN_ERRORS[result.code];
-          this.logger().info({ room: message.room, name: message.name, code }, 'join refused');
-          this.refuse(code, text, message.id);
+        try {
+          await this.join(message);
+        } finally {
+          if (counted) policy.joinDone();
         }
         return;
       }

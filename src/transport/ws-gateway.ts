@@ -2,6 +2,8 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
+import type { Admission, UpgradeRefusal } from './admission.ts';
+import { clientAddress } from './client-address.ts';
 
 export type UpgradeHandler = (ws: WebSocket, request: IncomingMessage) => void;
 
@@ -12,6 +14,10 @@ export interface GatewayOptions {
   routes: ReadonlyMap<string, UpgradeHandler>;
   /** Origin policy (ALLOWED_ORIGINS); refused upgrades get 403. Default: allow all. */
   allowOrigin?: (request: IncomingMessage) => boolean;
+  /** Connection limits (MAX_CONNECTIONS, per-address limits); refused upgrades get 503 with Retry-After. */
+  admission?: Admission;
+  /** Told of every upgrade refused by admission control (metrics). */
+  onRefused?: (reason: UpgradeRefusal) => void;
 }
 
 /**
@@ -46,7 +52,18 @@ export class WsGateway {
     if (!handler) return reject(socket, 404, 'Not Found');
     if (!this.accepting) return reject(socket, 503, 'Service Unavailable');
     if (this.options.allowOrigin && !this.options.allowOrigin(request)) return reject(socket, 403, 'Forbidden');
+    const admission = this.options.admission;
+    // Read only when a per-address limit is set: the header split costs every upgrade.
+    const address = admission?.perAddress ? clientAddress(request) : undefined;
+    if (admission) {
+      const verdict = admission.admitUpgrade(this.wss.clients.size, address);
+      if (!verdict.ok) {
+        this.options.onRefused?.(verdict.reason);
+        return reject(socket, 503, 'Service Unavailable', verdict.retryAfterSeconds, verdict.message);
+      }
+    }
     this.wss.handleUpgrade(request, socket, head, (ws) => {
+      admission?.track(ws, address);
       // noServer mode does not emit 'connection' by itself; the heartbeat listens for it.
       this.wss.emit('connection', ws, request);
       handler(ws, request);
@@ -63,6 +80,8 @@ function destroySocket(this: Duplex): void {
   this.destroy();
 }
 
-function reject(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function reject(socket: Duplex, status: number, text: string, retryAfterSeconds?: number, body = ''): void {
+  const retry = retryAfterSeconds === undefined ? '' : `Retry-After: ${retryAfterSeconds}\r\n`;
+  const type = body === '' ? '' : 'Content-Type: text/plain; charset=utf-8\r\n';
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${retry}${type}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }

@@ -13,7 +13,7 @@ import { startRedis, uniquePrefix } from '../fixtures/redis.ts';
 import type { RedisClusterFixture } from '../fixtures/redis-cluster.ts';
 import { startRedisCluster } from '../fixtures/redis-cluster.ts';
 import type { Frame } from '../fixtures/test-client.ts';
-import { joined, TestClient } from '../fixtures/test-client.ts';
+import { ArticleClient, joined, TestClient } from '../fixtures/test-client.ts';
 
 /**
  * Issue 5, "Hostile clients": what the internet may throw at a dyno, against real dyno
@@ -163,6 +163,45 @@ describe('rate limit', () => {
     for (let i = 0; i < 30; i++) expect((await b.expect('signal')).data).toMatchObject({ candidate: { candidate: expect.stringContaining(`candidate:${i} `) } });
     expect((await b.expect('signal')).data).toEqual({ candidate: null });
     await a.expectSilence(200);
+  });
+});
+
+describe('deeply nested data (issue 17)', () => {
+  let dyno: Dyno;
+  const open: TestClient[] = [];
+
+  beforeAll(async () => {
+    dyno = await startDyno();
+  });
+
+  afterAll(async () => {
+    for (const c of open) c.ws.terminate();
+    await dyno?.stop();
+  });
+
+  // 9,000 levels is 54 KB, under MAX_MESSAGE_BYTES: it used to reach JSON.stringify, throw
+  // RangeError, log an error with a stack and answer `unavailable` ("retry later").
+  it('answers a signal whose data nests 9,000 levels deep with bad-request naming the limit, on both protocols', async () => {
+    const a = await joined(dyno.wsUrl(), 'deep', 'a');
+    const b = await joined(dyno.wsUrl(), 'deep', 'b');
+    open.push(a, b);
+    await a.expect('peer-joined');
+    const deep = '{"d":'.repeat(8999) + '{}' + '}'.repeat(8999);
+    a.ws.send(`{"type":"signal","to":"b","id":"deep","data":${deep}}`);
+    expect(await a.next()).toEqual({ type: 'error', code: 'bad-request', id: 'deep', message: expect.stringContaining('more than 32 levels') });
+    a.send({ type: 'signal', to: 'b', data: { ok: true } });
+    expect(await b.next()).toEqual({ type: 'signal', from: 'a', data: { ok: true } });
+
+    const k = await ArticleClient.connect(dyno.wsUrl('/video_chat/signaling'));
+    const n = await ArticleClient.connect(dyno.wsUrl('/video_chat/signaling'));
+    open.push(k, n);
+    expect(await k.open('deep', 'k')).toMatchObject({ method: 'opened' });
+    expect(await n.open('deep', 'n')).toMatchObject({ method: 'opened' });
+    await k.expect('rtc');
+    k.ws.send(`{"method":"rtc","roomName":"deep","from":"k","to":"n","description":{"type":"offer","sdp":${deep}}}`);
+    expect(await k.next()).toEqual({ method: 'error', code: 'bad-request', message: expect.stringContaining('more than 32 levels') });
+    await n.expectSilence(200);
+    expect(dyno.output.filter((line) => /"level":(5|6)0/.test(line))).toEqual([]);
   });
 });
 
@@ -374,6 +413,11 @@ describe('a reader that never reads', () => {
       env: {
         REDIS_PREFIX: uniquePrefix('slow-reader'),
         MAX_MESSAGE_BYTES: String(128 * 1024),
+        // The flood below is 50 KB signals as fast as one socket sends: the per-signal and
+        // per-byte limits (issue 17) would refuse it before it could reach the sink.
+        MAX_SIGNAL_BYTES: String(128 * 1024),
+        RATE_LIMIT_BYTES_PER_SEC: String(1024 * 1024 * 1024),
+        RATE_LIMIT_BYTES_BURST: String(1024 * 1024 * 1024),
         MAX_BUFFERED_BYTES: '262144',
         RATE_LIMIT_PER_SEC: '100000',
         RATE_LIMIT_BURST: '100000',
@@ -467,7 +511,33 @@ const mistypedMessage = fc.record(
 );
 const randomTypeMessage = fc.record({ type: fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.jsonValue({ maxDepth: 1 })), id: anyId }, { requiredKeys: [] });
 
+/** `levels` nested objects or arrays as text: 9,000 of them overflowed JSON.stringify's stack. */
+const nestedText = (levels: number, kind: 'object' | 'array'): string =>
+  kind === 'object' ? '{"d":'.repeat(levels - 1) + '{}' + '}'.repeat(levels - 1) : '['.repeat(levels) + ']'.repeat(levels);
+/** Issue 17's hostile shapes: deep nesting, __proto__ keys, numbers JSON cannot hold, duplicate keys. */
+const hostileShape: fc.Arbitrary<string> = fc.oneof(
+  fc
+    .tuple(fc.constantFrom(...FUZZ_NAMES), fc.constantFrom(31, 32, 33, 1000, 6000, 9000, 9000), fc.constantFrom('object' as const, 'array' as const))
+    .map(([to, levels, kind]) => `{"type":"signal","to":${JSON.stringify(to)},"data":{"x":${nestedText(levels, kind)}}}`),
+  fc
+    .tuple(fc.constantFrom(...FUZZ_NAMES), fc.jsonValue({ maxDepth: 2 }))
+    .map(([to, v]) => `{"type":"signal","to":${JSON.stringify(to)},"data":{"__proto__":${JSON.stringify(v)},"constructor":{"prototype":${JSON.stringify(v)}}}}`),
+  fc.constantFrom(
+    '{"__proto__":{"type":"join","room":"fz-a","name":"n1"}}',
+    '{"type":"join","room":"fz-a","name":"n2","__proto__":{"resume":"x"}}',
+    '{"type":"ping","id":"p","__proto__":null}',
+  ),
+  fc
+    .tuple(fc.constantFrom(...FUZZ_NAMES), fc.constantFrom('1e400', '-1e400', '1e-400', '123456789012345678901234567890', '-0', '1.7976931348623157e309'))
+    .map(([to, n]) => `{"type":"signal","to":${JSON.stringify(to)},"data":{"n":${n},"list":[${n}]},"id":${n}}`),
+  fc
+    .tuple(fc.constantFrom(...FUZZ_NAMES), fc.constantFrom(...FUZZ_NAMES))
+    .map(([a, b]) => `{"type":"signal","to":${JSON.stringify(a)},"to":${JSON.stringify(b)},"data":{"k":1,"k":{"k":[1,1]}},"type":"signal"}`),
+  fc.constantFrom('{"type":"join","type":"leave"}', '{"type":"join","room":"fz-a","room":"fz-b","name":"n1","name":""}'),
+);
+
 const fuzzFrame: fc.Arbitrary<FuzzFrame> = fc.oneof(
+  { weight: 4, arbitrary: hostileShape.map((text) => ({ kind: 'text' as const, text })) },
   { weight: 10, arbitrary: validMessage.map((m) => ({ kind: 'text' as const, text: JSON.stringify(m) })) },
   { weight: 5, arbitrary: mistypedMessage.map((m) => ({ kind: 'text' as const, text: JSON.stringify(m) })) },
   { weight: 2, arbitrary: randomTypeMessage.map((m) => ({ kind: 'text' as const, text: JSON.stringify(m) })) },
@@ -481,7 +551,7 @@ const fuzzFrame: fc.Arbitrary<FuzzFrame> = fc.oneof(
     weight: 1,
     arbitrary: fc.oneof(
       fc.uint8Array({ minLength: 1, maxLength: 40 }).map((b) => ({ kind: 'bad-utf8' as const, bytes: Uint8Array.from([...b, 0xff]) })),
-      fc.constant({ kind: 'text' as const, text: JSON.stringify({ type: 'ping', pad: 'x'.repeat(9000) }) }),
+      fc.constant({ kind: 'text' as const, text: JSON.stringify({ type: 'ping', pad: 'x'.repeat(70_000) }) }),
     ),
   },
 );
@@ -605,7 +675,8 @@ describe.each(['redis', 'redis-cluster'] as const)('malformed and pipelined inpu
       redisClusterNodes: redisCluster?.seeds,
       env: {
         REDIS_PREFIX: uniquePrefix('fuzz'),
-        MAX_MESSAGE_BYTES: '8192',
+        // The default, so a 9,000-level `data` (54 KB) gets past the size limit as in issue 17.
+        MAX_MESSAGE_BYTES: '65536',
         RESUME_GRACE_MS: '200',
         // Rate limiting has its own tests; here it would only make the barriers flaky.
         RATE_LIMIT_PER_SEC: '100000',

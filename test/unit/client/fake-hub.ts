@@ -21,7 +21,10 @@ export class FakeMember extends TypedEmitter<SignalingClientEvents> implements M
     this.name = name;
     this.#hub = hub;
   }
+  /** While true, signal() drops everything and returns false, as SignalingClient does when not open. */
+  down = false;
   signal(to: string, data: object): boolean {
+    if (this.down) return false;
     // Through JSON, as on the wire: no object identity survives.
     this.#hub.enqueue({ from: this.name, to, data: JSON.parse(JSON.stringify(data)) as Record<string, unknown> });
     return true;
@@ -39,6 +42,8 @@ export class FakeHub {
   /** Signals not yet delivered while `hold` is true. */
   queue: Envelope[] = [];
   hold = false;
+  /** Return true to lose a signal on the way (it stays in `log`). */
+  drop: ((envelope: Envelope) => boolean) | undefined;
 
   /** Creates a member; `join()` it once its MeshCall listens. */
   member(name: string): FakeMember {
@@ -67,6 +72,7 @@ export class FakeHub {
 
   enqueue(envelope: Envelope): void {
     this.log.push(envelope);
+    if (this.drop?.(envelope) === true) return;
     this.queue.push(envelope);
     if (!this.hold) setTimeout(() => this.release(), 0);
   }

@@ -9,10 +9,17 @@
  *   throws InvalidAccessError (Chrome refuses a fingerprint change);
  * - negotiationneeded fires from a task, only in `stable` with no operation pending,
  *   and again after negotiation if something still needs negotiating;
- * - `connected` needs both descriptions, stable state, and candidates both ways.
+ * - `connected` needs both descriptions, stable state, and candidates both ways; once
+ *   connected it stays so through renegotiations, as the transport does in browsers.
  * - with `relayRefused` and iceTransportPolicy "relay", gathering yields no candidate but a
  *   401 icecandidateerror, and ICE stays `new` (what Chrome does with bad TURN credentials).
- * The "SDP" is JSON: { fingerprint, ufrag, media: [{ mid, kind, direction, streamId }] }.
+ * - DTLS roles as Chromium enforces them: offers say `a=setup:actpass`; the first completed
+ *   negotiation fixes our role; later a remote answer whose `a=setup` would give us the
+ *   same role again throws InvalidAccessError ("Failed to set SSL role for the transport"),
+ *   and so does applying a local answer with another role than ours. A `FirefoxLikePeerConnection`
+ *   answers `active` whatever its role, and accepts a role switch, as Firefox does.
+ * The "SDP" is a JSON line { fingerprint, ufrag, media: [{ mid, kind, direction, streamId }] }
+ * followed by `a=setup:` and `a=ice-ufrag:` lines.
  */
 
 let counter = 0;
@@ -71,6 +78,14 @@ interface FakeSdp {
   media: Media[];
 }
 type Init = { type: "offer" | "answer" | "rollback"; sdp?: string };
+type Role = "active" | "passive";
+
+function parseSdp(text: string): FakeSdp & { setup: string | undefined } {
+  const sdp = JSON.parse(text.split("\n")[0] ?? "") as FakeSdp;
+  return { ...sdp, setup: /^a=setup:(\S+)$/m.exec(text)?.[1] };
+}
+const opposite = (role: string | undefined): Role => (role === "active" ? "passive" : "active");
+const sslRoleError = (): Error => new DomError("InvalidAccessError", "Failed to set SSL role for the transport.");
 
 const sends = (d: Direction | null): boolean => d === "sendrecv" || d === "sendonly";
 const recvs = (d: Direction): boolean => d === "sendrecv" || d === "recvonly";
@@ -128,7 +143,17 @@ export class FakePeerConnection {
   static readonly instances: FakePeerConnection[] = [];
   readonly fingerprint = nextId("fp");
   #configuration: RTCConfiguration;
-  signalingState: RTCSignalingState = "stable";
+  #signalingState: RTCSignalingState = "stable";
+  onsignalingstatechange: (() => void) | null = null;
+  get signalingState(): RTCSignalingState {
+    return this.#signalingState;
+  }
+  /** Like browsers, a change fires signalingstatechange (not for close()). */
+  set signalingState(state: RTCSignalingState) {
+    if (state === this.#signalingState) return;
+    this.#signalingState = state;
+    if (state !== "closed") this.onsignalingstatechange?.();
+  }
   connectionState: RTCPeerConnectionState = "new";
   iceConnectionState: RTCIceConnectionState = "new";
   localDescription: { type: "offer" | "answer"; sdp: string } | null = null;
@@ -143,6 +168,10 @@ export class FakePeerConnection {
   onicecandidateerror: ((e: { url: string; errorCode: number; errorText: string }) => void) | null = null;
   /** Makes relay-only connections fail to gather, as with a TURN server refusing the credentials. */
   static relayRefused = false;
+  /** Firefox's habit: answer `active` whatever the role, accept a switched role. */
+  answersFlipRole = false;
+  /** Our DTLS role once a negotiation completed. */
+  dtlsRole: Role | null = null;
   /** Counters the tests look at. */
   rollbacks = 0;
   offersMade = 0;
@@ -212,12 +241,15 @@ export class FakePeerConnection {
           t.pendingIntent = t.direction;
         }
         const media = this.#transceivers.map((t) => this.#media(t, t.direction));
-        this.localDescription = { type: "offer", sdp: this.#sdp(media) };
+        this.localDescription = { type: "offer", sdp: this.#sdp(media, "actpass") };
         this.signalingState = "have-local-offer";
         this.offersMade++;
       } else {
         if (this.signalingState !== "have-remote-offer" || this.remoteDescription === null) throw new DomError("InvalidStateError", "answer without offer");
-        const offer = JSON.parse(this.remoteDescription.sdp) as FakeSdp;
+        const setup = init?.sdp === undefined ? this.#answerSetup() : parseSdp(init.sdp).setup;
+        if (setup !== "active" && setup !== "passive") throw new DomError("InvalidAccessError", `bad a=setup in answer: ${setup}`);
+        if (this.dtlsRole !== null && setup !== this.dtlsRole && !this.answersFlipRole) throw sslRoleError();
+        const offer = parseSdp(this.remoteDescription.sdp);
         const media = offer.media.map((m) => {
           const t = this.#byMid(m.mid);
           const direction = intersect(t.direction, m.direction);
@@ -225,7 +257,8 @@ export class FakePeerConnection {
           t.stableIntent = t.direction;
           return this.#media(t, direction);
         });
-        this.localDescription = { type: "answer", sdp: this.#sdp(media) };
+        this.dtlsRole = setup;
+        this.localDescription = { type: "answer", sdp: this.#sdp(media, setup) };
         this.signalingState = "stable";
         this.#needFired = false;
       }
@@ -233,10 +266,26 @@ export class FakePeerConnection {
     });
   }
 
+  /** The answer setLocalDescription() would apply now, without applying it. */
+  async createAnswer(): Promise<{ type: "answer"; sdp: string }> {
+    let answer: { type: "answer"; sdp: string } | undefined;
+    await this.#op(() => {
+      if (this.signalingState !== "have-remote-offer" || this.remoteDescription === null) throw new DomError("InvalidStateError", "answer without offer");
+      const offer = parseSdp(this.remoteDescription.sdp);
+      const media = offer.media.map((m) => this.#media(this.#byMid(m.mid), intersect(this.#byMid(m.mid).direction, m.direction)));
+      answer = { type: "answer", sdp: this.#sdp(media, this.#answerSetup()) };
+    });
+    return answer as { type: "answer"; sdp: string };
+  }
+
+  #answerSetup(): Role {
+    return this.answersFlipRole ? "active" : (this.dtlsRole ?? "active");
+  }
+
   async setRemoteDescription(init: Init): Promise<void> {
     await this.#op(() => {
       if (init.type === "rollback") return this.#rollback();
-      const sdp = JSON.parse(init.sdp ?? "") as FakeSdp;
+      const sdp = parseSdp(init.sdp ?? "");
       if (this.#remoteFingerprint !== null && sdp.fingerprint !== this.#remoteFingerprint) throw new DomError("InvalidAccessError", "DTLS fingerprint changed");
       if (init.type === "offer") {
         if (this.signalingState === "have-local-offer") {
@@ -256,6 +305,9 @@ export class FakePeerConnection {
         this.signalingState = "have-remote-offer";
       } else {
         if (this.signalingState !== "have-local-offer") throw new DomError("InvalidStateError", `answer in ${this.signalingState}`);
+        const ours = opposite(sdp.setup);
+        if (this.dtlsRole !== null && ours !== this.dtlsRole && !this.answersFlipRole) throw sslRoleError();
+        this.dtlsRole = ours;
         for (const m of sdp.media) {
           const t = this.#byMid(m.mid);
           t.currentDirection = reverse(m.direction);
@@ -322,8 +374,9 @@ export class FakePeerConnection {
     return { mid: t.mid ?? "", kind: t.kind, direction, streamId: t.streamIds[0] ?? null };
   }
 
-  #sdp(media: Media[]): string {
-    return JSON.stringify({ fingerprint: this.fingerprint, ufrag: this.#ufrag, media } satisfies FakeSdp);
+  #sdp(media: Media[], setup: string): string {
+    const json = JSON.stringify({ fingerprint: this.fingerprint, ufrag: this.#ufrag, media } satisfies FakeSdp);
+    return `${json}\na=setup:${setup}\na=ice-ufrag:${this.#ufrag}`;
   }
 
   #announce(t: FakeTransceiver, streamId: string | null): void {
@@ -387,6 +440,8 @@ export class FakePeerConnection {
   }
 
   #updateConnection(): void {
+    // As in browsers, the connection state is the transport's: a renegotiation does not drop it.
+    if (this.connectionState === "connected") return;
     const ready = this.signalingState === "stable" && this.localDescription !== null && this.remoteDescription !== null;
     const next: RTCPeerConnectionState = ready && this.remoteCandidates > 0 && this.localCandidates > 0 ? "connected" : "connecting";
     if (next === this.connectionState || this.#closed) return;
@@ -395,4 +450,9 @@ export class FakePeerConnection {
     this.onconnectionstatechange?.();
     this.oniceconnectionstatechange?.();
   }
+}
+
+/** Answers like Firefox: `a=setup:active` in every answer, and tolerates a switched role. */
+export class FirefoxLikePeerConnection extends FakePeerConnection {
+  override answersFlipRole = true;
 }

@@ -35,6 +35,25 @@ describe('loadConfig', () => {
     expect((error as ConfigError).problems).toHaveLength(4);
   });
 
+  it('admission control: MAX_CONNECTIONS and MAX_JOINS_PER_SEC on by default, per-address limits off unless set', () => {
+    expect(loadConfig({}).admission).toEqual({ maxConnections: 40_000, maxConnectionsPerIp: undefined, connectionsPerIpPerMin: undefined, maxJoinsPerSec: 1000 });
+    expect(loadConfig({ MAX_CONNECTIONS: '500', MAX_CONNECTIONS_PER_IP: '20', CONNECTIONS_PER_IP_PER_MIN: '60', MAX_JOINS_PER_SEC: '50' }).admission).toEqual({
+      maxConnections: 500,
+      maxConnectionsPerIp: 20,
+      connectionsPerIpPerMin: 60,
+      maxJoinsPerSec: 50,
+    });
+    let error: unknown;
+    try {
+      loadConfig({ MAX_CONNECTIONS: '0', MAX_CONNECTIONS_PER_IP: 'ten', CONNECTIONS_PER_IP_PER_MIN: '-3', MAX_JOINS_PER_SEC: '1.5' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const name of ['MAX_CONNECTIONS=', 'MAX_CONNECTIONS_PER_IP=', 'CONNECTIONS_PER_IP_PER_MIN=', 'MAX_JOINS_PER_SEC=']) expect(problems).toContain(name);
+  });
+
   it('validates REDIS_COMMAND_TIMEOUT_MS (default 5000, 100 to 60000)', () => {
     expect(loadConfig({}).redisCommandTimeoutMs).toBe(5000);
     expect(loadConfig({ REDIS_COMMAND_TIMEOUT_MS: '250' }).redisCommandTimeoutMs).toBe(250);
