@@ -7,7 +7,7 @@ import { startRedis, uniquePrefix } from '../fixtures/redis.ts';
 import type { RedisClusterFixture } from '../fixtures/redis-cluster.ts';
 import { startRedisCluster } from '../fixtures/redis-cluster.ts';
 import type { Frame } from '../fixtures/test-client.ts';
-import { TestClient } from '../fixtures/test-client.ts';
+import { ArticleClient, TestClient } from '../fixtures/test-client.ts';
 import { WebhookReceiver } from '../fixtures/webhook-receiver.ts';
 
 /**
@@ -148,6 +148,22 @@ describe.each(['embedded', 'redis', 'redis-cluster'] as const)('membership event
     await storyIs(room, [...expected, 'member.left alice left', 'member.left carol left', 'room.finished']);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(story(room)).toHaveLength(expected.length + 3);
+  });
+});
+
+describe('article protocol rooms (embedded)', () => {
+  it('report their own events, told apart by data.protocol', async () => {
+    const d = await dyno('embedded', uniquePrefix('wh-article'));
+    const v1 = await member(d, 'same-name', 'ann');
+    const article = await ArticleClient.connect(d.wsUrl('/video_chat/signaling'));
+    open.push(article);
+    expect((await article.open('same-name', 'ann'))['method']).toBe('opened');
+    article.ws.close();
+    await until('both rooms', () => receiver.room('same-name').length >= 6);
+    const events = receiver.room('same-name').map((e) => `${e.data.protocol} ${e.type} ${e.data.reason ?? ''}`.trim());
+    expect(events.filter((e) => e.startsWith('article'))).toEqual(['article room.started', 'article member.joined', 'article member.left left', 'article room.finished']);
+    expect(events.filter((e) => e.startsWith('v1'))).toEqual(['v1 room.started', 'v1 member.joined']);
+    v1.client.send({ type: 'leave' });
   });
 });
 
