@@ -171,7 +171,7 @@ function connectionPolicy(config: Config, backpressure: Backpressure, admission:
     maxSignalBytes: config.maxSignalBytes,
     rateLimitBytesPerSec: config.rateLimitBytesPerSec,
     rateLimitBytesBurst: config.rateLimitBytesBurst,
-    admission: backpressure,
+    inflight: backpressure,
     ...(config.tokenSecret ? { joinTokens: new JoinTokenVerifier(config.tokenSecret) } : {}),
     iceServers: (name) => ice.iceServers(name),
     admitJoin: () => admission.admitJoin(),
