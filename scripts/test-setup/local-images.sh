@@ -192,7 +192,13 @@ wait_local_images_build() {
   wait "$LOCAL_IMAGES_PID" || status=$?
   LOCAL_IMAGES_PID=
   cat "$LOCAL_IMAGES_LOG"
-  [ "$status" -eq 0 ] || fail "building the local images failed (exit $status; log above, in $LOCAL_IMAGES_LOG)"
+  if [ "$status" -ne 0 ]; then
+    # Once more in the foreground: the engine may have gone away under the background build
+    # (recheck_container_engine brought it back); a real failure fails again, here, visibly.
+    note "the background image build failed (exit $status); building again"
+    build_local_images
+    warm_app_image
+  fi
   rm -f "$LOCAL_IMAGES_LOG"
   export_local_images
 }
