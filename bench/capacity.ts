@@ -44,7 +44,9 @@ mkdirSync(RESULTS, { recursive: true });
 say(`open files limit ${openFiles}: steps ${targets.join(', ')} members${Math.max(...wanted) > ceiling ? ` (clipped from ${Math.max(...wanted)}; raise ulimit -n for more)` : ''}`);
 say(`HEARTBEAT_MS=${heartbeatMs}, CPU read over ${cpuWindowMs / 1000} s per step; load ${load1()}`);
 const pool = new LoadgenPool(workers);
-const cluster = await startCluster('signaling', parseOptions([]), { inspect: true, env: { HEARTBEAT_MS: String(heartbeatMs) } });
+// A bench client does not retry a refused join: on a busy box a Redis command may outlast
+// the default 5 s timeout while thousands of members join at once.
+const cluster = await startCluster('signaling', parseOptions([]), { inspect: true, env: { HEARTBEAT_MS: String(heartbeatMs), REDIS_COMMAND_TIMEOUT_MS: '60000' } });
 try {
   const result = await measureCapacity(pool, cluster, targets, heartbeatMs, cpuWindowMs, say);
   const last = result.steps.at(-1);

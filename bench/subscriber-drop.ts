@@ -22,7 +22,7 @@ const env = { RATE_LIMIT_PER_SEC: '2000', RATE_LIMIT_BURST: '2000', LOG_LEVEL: '
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
 function row(target: string, i: number, r: DropRun): string {
-  return `| ${target} | ${i + 1} | ${r.sent} | ${r.delivered} | ${r.refused} | ${r.lostTold} | ${r.lostSilently} | ${r.outOfOrder} | ${r.duplicates} | ${r.recoveryMs ?? 'n/a'} |`;
+  return `| ${target} | ${i + 1} | ${r.sent} | ${r.delivered} | ${r.refused} | ${r.lostTold} | ${r.lostSilently} | ${r.outOfOrder} | ${r.duplicates} | ${r.recoveryMs ?? 'n/a'} | ${r.handoverMs ?? 'n/a'} |`;
 }
 
 async function twoDynos(extra: Record<string, string>): Promise<Dyno[]> {
@@ -30,8 +30,8 @@ async function twoDynos(extra: Record<string, string>): Promise<Dyno[]> {
 }
 
 async function main(): Promise<void> {
-  say('| backend | run | sent | delivered | refused | lost, both ends told | lost silently | out of order | duplicates | recovery ms |');
-  say('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+  say('| backend | run | sent | delivered | refused | lost, both ends told | lost silently | out of order | duplicates | recovery ms | hand-over done ms |');
+  say('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
   const redis = await startRedis({ controllable: true });
   const single = await twoDynos({ REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('bench-drop') });
   try {

@@ -25,6 +25,8 @@ import { createObservability } from './metrics/observability.ts';
 import { CloseCode } from './protocol/error-codes.ts';
 import { serveArticle } from './transport/article-connection.ts';
 import { serveV1 } from './transport/v1-connection.ts';
+import type { WebhookSource } from './webhooks/start-webhooks.ts';
+import { createWebhooks, isWebhookSource } from './webhooks/start-webhooks.ts';
 import type { UpgradeHandler } from './transport/ws-gateway.ts';
 import { WsGateway } from './transport/ws-gateway.ts';
 
@@ -57,7 +59,8 @@ export interface ServerDeps {
 
 export async function createSignalingServer({ config, logger, publicDir, backend: given }: ServerDeps): Promise<SignalingServer> {
   // Wrapped before the core registers its bus handler, so /readyz can send itself a message.
-  const backend = withBusProbe(given ?? (await createBackend(config, logger)), nodeChannel(config.redisPrefix, config.nodeId));
+  const store = given ?? (await createBackend(config, logger));
+  const backend = withBusProbe(store, nodeChannel(config.redisPrefix, config.nodeId));
   const node = new SignalingNode(backend, {
     nodeId: config.nodeId,
     prefix: config.redisPrefix,
@@ -84,6 +87,10 @@ export async function createSignalingServer({ config, logger, publicDir, backend
   const admission = new Admission({ ...config.admission, maxConnections: connectionCeiling(config.admission.maxConnections, logger) }, logger);
   const policy = connectionPolicy(config, backpressure, admission);
   const observe = createObservability(backend, node, logger, () => gateway.clients.size);
+  // A backend handed in by a test may not queue events; only those built here always do.
+  const webhooks = config.webhook && isWebhookSource(store)
+    ? createWebhooks(store, config.webhook, { nodeId: config.nodeId, logger, registry: observe.metrics.registry })
+    : undefined;
   const app = createApp({
     backend,
     publicDir: publicDir ?? DEFAULT_PUBLIC_DIR,
@@ -122,6 +129,7 @@ export async function createSignalingServer({ config, logger, publicDir, backend
         http.listen(config.port, config.host, () => {
           http.off('error', reject);
           liveness.start();
+          webhooks?.start();
           backpressure.start();
           stopHeartbeat = startHeartbeat(gateway.wss, config.heartbeatMs);
           resolve((http.address() as AddressInfo).port);
@@ -144,6 +152,8 @@ export async function createSignalingServer({ config, logger, publicDir, backend
       // Closed sessions leave or start their grace in the backend: let them finish first.
       await node.settled(5000);
       node.stop();
+      // Leases given back, so another dyno sends what this one had open at once.
+      await webhooks?.stop();
       await liveness.stop();
       await backend.close();
       http.closeAllConnections();
@@ -161,7 +171,7 @@ function connectionPolicy(config: Config, backpressure: Backpressure, admission:
     maxSignalBytes: config.maxSignalBytes,
     rateLimitBytesPerSec: config.rateLimitBytesPerSec,
     rateLimitBytesBurst: config.rateLimitBytesBurst,
-    admission: backpressure,
+    inflight: backpressure,
     ...(config.tokenSecret ? { joinTokens: new JoinTokenVerifier(config.tokenSecret) } : {}),
     iceServers: (name) => ice.iceServers(name),
     admitJoin: () => admission.admitJoin(),
@@ -170,7 +180,7 @@ function connectionPolicy(config: Config, backpressure: Backpressure, admission:
   };
 }
 
-async function createBackend(config: Config, logger: Logger): Promise<Backend> {
+async function createBackend(config: Config, logger: Logger): Promise<Backend & WebhookSource> {
   if (!config.redisUrl && !config.redisCluster) {
     logger.info('no REDIS_URL: embedded backend, rooms live in this process only');
     return new MemoryBackend();

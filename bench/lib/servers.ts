@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../test/fixtures/free-port.ts';
 import { findRedisServer } from '../../test/fixtures/redis-binary.ts';
@@ -70,6 +72,13 @@ export async function startNode(kind: ServerKind, role: string, redisUrl: string
       throw new Error(`${role} did not become ready (${state}):\n${output.join('').slice(-4000)}`);
     }
     await new Promise((r) => setTimeout(r, 100));
+  }
+  // BENCH_NODE_LOG_DIR: every node's log also goes to <dir>/<role>.log, to see what it did.
+  const logDir = process.env['BENCH_NODE_LOG_DIR'];
+  if (logDir) {
+    const file = createWriteStream(join(logDir, `${role}.log`));
+    child.stdout?.pipe(file);
+    child.stderr?.pipe(file);
   }
   const inspector = /Debugger listening on (ws:\/\/\S+)/.exec(output.join(''))?.[1];
   return {

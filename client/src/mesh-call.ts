@@ -59,7 +59,7 @@ export type PeerState = RTCPeerConnectionState | "reconnecting";
 export interface MeshCallEvents {
   /** A peer is in the room (a tile can appear before media flows). */
   "peer-added": { peer: string };
-  /** The peer left, or we did: its connection is closed. */
+  /** The peer left, or we did: its connection is closed right after this event. */
   "peer-removed": { peer: string };
   /** A remote stream of `peer` (emitted once per stream; tracks may be added to it later). */
   stream: { peer: string; stream: MediaStream };
@@ -350,7 +350,9 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     this.#peers.delete(peer);
     clearTimeout(entry.rebuildTimer);
     entry.rebuildTimer = undefined;
-    entry.link?.close();
+    // Announced before the connection is closed: closing can block the thread for hundreds
+    // of milliseconds (Firefox), and the tile should not wait for that.
     this.emit("peer-removed", { peer });
+    entry.link?.close();
   }
 }

@@ -4,7 +4,9 @@
 # Nothing may wait for input: CI has no terminal, and a prompt would hang the job.
 export DEBIAN_FRONTEND=noninteractive
 
-section() { printf '\n===== %s =====\n' "$*"; }
+# Seconds since `npm test` started (kept across the re-exec under Node 24), in every heading.
+export TEST_SH_STARTED="${TEST_SH_STARTED:-$(date +%s)}"
+section() { printf '\n===== %s (+%d s) =====\n' "$*" "$(($(date +%s) - TEST_SH_STARTED))"; }
 note() { printf '[test set-up] %s\n' "$*"; }
 fail() {
   printf '[test set-up] error: %s\n' "$*" >&2

@@ -6,7 +6,7 @@
 # /run/webrtc-signaling-test (so other tools that probe /var/run/docker.sock do not find it),
 # the default data root /var/lib/docker (so built images stay cached between runs), its log
 # in a temp folder, and published ports defaulting to 127.0.0.1. It is stopped at exit by the
-# last run using it (runs on one machine share it through a lock).
+# last run using it (runs on one machine share it through two locks, below).
 
 ENGINE_DIR=/run/webrtc-signaling-test
 ENGINE_SOCK="$ENGINE_DIR/docker.sock"
@@ -27,42 +27,57 @@ docker_tests_selected() {
   [ -z "$any_filter" ]
 }
 
+# Two locks, so runs on one machine share one daemon without waiting for each other:
+#   start.lock  exclusive, briefly: whoever holds it may start or stop the daemon;
+#   users.lock  shared by every run using the daemon, for as long as it runs.
+# A run joining takes users.lock while holding start.lock, and a run leaving checks for
+# other users while holding start.lock, so nobody stops the daemon under a run that joins.
+ENGINE_START_FD=
+ENGINE_USERS_FD=
+
 stop_private_engine() {
-  [ -n "$ENGINE_LOCK_FD" ] || return 0
-  # Containers a crashed test file left behind (testcontainers' and ours are labelled).
-  local leftovers
-  leftovers="$(docker ps -aq --filter label=org.testcontainers=true 2>/dev/null || true)"
-  # Compose projects of the docker tests (test/docker/compose.ts names them sigtest-*).
-  leftovers="$leftovers $(docker ps -a --filter label=com.docker.compose.project --format '{{.ID}} {{.Label "com.docker.compose.project"}}' 2>/dev/null | awk '$2 ~ /^sigtest-/ { print $1 }' || true)"
-  # shellcheck disable=SC2086
-  if [ -n "${leftovers// /}" ]; then docker rm -f $leftovers >/dev/null 2>&1 || true; fi
-  # Last one out stops the daemon: an exclusive lock means no other run holds it shared.
-  if flock -x -n "$ENGINE_LOCK_FD"; then
+  [ -n "$ENGINE_USERS_FD" ] || return 0
+  flock -x -w 120 "$ENGINE_START_FD" || true
+  # Last one out (an exclusive users.lock means no other run holds it shared) removes what
+  # crashed test files left behind and stops the daemon.
+  # ($ENGINE_DIR/lock is what earlier versions of this script held: a run of one of those may
+  # still be using the daemon.)
+  if flock -x -n "$ENGINE_USERS_FD" && { [ ! -e "$ENGINE_DIR/lock" ] || flock -x -n "$ENGINE_DIR/lock" true; }; then
+    local leftovers
+    leftovers="$(docker ps -aq --filter label=org.testcontainers=true 2>/dev/null || true)"
+    # Compose projects of the docker tests (test/docker/compose.test.ts names them sigtest-*).
+    leftovers="$leftovers $(docker ps -a --filter label=com.docker.compose.project --format '{{.ID}} {{.Label "com.docker.compose.project"}}' 2>/dev/null | awk '$2 ~ /^sigtest-/ { print $1 }' || true)"
+    leftovers="$leftovers $(docker ps -aq --filter label=webrtc-signaling-test 2>/dev/null || true)"
+    # shellcheck disable=SC2086
+    if [ -n "${leftovers// /}" ]; then docker rm -f $leftovers >/dev/null 2>&1 || true; fi
     local pid
     pid="$(cat "$ENGINE_DIR/docker.pid" 2>/dev/null || true)"
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-      note "stopping the dockerd this run started (pid $pid)"
+      note "stopping the private dockerd (pid $pid): no other test run is using it"
       kill -TERM "$pid"
       for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     fi
   else
     note "leaving dockerd running: another test run is using it"
   fi
-  exec {ENGINE_LOCK_FD}>&-
-  ENGINE_LOCK_FD=
+  exec {ENGINE_USERS_FD}>&- {ENGINE_START_FD}>&-
+  ENGINE_USERS_FD=
+  ENGINE_START_FD=
 }
 
 start_private_engine() {
   local log_dir
   log_dir="$(mktemp -d "${TMPDIR:-/tmp}/dockerd-XXXXXX")"
   note "starting dockerd (log: $log_dir/dockerd.log)"
-  # setsid: the daemon must not get the terminal's Ctrl-C before we stop it ourselves.
+  # setsid: the daemon must not get the terminal's Ctrl-C before we stop it ourselves. The
+  # lock descriptors are closed for it: a daemon holding this run's lock would look like a
+  # run that never ends, and nobody would ever stop it.
   setsid dockerd \
     --host "unix://$ENGINE_SOCK" \
     --exec-root "$ENGINE_DIR/exec" \
     --pidfile "$ENGINE_DIR/docker.pid" \
     --ip 127.0.0.1 \
-    >"$log_dir/dockerd.log" 2>&1 </dev/null &
+    >"$log_dir/dockerd.log" 2>&1 </dev/null {ENGINE_START_FD}>&- {ENGINE_USERS_FD}>&- &
   local pid=$!
   for _ in $(seq 1 150); do
     if docker_answers; then
@@ -87,11 +102,10 @@ ensure_container_engine() {
   fi
   mkdir -p "$ENGINE_DIR"
   export DOCKER_HOST="unix://$ENGINE_SOCK"
-  exec {ENGINE_LOCK_FD}>"$ENGINE_DIR/lock"
+  exec {ENGINE_START_FD}>"$ENGINE_DIR/start.lock" {ENGINE_USERS_FD}>"$ENGINE_DIR/users.lock"
   add_cleanup stop_private_engine
-  # Exclusive while checking and starting, so two runs do not start two daemons on one
-  # data root; then shared for the rest of the run.
-  flock -x "$ENGINE_LOCK_FD"
+  flock -x -w 300 "$ENGINE_START_FD" || fail "another test run has held $ENGINE_DIR/start.lock for 5 minutes"
   if docker_answers; then note "using the dockerd another test run started on $DOCKER_HOST"; else start_private_engine; fi
-  flock -s "$ENGINE_LOCK_FD"
+  flock -s "$ENGINE_USERS_FD"
+  flock -u "$ENGINE_START_FD"
 }

@@ -8,8 +8,8 @@
 #   redis    the base + Debian's redis-server: stands in for redis:7-alpine
 #   haproxy  the base + Debian's haproxy: stands in for haproxy:2.8-alpine
 #
-# Every tag carries a hash of what goes into the images (their Dockerfiles, this script, the
-# mirror, the Node and npm versions, the CA bundle, the npm registry), so a second run finds
+# Every tag carries a hash of what goes into the images (their Dockerfiles, the functions
+# below that build them, the mirror, the Node and npm versions, the CA bundle, the npm registry), so a second run finds
 # them and builds nothing, and any change builds them again.
 
 IMAGES_SRC="$ROOT/test/docker/images"
@@ -45,7 +45,8 @@ images_hash() {
   [ -f "$HOST_CA_BUNDLE" ] && ca="$(sha256sum <"$HOST_CA_BUNDLE" | cut -c1-64)"
   {
     (cd "$IMAGES_SRC" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
-    sha256sum <"$SETUP/local-images.sh"
+    # The code that builds them, not the whole file: other edits here need no rebuild.
+    declare -f build_base_image build_node_image build_apt_image | sha256sum
     echo "mirror $(debian_mirror)"
     echo "node $(node --version) $NPM_SPEC"
     echo "ca $ca"
@@ -147,8 +148,23 @@ export_local_images() {
   export NODE_IMAGE="$LOCAL_NODE_IMAGE" REDIS_IMAGE="$LOCAL_REDIS_IMAGE" HAPROXY_IMAGE="$LOCAL_HAPROXY_IMAGE"
 }
 
+# Stand-ins are for machines without a registry (CI, as root). Images the user named are
+# used as they are; a user who is not root (a developer in the docker group) gets the public
+# images, which docker pulls.
+local_images_wanted() {
+  if [ -n "${NODE_IMAGE:-}" ] && [ -n "${REDIS_IMAGE:-}" ] && [ -n "${HAPROXY_IMAGE:-}" ]; then
+    note "using the images given: NODE_IMAGE=$NODE_IMAGE REDIS_IMAGE=$REDIS_IMAGE HAPROXY_IMAGE=$HAPROXY_IMAGE"
+    return 1
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    note "not root, so no local stand-ins (debootstrap needs root): the docker tests use the public images, or set NODE_IMAGE, REDIS_IMAGE and HAPROXY_IMAGE to your registry's"
+    return 1
+  fi
+}
+
 ensure_local_images() {
   section "Local images"
+  local_images_wanted || return 0
   name_local_images
   build_local_images
   export_local_images
@@ -161,6 +177,7 @@ LOCAL_IMAGES_LOG=
 stop_local_images_build() { if [ -n "$LOCAL_IMAGES_PID" ]; then kill "$LOCAL_IMAGES_PID" 2>/dev/null || true; fi; }
 start_local_images_build() {
   section "Local images (building in the background)"
+  local_images_wanted || return 0
   name_local_images
   LOCAL_IMAGES_LOG="$(mktemp "${TMPDIR:-/tmp}/local-images-XXXXXX.log")"
   note "log: $LOCAL_IMAGES_LOG"
@@ -169,6 +186,7 @@ start_local_images_build() {
   add_cleanup stop_local_images_build
 }
 wait_local_images_build() {
+  [ -n "$LOCAL_IMAGES_PID" ] || return 0
   section "Local images"
   local status=0
   wait "$LOCAL_IMAGES_PID" || status=$?

@@ -6,6 +6,8 @@ import type { RedisClusterSeeds } from './redis-cluster-nodes.ts';
 import { redisClusterNodes } from './redis-cluster-nodes.ts';
 import type { IceConfig } from '../ice/ice-config.ts';
 import { readIceConfig } from '../ice/ice-config.ts';
+import type { WebhookConfig } from './webhook-config.ts';
+import { readWebhookConfig } from './webhook-config.ts';
 import type { AdmissionLimits } from '../transport/admission.ts';
 import { DEFAULT_MAX_CONNECTIONS } from '../transport/open-files.ts';
 
@@ -72,6 +74,8 @@ export interface Config {
   maxLoopLagMs: number;
   /** STUN_URLS, TURN_URLS, TURN_SECRET, TURN_TTL, ICE_SERVERS: what `joined.iceServers` holds (src/ice/). */
   ice: IceConfig;
+  /** WEBHOOK_URL + WEBHOOK_SECRET and the WEBHOOK_* tuning (src/webhooks/); unset: no webhooks. */
+  webhook: WebhookConfig | undefined;
   /** Identifies this dyno: DYNO (set by Heroku) or the host name, plus a random suffix. */
   nodeId: string;
 }
@@ -141,6 +145,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxInflightBytes: read('MAX_INFLIGHT_BYTES', integer(64 * 1024, 4 * 1024 * 1024 * 1024), 32 * 1024 * 1024),
     maxLoopLagMs: read('MAX_LOOP_LAG_MS', integer(10, 60_000), 200),
     ice: readIceConfig(env, problems),
+    webhook: readWebhookConfig(env, problems),
     // Node ids appear in keys and owner tags ("<node>/<conn>"): keep them to safe characters.
     nodeId: encodeSegment(`${env['DYNO'] ?? env['HOSTNAME'] ?? 'node'}-${randomBytes(3).toString('hex')}`),
   };

@@ -138,7 +138,7 @@ export function serveArticle(
     if (bytes > policy.maxSignalBytes) {
       return fail(ErrorCode.BadRequest, `rtc frames are limited to MAX_SIGNAL_BYTES (${policy.maxSignalBytes} bytes); this one has ${bytes}`);
     }
-    if (!policy.admission.acquire(bytes)) {
+    if (!policy.inflight.acquire(bytes)) {
       metrics.signal('overloaded');
       return fail(ErrorCode.Overloaded, OVERLOADED);
     }
@@ -146,7 +146,7 @@ export function serveArticle(
     try {
       result = await session.signal(target, text);
     } finally {
-      policy.admission.release(bytes);
+      policy.inflight.release(bytes);
     }
     metrics.signal(result);
     if (result === 'not-joined') fail(ErrorCode.NotJoined, 'send open before rtc');

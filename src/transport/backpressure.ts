@@ -10,24 +10,37 @@ export interface BackpressureOptions {
 
 /** How often the loop lag is sampled: a timer that fires late by L ms means a lag of L. */
 const SAMPLE_MS = 20;
+/**
+ * A pause lasts at most this long, then sockets are read for READ_WINDOW_MS whatever the
+ * load: a dyno that read nothing for HEARTBEAT_MS would cut every client for a missed pong,
+ * and the hard bound (refusing with `overloaded`) keeps memory bounded meanwhile.
+ */
+const MAX_PAUSE_MS = 1000;
+const READ_WINDOW_MS = 100;
+/** Past this many times MAX_LOOP_LAG_MS, signals read in a read window are refused. */
+const REFUSE_LAG_FACTOR = 2;
 
 /**
  * Keeps a dyno that is offered more than it can carry from queueing without bound (inside
  * ioredis, as PUBLISHes) and from falling so far behind on its own subscriber connection that
  * Redis cuts it (client-output-buffer-limit pubsub). Two stages:
  *
- * - soft: when half of MAX_INFLIGHT_BYTES is in flight or the event loop lags more than
- *   MAX_LOOP_LAG_MS, the dyno stops reading every client socket, so TCP pushes back on the
- *   senders and the loop is free to drain Redis replies and the subscriber connection. It
- *   reads again below a quarter and half the lag (hysteresis, so it does not flap). A pause
- *   lasts as long as the overload and no longer, so heartbeat pongs are read between pauses;
- * - hard: a signal that would take the total past MAX_INFLIGHT_BYTES is refused at once with
- *   `overloaded` (docs/protocol.md): frames already read when the pause began still arrive,
- *   and they must not grow memory either.
+ * - refuse: while the event loop lags more than MAX_LOOP_LAG_MS, or when a signal would take
+ *   the total past MAX_INFLIGHT_BYTES, it is refused at once with `overloaded`
+ *   (docs/protocol.md): the sender hears it within a round trip and nothing queues;
+ * - stop reading: when half of MAX_INFLIGHT_BYTES is in flight or the loop lags more than
+ *   twice MAX_LOOP_LAG_MS (reading and refusing is itself too much), the dyno stops reading
+ *   every client socket, so TCP pushes back on the senders and the loop is free to drain
+ *   Redis replies and the subscriber connection. It reads again below a quarter and half the
+ *   lag (hysteresis, so it does not flap), and after MAX_PAUSE_MS at the latest (then reads
+ *   for READ_WINDOW_MS whatever the load).
  */
 export class Backpressure {
   private inflight = 0;
   private paused = false;
+  private pausedAt = 0;
+  /** No new pause before this time (performance.now()): the read window after a long pause. */
+  private readUntil = 0;
   private lagMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private expected = 0;
@@ -64,11 +77,15 @@ export class Backpressure {
     if (this.paused) this.resumeAll();
   }
 
-  /** Takes `bytes` for one signal; false means refuse it (`overloaded`). */
+  /**
+   * Takes `bytes` for one signal; false means refuse it (`overloaded`): over
+   * MAX_INFLIGHT_BYTES, or while the loop lags over MAX_LOOP_LAG_MS. Refusing costs a parse
+   * and a small error frame, far less than relaying, and it answers the sender at once
+   * instead of letting a backlog build up in its socket.
+   */
   acquire(bytes: number): boolean {
-    if (this.inflight + bytes > this.options.maxInflightBytes) {
+    if (this.inflight + bytes > this.options.maxInflightBytes || this.lagMs > REFUSE_LAG_FACTOR * this.options.maxLoopLagMs) {
       this.refused++;
-      this.pauseAll('MAX_INFLIGHT_BYTES reached');
       return false;
     }
     this.inflight += bytes;
@@ -90,7 +107,10 @@ export class Backpressure {
     const now = performance.now();
     this.lagMs = Math.max(0, now - this.expected);
     this.expected = now + SAMPLE_MS;
-    if (this.lagMs > this.options.maxLoopLagMs) this.pauseAll('event loop lag over MAX_LOOP_LAG_MS');
+    if (this.paused && now - this.pausedAt > MAX_PAUSE_MS) {
+      this.readUntil = now + READ_WINDOW_MS;
+      this.resumeAll();
+    } else if (this.lagMs > this.options.maxLoopLagMs) this.pauseAll('event loop lag over MAX_LOOP_LAG_MS');
     else if (this.paused) this.maybeResume();
   }
 
@@ -100,11 +120,13 @@ export class Backpressure {
 
   private pauseAll(why: string): void {
     if (this.paused) return;
+    const now = performance.now();
+    if (now < this.readUntil) return;
     this.paused = true;
+    this.pausedAt = now;
     this.pauses++;
     for (const ws of this.sockets()) ws.pause();
     // Under a sustained overload this flips many times a second: one line per 5 s says it all.
-    const now = Date.now();
     if (now - this.lastLog < 5000) return;
     this.lastLog = now;
     this.log.warn(

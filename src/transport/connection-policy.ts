@@ -19,7 +19,7 @@ export interface ConnectionPolicy {
   /** Bytes one connection may send at once (RATE_LIMIT_BYTES_BURST). */
   rateLimitBytesBurst: number;
   /** The dyno's bound on signal bytes in flight to Redis (MAX_INFLIGHT_BYTES). */
-  admission: SignalAdmission;
+  inflight: SignalAdmission;
   /** Present when TOKEN_SECRET is set: joins must carry a valid token. */
   joinTokens?: JoinTokenVerifier;
   /** ICE servers for `joined`, minted per member (fresh TURN credentials). */
@@ -43,7 +43,7 @@ export const DEFAULT_POLICY: ConnectionPolicy = {
   maxSignalBytes: 24 * 1024,
   rateLimitBytesPerSec: 128 * 1024,
   rateLimitBytesBurst: 512 * 1024,
-  admission: NO_BACKPRESSURE,
+  inflight: NO_BACKPRESSURE,
   iceServers: () => [],
   admitJoin: () => true,
   joinDone: () => undefined,

@@ -23,6 +23,9 @@ export function startHeartbeat(wss: WebSocketServer, intervalMs: number): () => 
   const onConnection = (ws: WebSocket): void => {
     alive.add(ws);
     ws.on('pong', onPong);
+    // Any frame proves the client alive: under backpressure its pong may wait behind frames
+    // queued in the socket for longer than the interval.
+    ws.on('message', onPong);
   };
   wss.on('connection', onConnection);
   let round: WebSocket[] = [];

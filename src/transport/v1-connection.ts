@@ -239,7 +239,7 @@ class V1Connection implements SessionSink {
         if (bytes > policy.maxSignalBytes) {
           return this.refuse(ErrorCode.BadRequest, `signal frames are limited to MAX_SIGNAL_BYTES (${policy.maxSignalBytes} bytes); this one has ${bytes}`, message.id);
         }
-        if (!policy.admission.acquire(bytes)) {
+        if (!policy.inflight.acquire(bytes)) {
           metrics.signal('overloaded');
           return this.refuse(ErrorCode.Overloaded, OVERLOADED, message.id);
         }
@@ -248,7 +248,7 @@ class V1Connection implements SessionSink {
           // Stamped when relayed, not now: a join or leave may still be queued ahead of it.
           result = await session.signal(message.to, (from) => encodeSignal(JSON.stringify(from), message.data));
         } finally {
-          policy.admission.release(bytes);
+          policy.inflight.release(bytes);
         }
         metrics.signal(result);
         if (result !== 'sent') this.refuse(SIGNAL_ERRORS[result][0], SIGNAL_ERRORS[result][1], message.id);

@@ -66,7 +66,7 @@ describe('a dropped subscriber connection on one Redis', () => {
     }
     console.log(`single Redis: ${JSON.stringify(runs.map(({ delivered, refused, lostTold, recoveryMs }) => ({ delivered, refused, lostTold, recoveryMs })))}`);
     expectNothingSilentlyLost(runs);
-  }, 120_000);
+  }, 240_000);
 });
 
 describe('subscriptions after a dropped subscriber connection', () => {
@@ -142,5 +142,5 @@ describe('a dropped shard subscriber on a three-master Redis Cluster', () => {
     }
     console.log(`cluster: ${JSON.stringify(runs.map(({ delivered, refused, lostTold, recoveryMs }) => ({ delivered, refused, lostTold, recoveryMs })))}`);
     expectNothingSilentlyLost(runs);
-  }, 120_000);
+  }, 240_000);
 });

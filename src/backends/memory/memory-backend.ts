@@ -16,6 +16,10 @@ import type {
   SuspendRequest,
   SweepOutcome,
 } from '../../cluster/backend.ts';
+import type { LeaveReason } from '../../webhooks/events.ts';
+import { MemoryWebhookQueue } from '../../webhooks/memory-queue.ts';
+import type { WebhookQueueOptions } from '../../webhooks/queue.ts';
+import { roomBase } from '../../webhooks/queue.ts';
 import { RoomKeys } from '../../cluster/keys.ts';
 import { encodeRoomEvent } from '../../cluster/room-events.ts';
 
@@ -45,6 +49,12 @@ export class MemoryBackend implements Backend {
   private readonly subscribed = new Set<string>();
   private handler: BusHandler = () => undefined;
   private closed = false;
+  /** Set when WEBHOOK_URL is: membership changes queue their webhook events there. */
+  private webhooks: MemoryWebhookQueue | undefined;
+
+  enableWebhooks(options: WebhookQueueOptions): MemoryWebhookQueue {
+    return (this.webhooks = new MemoryWebhookQueue(options));
+  }
 
   async register(r: RegisterRequest): Promise<RegisterOutcome> {
     let room = this.rooms.get(r.membersKey);
@@ -54,6 +64,10 @@ export class MemoryBackend implements Backend {
     const peers = this.peers(room, r.name);
     const seq = room.nextSeq++;
     room.members.set(r.name, { seq, owner: r.owner, secretHash: r.secretHash, graceUntil: 0 });
+    if (this.webhooks) {
+      if (seq === 1) this.webhooks.emit(roomBase(r.membersKey), 'room.started');
+      this.webhooks.emit(roomBase(r.membersKey), 'member.joined', r.name);
+    }
     return { ok: true, seq, peers };
   }
 
@@ -71,7 +85,7 @@ export class MemoryBackend implements Backend {
   async unregister(m: MemberRef, owner: string): Promise<number | null> {
     const member = this.rooms.get(m.membersKey)?.members.get(m.name);
     if (!member || member.owner !== owner) return null;
-    this.drop(m, member.seq);
+    this.drop(m, member.seq, 'left');
     return member.seq;
   }
 
@@ -89,7 +103,7 @@ export class MemoryBackend implements Backend {
   async expire(m: MemberRef, owner: string): Promise<number | null> {
     const member = this.rooms.get(m.membersKey)?.members.get(m.name);
     if (!member || member.owner !== owner || member.graceUntil === 0) return null;
-    this.drop(m, member.seq);
+    this.drop(m, member.seq, 'disconnected');
     return member.seq;
   }
 
@@ -185,11 +199,13 @@ export class MemoryBackend implements Backend {
   }
 
   /** Removes a member and announces it, in one step as the Redis scripts do. */
-  private drop(m: MemberRef, seq: number): void {
+  private drop(m: MemberRef, seq: number, reason: LeaveReason): void {
     const room = this.rooms.get(m.membersKey);
     room?.members.delete(m.name);
     this.holds.delete(m.holdKey);
     if (room && room.members.size === 0) this.rooms.delete(m.membersKey);
     void this.publish(RoomKeys.eventsOf(m.membersKey), encodeRoomEvent({ kind: 'left', seq, name: m.name }));
+    this.webhooks?.emit(roomBase(m.membersKey), 'member.left', m.name, reason);
+    if (room && room.members.size === 0) this.webhooks?.emit(roomBase(m.membersKey), 'room.finished');
   }
 }

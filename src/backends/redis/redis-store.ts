@@ -23,6 +23,9 @@ import type {
 import { NodeKeys, RoomKeys } from '../../cluster/keys.ts';
 import { runScript } from './connection.ts';
 import * as lua from './scripts.ts';
+import type { MembershipChange } from '../../webhooks/events.ts';
+import type { WebhookQueueOptions } from '../../webhooks/queue.ts';
+import { RedisWebhookQueue } from '../../webhooks/redis-queue.ts';
 import { catchUpMember } from './subscriber-recovery.ts';
 
 /** A single Redis or a Redis Cluster client: both route each command (or script) by its keys. */
@@ -90,6 +93,9 @@ export abstract class RedisStore implements Backend {
   private readonly client: RedisClient;
   private readonly nodes: NodeKeys;
   private readonly scripts: ReturnType<typeof publishingScripts>;
+  private readonly prefix: string;
+  /** Set when WEBHOOK_URL is: membership scripts then queue their webhook events too. */
+  private webhooks: RedisWebhookQueue | undefined;
   protected handler: BusHandler = () => undefined;
   protected reconnectHandler: () => void = () => undefined;
   protected busResetHandler: BusResetHandler = () => undefined;
@@ -99,6 +105,18 @@ export abstract class RedisStore implements Backend {
     this.client = client;
     this.nodes = new NodeKeys(prefix);
     this.scripts = sharded ? SHARDED : PLAIN;
+    this.prefix = prefix;
+  }
+
+  /** Turns webhook events on (src/webhooks/): the returned queue is what delivery workers read. */
+  enableWebhooks(options: WebhookQueueOptions): RedisWebhookQueue {
+    this.webhooks = new RedisWebhookQueue(this.prefix, options, (s, k, a) => this.run(s, k, a));
+    return this.webhooks;
+  }
+
+  /** A membership script; with webhooks on, the same atomic call queues its events. */
+  private change(s: Script, keys: readonly string[], args: readonly (string | number)[], m: { membersKey: string }, change: MembershipChange): Promise<unknown> {
+    return this.webhooks ? this.webhooks.runMembership(s, keys, args, m.membersKey, change) : this.run(s, keys, args);
   }
 
   abstract publish(channel: string, payload: string): Promise<number>;
@@ -112,7 +130,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async register(r: RegisterRequest): Promise<RegisterOutcome> {
-    const reply = (await this.run(S.register, [r.membersKey], [r.name, r.owner, r.maxRoomSize, lua.COUNTER_FIELD, r.secretHash])) as unknown[];
+    const reply = (await this.change(S.register, [r.membersKey], [r.name, r.owner, r.maxRoomSize, lua.COUNTER_FIELD, r.secretHash], r, { kind: 'join', name: r.name })) as unknown[];
     const seq = Number(reply[0]);
     if (seq === -1) return { ok: false, reason: 'name-taken' };
     if (seq === -2) return { ok: false, reason: 'room-full' };
@@ -130,7 +148,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async unregister(m: MemberRef, owner: string): Promise<number | null> {
-    const seq = Number(await this.run(this.scripts.unregister, [m.membersKey, m.holdKey], [m.name, owner, RoomKeys.eventsOf(m.membersKey)]));
+    const seq = Number(await this.change(this.scripts.unregister, [m.membersKey, m.holdKey], [m.name, owner, RoomKeys.eventsOf(m.membersKey)], m, { kind: 'leave', name: m.name, reason: 'left' }));
     return seq === -1 ? null : seq;
   }
 
@@ -140,7 +158,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async expire(m: MemberRef, owner: string): Promise<number | null> {
-    const seq = Number(await this.run(this.scripts.expire, [m.membersKey, m.holdKey], [m.name, owner, RoomKeys.eventsOf(m.membersKey)]));
+    const seq = Number(await this.change(this.scripts.expire, [m.membersKey, m.holdKey], [m.name, owner, RoomKeys.eventsOf(m.membersKey)], m, { kind: 'leave', name: m.name, reason: 'disconnected' }));
     return seq === -1 ? null : seq;
   }
 
@@ -152,7 +170,7 @@ export abstract class RedisStore implements Backend {
   async reregister(e: ReregisterEntry): Promise<ReregisterOutcome> {
     const args = [e.name, e.owner, e.secretHash, e.seq, e.graceMs, RoomKeys.eventsOf(e.membersKey), e.highestKnownSeq];
     const keys = [e.membersKey, tombstoneKey(e), renumberingKey(e.membersKey)];
-    const reply = (await this.run(this.scripts.reregister, keys, args)) as unknown[];
+    const reply = (await this.change(this.scripts.reregister, keys, args, e, { kind: 'rejoin', name: e.name })) as unknown[];
     const status = REREGISTER_STATUS[Number(reply[0]) as 1 | 2 | 3];
     if (status === undefined) return { status: 'clash' };
     return { status, seq: Number(reply[1]), peers: peersFrom(reply, 2) };
@@ -213,7 +231,7 @@ export abstract class RedisStore implements Backend {
 
   async sweepMember(nodeId: string, m: IndexedMember, graceMs: number): Promise<SweepOutcome> {
     const args = [m.name, nodeId, graceMs, m.owner ?? '', RoomKeys.eventsOf(m.membersKey)];
-    const seq = Number(await this.run(this.scripts.sweepMember, [m.membersKey, m.holdKey, tombstoneKey(m)], args));
+    const seq = Number(await this.change(this.scripts.sweepMember, [m.membersKey, m.holdKey, tombstoneKey(m)], args, m, { kind: 'leave', name: m.name, reason: 'dyno-lost' }));
     if (seq === -2) return { action: 'kept' };
     // Entries written before owners were indexed have three parts.
     const entry = m.owner === undefined ? `${m.membersKey}\n${m.holdKey}\n${m.name}` : indexEntry(m, m.owner);
