@@ -123,7 +123,7 @@ describe('article protocol', () => {
     sockets.push(second);
     expect(await second.open('r', 'alice')).toMatchObject({ method: 'opened', peers: [] });
     // Both dynos' command connections drop and come back: d0 finds its member's name taken.
-    await admin.client('KILL', 'TYPE', 'normal');
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'normal');
     const closed = await Promise.race([first.closed, pause(5000).then(() => null)]);
     expect(closed?.code).toBe(4000);
   });
