@@ -13,6 +13,14 @@ const SUBSCRIBE_CHUNK = 500;
  */
 const SETTLE_MS = 250;
 const RETRY_MS = [100, 250, 500, 1000, 2000];
+/** One recovery: the lost channels (a union while it is still re-subscribing) and their members. */
+interface RecoveryRun {
+  collecting: boolean;
+  affected: Array<(channel: string) => boolean>;
+  sessions: Session[];
+  caughtUp: Set<string>;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /**
@@ -34,6 +42,9 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export class BusRecovery {
   private readonly node: SignalingNode;
   private readonly log: Logger;
+  private readonly queued: Array<(channel: string) => boolean> = [];
+  private current: RecoveryRun | null = null;
+  private running: Promise<void> | null = null;
 
   constructor(node: SignalingNode, log: Logger) {
     this.node = node;
@@ -51,20 +62,63 @@ export class BusRecovery {
     });
   }
 
-  async reset(affected: (channel: string) => boolean): Promise<void> {
-    const started = Date.now();
-    const sessions: Session[] = [];
-    const caughtUp = new Set<string>();
+  /**
+   * Runs one recovery at a time. While a ioredis client cycles through a failover it reports
+   * a lost shard again on every attempt; a request that comes while the running recovery is
+   * still re-subscribing joins it (its channels are subscribed by the same loop and its
+   * members caught up once), so the members hear one `signals-lost`, not one per attempt.
+   * A request after that step (a new drop) gets a recovery of its own, run next.
+   */
+  reset(affected: (channel: string) => boolean): Promise<void> {
+    if (this.current?.collecting) {
+      this.include(this.current, affected);
+    } else {
+      this.queued.push(affected);
+    }
+    this.running ??= this.runQueued().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async runQueued(): Promise<void> {
+    while (this.queued.length > 0) {
+      const run: RecoveryRun = { collecting: true, affected: [], sessions: [], caughtUp: new Set() };
+      for (const affected of this.queued.splice(0)) this.include(run, affected);
+      this.current = run;
+      try {
+        await this.recover(run);
+      } finally {
+        this.current = null;
+      }
+    }
+  }
+
+  /** Adds the members of the lost channels to the run; their sessions buffer live frames. */
+  private include(run: RecoveryRun, affected: (channel: string) => boolean): void {
+    run.affected.push(affected);
     for (const [channel, session] of this.node.memberSessions()) {
-      if (!affected(channel)) continue;
+      if (!affected(channel) || run.caughtUp.has(channel)) continue;
       session.bufferLive();
-      sessions.push(session);
-      caughtUp.add(channel);
+      run.sessions.push(session);
+      run.caughtUp.add(channel);
     }
-    const channels = this.node.subscriptions.channels().filter(affected);
-    for (let attempt = 0; !(await this.subscribe(channels)); attempt++) {
-      await sleep(RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)] as number);
+  }
+
+  private async recover(run: RecoveryRun): Promise<void> {
+    const started = Date.now();
+    const { sessions, caughtUp } = run;
+    const lost = (channel: string): boolean => run.affected.some((affected) => affected(channel));
+    let channels: string[] = [];
+    for (let attempt = 0; ; attempt++) {
+      const requests = run.affected.length;
+      channels = this.node.subscriptions.channels().filter(lost);
+      const subscribed = await this.subscribe(channels);
+      // A request that joined during that SUBSCRIBE may name channels it did not cover.
+      if (subscribed && requests === run.affected.length) break;
+      if (!subscribed) await sleep(RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)] as number);
     }
+    run.collecting = false;
     // Holds issued by senders' dynos just before the re-subscription still arrive now and go
     // to the list (see HOLD): a moment of buffering lets the list be taken after them.
     await sleep(SETTLE_MS);

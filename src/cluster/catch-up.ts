@@ -1,6 +1,6 @@
 import type { MemberEntry } from './backend.ts';
 import type { Membership } from './membership.ts';
-import { applyRoomEvent } from './membership.ts';
+import { applyRoomEvent, reconcileKnown } from './membership.ts';
 import type { RoomEvent } from './room-events.ts';
 import { SIGNAL_PREFIX } from './room-events.ts';
 import type { SessionSink } from './session-types.ts';
@@ -17,21 +17,7 @@ import type { SessionSink } from './session-types.ts';
  * grace period that follows picks it up, as for frames that reach a closing socket.
  */
 export function replayCatchUp(m: Membership, held: readonly string[], peers: readonly MemberEntry[] | null, sink: SessionSink): void {
-  if (peers) {
-    const now = new Map(peers.map((p) => [p.name, p.seq]));
-    for (const [name, seq] of [...m.known]) {
-      if (now.get(name) !== seq) {
-        m.known.delete(name);
-        sink.peerLeft(name);
-      }
-    }
-    for (const peer of peers) {
-      if (m.known.get(peer.name) !== peer.seq) {
-        m.known.set(peer.name, peer.seq);
-        sink.peerJoined(peer.name);
-      }
-    }
-  }
+  if (peers) reconcileKnown(m, peers, sink);
   const items: Array<RoomEvent | string> = [];
   for (const entry of held) if (entry.startsWith(SIGNAL_PREFIX)) items.push(entry.slice(SIGNAL_PREFIX.length));
   for (const item of m.pending ?? []) items.push(item);

@@ -62,15 +62,16 @@ export function flushPending(m: Membership, sink: SessionSink): void {
  * date, then the signals held for it and those that arrived during the takeover, in order.
  * Its peers see nothing.
  */
-export function replayResume(m: Membership, held: string[], peers: MemberEntry[], sink: SessionSink, joinedInfo: { resume: string }): void {
-  const snapshot = held[0]?.startsWith(SNAPSHOT_PREFIX) ? parseSnapshot(held[0]) : null;
-  // Without a snapshot (its dyno crashed) the best guess is that the client knew everyone.
-  const before = snapshot ?? peers.map((p): [string, number] => [p.name, p.seq]);
-  for (const [name, peerSeq] of before) m.known.set(name, peerSeq);
-  sink.joined(m.room, m.name, before.map(([name]) => name), { resume: joinedInfo.resume, resumed: true });
+/**
+ * Brings what the client knows (`m.known`) in line with the room as it is now: peer-left for
+ * every known member that is gone or came back under a new seq, then peer-joined for every
+ * member the client does not know at its current seq. Used by a resume and by the catch-up
+ * after a subscriber drop.
+ */
+export function reconcileKnown(m: Membership, peers: readonly MemberEntry[], sink: SessionSink): void {
   const now = new Map(peers.map((p) => [p.name, p.seq]));
-  for (const [name, peerSeq] of before) {
-    if (now.get(name) !== peerSeq) {
+  for (const [name, seq] of [...m.known]) {
+    if (now.get(name) !== seq) {
       m.known.delete(name);
       sink.peerLeft(name);
     }
@@ -81,6 +82,15 @@ export function replayResume(m: Membership, held: string[], peers: MemberEntry[]
       sink.peerJoined(peer.name);
     }
   }
+}
+
+export function replayResume(m: Membership, held: string[], peers: MemberEntry[], sink: SessionSink, joinedInfo: { resume: string }): void {
+  const snapshot = held[0]?.startsWith(SNAPSHOT_PREFIX) ? parseSnapshot(held[0]) : null;
+  // Without a snapshot (its dyno crashed) the best guess is that the client knew everyone.
+  const before = snapshot ?? peers.map((p): [string, number] => [p.name, p.seq]);
+  for (const [name, peerSeq] of before) m.known.set(name, peerSeq);
+  sink.joined(m.room, m.name, before.map(([name]) => name), { resume: joinedInfo.resume, resumed: true });
+  reconcileKnown(m, peers, sink);
   for (const entry of held) if (entry.startsWith(SIGNAL_PREFIX)) sink.deliver(entry.slice(SIGNAL_PREFIX.length));
   for (const frame of m.early) sink.deliver(frame);
   m.early = [];

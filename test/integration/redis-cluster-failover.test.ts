@@ -61,6 +61,21 @@ async function untilSignalingWorks(from: TestClient, to: TestClient, toName: str
   throw new Error('signaling did not come back within 10 s');
 }
 
+/**
+ * The shard's subscriber connections dropped, so both ends of the pair are told that signals
+ * in flight may be lost (`signals-lost`, docs/protocol.md): one notice each from its own
+ * dyno's recovery and one from the peer's, per recovery, and one recovery per dyno, or two if
+ * the shard is reported lost again after it was re-subscribed. Not one per reconnect attempt
+ * of the client library during the failover (that flooded the members with 247 notices).
+ * Anything else (peer-left above all) is a failure.
+ */
+function expectOnlyLossNotices(frames: Frame[]): void {
+  const notices = frames.filter((f) => f.type === 'signals-lost');
+  console.log(`signals-lost notices after the failover: ${notices.length}`);
+  expect(notices.length).toBeLessThanOrEqual(8);
+  expect(frames.filter((f) => f.type !== 'signals-lost')).toEqual([]);
+}
+
 /** Resolves once every dyno has logged putting its members back after `since`. */
 async function untilReregistered(since: number): Promise<void> {
   const done = (line: string): boolean => {
@@ -150,7 +165,7 @@ describe('Redis Cluster: a shard loses its master', () => {
     open.push(carol);
     expect(await carol.join(room, 'carol')).toMatchObject({ type: 'joined', peers: ['alice', 'bob'] });
     // Nobody was told anyone left: the replica had the room, or the dynos put it back.
-    expect(unexpected).toEqual([]);
+    expectOnlyLossNotices(unexpected);
     for (const c of [alice, bob, x, y]) expect(c.ws.readyState).toBe(WebSocket.OPEN);
     // The old master comes back as a replica of the new one, for the next case.
     await redis.restart(firstMaster);
@@ -188,7 +203,7 @@ describe('Redis Cluster: a shard loses its master', () => {
     const carol = await TestClient.connect(dynos.dyno(0).wsUrl());
     open.push(carol);
     expect(await carol.join(room, 'carol')).toMatchObject({ type: 'joined', peers: ['alice', 'bob'] });
-    expect(unexpected).toEqual([]);
+    expectOnlyLossNotices(unexpected);
     for (const c of [alice, bob, x, y]) expect(c.ws.readyState).toBe(WebSocket.OPEN);
     expect((await fetch(`${dynos.dyno(0).httpUrl}/readyz`)).status).toBe(200);
     expect((await fetch(`${dynos.dyno(1).httpUrl}/readyz`)).status).toBe(200);
