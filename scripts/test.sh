@@ -55,6 +55,7 @@ if [ "$#" -eq 0 ]; then
   #      started by testcontainers from the local REDIS_IMAGE.
   ensure_container_engine
   start_local_images_build
+  SUMMARY_FILE="$(mktemp)"; export SUMMARY_FILE
   section "vitest: unit, integration, browser"
   if [ "${DOCKER_HOST:-}" = "unix://$ENGINE_SOCK" ]; then
     env -u DOCKER_HOST npx --no-install vitest run --project unit --project integration --project browser || status=$?
@@ -67,6 +68,9 @@ if [ "$#" -eq 0 ]; then
   use_container_redis
   section "vitest: docker, and Redis through testcontainers"
   npx --no-install vitest run test/docker test/integration/protocol-v1.test.ts test/integration/resilience.test.ts || status=$?
+  # One closing line for both passes (CI reads the last one).
+  awk '{ p += $1; f += $2; s += $3 } END { printf "\ntotal: %d passed, %d failed, %d skipped\n", p, f, s }' "$SUMMARY_FILE"
+  rm -f "$SUMMARY_FILE"
 elif docker_tests_selected "$@"; then
   ensure_container_engine
   ensure_local_images

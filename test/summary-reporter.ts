@@ -1,8 +1,11 @@
+import { appendFileSync } from 'node:fs';
 import type { Reporter, TestModule } from 'vitest/node';
 
 /**
  * Ends the run with one plain line, "N passed, N failed, N skipped", that CI systems and
- * humans read the same way whatever the test runner's own formatting is.
+ * humans read the same way whatever the test runner's own formatting is. With
+ * SUMMARY_FILE set (scripts/test.sh runs vitest twice), the counts are also appended there,
+ * so the script can end with one line for both passes.
  */
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
@@ -18,5 +21,7 @@ export default class SummaryReporter implements Reporter {
       }
     }
     process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+    const file = process.env['SUMMARY_FILE'];
+    if (file) appendFileSync(file, `${passed} ${failed} ${skipped}\n`);
   }
 }

@@ -15,6 +15,8 @@
 
 /** Sampling period: one getStats per peer per second is cheap next to decoding video. */
 const SAMPLE_MS = 1_000;
+/** A getStats() pending this long is given up for this sample. */
+const STATS_TIMEOUT_MS = 2_000;
 
 export interface MediaStallOptions {
   pc: RTCPeerConnection;
@@ -58,8 +60,14 @@ export class MediaStallMonitor {
     }
     this.#sampling = true;
     try {
+      // Firefox can leave getStats() pending forever on a connection being torn down; a
+      // sample that never ends must not stop the watch for good (#sampling would stay set).
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), STATS_TIMEOUT_MS)));
+      const stats = await Promise.race([pc.getStats(), timedOut]).finally(() => clearTimeout(timer));
+      if (stats === null) return;
       let count = 0;
-      (await pc.getStats()).forEach((s: { type?: string; packetsReceived?: number }) => {
+      stats.forEach((s: { type?: string; packetsReceived?: number }) => {
         if (s.type === "inbound-rtp") count += s.packetsReceived ?? 0;
       });
       const now = Date.now();
