@@ -91,8 +91,22 @@ export function replayResume(m: Membership, held: string[], peers: MemberEntry[]
   for (const [name, peerSeq] of before) m.known.set(name, peerSeq);
   sink.joined(m.room, m.name, before.map(([name]) => name), { resume: joinedInfo.resume, resumed: true });
   reconcileKnown(m, peers, sink);
-  for (const entry of held) if (entry.startsWith(SIGNAL_PREFIX)) sink.deliver(entry.slice(SIGNAL_PREFIX.length));
-  for (const frame of m.early) sink.deliver(frame);
+  // A frame published while both the old dyno (its socket already dead) and this one (joining)
+  // subscribed the member's channel reaches both: the old dyno hands it over into the held
+  // list and this one keeps it in `early`. Deliver it once: an early frame that matches a
+  // replayed held frame (as a multiset, in order) is that same frame.
+  const replayed = new Map<string, number>();
+  for (const entry of held) {
+    if (!entry.startsWith(SIGNAL_PREFIX)) continue;
+    const frame = entry.slice(SIGNAL_PREFIX.length);
+    sink.deliver(frame);
+    replayed.set(frame, (replayed.get(frame) ?? 0) + 1);
+  }
+  for (const frame of m.early) {
+    const copies = replayed.get(frame) ?? 0;
+    if (copies > 0) replayed.set(frame, copies - 1);
+    else sink.deliver(frame);
+  }
   m.early = [];
   flushPending(m, sink);
 }
