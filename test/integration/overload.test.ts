@@ -13,8 +13,8 @@ import { TestClient } from '../fixtures/test-client.ts';
  * delivered or refused with `overloaded` (none vanish), the bound was really hit, the dynos'
  * RSS stays bounded and Redis keeps both subscriber connections. No timings are asserted.
  */
-const SENDERS = 6;
-const PER_SENDER = 250;
+const SENDERS = 12;
+const PER_SENDER = 150;
 
 let redis: ControllableRedisFixture;
 const dynos: Dyno[] = [];
@@ -32,7 +32,9 @@ beforeAll(async () => {
   const env = {
     REDIS_URL: redis.url,
     REDIS_PREFIX: uniquePrefix('overload'),
-    MAX_INFLIGHT_BYTES: String(128 * 1024),
+    // The lowest bound config allows (four signals of MAX_SIGNAL_BYTES): twelve senders with a
+    // 20 KB signal each in flight pass it every run, not only when the box is slow.
+    MAX_INFLIGHT_BYTES: String(96 * 1024),
     // The receivers here are test clients sharing this process's CPU: not cut as slow readers.
     MAX_BUFFERED_BYTES: String(64 * 1024 * 1024),
     RATE_LIMIT_PER_SEC: '100000',
