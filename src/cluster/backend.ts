@@ -44,6 +44,11 @@ export type ResumeOutcome =
       ok: true;
       seq: number;
       previousOwner: string;
+      /**
+       * The previous connection had not been suspended (its dyno had not yet noticed the
+       * drop, or its socket is half-open): its dyno may still hand frames over (handover.ts).
+       */
+      previousConnected: boolean;
       /** Held entries in order: at most one snapshot ("V...") first, then signal frames. */
       held: string[];
       peers: MemberEntry[];

@@ -1,4 +1,5 @@
 import type { MemberEntry, MemberRef } from './backend.ts';
+import type { HandoverInbox } from './handover.ts';
 import type { RoomKeys } from './keys.ts';
 import type { RoomEvent } from './room-events.ts';
 import { SIGNAL_PREFIX, SNAPSHOT_PREFIX } from './room-events.ts';
@@ -20,6 +21,12 @@ export interface Membership {
   early: string[];
   /** Set once its subscriptions were given back, so no path releases them twice. */
   released?: boolean;
+  /** A resume's: where the old dyno's hand-over lands (handover.ts). */
+  inbox?: HandoverInbox;
+  /** Set once this (old) side published its hand-over: at most one per membership. */
+  handedOver?: boolean;
+  /** A drain request came while the replay was pending: keep buffering for the catch-up. */
+  drainRequested?: boolean;
 }
 
 /**
@@ -84,8 +91,14 @@ export function reconcileKnown(m: Membership, peers: readonly MemberEntry[], sin
   }
 }
 
+/**
+ * `held`: the old dyno's hand-over (frames that reached it after the drop, when the resume
+ * beat its suspend) followed by the held list; every frame in the first precedes every frame
+ * in the second, and both precede `early` but may overlap it.
+ */
 export function replayResume(m: Membership, held: string[], peers: MemberEntry[], sink: SessionSink, joinedInfo: { resume: string }): void {
-  const snapshot = held[0]?.startsWith(SNAPSHOT_PREFIX) ? parseSnapshot(held[0]) : null;
+  const first = held.find((entry) => entry.startsWith(SNAPSHOT_PREFIX));
+  const snapshot = first ? parseSnapshot(first) : null;
   // Without a snapshot (its dyno crashed) the best guess is that the client knew everyone.
   const before = snapshot ?? peers.map((p): [string, number] => [p.name, p.seq]);
   for (const [name, peerSeq] of before) m.known.set(name, peerSeq);
@@ -109,6 +122,10 @@ export function replayResume(m: Membership, held: string[], peers: MemberEntry[]
   }
   m.early = [];
   flushPending(m, sink);
+  // A drain request waits in the queue behind this replay: what arrives live until it runs
+  // must stay behind the frame it hands over (catch-up.ts).
+  if (m.drainRequested) m.pending = [];
+  m.drainRequested = false;
 }
 
 /**

@@ -11,6 +11,7 @@ import { encodeRoomEvent, SIGNAL_PREFIX } from './room-events.ts';
 import type { CloseReason, JoinAuthorizer, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
 import type { SignalingNode } from './signaling-node.ts';
 import { replayCatchUp } from './catch-up.ts';
+import { encodeHandover, HandoverInbox } from './handover.ts';
 import { SignalOrder } from './signal-order.ts';
 
 export type { CloseReason, JoinAuthorizer, JoinInfo, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
@@ -92,7 +93,9 @@ export class Session {
    */
   bufferLive(): void {
     const m = this.membership;
-    if (m && this.state === 'joined' && !m.pending) m.pending = [];
+    if (!m || this.state !== 'joined') return;
+    if (m.pending) m.drainRequested = true;
+    else m.pending = [];
   }
 
   /**
@@ -177,6 +180,25 @@ export class Session {
     this.membership?.early.push(frame);
   }
 
+  /** Called by the node for a hand-over on the member channel (handover.ts). */
+  handover(from: string, entries: string[]): void {
+    if (from !== this.owner) this.membership?.inbox?.offer(from, entries);
+  }
+
+  /**
+   * The membership was taken over before this dyno stored what reached it after the drop:
+   * publish it to the new holder, with what the client had been told. Empty hand-overs are
+   * sent too, so the new holder need not wait out its deadline.
+   */
+  private handOver(m: Membership): void {
+    if (m.handedOver) return;
+    m.handedOver = true;
+    const frames = (m.pending ?? []).filter((item): item is string => typeof item === 'string').map((f) => SIGNAL_PREFIX + f);
+    this.node.backend.publish(m.memberChannel, encodeHandover(this.owner, [encodeSnapshot(m), ...frames])).catch((error: unknown) => {
+      this.log.warn({ conn: this.connectionId, err: error, frames: frames.length }, 'could not hand frames over to the connection that resumed this member; its client is told signals may be lost');
+    });
+  }
+
   /**
    * Called by the node when this membership was resumed on another connection. Queued like
    * every change: a disconnect already running finishes first (its suspend then finds the
@@ -185,6 +207,9 @@ export class Session {
   replaced(): void {
     if (this.replacing || this.state === 'closed') return;
     this.replacing = true;
+    // The new holder waits for what reached us and never reached the client: hand it over
+    // now, not after the close or leave queued before us (frames after this reach it too).
+    if (this.membership) this.handOver(this.membership);
     void this.serial(async () => this.endReplaced());
   }
 
@@ -195,6 +220,7 @@ export class Session {
     this.state = 'closed';
     this.membership = null;
     if (m) {
+      this.handOver(m);
       void this.detach(m);
       // The record is the other connection's now; only our index entry is left to forget.
       void this.node.retire({ ref: m.ref, owner: this.owner, step: 'unindex' });
@@ -240,6 +266,7 @@ export class Session {
     const ref: MemberRef = { membersKey: keys.members, holdKey: keys.holdKey(name), name };
     const memberChannel = keys.memberChannel(name);
     const m: Membership = { room, name, keys, ref, memberChannel, seq: 0, known: new Map(), pending: [], early: [] };
+    if (resume !== undefined) m.inbox = new HandoverInbox();
     this.state = 'joining';
     this.membership = m;
     // Room events are heard from before registration on, so none published after our seq
@@ -318,7 +345,16 @@ export class Session {
     this.node.replaceElsewhere(m.memberChannel, outcome.previousOwner, this);
     m.seq = outcome.seq;
     this.state = 'joined';
-    replayResume(m, outcome.held, outcome.peers, this.sink, { resume: secret });
+    let handed: string[] | null = [];
+    // Live frames and room events wait in `pending` meanwhile (it is still set).
+    if (outcome.previousConnected) handed = await (m.inbox ?? new HandoverInbox()).wait(outcome.previousOwner, this.node.handoverTimeoutMs);
+    m.inbox = undefined;
+    replayResume(m, [...(handed ?? []), ...outcome.held], outcome.peers, this.sink, { resume: secret });
+    if (handed === null) {
+      this.log.warn({ conn: this.connectionId, member: m.name }, `no hand-over from the previous connection's dyno within ${this.node.handoverTimeoutMs} ms (it may have died); telling the client signals may be lost`);
+      const peers = [...m.known.keys()];
+      if (peers.length > 0) this.sink.signalsLost?.(peers);
+    }
     return { ok: true, resumed: true };
   }
 
@@ -377,7 +413,9 @@ export class Session {
         if (await node.backend.suspend(request)) {
           void node.retire({ ...job, step: 'expire', seq: m.seq, secretHash: this.secretHash, graceUntil: Date.now() + node.graceMs }, node.graceMs);
         } else {
-          // Resumed elsewhere meanwhile: the record is another connection's.
+          // Resumed elsewhere meanwhile: the record is another connection's, and what
+          // reached us after the drop is its client's.
+          this.handOver(m);
           void node.retire({ ...job, step: 'unindex' });
         }
       } catch (error) {
@@ -387,6 +425,7 @@ export class Session {
       return true;
     }
     this.membership = null;
+    if (this.replacing) this.handOver(m);
     void this.detach(m);
     // Removed and announced in one script; retried (idempotently) until the backend confirms.
     await node.retire({ ...job, step: 'unregister' });

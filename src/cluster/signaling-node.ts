@@ -9,6 +9,7 @@ import type { SessionSink } from './session.ts';
 import { Session } from './session.ts';
 import { SubscriptionSet } from './subscription-set.ts';
 import { BusRecovery } from './bus-recovery.ts';
+import { decodeHandover, DEFAULT_HANDOVER_TIMEOUT_MS, HANDOVER_PREFIX } from './handover.ts';
 
 export interface SignalingNodeOptions {
   /** Identifies this dyno in owner tags, leases and its private channel. */
@@ -25,6 +26,11 @@ export interface SignalingNodeOptions {
   maxHeld: number;
   /** Bytes held at most for one reconnecting member (MAX_HELD_BYTES). */
   maxHeldBytes?: number;
+  /**
+   * How long a resume that found its previous connection not yet suspended waits for that
+   * dyno's hand-over before replaying without it (handover.ts). Default 1000 ms.
+   */
+  handoverTimeoutMs?: number;
   logger: Logger;
 }
 
@@ -41,6 +47,7 @@ export class SignalingNode {
   readonly leaseMs: number;
   readonly maxHeld: number;
   readonly maxHeldBytes: number;
+  readonly handoverTimeoutMs: number;
   readonly subscriptions: SubscriptionSet;
   readonly backend: Backend;
   /** Member channel -> the local session registered under it. */
@@ -69,6 +76,7 @@ export class SignalingNode {
     this.leaseMs = options.leaseMs;
     this.maxHeld = options.maxHeld;
     this.maxHeldBytes = options.maxHeldBytes ?? 512 * 1024;
+    this.handoverTimeoutMs = options.handoverTimeoutMs ?? DEFAULT_HANDOVER_TIMEOUT_MS;
     this.log = options.logger;
     this.subscriptions = new SubscriptionSet(backend, (error) =>
       this.log.warn({ err: error }, 'unsubscribe failed; the backend drops it when the connection resets'),
@@ -223,17 +231,28 @@ export class SignalingNode {
     this.retirements.stop();
   }
 
+  private handover(payload: string, sessions: Iterable<Session>): void {
+    const handover = decodeHandover(payload);
+    if (!handover) {
+      this.log.warn('dropped a malformed hand-over');
+      return;
+    }
+    for (const session of sessions) session.handover(handover.owner, handover.frames);
+  }
+
   private route(channel: string, payload: string): void {
     const member = this.members.get(channel);
     if (member) {
       if (payload.startsWith(SIGNAL_PREFIX)) member.frame(payload.slice(SIGNAL_PREFIX.length));
       else if (payload === DRAIN_REQUEST) this.recovery.drain(member);
       else if (payload.startsWith(REPLACED_PREFIX) && payload.slice(REPLACED_PREFIX.length) === member.owner) member.replaced();
+      else if (payload.startsWith(HANDOVER_PREFIX)) this.handover(payload, [member]);
       return;
     }
     const joining = this.joining.get(channel);
     if (joining) {
       if (payload.startsWith(SIGNAL_PREFIX)) for (const session of joining) session.earlyFrame(payload.slice(SIGNAL_PREFIX.length));
+      else if (payload.startsWith(HANDOVER_PREFIX)) this.handover(payload, joining);
       return;
     }
     const sessions = this.rooms.get(channel);

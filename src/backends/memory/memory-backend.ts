@@ -77,9 +77,10 @@ export class MemoryBackend implements Backend {
     if (!room || !member) return { ok: false, reason: 'gone' };
     if (member.secretHash !== r.secretHash) return { ok: false, reason: 'name-taken' };
     const previousOwner = member.owner;
+    const previousConnected = member.graceUntil === 0;
     Object.assign(member, { owner: r.owner, secretHash: r.newSecretHash, graceUntil: 0 });
     const held = this.takeHeld(r.holdKey);
-    return { ok: true, seq: member.seq, previousOwner, held, peers: this.peers(room, r.name) };
+    return { ok: true, seq: member.seq, previousOwner, previousConnected, held, peers: this.peers(room, r.name) };
   }
 
   async unregister(m: MemberRef, owner: string): Promise<number | null> {

@@ -142,9 +142,9 @@ export abstract class RedisStore implements Backend {
     const seq = Number(reply[0]);
     if (seq === -3) return { ok: false, reason: 'gone' };
     if (seq === -1) return { ok: false, reason: 'name-taken' };
-    const heldCount = Number(reply[2]);
-    const held = reply.slice(3, 3 + heldCount).map(String);
-    return { ok: true, seq, previousOwner: String(reply[1]), held, peers: peersFrom(reply, 3 + heldCount) };
+    const heldCount = Number(reply[3]);
+    const held = reply.slice(4, 4 + heldCount).map(String);
+    return { ok: true, seq, previousOwner: String(reply[1]), previousConnected: Number(reply[2]) === 1, held, peers: peersFrom(reply, 4 + heldCount) };
   }
 
   async unregister(m: MemberRef, owner: string): Promise<number | null> {

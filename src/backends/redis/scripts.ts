@@ -143,17 +143,20 @@ export const HOLD_SHARDED = holdScript('SPUBLISH');
 
 /**
  * KEYS members, hold; ARGV name, secret hash, new owner, new secret hash.
- * -> {-3} gone, {-1} wrong secret, or {seq, previous owner, #held, held..., name, value, ...}.
+ * -> {-3} gone, {-1} wrong secret, or {seq, previous owner, 1 if it was not suspended (so it
+ * may still hand frames over, see cluster/handover.ts) else 0, #held, held..., name, value, ...}.
  */
 export const RESUME = script(`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return {-3} end
-local seq, owner, secret = parse(v)
+local seq, owner, secret, grace = parse(v)
 if secret ~= ARGV[2] then return {-1} end
 redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. ARGV[3] .. '|' .. ARGV[4] .. '|0')
 local held = redis.call('LRANGE', KEYS[2], 0, -1)
 redis.call('DEL', KEYS[2])
-local out = {seq, owner, #held}
+local connected = 0
+if grace == 0 then connected = 1 end
+local out = {seq, owner, connected, #held}
 for i = 1, #held do out[#out + 1] = held[i] end
 return others(KEYS[1], out, ARGV[1])
 `);
