@@ -144,7 +144,7 @@ async function join(room: string, name: string): Promise<void> {
   const rtcConfiguration: RTCConfiguration = invite.relayOnly ? { iceTransportPolicy: "relay" } : {};
   const call = new MeshCall({ signaling: client, localStream: stream, rtcConfiguration });
   session = { room, client, call, media: stream };
-  call.on("peer-added", ({ peer }) => tiles.add(peer));
+  call.on("peer-added", ({ peer }) => tiles.add(peer, displayName(client.metadataOf(peer))));
   call.on("peer-removed", ({ peer }) => {
     tiles.remove(peer);
     problems.clear(peer);
@@ -163,6 +163,12 @@ async function join(room: string, name: string): Promise<void> {
   });
   updateControls();
   client.connect();
+}
+
+/** A peer's `metadata.displayName`, when its application set one (a non-empty string). */
+function displayName(metadata: Record<string, unknown> | undefined): string | undefined {
+  const value = metadata?.["displayName"];
+  return typeof value === "string" && value.trim() !== "" ? value : undefined;
 }
 
 /** Tears the call down and goes back to the form (with a reason, if any). */

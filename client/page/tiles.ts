@@ -32,7 +32,8 @@ export class TileGrid {
     this.#onSoundBlocked = onSoundBlocked;
   }
 
-  add(peer: string): void {
+  /** `label`: what to show instead of the member name (its `metadata.displayName`). */
+  add(peer: string, label?: string): void {
     if (this.#tiles.has(peer)) return;
     const root = document.createElement("figure");
     root.className = "tile";
@@ -44,7 +45,7 @@ export class TileGrid {
     const caption = document.createElement("figcaption");
     const name = document.createElement("span");
     name.className = "name";
-    name.textContent = peer; // textContent: names are any Unicode, never markup
+    name.textContent = label ?? peer; // textContent: names are any Unicode, never markup
     const state = document.createElement("span");
     state.className = "state";
     state.textContent = STATE_LABELS.new;
