@@ -108,12 +108,14 @@ async function holdFailover(masterPort: number, hold: boolean): Promise<number[]
 }
 
 async function expectUnavailable(bob: TestClient, roomName: string, newcomerDyno: number): Promise<void> {
+  // Each answer may take a command timeout (REDIS_COMMAND_TIMEOUT_MS, 5 s) or two: a join
+  // subscribes, then writes. 20 s leaves room for a loaded CI box; the point is the answer.
   bob.send({ type: 'signal', to: 'alice', data: { down: true }, id: 'down' });
-  expect(await bob.expect('error', 10_000)).toMatchObject({ code: 'unavailable', id: 'down' });
+  expect(await bob.expect('error', 20_000)).toMatchObject({ code: 'unavailable', id: 'down' });
   const newcomer = await TestClient.connect(dynos.dyno(newcomerDyno).wsUrl());
   open.push(newcomer);
   newcomer.send({ type: 'join', room: roomName, name: 'early' });
-  expect(await newcomer.next(10_000)).toMatchObject({ type: 'error', code: 'unavailable' });
+  expect(await newcomer.next(20_000)).toMatchObject({ type: 'error', code: 'unavailable' });
 }
 
 /** Rooms on other shards are untouched by the outage. */
