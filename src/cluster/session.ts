@@ -204,6 +204,27 @@ export class Session {
     void this.serial(async () => this.endReplaced());
   }
 
+  /**
+   * Called by the node when the application removed this member (server API): the backend
+   * has deleted the record and announced peer-left already. Nothing more reaches the client
+   * but the sink's `removed` (an error, then close 4001).
+   */
+  removed(): void {
+    if (this.replacing || this.state === 'closed') return;
+    this.replacing = true;
+    void this.serial(async () => {
+      const m = this.membership;
+      this.state = 'closed';
+      this.membership = null;
+      if (m) {
+        void this.detach(m);
+        void this.node.retire({ ref: m.ref, owner: this.owner, step: 'unindex' });
+      }
+      this.node.forget(this);
+      this.sink.removed?.();
+    });
+  }
+
   /** Ends this session for a membership another connection holds now; runs in the queue. */
   private endReplaced(): void {
     const m = this.membership;
