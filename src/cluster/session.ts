@@ -338,7 +338,9 @@ export class Session {
       this.node.detachJoining(memberChannel, this);
       m.early = [];
       this.node.attachMember(memberChannel, this);
-      await this.node.backend.publish(keys.events, encodeRoomEvent({ kind: 'joined', seq: m.seq, name, metadata: m.info?.metadata ?? {} }));
+      // Metadata rides along only when there is some: most joins (and every article join) have none.
+      const metadata = m.info && Object.keys(m.info.metadata).length > 0 ? m.info.metadata : undefined;
+      await this.node.backend.publish(keys.events, encodeRoomEvent(metadata ? { kind: 'joined', seq: m.seq, name, metadata } : { kind: 'joined', seq: m.seq, name }));
     } catch (error) {
       // The register may have run although its reply was lost: remove it, retrying until
       // the backend confirms, or the name would stay taken with nobody to free it.
