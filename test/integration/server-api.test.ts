@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { SignalingClient } from '../../client/src/index.ts';
 import type { WebSocketConstructor } from '../../client/src/index.ts';
@@ -39,6 +40,7 @@ describe.each(['embedded', 'redis', 'redis-cluster'] as const)('server API (%s)'
   let redis: RedisFixture | undefined;
   let redisCluster: RedisClusterFixture | undefined;
   let cluster: Cluster;
+  const prefix = uniquePrefix('api');
   const receiver = new WebhookReceiver();
   let roomSeq = 0;
   const room = (label: string): string => `${label}-${backend}-${++roomSeq}`;
@@ -79,7 +81,7 @@ describe.each(['embedded', 'redis', 'redis-cluster'] as const)('server API (%s)'
       redisClusterNodes: redisCluster?.seeds,
       env: {
         API_KEY,
-        REDIS_PREFIX: uniquePrefix('api'),
+        REDIS_PREFIX: prefix,
         RESUME_GRACE_MS: '3000',
         MAX_SIGNAL_BYTES: '4096',
         MAX_ROOM_SIZE: '1000',
@@ -254,8 +256,20 @@ describe.each(['embedded', 'redis', 'redis-cluster'] as const)('server API (%s)'
       return false;
     };
     expect(await listed()).toBe(true);
+    const indexed = async (): Promise<boolean> => {
+      if (!redis) return false;
+      const admin = new Redis(redis.url);
+      try {
+        return (await admin.zscore(`${prefix}rooms`, `${prefix}{v1.${r}}:members`)) !== null;
+      } finally {
+        admin.disconnect();
+      }
+    };
+    if (redis) expect(await indexed()).toBe(true);
     c.send({ type: 'leave' });
     await new Promise((resolve) => setTimeout(resolve, 300));
+    // The leave itself took the emptied room out of the index (no listing needed for that).
+    expect(await indexed()).toBe(false);
     expect(await listed()).toBe(false);
   });
 });

@@ -146,6 +146,7 @@ export abstract class RedisStore implements Backend {
 
   async unregister(m: MemberRef, owner: string): Promise<number | null> {
     const seq = Number(await this.change(this.scripts.unregister, [m.membersKey, m.holdKey], [m.name, owner, RoomKeys.eventsOf(m.membersKey)], m, { kind: 'leave', name: m.name, reason: 'left' }));
+    if (seq !== -1) this.unindexIfEmpty(m.membersKey);
     return seq === -1 ? null : seq;
   }
 
@@ -156,6 +157,7 @@ export abstract class RedisStore implements Backend {
 
   async expire(m: MemberRef, owner: string): Promise<number | null> {
     const seq = Number(await this.change(this.scripts.expire, [m.membersKey, m.holdKey], [m.name, owner, RoomKeys.eventsOf(m.membersKey)], m, { kind: 'leave', name: m.name, reason: 'disconnected' }));
+    if (seq !== -1) this.unindexIfEmpty(m.membersKey);
     return seq === -1 ? null : seq;
   }
 
@@ -218,7 +220,23 @@ export abstract class RedisStore implements Backend {
   async remove(m: MemberRef): Promise<boolean> {
     const args = [m.name, RoomKeys.eventsOf(m.membersKey), RoomKeys.memberChannelOf(m.membersKey, m.name)];
     const seq = Number(await this.change(this.scripts.remove, [m.membersKey, m.holdKey], args, m, { kind: 'leave', name: m.name, reason: 'removed' }));
+    if (seq !== -1) this.unindexIfEmpty(m.membersKey);
     return seq !== -1;
+  }
+
+  /**
+   * After a removal: unlist the room if that was its last member, so the index does not keep
+   * every room that ever existed when nobody lists rooms. Same order as listRooms (unlist,
+   * then look again and list it back if a first member registered meanwhile). Best effort:
+   * an entry left behind is unlisted by the next listing that finds the room empty.
+   */
+  private unindexIfEmpty(membersKey: string): void {
+    const index = roomsIndexKey(this.prefix);
+    void (async () => {
+      if ((await this.client.exists(membersKey)) === 1) return;
+      await this.client.zrem(index, membersKey);
+      if ((await this.client.exists(membersKey)) === 1) await this.indexRoom(membersKey);
+    })().catch(() => undefined);
   }
 
   private async indexRoom(membersKey: string): Promise<void> {
@@ -282,6 +300,7 @@ export abstract class RedisStore implements Backend {
     const args = [m.name, nodeId, graceMs, m.owner ?? '', RoomKeys.eventsOf(m.membersKey)];
     const seq = Number(await this.change(this.scripts.sweepMember, [m.membersKey, m.holdKey, tombstoneKey(m)], args, m, { kind: 'leave', name: m.name, reason: 'dyno-lost' }));
     if (seq === -2) return { action: 'kept' };
+    if (seq !== -1) this.unindexIfEmpty(m.membersKey);
     // Entries written before owners were indexed have three parts.
     const entry = m.owner === undefined ? `${m.membersKey}\n${m.holdKey}\n${m.name}` : indexEntry(m, m.owner);
     await this.client.srem(this.nodes.members(nodeId), entry);
