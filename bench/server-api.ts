@@ -18,7 +18,7 @@ const redisCluster = kind === 'redis-cluster' ? await startRedisCluster() : unde
 const cluster = await startCluster(kind, {
   redisUrl: redis?.url,
   redisClusterNodes: redisCluster?.seeds,
-  env: { API_KEY: KEY, REDIS_PREFIX: uniquePrefix('bench-api'), LOG_LEVEL: 'warn', MAX_CONNECTIONS: '20000' },
+  env: { API_KEY: KEY, REDIS_PREFIX: uniquePrefix('bench-api') },
 });
 const sockets: WebSocket[] = [];
 
