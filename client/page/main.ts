@@ -284,7 +284,7 @@ async function join(room: string, name: string, media?: { stream: MediaStream | 
   });
   stats.on("sample", (sample) => tiles.setStats(sample));
   call.on("peer-added", ({ peer }) => {
-    tiles.add(peer);
+    tiles.add(peer, displayName(client.metadataOf(peer)));
     updatePeople();
   });
   call.on("peer-removed", ({ peer }) => {
@@ -310,6 +310,12 @@ async function join(room: string, name: string, media?: { stream: MediaStream | 
   updateControls();
   tellMediaState();
   client.connect();
+}
+
+/** A peer's `metadata.displayName`, when its application set one (a non-empty string). */
+function displayName(metadata: Record<string, unknown> | undefined): string | undefined {
+  const value = metadata?.["displayName"];
+  return typeof value === "string" && value.trim() !== "" ? value : undefined;
 }
 
 /** Our own tile lights up while we speak (Web Audio: no round trip through getStats). */

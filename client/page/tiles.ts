@@ -67,7 +67,8 @@ export class TileGrid {
     this.#onSoundBlocked = onSoundBlocked;
   }
 
-  add(peer: string): void {
+  /** `label`: what to show instead of the member name (its `metadata.displayName`). */
+  add(peer: string, label?: string): void {
     if (this.#tiles.has(peer)) return;
     const s = this.#strings;
     const root = document.createElement("figure");
@@ -82,7 +83,7 @@ export class TileGrid {
     const caption = document.createElement("figcaption");
     const name = document.createElement("span");
     name.className = "name";
-    name.textContent = peer; // textContent: names are any Unicode, never markup
+    name.textContent = label ?? peer; // textContent: names are any Unicode, never markup
     const muted = document.createElement("span");
     muted.className = "muted-mark";
     muted.textContent = s.mutedMark;

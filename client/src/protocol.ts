@@ -4,10 +4,20 @@
  * a crash, and unknown `type`s are tolerated so newer servers stay compatible.
  */
 
+/** What an application attaches to a member (a display name, say): a JSON object, at most 1 KB. */
+export type Metadata = Record<string, unknown>;
+
+/** A member of the room with its metadata. */
+export interface MemberSummary {
+  name: string;
+  metadata: Metadata;
+}
+
 /** Frames the client sends. */
 export type ClientMessage =
-  | { type: "join"; room: string; name: string; token?: string; resume?: string }
+  | { type: "join"; room: string; name: string; token?: string; resume?: string; metadata?: Metadata }
   | { type: "signal"; to: string; data: object }
+  | { type: "broadcast"; data: object }
   | { type: "leave" }
   | { type: "ping" }
   | { type: "ice-servers" };
@@ -18,6 +28,8 @@ export interface JoinedMessage {
   room: string;
   name: string;
   peers: string[];
+  /** The same members with their metadata (`{}` from servers that send none). */
+  members: MemberSummary[];
   /** ICE servers (STUN/TURN with fresh credentials); absent on servers without them. */
   iceServers?: RTCIceServer[];
   /** Seconds the credentials in `iceServers` stay valid from now; absent when they do not expire. */
@@ -39,9 +51,11 @@ export interface IceServersMessage {
 export type ServerMessage =
   | JoinedMessage
   | IceServersMessage
-  | { type: "peer-joined"; name: string }
+  | { type: "peer-joined"; name: string; metadata: Metadata }
   | { type: "peer-left"; name: string }
   | { type: "signal"; from: string; data: Record<string, unknown> }
+  | { type: "broadcast"; from: string; data: Record<string, unknown> }
+  | { type: "message"; data: Record<string, unknown> }
   | { type: "error"; code: string; message: string; id?: string | number }
   | { type: "signals-lost"; peers: string[] }
   | { type: "pong" };
@@ -63,6 +77,17 @@ function isIceServer(value: unknown): value is RTCIceServer {
   return typeof urls === "string" || (Array.isArray(urls) && urls.every((u) => typeof u === "string"));
 }
 
+/** `joined.members` as sent, or built from `peers` (with `{}`) when it is missing or malformed. */
+function readMembers(peers: string[], value: unknown): MemberSummary[] {
+  const byName = new Map<string, Metadata>();
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      if (isObject(item) && typeof item["name"] === "string" && isObject(item["metadata"])) byName.set(item["name"], item["metadata"]);
+    }
+  }
+  return peers.map((name) => ({ name, metadata: byName.get(name) ?? {} }));
+}
+
 /**
  * Parses one text frame. Returns `null` for anything that is not a known,
  * well-formed v1 server frame; `"unknown"` for a well-formed object with a type
@@ -82,7 +107,7 @@ export function parseServerMessage(text: string): ServerMessage | "unknown" | nu
       const peers = v["peers"];
       if (typeof v["room"] !== "string" || typeof v["name"] !== "string") return null;
       if (!Array.isArray(peers) || !peers.every((p) => typeof p === "string")) return null;
-      const message: JoinedMessage = { type: "joined", room: v["room"], name: v["name"], peers };
+      const message: JoinedMessage = { type: "joined", room: v["room"], name: v["name"], peers, members: readMembers(peers, v["members"]) };
       const ice = v["iceServers"];
       if (Array.isArray(ice)) message.iceServers = ice.filter(isIceServer);
       const ttl = readTtl(v["iceServersTtl"]);
@@ -100,11 +125,16 @@ export function parseServerMessage(text: string): ServerMessage | "unknown" | nu
       return message;
     }
     case "peer-joined":
+      if (typeof v["name"] !== "string") return null;
+      return { type: "peer-joined", name: v["name"], metadata: isObject(v["metadata"]) ? v["metadata"] : {} };
     case "peer-left":
-      return typeof v["name"] === "string" ? { type: v["type"], name: v["name"] } : null;
+      return typeof v["name"] === "string" ? { type: "peer-left", name: v["name"] } : null;
     case "signal":
+    case "broadcast":
       if (typeof v["from"] !== "string" || !isObject(v["data"])) return null;
-      return { type: "signal", from: v["from"], data: v["data"] };
+      return { type: v["type"], from: v["from"], data: v["data"] };
+    case "message":
+      return isObject(v["data"]) ? { type: "message", data: v["data"] } : null;
     case "error": {
       if (typeof v["code"] !== "string") return null;
       const message = typeof v["message"] === "string" ? v["message"] : v["code"];

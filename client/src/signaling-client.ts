@@ -5,7 +5,7 @@
 import { CLIENT_CLOSE_DEAD_LINK, closeDecision, joinErrorDecision } from "./close-codes.ts";
 import { IceRefreshTimer } from "./ice-refresh.ts";
 import { PingWatchdog } from "./ping-watchdog.ts";
-import { type ClientMessage, type IceServersMessage, type JoinedMessage, isValidRoomOrName, parseServerMessage } from "./protocol.ts";
+import { type ClientMessage, type IceServersMessage, type JoinedMessage, type Metadata, isValidRoomOrName, parseServerMessage } from "./protocol.ts";
 import { ExponentialBackoffPolicy, type ReconnectContext, type ReconnectPolicy } from "./reconnect-policy.ts";
 import { SignalingError } from "./signaling-error.ts";
 import type { JoinedEvent, SignalingClientEvents, SignalingState } from "./signaling-events.ts";
@@ -19,6 +19,11 @@ export interface SignalingClientOptions {
   name: string;
   /** Signed join token, for servers with TOKEN_SECRET. */
   token?: string;
+  /**
+   * Shown to the other members (`peer-joined`, `joined.members`), e.g. `{ displayName }`: a
+   * JSON object of at most 1 KB. Servers with TOKEN_SECRET ignore it and use the token's claim.
+   */
+  metadata?: Metadata;
   /** WebSocket constructor. Default `globalThis.WebSocket`; pass `ws`'s in Node tests. */
   WebSocket?: WebSocketConstructor;
   /** Default: exponential backoff, full jitter, 0.5 s doubling to 10 s, never gives up. */
@@ -38,6 +43,9 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
   readonly room: string;
   readonly name: string;
   readonly #token: string | undefined;
+  readonly #metadata: Metadata | undefined;
+  /** Metadata of the members we know, by name (from `joined` and `peer-joined`). */
+  readonly #peerMetadata = new Map<string, Metadata>();
   readonly #WebSocket: WebSocketConstructor;
   readonly #policy: ReconnectPolicy;
   readonly #connectTimeoutMs: number;
@@ -65,6 +73,7 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
     this.room = options.room;
     this.name = options.name;
     this.#token = options.token;
+    this.#metadata = options.metadata;
     this.#WebSocket = Ctor;
     this.#policy = options.reconnectPolicy ?? new ExponentialBackoffPolicy();
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
@@ -109,6 +118,20 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
   }
 
   /**
+   * Sends `data` to every other member of the room (they get a `broadcast` event); it is not
+   * echoed back. Same size and rate limits as `signal`. Returns false (and drops it) when not `open`.
+   */
+  broadcast(data: object): boolean {
+    if (this.#state !== "open") return false;
+    return this.#send({ type: "broadcast", data });
+  }
+
+  /** The metadata a member of the room joined with (`{}` when it has none), or undefined for a stranger. */
+  metadataOf(name: string): Metadata | undefined {
+    return this.#peerMetadata.get(name);
+  }
+
+  /**
    * Asks the server for fresh ICE servers; the answer comes as an `ice-servers` event. The
    * client does this by itself before credentials expire. Returns false when not `open`.
    */
@@ -148,6 +171,7 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
     const join: ClientMessage = { type: "join", room: this.room, name: this.name };
     if (this.#token !== undefined) join.token = this.#token;
     if (this.#resume !== undefined) join.resume = this.#resume;
+    if (this.#metadata !== undefined) join.metadata = this.#metadata;
     this.#send(join);
   }
 
@@ -167,11 +191,21 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
         if (this.#state === "open") this.#onIceServers(message);
         break;
       case "peer-joined":
+        if (this.#state !== "open") break;
+        this.#peerMetadata.set(message.name, message.metadata);
+        this.emit("peer-joined", { name: message.name, metadata: message.metadata });
+        break;
       case "peer-left":
-        if (this.#state === "open") this.emit(message.type, { name: message.name });
+        if (this.#state !== "open") break;
+        this.#peerMetadata.delete(message.name);
+        this.emit("peer-left", { name: message.name });
         break;
       case "signal":
-        if (this.#state === "open") this.emit("signal", { from: message.from, data: message.data });
+      case "broadcast":
+        if (this.#state === "open") this.emit(message.type, { from: message.from, data: message.data });
+        break;
+      case "message":
+        if (this.#state === "open") this.emit("message", { data: message.data });
         break;
       case "error": {
         const details = message.id === undefined ? { code: message.code } : { code: message.code, id: message.id };
@@ -198,6 +232,7 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
       room: message.room,
       name: message.name,
       peers: message.peers,
+      members: message.members,
       iceServers: message.iceServers ?? [],
       resume: message.resume,
       rejoin: this.#joinedOnce,
@@ -205,6 +240,8 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
       resumed: message.resumed === true,
     };
     if (message.iceServersTtl !== undefined) event.iceServersTtl = message.iceServersTtl;
+    this.#peerMetadata.clear();
+    for (const member of message.members) this.#peerMetadata.set(member.name, member.metadata);
     this.#joinedOnce = true;
     this.#lastJoined = event;
     this.#watchdog.start();

@@ -2,6 +2,7 @@
  * The states and events of a SignalingClient: the part of its API an
  * application listens to.
  */
+import type { MemberSummary, Metadata } from "./protocol.ts";
 import type { SignalingError } from "./signaling-error.ts";
 
 /**
@@ -18,6 +19,8 @@ export interface JoinedEvent {
   name: string;
   /** The other members, in join order. */
   peers: readonly string[];
+  /** The same members, in the same order, with the metadata their applications attached. */
+  members: readonly MemberSummary[];
   /** ICE servers from the server (empty when it sends none); use for new peer connections. */
   iceServers: RTCIceServer[];
   /** Seconds those credentials stay valid from this event; absent when they do not expire. */
@@ -43,7 +46,7 @@ export interface SignalingClientEvents {
   /** Joined (or re-joined) the room. */
   joined: JoinedEvent;
   /** Someone joined after us; members already present make the offer. */
-  "peer-joined": { name: string };
+  "peer-joined": { name: string; metadata: Metadata };
   "peer-left": { name: string };
   /**
    * Signals between us and `peers` may have been lost in the server (its Redis subscriber
@@ -57,6 +60,10 @@ export interface SignalingClientEvents {
   "ice-servers": { iceServers: RTCIceServer[]; iceServersTtl?: number };
   /** Opaque data from another member; `from` is stamped by the server. */
   signal: { from: string; data: Record<string, unknown> };
+  /** Data another member sent to the whole room with `broadcast()`; `from` is stamped by the server. */
+  broadcast: { from: string; data: Record<string, unknown> };
+  /** Data from the application's backend (the server API's messages), not from a member. */
+  message: { data: Record<string, unknown> };
   /** Something went wrong; the client keeps going unless `state` says `closed`. */
   error: SignalingError;
   state: StateChangeEvent;

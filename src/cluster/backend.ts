@@ -5,11 +5,22 @@
  * behave identically by construction.
  */
 
+import type { Metadata } from '../protocol/messages.ts';
+
+/** What is stored with a member besides its routing state: for its peers and the server API. */
+export interface MemberInfo {
+  metadata: Metadata;
+  /** When the membership started, ms since the epoch (the joining dyno's clock). */
+  joinedAt: number;
+}
+
 /** One registration in a room, as stored by the backend. */
 export interface MemberEntry {
   name: string;
   /** Position in the room's join order; unique per room while the room exists. */
   seq: number;
+  /** Absent for records written without it (before metadata existed, or after a store loss). */
+  metadata?: Metadata;
 }
 
 /** Where one member's state lives. */
@@ -31,6 +42,7 @@ export interface RegisterRequest extends MemberRef {
   /** Hash of the resume secret; only its holder may take the membership over. */
   secretHash: string;
   maxRoomSize: number;
+  info?: MemberInfo;
 }
 
 export interface ResumeRequest extends MemberRef {
@@ -83,6 +95,8 @@ export interface ReregisterEntry extends MemberRef {
   graceMs: number;
   /** The highest seq of the room this member knew of (its own or a peer's): how many to renumber. */
   highestKnownSeq: number;
+  /** Written with a member put back anew (the store lost it), so peers still see its metadata. */
+  info?: MemberInfo;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { MemberEntry, MemberRef } from './backend.ts';
+import type { MemberEntry, MemberInfo, MemberRef } from './backend.ts';
 import type { RoomKeys } from './keys.ts';
 import type { RoomEvent } from './room-events.ts';
 import { SIGNAL_PREFIX, SNAPSHOT_PREFIX } from './room-events.ts';
@@ -20,6 +20,8 @@ export interface Membership {
   early: string[];
   /** Set once its subscriptions were given back, so no path releases them twice. */
   released?: boolean;
+  /** Its metadata and join time, kept to write it anew if the backend loses it. */
+  info?: MemberInfo;
 }
 
 /**
@@ -39,7 +41,7 @@ export function applyRoomEvent(m: Membership, event: RoomEvent, sink: SessionSin
     // A newer seq for a known name means we missed its leave: report both, in order.
     if (known !== undefined) sink.peerLeft(event.name);
     m.known.set(event.name, event.seq);
-    sink.peerJoined(event.name);
+    sink.peerJoined(event.name, event.metadata);
   } else if (known === event.seq) {
     m.known.delete(event.name);
     sink.peerLeft(event.name);
@@ -79,7 +81,7 @@ export function reconcileKnown(m: Membership, peers: readonly MemberEntry[], sin
   for (const peer of peers) {
     if (m.known.get(peer.name) !== peer.seq) {
       m.known.set(peer.name, peer.seq);
-      sink.peerJoined(peer.name);
+      sink.peerJoined(peer.name, peer.metadata);
     }
   }
 }
@@ -89,7 +91,8 @@ export function replayResume(m: Membership, held: string[], peers: MemberEntry[]
   // Without a snapshot (its dyno crashed) the best guess is that the client knew everyone.
   const before = snapshot ?? peers.map((p): [string, number] => [p.name, p.seq]);
   for (const [name, peerSeq] of before) m.known.set(name, peerSeq);
-  sink.joined(m.room, m.name, before.map(([name]) => name), { resume: joinedInfo.resume, resumed: true });
+  const metadata = new Map(peers.map((p) => [p.name, p.metadata ?? {}]));
+  sink.joined(m.room, m.name, before.map(([name]) => name), { resume: joinedInfo.resume, resumed: true, metadata });
   reconcileKnown(m, peers, sink);
   // A frame published while both the old dyno (its socket already dead) and this one (joining)
   // subscribed the member's channel reaches both: the old dyno hands it over into the held
@@ -138,7 +141,7 @@ export function reconcileReregistered(
     if (!sink) continue;
     if (known !== undefined) sink.peerLeft(peer.name);
     m.known.set(peer.name, peer.seq);
-    sink.peerJoined(peer.name);
+    sink.peerJoined(peer.name, peer.metadata);
   }
 }
 

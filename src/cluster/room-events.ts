@@ -3,6 +3,9 @@
  * read on every join and leave, and carry only a kind, a seq and a name.
  */
 
+import type { Metadata } from '../protocol/messages.ts';
+import { readMetadata } from '../protocol/metadata.ts';
+
 export interface RoomEvent {
   kind: 'joined' | 'left';
   seq: number;
@@ -13,11 +16,24 @@ export interface RoomEvent {
    * seq keep it (nobody told them it left); to the others it is a newcomer.
    */
   previous?: number;
+  /**
+   * Only on `joined` events: the member's metadata, after a newline (names hold no control
+   * characters), so peers get it with peer-joined without reading the room.
+   */
+  metadata?: Metadata;
 }
 
 export function encodeRoomEvent(event: RoomEvent): string {
-  if (event.previous !== undefined) return `R${event.seq}:${event.previous}:${event.name}`;
-  return `${event.kind === 'joined' ? 'J' : 'L'}${event.seq}:${event.name}`;
+  const suffix = event.metadata === undefined ? '' : `\n${JSON.stringify(event.metadata)}`;
+  if (event.previous !== undefined) return `R${event.seq}:${event.previous}:${event.name}${suffix}`;
+  return `${event.kind === 'joined' ? 'J' : 'L'}${event.seq}:${event.name}${suffix}`;
+}
+
+/** Splits "<name>\n<metadata JSON>" into the event's name and metadata. */
+function withName(event: Omit<RoomEvent, 'name'>, rest: string): RoomEvent {
+  const newline = rest.indexOf('\n');
+  if (newline === -1) return { ...event, name: rest };
+  return { ...event, name: rest.slice(0, newline), metadata: readMetadata(rest.slice(newline + 1)) };
 }
 
 export function decodeRoomEvent(payload: string): RoomEvent | null {
@@ -26,11 +42,27 @@ export function decodeRoomEvent(payload: string): RoomEvent | null {
   if (kind === null || colon < 2) return null;
   const seq = Number(payload.slice(1, colon));
   if (!Number.isSafeInteger(seq)) return null;
-  if (payload[0] !== 'R') return { kind, seq, name: payload.slice(colon + 1) };
+  if (payload[0] !== 'R') return withName({ kind, seq }, payload.slice(colon + 1));
   const second = payload.indexOf(':', colon + 1);
   const previous = Number(payload.slice(colon + 1, second));
   if (second === -1 || second === colon + 1 || !Number.isSafeInteger(previous)) return null;
-  return { kind, seq, name: payload.slice(second + 1), previous };
+  return withName({ kind, seq, previous }, payload.slice(second + 1));
+}
+
+/**
+ * Prefix of a room-channel payload carrying a frame for every member but its sender:
+ * "B<sender name>\n<frame>" (the sender is '' for the server API's messages). One publish
+ * reaches the whole room, whichever dynos hold its members.
+ */
+export const ROOM_FRAME_PREFIX = 'B';
+
+export function encodeRoomFrame(from: string, frame: string): string {
+  return `${ROOM_FRAME_PREFIX}${from}\n${frame}`;
+}
+
+export function decodeRoomFrame(payload: string): { from: string; frame: string } | null {
+  const newline = payload.indexOf('\n');
+  return newline === -1 ? null : { from: payload.slice(1, newline), frame: payload.slice(newline + 1) };
 }
 
 /** Prefix of a payload on a member channel that carries a ready-to-send signal frame. */

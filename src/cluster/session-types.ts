@@ -1,16 +1,21 @@
 /** What protocol adapters see of the core: the sink they implement and the results they get. */
 
+import type { Metadata } from '../protocol/messages.ts';
+
 export interface JoinInfo {
   /** The secret that lets this membership be resumed after a dropped connection. */
   resume: string;
   /** True when an earlier membership was taken over rather than a new one started. */
   resumed: boolean;
+  /** Metadata of the peers listed with it, by name (`{}` for a name missing here). */
+  metadata?: ReadonlyMap<string, Metadata>;
 }
 
 /** How a protocol adapter hears about its session. One sink per connection. */
 export interface SessionSink {
   joined(room: string, name: string, peers: string[], info: JoinInfo): void;
-  peerJoined(name: string): void;
+  /** `metadata`: what the peer's application attached to it (absent when the backend has none). */
+  peerJoined(name: string, metadata?: Metadata): void;
   peerLeft(name: string): void;
   /**
    * A frame encoded by the sender's protocol adapter, ready to send as is. Returns false
@@ -38,12 +43,14 @@ export type JoinResult =
  * whose membership is gone. A resume that finds its membership needs no token: the resume
  * secret proves it (docs/protocol.md, Join tokens).
  */
-export type JoinAuthorizer = () => Promise<{ ok: true } | { ok: false; reason: string }>;
+export type JoinAuthorizer = () => Promise<{ ok: true; metadata?: Metadata } | { ok: false; reason: string }>;
 
 /** What one session's re-registration did (see ReregisterOutcome); `skipped`: it holds no membership. */
 export type ReregisterResult = 'kept' | 'renumbered' | 'rejoined' | 'clash' | 'skipped' | 'failed';
 
 export type SignalResult = 'sent' | 'not-joined' | 'peer-not-found' | 'peer-backlogged' | 'unavailable';
+
+export type BroadcastResult = 'sent' | 'not-joined' | 'unavailable';
 
 /** `leave` removes the member now; `disconnect` keeps it for the resume grace period. */
 export type CloseReason = 'leave' | 'disconnect';

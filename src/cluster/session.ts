@@ -7,13 +7,14 @@ import { hashResumeSecret, newResumeSecret } from './resume-secret.ts';
 import type { Membership } from './membership.ts';
 import { applyRoomEvent, encodeSnapshot, flushPending, reconcileReregistered, replayResume } from './membership.ts';
 import type { RoomEvent } from './room-events.ts';
-import { encodeRoomEvent, SIGNAL_PREFIX } from './room-events.ts';
-import type { CloseReason, JoinAuthorizer, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
+import { encodeRoomEvent, encodeRoomFrame, SIGNAL_PREFIX } from './room-events.ts';
+import type { Metadata } from '../protocol/messages.ts';
+import type { BroadcastResult, CloseReason, JoinAuthorizer, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
 import type { SignalingNode } from './signaling-node.ts';
 import { replayCatchUp } from './catch-up.ts';
 import { SignalOrder } from './signal-order.ts';
 
-export type { CloseReason, JoinAuthorizer, JoinInfo, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
+export type { BroadcastResult, CloseReason, JoinAuthorizer, JoinInfo, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
 
 type State = 'idle' | 'joining' | 'joined' | 'closed';
 
@@ -63,8 +64,23 @@ export class Session {
   private secretHash = '';
 
   /** `authorize` is asked before a new membership starts (never for a resume that finds its own). */
-  join(room: string, name: string, resume?: string, authorize?: JoinAuthorizer): Promise<JoinResult> {
-    return this.serial(() => this.doJoin(room, name, resume, authorize));
+  join(room: string, name: string, resume?: string, authorize?: JoinAuthorizer, metadata: Metadata = {}): Promise<JoinResult> {
+    return this.serial(() => this.doJoin(room, name, resume, authorize, metadata));
+  }
+
+  /**
+   * Sends `frame` (built from the sender's name, when the broadcast runs) to every other
+   * member of the room: one publish on the room's events channel, whoever holds them.
+   */
+  broadcast(frame: (from: string) => string): Promise<BroadcastResult> {
+    if (this.queued === 0) return this.doBroadcast(frame);
+    return this.serial(() => this.doBroadcast(frame));
+  }
+
+  /** Called by the node for a frame published to the whole room (ROOM_FRAME_PREFIX). */
+  roomFrame(from: string, frame: string): void {
+    if (from === this.membership?.name) return;
+    this.frame(frame);
   }
 
   /** Puts this membership back in the backend (see SignalingNode.requestRestore). */
@@ -233,13 +249,13 @@ export class Session {
     return this.node.subscriptions.release([m.keys.events, m.memberChannel]);
   }
 
-  private async doJoin(room: string, name: string, resume: string | undefined, authorize: JoinAuthorizer | undefined): Promise<JoinResult> {
+  private async doJoin(room: string, name: string, resume: string | undefined, authorize: JoinAuthorizer | undefined, metadata: Metadata): Promise<JoinResult> {
     if (this.state === 'joined') return { ok: false, code: 'already-joined' };
     if (this.state === 'closed' || this.replacing) return { ok: false, code: 'unavailable' };
     const keys = new RoomKeys(this.node.prefix, this.namespace, room);
     const ref: MemberRef = { membersKey: keys.members, holdKey: keys.holdKey(name), name };
     const memberChannel = keys.memberChannel(name);
-    const m: Membership = { room, name, keys, ref, memberChannel, seq: 0, known: new Map(), pending: [], early: [] };
+    const m: Membership = { room, name, keys, ref, memberChannel, seq: 0, known: new Map(), pending: [], early: [], info: { metadata, joinedAt: Date.now() } };
     this.state = 'joining';
     this.membership = m;
     // Room events are heard from before registration on, so none published after our seq
@@ -283,19 +299,25 @@ export class Session {
     if (authorize) {
       const check = await authorize().catch((error: unknown) => ({ ok: false as const, reason: `the token could not be checked (${String(error)})` }));
       if (!check.ok) return this.fail(m, { ok: false, code: 'unauthorized', reason: check.reason }, 'unindex');
+      // A trusted claim (TOKEN_SECRET) replaces whatever the client sent.
+      if (check.metadata !== undefined && m.info) m.info.metadata = check.metadata;
     }
+    const peerMetadata = new Map<string, Metadata>();
     try {
-      const outcome = await this.node.backend.register({ ...ref, owner: this.owner, secretHash, maxRoomSize: this.node.maxRoomSize });
+      const outcome = await this.node.backend.register({ ...ref, owner: this.owner, secretHash, maxRoomSize: this.node.maxRoomSize, ...(m.info ? { info: m.info } : {}) });
       if (!outcome.ok) return this.fail(m, outcome.reason, 'unindex');
       this.secretHash = secretHash;
       m.seq = outcome.seq;
-      for (const peer of outcome.peers) m.known.set(peer.name, peer.seq);
+      for (const peer of outcome.peers) {
+        m.known.set(peer.name, peer.seq);
+        peerMetadata.set(peer.name, peer.metadata ?? {});
+      }
       // Our member channel was subscribed before registering, so an offer can only reach
       // us once peers hear this event: peer-joined must go out after the subscription.
       this.node.detachJoining(memberChannel, this);
       m.early = [];
       this.node.attachMember(memberChannel, this);
-      await this.node.backend.publish(keys.events, encodeRoomEvent({ kind: 'joined', seq: m.seq, name }));
+      await this.node.backend.publish(keys.events, encodeRoomEvent({ kind: 'joined', seq: m.seq, name, metadata: m.info?.metadata ?? {} }));
     } catch (error) {
       // The register may have run although its reply was lost: remove it, retrying until
       // the backend confirms, or the name would stay taken with nobody to free it.
@@ -303,7 +325,7 @@ export class Session {
       return this.fail(m, 'unavailable', 'unregister');
     }
     this.state = 'joined';
-    this.sink.joined(room, name, [...m.known.keys()], { resume: secret, resumed: false });
+    this.sink.joined(room, name, [...m.known.keys()], { resume: secret, resumed: false, metadata: peerMetadata });
     flushPending(m, this.sink);
     return { ok: true, resumed: false };
   }
@@ -344,7 +366,7 @@ export class Session {
     try {
       await backend.indexMember(nodeId, m.ref, this.owner);
       const highestKnownSeq = Math.max(m.seq, ...m.known.values());
-      const outcome = await backend.reregister({ ...m.ref, seq: m.seq, owner: this.owner, secretHash: this.secretHash, graceMs: 0, highestKnownSeq });
+      const outcome = await backend.reregister({ ...m.ref, seq: m.seq, owner: this.owner, secretHash: this.secretHash, graceMs: 0, highestKnownSeq, ...(m.info ? { info: m.info } : {}) });
       if (outcome.status === 'clash') {
         this.log.warn({ conn: this.connectionId, member: m.name }, 'after the backend lost this member, another connection took its name; closing ours');
         this.endReplaced();
@@ -391,6 +413,17 @@ export class Session {
     // Removed and announced in one script; retried (idempotently) until the backend confirms.
     await node.retire({ ...job, step: 'unregister' });
     return true;
+  }
+
+  private async doBroadcast(frame: (from: string) => string): Promise<BroadcastResult> {
+    const m = this.membership;
+    if (this.state !== 'joined' || !m || this.replacing) return 'not-joined';
+    try {
+      await this.node.backend.publish(m.keys.events, encodeRoomFrame(m.name, frame(m.name)));
+      return 'sent';
+    } catch {
+      return 'unavailable';
+    }
   }
 
   private async doSignal(to: string, frame: string | ((from: string) => string)): Promise<SignalResult> {

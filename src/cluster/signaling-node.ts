@@ -4,7 +4,7 @@ import { ownerNode } from './backend.ts';
 import type { Namespace } from './keys.ts';
 import type { Retirement } from './retirements.ts';
 import { Retirements } from './retirements.ts';
-import { decodeRoomEvent, DRAIN_REQUEST, REPLACED_PREFIX, SIGNAL_PREFIX } from './room-events.ts';
+import { decodeRoomEvent, decodeRoomFrame, DRAIN_REQUEST, REPLACED_PREFIX, ROOM_FRAME_PREFIX, SIGNAL_PREFIX } from './room-events.ts';
 import type { SessionSink } from './session.ts';
 import { Session } from './session.ts';
 import { SubscriptionSet } from './subscription-set.ts';
@@ -238,6 +238,11 @@ export class SignalingNode {
     }
     const sessions = this.rooms.get(channel);
     if (!sessions) return;
+    if (payload.startsWith(ROOM_FRAME_PREFIX)) {
+      const roomFrame = decodeRoomFrame(payload);
+      if (roomFrame) for (const session of sessions) session.roomFrame(roomFrame.from, roomFrame.frame);
+      return;
+    }
     const event = decodeRoomEvent(payload);
     if (!event) {
       this.log.warn({ channel }, 'dropped a malformed room event');

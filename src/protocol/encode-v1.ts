@@ -14,6 +14,10 @@ export function encodeSignal(fromJson: string, data: Record<string, unknown>): s
   return `{"type":"signal","from":${fromJson},"data":${JSON.stringify(data)}}`;
 }
 
+export function encodeBroadcast(fromJson: string, data: Record<string, unknown>): string {
+  return `{"type":"broadcast","from":${fromJson},"data":${JSON.stringify(data)}}`;
+}
+
 export function encodeError(code: ErrorCode, message: string, id?: MessageId): string {
   return JSON.stringify(id === undefined ? { type: 'error', code, message } : { type: 'error', code, message, id });
 }

@@ -25,6 +25,8 @@ export const ErrorCode = {
   Unauthorized: 'unauthorized',
   /** The dyno has MAX_INFLIGHT_BYTES of signals waiting for Redis; this one was dropped. */
   Overloaded: 'overloaded',
+  /** The application removed this member through the server API; the socket closes with 4001. */
+  Removed: 'removed',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -44,6 +46,8 @@ export const CloseCode = {
   TryAgainLater: 1013,
   /** This membership was resumed on another connection; this one is obsolete. */
   Replaced: 4000,
+  /** The application removed this member (server API): do not reconnect. */
+  Removed: 4001,
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

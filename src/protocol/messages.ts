@@ -6,6 +6,15 @@
 /** An optional correlation id a client may put on any message; echoed in errors about it. */
 export type MessageId = string | number;
 
+/** What the application attaches to a member (a display name, say): a JSON object, at most 1 KB encoded. */
+export type Metadata = Record<string, unknown>;
+
+/** A member as `joined.members` lists it. */
+export interface MemberSummary {
+  name: string;
+  metadata: Metadata;
+}
+
 export interface JoinMessage {
   type: 'join';
   room: string;
@@ -14,6 +23,8 @@ export interface JoinMessage {
   resume?: string;
   /** HS256 JWT binding room, name and exp; required when the server has TOKEN_SECRET. */
   token?: string;
+  /** Shown to the other members; ignored when the server has TOKEN_SECRET (the token's claim wins). */
+  metadata?: Metadata;
   id?: MessageId;
 }
 
@@ -41,7 +52,14 @@ export interface IceServersRequest {
   id?: MessageId;
 }
 
-export type ClientMessage = JoinMessage | SignalMessage | LeaveMessage | PingMessage | IceServersRequest;
+/** To every other member of the room, through one publish on the room's channel. */
+export interface BroadcastMessage {
+  type: 'broadcast';
+  data: Record<string, unknown>;
+  id?: MessageId;
+}
+
+export type ClientMessage = JoinMessage | SignalMessage | BroadcastMessage | LeaveMessage | PingMessage | IceServersRequest;
 
 export interface JoinedMessage {
   type: 'joined';
@@ -49,6 +67,8 @@ export interface JoinedMessage {
   name: string;
   /** The other members, in join order (on a resume: as this client last knew them). */
   peers: string[];
+  /** The same members with their metadata, in the same order. */
+  members: MemberSummary[];
   /** Secret for resuming this membership after a dropped connection. */
   resume: string;
   /** True when an earlier membership was resumed: peer connections may be kept. */
@@ -79,6 +99,8 @@ export interface IceServer {
 export interface PeerJoinedMessage {
   type: 'peer-joined';
   name: string;
+  /** Omitted when the member has none (`{}`). */
+  metadata?: Metadata;
 }
 
 export interface PeerLeftMessage {
@@ -89,6 +111,18 @@ export interface PeerLeftMessage {
 export interface ServerSignalMessage {
   type: 'signal';
   from: string;
+  data: Record<string, unknown>;
+}
+
+export interface ServerBroadcastMessage {
+  type: 'broadcast';
+  from: string;
+  data: Record<string, unknown>;
+}
+
+/** From the application's backend (server API), not from a member: no `from`. */
+export interface ServerApiMessage {
+  type: 'message';
   data: Record<string, unknown>;
 }
 
@@ -118,6 +152,8 @@ export type ServerMessage =
   | PeerJoinedMessage
   | PeerLeftMessage
   | ServerSignalMessage
+  | ServerBroadcastMessage
+  | ServerApiMessage
   | SignalsLostMessage
   | PongMessage
   | ErrorMessage;

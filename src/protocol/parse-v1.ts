@@ -2,6 +2,7 @@ import type { ClientMessage, MessageId } from './messages.ts';
 import type { JsonObject } from './json-frame.ts';
 import { isObject, parseJsonObject } from './json-frame.ts';
 import { MAX_JSON_DEPTH, shapeMessage, shapeProblem } from './json-shape.ts';
+import { metadataProblem } from './metadata.ts';
 import { nameProblem } from './names.ts';
 
 /** A client frame that cannot be accepted: answered with a `bad-request` error. */
@@ -56,6 +57,12 @@ export function parseV1(text: string): ParseResult {
         if (typeof token !== 'string' || token.length > 4096) return fail('join.token must be a string of at most 4096 characters');
         message.token = token;
       }
+      const metadata = value['metadata'];
+      if (metadata !== undefined) {
+        const problem = metadataProblem(metadata, 'join.metadata');
+        if (problem !== null) return fail(problem);
+        message.metadata = metadata as Record<string, unknown>;
+      }
       return { ok: true, message: withId(message, id) };
     }
     case 'signal': {
@@ -68,6 +75,13 @@ export function parseV1(text: string): ParseResult {
       const shape = shapeProblem(data, MAX_JSON_DEPTH, true);
       if (shape !== null) return fail(shapeMessage('signal.data', shape));
       return { ok: true, message: withId({ type, to: to as string, data }, id) };
+    }
+    case 'broadcast': {
+      const data = value['data'];
+      if (!isObject(data)) return fail('broadcast.data must be a JSON object');
+      const shape = shapeProblem(data, MAX_JSON_DEPTH, true);
+      if (shape !== null) return fail(shapeMessage('broadcast.data', shape));
+      return { ok: true, message: withId({ type, data }, id) };
     }
     case 'leave':
     case 'ping':

@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
-import type { JoinInfo, Session, SessionSink, SignalResult } from '../cluster/session.ts';
+import type { BroadcastResult, JoinInfo, Session, SessionSink, SignalResult } from '../cluster/session.ts';
 import type { SignalingNode } from '../cluster/signaling-node.ts';
 import type { ConnectionMetrics } from '../metrics/metrics.ts';
 import { NO_METRICS } from '../metrics/metrics.ts';
 import { CloseCode, ErrorCode } from '../protocol/error-codes.ts';
-import { encode, encodeError, encodeSignal, PONG } from '../protocol/encode-v1.ts';
-import type { ClientMessage, IceServer, MessageId } from '../protocol/messages.ts';
+import { encode, encodeBroadcast, encodeError, encodeSignal, PONG } from '../protocol/encode-v1.ts';
+import type { ClientMessage, IceServer, MessageId, Metadata } from '../protocol/messages.ts';
 import { parseV1 } from '../protocol/parse-v1.ts';
 import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
@@ -29,6 +29,11 @@ const SIGNAL_ERRORS: Record<Exclude<SignalResult, 'sent'>, readonly [ErrorCode, 
   'not-joined': [ErrorCode.NotJoined, 'join a room before sending signals'],
   'peer-not-found': [ErrorCode.PeerNotFound, 'no member of this room has that name'],
   'peer-backlogged': [ErrorCode.PeerBacklogged, 'that peer is reconnecting and too many signals already wait for it'],
+  unavailable: [ErrorCode.Unavailable, UNAVAILABLE],
+};
+
+const BROADCAST_ERRORS: Record<Exclude<BroadcastResult, 'sent'>, readonly [ErrorCode, string]> = {
+  'not-joined': [ErrorCode.NotJoined, 'join a room before sending broadcasts'],
   unavailable: [ErrorCode.Unavailable, UNAVAILABLE],
 };
 
@@ -113,11 +118,14 @@ class V1Connection implements SessionSink {
   // SessionSink ------------------------------------------------------------------------
 
   joined(room: string, name: string, peers: string[], info: JoinInfo): void {
-    this.send(encode({ type: 'joined', room, name, peers, resume: info.resume, resumed: info.resumed, ...this.ice(name) }));
+    const members = peers.map((peer) => ({ name: peer, metadata: info.metadata?.get(peer) ?? {} }));
+    this.send(encode({ type: 'joined', room, name, peers, members, resume: info.resume, resumed: info.resumed, ...this.ice(name) }));
   }
 
-  peerJoined(name: string): void {
-    this.send(encode({ type: 'peer-joined', name }));
+  peerJoined(name: string, metadata?: Metadata): void {
+    // Omitted for a member without any: the frame stays what clients before metadata got.
+    const some = metadata !== undefined && Object.keys(metadata).length > 0;
+    this.send(encode(some ? { type: 'peer-joined', name, metadata } : { type: 'peer-joined', name }));
   }
 
   peerLeft(name: string): void {
@@ -192,14 +200,17 @@ class V1Connection implements SessionSink {
     // A resume needs no token (its secret proves the membership); the token is checked
     // only if the membership is gone and a new one would start (docs/protocol.md).
     const authorize = tokens ? () => tokens.check(message.token, message.room, message.name) : undefined;
+    // With TOKEN_SECRET only the token's `metadata` claim counts: the client's could be forged.
+    let metadata = tokens ? {} : (message.metadata ?? {});
     if (authorize && message.resume === undefined) {
       const check = await authorize();
       if (!check.ok) {
         metrics.join('unauthorized');
         return this.refuse(ErrorCode.Unauthorized, check.reason, message.id);
       }
+      metadata = check.metadata ?? {};
     }
-    const result = await this.session.join(message.room, message.name, message.resume, message.resume === undefined ? undefined : authorize);
+    const result = await this.session.join(message.room, message.name, message.resume, message.resume === undefined ? undefined : authorize, metadata);
     metrics.join(result.ok ? 'joined' : result.code);
     if (result.ok) {
       this.logger().info({ resumed: result.resumed }, result.resumed ? 'resumed' : 'joined');
@@ -252,6 +263,21 @@ class V1Connection implements SessionSink {
         }
         metrics.signal(result);
         if (result !== 'sent') this.refuse(SIGNAL_ERRORS[result][0], SIGNAL_ERRORS[result][1], message.id);
+        return;
+      }
+      case 'broadcast': {
+        // The same limits as a signal: it costs the room's dynos at least as much.
+        if (bytes > policy.maxSignalBytes) {
+          return this.refuse(ErrorCode.BadRequest, `broadcast frames are limited to MAX_SIGNAL_BYTES (${policy.maxSignalBytes} bytes); this one has ${bytes}`, message.id);
+        }
+        if (!policy.inflight.acquire(bytes)) return this.refuse(ErrorCode.Overloaded, OVERLOADED, message.id);
+        let result: BroadcastResult;
+        try {
+          result = await session.broadcast((from) => encodeBroadcast(JSON.stringify(from), message.data));
+        } finally {
+          policy.inflight.release(bytes);
+        }
+        if (result !== 'sent') this.refuse(BROADCAST_ERRORS[result][0], BROADCAST_ERRORS[result][1], message.id);
         return;
       }
       case 'leave': {

@@ -569,12 +569,16 @@ function protocolProblem(frame: unknown): string | null {
       if (!isString(frame['room']) || frame['room'].startsWith(QUIET_ROOM_PREFIX)) return 'joined.room is mistyped or the bystanders\' room';
       if (!isString(frame['name']) || !Array.isArray(frame['peers']) || !frame['peers'].every(isString)) return 'joined.name/peers mistyped';
       if (!isString(frame['resume']) || typeof frame['resumed'] !== 'boolean' || !Array.isArray(frame['iceServers'])) return 'joined.resume/resumed/iceServers mistyped';
-      return keys(['type', 'room', 'name', 'peers', 'resume', 'resumed', 'iceServers']);
+      if (!Array.isArray(frame['members']) || frame['members'].length !== frame['peers'].length) return 'joined.members mistyped';
+      return keys(['type', 'room', 'name', 'peers', 'members', 'resume', 'resumed', 'iceServers']);
     case 'peer-joined':
+      if (frame['metadata'] !== undefined && !isObject(frame['metadata'])) return 'peer-joined.metadata is not an object';
+      return isString(frame['name']) ? keys(['type', 'name', 'metadata']) : 'peer-joined.name is not a string';
     case 'peer-left':
       return isString(frame['name']) ? keys(['type', 'name']) : `${frame['type']}.name is not a string`;
     case 'signal':
-      return isString(frame['from']) && isObject(frame['data']) ? keys(['type', 'from', 'data']) : 'signal.from/data mistyped';
+    case 'broadcast':
+      return isString(frame['from']) && isObject(frame['data']) ? keys(['type', 'from', 'data']) : `${frame['type']}.from/data mistyped`;
     case 'pong':
       return keys(['type']);
     case 'error': {

@@ -5,6 +5,7 @@ import type {
   HoldOutcome,
   HoldRequest,
   MemberEntry,
+  MemberInfo,
   MemberRef,
   RegisterOutcome,
   RegisterRequest,
@@ -29,6 +30,7 @@ interface Member {
   secretHash: string;
   /** Grace deadline (ms) while reconnecting, 0 while connected. */
   graceUntil: number;
+  info: MemberInfo | undefined;
 }
 
 interface Room {
@@ -63,7 +65,7 @@ export class MemoryBackend implements Backend {
     if (!room) this.rooms.set(r.membersKey, (room = { nextSeq: 1, members: new Map() }));
     const peers = this.peers(room, r.name);
     const seq = room.nextSeq++;
-    room.members.set(r.name, { seq, owner: r.owner, secretHash: r.secretHash, graceUntil: 0 });
+    room.members.set(r.name, { seq, owner: r.owner, secretHash: r.secretHash, graceUntil: 0, info: r.info });
     if (this.webhooks) {
       if (seq === 1) this.webhooks.emit(roomBase(r.membersKey), 'room.started');
       this.webhooks.emit(roomBase(r.membersKey), 'member.joined', r.name);
@@ -188,7 +190,10 @@ export class MemoryBackend implements Backend {
 
   private peers(room: Room, except: string): MemberEntry[] {
     const peers: MemberEntry[] = [];
-    for (const [name, member] of room.members) if (name !== except) peers.push({ name, seq: member.seq });
+    for (const [name, member] of room.members) {
+      if (name === except) continue;
+      peers.push(member.info === undefined ? { name, seq: member.seq } : { name, seq: member.seq, metadata: member.info.metadata });
+    }
     return peers;
   }
 

@@ -27,6 +27,7 @@ import type { MembershipChange } from '../../webhooks/events.ts';
 import type { WebhookQueueOptions } from '../../webhooks/queue.ts';
 import { RedisWebhookQueue } from '../../webhooks/redis-queue.ts';
 import { catchUpMember } from './subscriber-recovery.ts';
+import { eventSuffix, infoTail, peersFrom } from './member-record.ts';
 
 /** A single Redis or a Redis Cluster client: both route each command (or script) by its keys. */
 export type RedisClient = Redis | Cluster;
@@ -71,15 +72,6 @@ function renumberingKey(membersKey: string): string {
 /** One sweep-index entry: names cannot contain control characters, so newlines separate parts. */
 function indexEntry(m: MemberRef, owner: string): string {
   return `${m.membersKey}\n${m.holdKey}\n${m.name}\n${owner}`;
-}
-
-/** Parses "name, value, name, value..." (value = "seq|...") into peers in join order. */
-function peersFrom(reply: ReadonlyArray<unknown>, start: number): MemberEntry[] {
-  const peers: MemberEntry[] = [];
-  for (let i = start; i + 1 < reply.length; i += 2) {
-    peers.push({ name: String(reply[i]), seq: Number.parseInt(String(reply[i + 1]), 10) });
-  }
-  return peers.sort((a, b) => a.seq - b.seq);
 }
 
 /**
@@ -130,7 +122,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async register(r: RegisterRequest): Promise<RegisterOutcome> {
-    const reply = (await this.change(S.register, [r.membersKey], [r.name, r.owner, r.maxRoomSize, lua.COUNTER_FIELD, r.secretHash], r, { kind: 'join', name: r.name })) as unknown[];
+    const reply = (await this.change(S.register, [r.membersKey], [r.name, r.owner, r.maxRoomSize, lua.COUNTER_FIELD, r.secretHash, infoTail(r.info)], r, { kind: 'join', name: r.name })) as unknown[];
     const seq = Number(reply[0]);
     if (seq === -1) return { ok: false, reason: 'name-taken' };
     if (seq === -2) return { ok: false, reason: 'room-full' };
@@ -168,7 +160,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async reregister(e: ReregisterEntry): Promise<ReregisterOutcome> {
-    const args = [e.name, e.owner, e.secretHash, e.seq, e.graceMs, RoomKeys.eventsOf(e.membersKey), e.highestKnownSeq];
+    const args = [e.name, e.owner, e.secretHash, e.seq, e.graceMs, RoomKeys.eventsOf(e.membersKey), e.highestKnownSeq, infoTail(e.info), eventSuffix(e.info)];
     const keys = [e.membersKey, tombstoneKey(e), renumberingKey(e.membersKey)];
     const reply = (await this.change(this.scripts.reregister, keys, args, e, { kind: 'rejoin', name: e.name })) as unknown[];
     const status = REREGISTER_STATUS[Number(reply[0]) as 1 | 2 | 3];

@@ -1,6 +1,8 @@
 /**
  * Lua scripts that make membership changes atomic. A room is one hash: field = member name,
- * value = "<seq>|<owner>|<secret hash>|<grace deadline ms, 0 when connected>"; the field
+ * value = "<seq>|<owner>|<secret hash>|<grace deadline ms, 0 when connected>" followed by
+ * the member's info tail "|<joined at ms>|<metadata JSON>" (member-record.ts; every script that
+ * rewrites a record keeps its tail, so metadata lasts as long as the membership); the field
  * COUNTER holds the room's join counter. Member names cannot contain control characters, so
  * COUNTER never collides with one. Times come from Redis's clock so dynos need not agree.
  */
@@ -12,7 +14,10 @@ local function parse(v)
   local a = string.find(v, '|', 1, true)
   local b = string.find(v, '|', a + 1, true)
   local c = string.find(v, '|', b + 1, true)
-  return tonumber(string.sub(v, 1, a - 1)), string.sub(v, a + 1, b - 1), string.sub(v, b + 1, c - 1), tonumber(string.sub(v, c + 1))
+  local d = string.find(v, '|', c + 1, true)
+  local grace, tail = tonumber(string.sub(v, c + 1)), ''
+  if d then grace, tail = tonumber(string.sub(v, c + 1, d - 1)), string.sub(v, d) end
+  return tonumber(string.sub(v, 1, a - 1)), string.sub(v, a + 1, b - 1), string.sub(v, b + 1, c - 1), grace, tail
 end
 local function now()
   local t = redis.call('TIME')
@@ -40,7 +45,7 @@ function script(body: string, counterArg?: number): string {
   return `${counter}\n${PRELUDE}\n${body}`;
 }
 
-/** KEYS members; ARGV name, owner, max size, counter, secret hash -> {-1} taken, {-2} full, {seq, name, value, ...}. */
+/** KEYS members; ARGV name, owner, max size, counter, secret hash, info tail -> {-1} taken, {-2} full, {seq, name, value, ...}. */
 export const REGISTER = script(
   `
 local key, name = KEYS[1], ARGV[1]
@@ -49,7 +54,7 @@ local size = redis.call('HLEN', key)
 if size > 0 then size = size - 1 end
 if size >= tonumber(ARGV[3]) then return {-2} end
 local seq = redis.call('HINCRBY', key, ARGV[4], 1)
-redis.call('HSET', key, name, seq .. '|' .. ARGV[2] .. '|' .. ARGV[5] .. '|0')
+redis.call('HSET', key, name, seq .. '|' .. ARGV[2] .. '|' .. ARGV[5] .. '|0' .. ARGV[6])
 return others(key, {seq}, name)
 `,
   4,
@@ -87,10 +92,10 @@ return seq
 export const SUSPEND = script(`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return 0 end
-local seq, owner, secret = parse(v)
+local seq, owner, secret, _, tail = parse(v)
 if owner ~= ARGV[2] then return 0 end
 if ARGV[6] ~= '' then secret = ARGV[6] end
-redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. owner .. '|' .. secret .. '|' .. (now() + tonumber(ARGV[3])))
+redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. owner .. '|' .. secret .. '|' .. (now() + tonumber(ARGV[3])) .. tail)
 for i = #ARGV, 7, -1 do redis.call('LPUSH', KEYS[2], ARGV[i]) end
 if ARGV[4] ~= '' then redis.call('LPUSH', KEYS[2], ARGV[4]) end
 if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
@@ -148,9 +153,9 @@ export const HOLD_SHARDED = holdScript('SPUBLISH');
 export const RESUME = script(`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return {-3} end
-local seq, owner, secret = parse(v)
+local seq, owner, secret, _, tail = parse(v)
 if secret ~= ARGV[2] then return {-1} end
-redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. ARGV[3] .. '|' .. ARGV[4] .. '|0')
+redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. ARGV[3] .. '|' .. ARGV[4] .. '|0' .. tail)
 local held = redis.call('LRANGE', KEYS[2], 0, -1)
 redis.call('DEL', KEYS[2])
 local out = {seq, owner, #held}
@@ -160,7 +165,8 @@ return others(KEYS[1], out, ARGV[1])
 
 /**
  * KEYS members, tombstone, renumbering; ARGV name, owner, secret hash, seq, grace ms (0:
- * connected), events channel, highest seq this member knew of. Puts a member back after the
+ * connected), events channel, highest seq this member knew of, info tail of a record written
+ * anew, metadata suffix of its announcement ("\n<JSON>" or ''). Puts a member back after the
  * store lost it or a sweep removed it.
  * -> {0} someone else holds the name; {1, seq, name, value, ...} still there (rewritten, which
  * also clears any grace a sweep put on it while this dyno was cut off); {2 or 3, new seq, ...}
@@ -184,9 +190,9 @@ local deadline = 0
 if grace > 0 then deadline = now() + grace end
 local v = redis.call('HGET', key, name)
 if v then
-  local seq, holder = parse(v)
+  local seq, holder, _, _, tail = parse(v)
   if holder ~= owner then return {0} end
-  redis.call('HSET', key, name, seq .. '|' .. owner .. '|' .. ARGV[3] .. '|' .. deadline)
+  redis.call('HSET', key, name, seq .. '|' .. owner .. '|' .. ARGV[3] .. '|' .. deadline .. tail)
   return others(key, {1, seq}, name)
 end
 local old = tonumber(ARGV[4])
@@ -211,11 +217,11 @@ if status == 2 then
 end
 if counter < seq then counter = seq end
 redis.call('HSET', key, ARGV_COUNTER, counter)
-redis.call('HSET', key, name, seq .. '|' .. owner .. '|' .. ARGV[3] .. '|' .. deadline)
+redis.call('HSET', key, name, seq .. '|' .. owner .. '|' .. ARGV[3] .. '|' .. deadline .. ARGV[8])
 if status == 2 then
-  redis.call('${publish}', ARGV[6], 'R' .. seq .. ':' .. old .. ':' .. name)
+  redis.call('${publish}', ARGV[6], 'R' .. seq .. ':' .. old .. ':' .. name .. ARGV[9])
 else
-  redis.call('${publish}', ARGV[6], 'J' .. seq .. ':' .. name)
+  redis.call('${publish}', ARGV[6], 'J' .. seq .. ':' .. name .. ARGV[9])
 end
 return others(key, {status, seq}, name)
 `);
@@ -233,12 +239,12 @@ export function sweepMemberScript(publish: PublishCommand): string {
   return script(`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return -1 end
-local seq, owner, secret, grace = parse(v)
+local seq, owner, secret, grace, tail = parse(v)
 if string.sub(owner, 1, #ARGV[2] + 1) ~= ARGV[2] .. '/' then return -1 end
 if ARGV[4] ~= '' and owner ~= ARGV[4] then return -1 end
 local t = now()
 if grace == 0 then
-  redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. owner .. '|' .. secret .. '|' .. (t + tonumber(ARGV[3])))
+  redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. owner .. '|' .. secret .. '|' .. (t + tonumber(ARGV[3])) .. tail)
   return -2
 end
 if grace > t then return -2 end

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { CatchUp, MemberEntry, MemberRef } from '../../cluster/backend.ts';
+import type { CatchUp, MemberRef } from '../../cluster/backend.ts';
 import { runScript } from './connection.ts';
 import type { RedisClient } from './redis-store.ts';
 import { COUNTER_FIELD } from './scripts.ts';
+import { peersFrom } from './member-record.ts';
 
 /**
  * After a dyno's subscriber connection dropped and came back, signals published to its
@@ -52,12 +53,7 @@ export async function catchUpMember(client: RedisClient, m: MemberRef, owner: st
   const count = Number(reply[0]);
   if (count < 0) return null;
   const held = reply.slice(1, 1 + count).map(String);
-  const peers: MemberEntry[] = [];
-  for (let i = 1 + count; i + 1 < reply.length; i += 2) {
-    peers.push({ name: String(reply[i]), seq: Number.parseInt(String(reply[i + 1]), 10) });
-  }
-  peers.sort((a, b) => a.seq - b.seq);
-  return { held, peers };
+  return { held, peers: peersFrom(reply, 1 + count) };
 }
 
 /**

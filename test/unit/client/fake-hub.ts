@@ -54,8 +54,8 @@ export class FakeHub {
   join(member: FakeMember): void {
     const peers = [...this.members.keys()];
     this.members.set(member.name, member);
-    member.fire("joined", { room: "r", name: member.name, peers, iceServers: [], resume: undefined, rejoin: false, resumed: false });
-    for (const peer of peers) this.members.get(peer)?.fire("peer-joined", { name: member.name });
+    member.fire("joined", { room: "r", name: member.name, peers, members: peers.map((name) => ({ name, metadata: {} })), iceServers: [], resume: undefined, rejoin: false, resumed: false });
+    for (const peer of peers) this.members.get(peer)?.fire("peer-joined", { name: member.name, metadata: {} });
   }
 
   leave(name: string): void {

@@ -84,8 +84,8 @@ describe("MeshCall", () => {
     hub.members.set("bob", bob.member); // in the room, but nobody was told
     hub.hold = true;
     // Both come back from a reconnect and offer to each other at the same moment.
-    alice.member.fire("joined", { room: "r", name: "alice", peers: ["bob"], iceServers: [], resume: undefined, rejoin: true, resumed: true });
-    bob.member.fire("joined", { room: "r", name: "bob", peers: ["alice"], iceServers: [], resume: undefined, rejoin: true, resumed: true });
+    alice.member.fire("joined", { room: "r", name: "alice", peers: ["bob"], members: [{ name: "bob", metadata: {} }], iceServers: [], resume: undefined, rejoin: true, resumed: true });
+    bob.member.fire("joined", { room: "r", name: "bob", peers: ["alice"], members: [{ name: "alice", metadata: {} }], iceServers: [], resume: undefined, rejoin: true, resumed: true });
     await until(() => hub.queue.filter((e) => "description" in e.data).length === 2, 2000, "two offers");
     hub.hold = false;
     hub.release();
@@ -169,7 +169,7 @@ describe("MeshCall", () => {
     bob.call.close();
     const bob2 = party(hub, "bob", camera(), false);
     hub.replace(bob2.member);
-    bob2.member.fire("joined", { room: "r", name: "bob", peers: ["alice"], iceServers: [], resume: undefined, rejoin: true, resumed: false });
+    bob2.member.fire("joined", { room: "r", name: "bob", peers: ["alice"], members: [{ name: "alice", metadata: {} }], iceServers: [], resume: undefined, rejoin: true, resumed: false });
     await until(() => connected(alice, bob2), 2000, "connected to the new bob");
     expect(oldPc.connectionState).toBe("closed");
     expect(alice.errors).toEqual([]);
@@ -183,7 +183,7 @@ describe("MeshCall", () => {
     await until(() => connected(a, b) && connected(a, c), 3000);
     const count = FakePeerConnection.instances.length;
     hub.members.delete("carol"); // carol vanished while alice was away
-    a.member.fire("joined", { room: "r", name: "alice", peers: ["bob"], iceServers: [{ urls: "turn:t" }], resume: undefined, rejoin: true, resumed: true });
+    a.member.fire("joined", { room: "r", name: "alice", peers: ["bob"], members: [{ name: "bob", metadata: {} }], iceServers: [{ urls: "turn:t" }], resume: undefined, rejoin: true, resumed: true });
     expect(a.removed).toEqual(["carol"]);
     expect(a.call.connectionState("bob")).toBe("connected");
     expect(FakePeerConnection.instances.length).toBe(count);

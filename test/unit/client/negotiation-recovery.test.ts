@@ -48,7 +48,7 @@ const connected = (a: Party, b: Party): boolean =>
 const live = (): FakePeerConnection[] => FakePeerConnection.instances.filter((pc) => pc.connectionState !== "closed");
 const settled = (): boolean => live().length === 2 && live().every((pc) => pc.connectionState === "connected" && pc.signalingState === "stable");
 const rejoin = (p: Party, peers: string[]): void =>
-  p.member.fire("joined", { room: "r", name: p.member.name, peers, iceServers: [], resume: undefined, rejoin: true, resumed: true });
+  p.member.fire("joined", { room: "r", name: p.member.name, peers, members: peers.map((name) => ({ name, metadata: {} })), iceServers: [], resume: undefined, rejoin: true, resumed: true });
 
 /** alice (in the room first, so she offers) and bob, connected. */
 async function pair(hub: FakeHub, alice: Partial<MeshCallOptions> & { engine?: typeof FakePeerConnection } = {}, bob: typeof alice = {}): Promise<[Party, Party, FakePeerConnection, FakePeerConnection]> {

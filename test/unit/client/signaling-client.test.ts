@@ -56,7 +56,7 @@ describe("SignalingClient: joining and relaying", () => {
     const bobJoined = next(bob, "joined");
     bob.connect();
     expect((await bobJoined).peers).toEqual(["alice"]);
-    expect(await peerJoined).toEqual({ name: "ボブ" });
+    expect(await peerJoined).toEqual({ name: "ボブ", metadata: {} });
 
     const atBob = next(bob, "signal");
     expect(alice.signal("ボブ", { description: { type: "offer", sdp: "x" } })).toBe(true);
