@@ -4,6 +4,7 @@
  */
 import {
   CallStats,
+  Chat,
   HEAVY_ROOM_SIZE,
   LevelMeter,
   MeshCall,
@@ -19,6 +20,7 @@ import {
   saveChoice,
 } from "../src/index.ts";
 import { CallDevices } from "./call-devices.ts";
+import { ChatPanel } from "./chat-panel.ts";
 import { CallProblems, describeIceFailure } from "./call-problems.ts";
 import { canChooseSpeaker, type DeviceSelects } from "./device-pickers.ts";
 import { applyStatic, LANGUAGES, pickLanguage } from "./i18n/index.ts";
@@ -93,6 +95,18 @@ const selects = (prefix: string): DeviceSelects => ({
   speaker: byId<HTMLSelectElement>(`${prefix}speaker-select`),
   speakerField: byId(prefix === "" ? "speaker-field" : "call-speaker-field"),
 });
+const chatPanel = new ChatPanel(
+  {
+    panel: byId("chat"),
+    log: byId("chat-log"),
+    form: byId<HTMLFormElement>("chat-form"),
+    input: byId<HTMLInputElement>("chat-input"),
+    toggle: byId<HTMLButtonElement>("chat-toggle"),
+    badge: byId("chat-unread"),
+  },
+  S,
+  lang,
+);
 const preJoin = new PreJoin({ video: byId("preview-video"), videoOff: byId("preview-off"), meter: byId("mic-level"), selects: selects("") }, S);
 
 interface Session {
@@ -101,6 +115,7 @@ interface Session {
   call: MeshCall;
   media: MediaStream | null;
   stats: CallStats;
+  chat: Chat;
   devices: CallDevices | undefined;
   share: ScreenShare;
   meter: LevelMeter | undefined;
@@ -254,7 +269,10 @@ async function join(room: string, name: string, media?: { stream: MediaStream | 
   const call = new MeshCall({ signaling: client, localStream: stream, rtcConfiguration, adaptiveQuality: invite.adaptiveQuality });
   const share = new ScreenShare(call, () => stream?.getVideoTracks()[0] ?? null);
   const stats = new CallStats(call);
-  const current: Session = { room, client, call, media: stream, stats, share, devices: undefined, meter: undefined, meterTimer: undefined, shareTrack: undefined };
+  const chat = new Chat(client);
+  chat.on("message", (message) => chatPanel.show(message, displayName(client.metadataOf(message.from)) ?? message.from));
+  chatPanel.connect((text) => void chat.send(text));
+  const current: Session = { room, client, call, media: stream, stats, chat, share, devices: undefined, meter: undefined, meterTimer: undefined, shareTrack: undefined };
   session = current;
   if (stream !== null) {
     current.devices = new CallDevices({
@@ -348,6 +366,7 @@ function end(reason: string | null, preview = false): void {
     current.call.close();
     current.client.removeAllListeners();
     current.stats.stop();
+    current.chat.close();
     current.devices?.close();
     current.share.removeAllListeners();
     void current.share.stop().catch(() => undefined);
@@ -357,6 +376,7 @@ function end(reason: string | null, preview = false): void {
   }
   tiles.clear();
   problems.clear();
+  chatPanel.clear();
   localVideo.srcObject = null;
   unmuteButton.hidden = true;
   inviteFallback.hidden = true;

@@ -27,3 +27,4 @@ export { type MediaState, parseMediaState } from "./media-state.ts";
 export { LevelMeter } from "./level-meter.ts";
 export { type DeviceChoice, type DeviceKind, type KeyValueStore, loadChoice, saveChoice, trackConstraint, fallbackDevice } from "./device-choice.ts";
 export { ScreenShare, canShareScreen, type ScreenShareEvents } from "./screen-share.ts";
+export { Chat, type ChatEvents, type ChatMessage, type ChatOptions, type ChatSignaling, MAX_CHAT_LENGTH, parseChat } from "./chat.ts";

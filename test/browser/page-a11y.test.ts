@@ -115,7 +115,15 @@ describe('call page: accessibility, languages, screenshots', () => {
     expect(await bob.page.textContent('#mic')).toBe(ja.mute);
     expect(await bob.page.textContent('[data-peer="ada"] .state')).toBe(ja.tileConnected);
     expect(await seriousViolations(ada.page)).toEqual([]);
+    // With the chat and device panels open, and a message in the log.
+    await bob.page.click('#chat-toggle');
+    await bob.page.click('#devices');
+    await bob.page.fill('#chat-input', 'こんにちは');
+    await bob.page.press('#chat-input', 'Enter');
+    await ada.page.waitForSelector('#chat-unread[data-unread="1"]', { timeout: 10_000 });
     expect(await seriousViolations(bob.page)).toEqual([]);
+    await bob.page.click('#chat-toggle');
+    await bob.page.click('#devices');
 
     await ada.page.waitForFunction(() => [...document.querySelectorAll('video')].filter((v) => !v.hidden && v.videoWidth > 0).length === 2, undefined, { timeout: 15_000 });
     await ada.page.screenshot({ path: `${DOCS}call-desktop.png` });

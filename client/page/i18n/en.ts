@@ -97,6 +97,15 @@ export const en = {
   micWord: "microphone",
   switchFailed: (what: string) => `Could not switch to that ${what}: it may be in use by another app.`,
   shareFailed: "Screen sharing did not start.",
+  // Chat.
+  chat: "Chat",
+  chatHeading: "Chat",
+  chatNote: "Messages are not saved: people who join later do not see earlier ones.",
+  chatLabel: "Message to everyone",
+  send: "Send",
+  unread: (n: number) => `${n} unread`,
+  chatFrom: (name: string, text: string) => `${name}: ${text}`,
+  youInChat: "You",
   // Peers the page cannot connect to (call-problems.ts).
   relayRefusedDetail: " (the relay refused the credentials)",
   relayFailed: (peer: string, detail: string) => `Could not connect to ${peer} through the TURN relay: check the TURN settings${detail}.`,
