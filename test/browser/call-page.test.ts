@@ -230,6 +230,31 @@ describe('call page: pre-join, layout, quality, speaking, screen sharing', () =>
     await (bob as CallPage).page.waitForSelector(`${tile('ada')}[data-speaking="true"]`, { timeout: 15_000 });
   });
 
+  it('devices during the call: the speaker choice reaches every remote video; an unplugged microphone falls back and the page says so', async () => {
+    const page = ada as Page;
+    await page.selectOption('#call-speaker-select', { label: 'Fake Audio Output 1' });
+    const chosen = await page.inputValue('#call-speaker-select');
+    await expect.poll(() => page.$eval(`${tile('bob')} video`, (v) => (v as HTMLVideoElement & { sinkId: string }).sinkId), { timeout: 5_000 }).toBe(chosen);
+    // Unplugging ends the track (the fake device cannot be unplugged, so the track is ended as the browser would).
+    await page.evaluate(() => {
+      const stream = (document.querySelector('#local-video') as HTMLVideoElement).srcObject as MediaStream;
+      const track = stream.getAudioTracks()[0] as MediaStreamTrack;
+      track.stop();
+      track.dispatchEvent(new Event('ended'));
+    });
+    await page.waitForSelector('#call-notice:not([hidden])', { timeout: 10_000 });
+    expect(await page.textContent('#call-notice')).toMatch(/^Your microphone was disconnected: now using “[^”]*Fake[^”]*”\.$/);
+    const sent = (): Promise<string[]> =>
+      page.evaluate(() =>
+        (window as unknown as { __callProbe: { connections: RTCPeerConnection[] } }).__callProbe.connections
+          .filter((pc) => pc.connectionState === 'connected')
+          .flatMap((pc) => pc.getSenders().map((s) => `${s.track?.label ?? ''}:${s.track?.readyState ?? ''}`))
+          .filter((l) => l.includes('Audio Input')),
+      );
+    await expect.poll(sent, { timeout: 10_000 }).toEqual([expect.stringMatching(/^Fake (Default Audio Input|Audio Input 2):live$/)]);
+    await (bob as CallPage).page.waitForSelector(`${tile('ada')}[data-speaking="true"]`, { timeout: 15_000 });
+  });
+
   it('quality turns bad on the other page when a peer stops sending', async () => {
     await (bob as CallPage).page.evaluate(() => {
       for (const pc of (window as unknown as { __callProbe: { connections: RTCPeerConnection[] } }).__callProbe.connections) {
