@@ -1,6 +1,6 @@
 /**
- * `node bench/four-person-call.ts [--rounds N] [--settle-ms MS] [--cpu-ms MS]`: a fourth
- * person joins a call of three, on two dynos sharing Redis, in real headless Chromium
+ * `node bench/four-person-call.ts [--rounds N] [--people 4] [--modes before,after] [--settle-ms MS] [--cpu-ms MS]`:
+ * a fourth person (the N-th) joins a call of three (N-1), on two dynos sharing Redis, in real headless Chromium
  * (fake camera and microphone). For each mode it prints:
  *
  * - join-to-video: from the fourth page's invite link (page.goto) until every one of the
@@ -29,13 +29,18 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     'settle-ms': { type: 'string', default: '3000' },
     'cpu-ms': { type: 'string', default: '10000' },
+    // A call of N-1 that the N-th joins (default 4), and which modes to run.
+    people: { type: 'string', default: '4' },
+    modes: { type: 'string', default: 'before,after' },
   },
 });
 const ROUNDS = Number(values.rounds);
 const SETTLE_MS = Number(values['settle-ms']);
 const CPU_MS = Number(values['cpu-ms']);
 const PROBES = new URL('../test/fixtures/call-page-probes.js', import.meta.url).pathname;
-const NAMES = ['ann', 'ben', 'cat', 'dan'];
+const PEOPLE = Number(values.people);
+const MODES = values.modes.split(',') as Mode[];
+const NAMES = Array.from({ length: PEOPLE }, (_, i) => `p${i + 1}`);
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -118,7 +123,7 @@ interface RoundResult {
   cores: number;
   width: number;
   fps: number;
-  /** Chromium CPU milliseconds per video frame decoded (all 12 streams): cost per delivered frame. */
+  /** Chromium CPU milliseconds per video frame decoded (all N×(N-1) streams): cost per delivered frame. */
   cpuMsPerFrame: number;
 }
 
@@ -127,11 +132,11 @@ async function round(cluster: Cluster, mode: Mode, index: number): Promise<Round
   const room = `bench4-${index}-${Date.now().toString(36)}`;
   try {
     const pages: Page[] = [];
-    for (let i = 0; i < 3; i++) pages.push(await open(browser, cluster.dyno(i).httpUrl, room, NAMES[i] as string, mode));
-    await fullMesh(pages, NAMES.slice(0, 3));
+    for (let i = 0; i < PEOPLE - 1; i++) pages.push(await open(browser, cluster.dyno(i).httpUrl, room, NAMES[i] as string, mode));
+    await fullMesh(pages, NAMES.slice(0, PEOPLE - 1));
     await sleep(SETTLE_MS);
     const started = Date.now();
-    pages.push(await open(browser, cluster.dyno(3).httpUrl, room, NAMES[3] as string, mode));
+    pages.push(await open(browser, cluster.dyno(PEOPLE - 1).httpUrl, room, NAMES[PEOPLE - 1] as string, mode));
     await fullMesh(pages, NAMES);
     const joinMs = Date.now() - started;
     await sleep(2000);
@@ -154,15 +159,15 @@ const redis = await startRedis();
 const cluster = await startCluster('redis', { redisUrl: redis.url, env: { REDIS_PREFIX: uniquePrefix('bench4') } });
 const results: RoundResult[] = [];
 try {
-  say(`four-person call, 2 dynos + Redis, headless Chromium; ${availableParallelism()} cores, load ${loadavg()[0]?.toFixed(2)} at start`);
+  say(`${PEOPLE}-person call, 2 dynos + Redis, headless Chromium; ${availableParallelism()} cores, load ${loadavg()[0]?.toFixed(2)} at start`);
   say('round  mode    join-to-video  Chromium CPU  inbound width  inbound fps  CPU per frame');
-  for (let i = 0; i < ROUNDS * 2; i++) {
-    const mode: Mode = i % 2 === 0 ? 'before' : 'after';
+  for (let i = 0; i < ROUNDS * MODES.length; i++) {
+    const mode = MODES[i % MODES.length] as Mode;
     const r = await round(cluster, mode, i);
     results.push(r);
     say(`${String(i + 1).padEnd(6)} ${mode.padEnd(7)} ${`${(r.joinMs / 1000).toFixed(2)} s`.padEnd(14)} ${`${r.cores.toFixed(2)} cores`.padEnd(13)} ${`${r.width.toFixed(0)} px`.padEnd(14)} ${r.fps.toFixed(1).padEnd(12)} ${r.cpuMsPerFrame.toFixed(1)} ms`);
   }
-  for (const mode of ['before', 'after'] as const) {
+  for (const mode of MODES) {
     const mine = results.filter((r) => r.mode === mode);
     const join = mine.map((r) => r.joinMs / 1000);
     const cores = mine.map((r) => r.cores);
