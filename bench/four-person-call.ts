@@ -163,12 +163,20 @@ try {
   say('round  mode    join-to-video  Chromium CPU  inbound width  inbound fps  CPU per frame');
   for (let i = 0; i < ROUNDS * MODES.length; i++) {
     const mode = MODES[i % MODES.length] as Mode;
-    const r = await round(cluster, mode, i);
+    let r: RoundResult;
+    try {
+      r = await round(cluster, mode, i);
+    } catch (error) {
+      // A machine too small for the call: say so and go on with the next round.
+      say(`${String(i + 1).padEnd(6)} ${mode.padEnd(7)} failed: ${(error instanceof Error ? error.message : String(error)).slice(0, 300)}`);
+      continue;
+    }
     results.push(r);
     say(`${String(i + 1).padEnd(6)} ${mode.padEnd(7)} ${`${(r.joinMs / 1000).toFixed(2)} s`.padEnd(14)} ${`${r.cores.toFixed(2)} cores`.padEnd(13)} ${`${r.width.toFixed(0)} px`.padEnd(14)} ${r.fps.toFixed(1).padEnd(12)} ${r.cpuMsPerFrame.toFixed(1)} ms`);
   }
   for (const mode of MODES) {
     const mine = results.filter((r) => r.mode === mode);
+    if (mine.length === 0) continue;
     const join = mine.map((r) => r.joinMs / 1000);
     const cores = mine.map((r) => r.cores);
     say(`${mode.padEnd(7)} join-to-video ${Math.min(...join).toFixed(2)}-${Math.max(...join).toFixed(2)} s, CPU ${Math.min(...cores).toFixed(2)}-${Math.max(...cores).toFixed(2)} cores`);

@@ -25,6 +25,8 @@ export class PreJoin {
   /** Bumped by every (re)open and by stop, so a slow getUserMedia that lost the race is dropped. */
   #generation = 0;
   #speaker: string | undefined;
+  /** A preview is open (its stream, or what was missing, is there to hand over). */
+  #open = false;
 
   constructor(elements: PreJoinElements, strings: Strings) {
     this.#el = elements;
@@ -57,6 +59,7 @@ export class PreJoin {
     }
     this.#stream = stream;
     this.#notice = notice;
+    this.#open = true;
     const video = stream?.getVideoTracks()[0];
     this.#el.video.srcObject = video === undefined ? null : stream;
     this.#el.video.hidden = video === undefined;
@@ -67,9 +70,14 @@ export class PreJoin {
     fillSelects(this.#el.selects, await listDevices(), { camera: trackDevice(video), mic: trackDevice(audio), speaker: this.#speaker }, this.#strings);
   }
 
-  /** Gives the stream (and what was missing) to the call; the preview lets go of it. */
-  take(): { stream: MediaStream | null; notice: string | null } {
+  /**
+   * Gives the stream (and what was missing) to the call; the preview lets go of it.
+   * Undefined when no preview is open (after a call ended): the call opens its own media.
+   */
+  take(): { stream: MediaStream | null; notice: string | null } | undefined {
     this.#generation++;
+    if (!this.#open) return undefined;
+    this.#open = false;
     const taken = { stream: this.#stream, notice: this.#notice };
     this.#stream = null;
     this.#stopMeter();
@@ -84,6 +92,7 @@ export class PreJoin {
   }
 
   #release(): void {
+    this.#open = false;
     this.#stopMeter();
     for (const track of this.#stream?.getTracks() ?? []) track.stop();
     this.#stream = null;

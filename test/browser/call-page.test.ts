@@ -264,4 +264,14 @@ describe('call page: pre-join, layout, quality, speaking, screen sharing', () =>
     await (ada as Page).waitForSelector(`${tile('bob')}[data-quality="bad"]`, { timeout: 10_000 });
     await waitForSignaling(bob as CallPage, 'open', 1000);
   });
+
+  it('after leaving, Join on the pre-join screen opens the camera again and the other sees it', async () => {
+    const page = ada as Page;
+    await page.click('#leave');
+    await page.waitForSelector('#app[data-view="join"][data-signaling="closed"]', { timeout: 5_000 });
+    expect(await page.inputValue('#name-input')).toBe('ada');
+    await page.click('#join-button');
+    await page.waitForSelector('#app[data-signaling="open"][data-view="call"]', { timeout: 20_000 });
+    await expectVideo((bob as CallPage).page, 'ada', 'bob sees ada after her second join', () => true);
+  });
 });
