@@ -112,9 +112,14 @@ describe('call page: accessibility, languages, screenshots', () => {
     await bob.page.waitForSelector('[data-peer="ada"][data-quality]', { timeout: 20_000 });
     await expectAllStrings(ada.page, en);
     await expectAllStrings(bob.page, ja);
+    // Joins are announced to screen readers (aria-live), in each page's language.
+    expect(await ada.page.textContent('#announcer')).toBe(en.peerJoined('bob'));
+    expect(await ada.page.getAttribute('#announcer', 'aria-live')).toBe('polite');
     expect(await bob.page.textContent('#mic')).toBe(ja.mute);
     expect(await bob.page.textContent('[data-peer="ada"] .state')).toBe(ja.tileConnected);
+    let t = Date.now();
     expect(await seriousViolations(ada.page)).toEqual([]);
+    console.log(`axe on the call view: ${Date.now() - t} ms`);
     // With the chat and device panels open, and a message in the log.
     await bob.page.click('#chat-toggle');
     await bob.page.click('#devices');
@@ -136,8 +141,10 @@ describe('call page: accessibility, languages, screenshots', () => {
     const context = await (browser as Browser).newContext({ viewport: { width: 1280, height: 800 } });
     try {
       const page = await context.newPage();
+      t = Date.now();
       await page.goto(`${origin}/?room=${room}&name=ada`);
       await page.waitForSelector('#join-error:not([hidden])', { timeout: 20_000 });
+      console.log(`name-taken shown after ${Date.now() - t} ms`);
       expect(await page.textContent('#join-error')).toBe(en.nameTaken(room, 'ada'));
       expect(await page.getAttribute('#app', 'data-view')).toBe('join');
       expect(await seriousViolations(page)).toEqual([]);
