@@ -20,6 +20,7 @@ import { startHeartbeat } from './transport/heartbeat.ts';
 import { originAllowed } from './transport/origin-policy.ts';
 import type { Config } from './config/config.ts';
 import { iceServerSource } from './ice/turn-credentials.ts';
+import { apiRouter } from './api/api-router.ts';
 import { createApp } from './http/app.ts';
 import { createObservability } from './metrics/observability.ts';
 import { CloseCode } from './protocol/error-codes.ts';
@@ -98,6 +99,7 @@ export async function createSignalingServer({ config, logger, publicDir, backend
     readiness: observe.readiness,
     metrics: observe.metrics.registry,
     logger,
+    api: apiRouter({ apiKey: config.apiKey, node, maxMessageBytes: config.maxSignalBytes, logger }),
   });
   const http = createHttpServer(app);
   const routes = new Map<string, UpgradeHandler>([

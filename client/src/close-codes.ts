@@ -1,3 +1,5 @@
+import type { ErrorCodeValue } from "../../protocol/wire.js";
+
 /**
  * What the client does when the socket closes without `leave()`.
  *
@@ -46,7 +48,7 @@ export function closeDecision(code: number): CloseDecision {
 export const CLIENT_CLOSE_DEAD_LINK = 4000;
 
 /** Server error codes that end the session when they answer a join. */
-const FATAL_JOIN_ERRORS: ReadonlySet<string> = new Set([
+const FATAL_JOIN_ERRORS: ReadonlySet<string> = new Set<ErrorCodeValue>([
   "bad-request",
   "unauthorized",
   "room-full",

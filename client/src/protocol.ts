@@ -4,61 +4,36 @@
  * a crash, and unknown `type`s are tolerated so newer servers stay compatible.
  */
 
-/** What an application attaches to a member (a display name, say): a JSON object, at most 1 KB. */
-export type Metadata = Record<string, unknown>;
+import type * as Wire from "../../protocol/wire.js";
 
-/** A member of the room with its metadata. */
-export interface MemberSummary {
-  name: string;
-  metadata: Metadata;
-}
+export type { Metadata, MemberSummary } from "../../protocol/wire.js";
+type Metadata = Wire.Metadata;
+type MemberSummary = Wire.MemberSummary;
 
-/** Frames the client sends. */
-export type ClientMessage =
-  | { type: "join"; room: string; name: string; token?: string; resume?: string; metadata?: Metadata }
-  | { type: "signal"; to: string; data: object }
-  | { type: "broadcast"; data: object }
-  | { type: "leave" }
-  | { type: "ping" }
-  | { type: "ice-servers" };
+/** Frames the client sends: the wire's (protocol/wire.d.ts), without the optional `id`. */
+export type ClientMessage = DistributiveOmit<Wire.ClientMessage, "id">;
 
-/** `joined`: we are a member of `room` as `name`; `peers` are the others, in join order. */
-export interface JoinedMessage {
-  type: "joined";
-  room: string;
-  name: string;
-  peers: string[];
-  /** The same members with their metadata (`{}` from servers that send none). */
-  members: MemberSummary[];
-  /** ICE servers (STUN/TURN with fresh credentials); absent on servers without them. */
-  iceServers?: RTCIceServer[];
-  /** Seconds the credentials in `iceServers` stay valid from now; absent when they do not expire. */
-  iceServersTtl?: number;
-  /** Opaque secret that lets a re-join resume this membership (issue 5). */
-  resume?: string;
-  /** True when the server took the earlier membership over rather than starting a new one. */
-  resumed?: boolean;
-}
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/**
+ * `joined` as parsed: the wire's, with what older servers may leave out optional (the
+ * client then behaves as before those fields existed).
+ */
+export type JoinedMessage = Omit<Wire.JoinedMessage, "iceServers" | "resume" | "resumed"> &
+  Partial<Pick<Wire.JoinedMessage, "iceServers" | "resume" | "resumed">>;
 
 /** Reply to `{"type":"ice-servers"}`: fresh ICE servers (new TURN credentials). */
-export interface IceServersMessage {
-  type: "ice-servers";
-  iceServers: RTCIceServer[];
-  iceServersTtl?: number;
-}
+export type IceServersMessage = Wire.IceServersMessage;
 
-/** Frames the server sends. */
+/**
+ * Frames the server sends, as parsed: the wire's, with `peer-joined.metadata` always set
+ * (`{}` when the server omits it) and error codes from newer servers kept as strings.
+ */
 export type ServerMessage =
   | JoinedMessage
-  | IceServersMessage
-  | { type: "peer-joined"; name: string; metadata: Metadata }
-  | { type: "peer-left"; name: string }
-  | { type: "signal"; from: string; data: Record<string, unknown> }
-  | { type: "broadcast"; from: string; data: Record<string, unknown> }
-  | { type: "message"; data: Record<string, unknown> }
-  | { type: "error"; code: string; message: string; id?: string | number }
-  | { type: "signals-lost"; peers: string[] }
-  | { type: "pong" };
+  | Exclude<Wire.ServerMessage, Wire.JoinedMessage | Wire.PeerJoinedMessage | Wire.ErrorMessage>
+  | (Wire.PeerJoinedMessage & { metadata: Metadata })
+  | (Omit<Wire.ErrorMessage, "code"> & { code: string });
 
 type JsonObject = Record<string, unknown>;
 
@@ -71,7 +46,7 @@ function readTtl(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
-function isIceServer(value: unknown): value is RTCIceServer {
+function isIceServer(value: unknown): value is Wire.IceServer {
   if (!isObject(value)) return false;
   const urls = value["urls"];
   return typeof urls === "string" || (Array.isArray(urls) && urls.every((u) => typeof u === "string"));

@@ -114,7 +114,8 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
   /** Sends `data` to `to`. Returns false (and drops it) when not `open`. */
   signal(to: string, data: object): boolean {
     if (this.#state !== "open") return false;
-    return this.#send({ type: "signal", to, data });
+    // Any object serialises as a JSON object; the wire type names it as the server reads it.
+    return this.#send({ type: "signal", to, data: data as Record<string, unknown> });
   }
 
   /**
@@ -123,7 +124,7 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
    */
   broadcast(data: object): boolean {
     if (this.#state !== "open") return false;
-    return this.#send({ type: "broadcast", data });
+    return this.#send({ type: "broadcast", data: data as Record<string, unknown> });
   }
 
   /** The metadata a member of the room joined with (`{}` when it has none), or undefined for a stranger. */

@@ -120,6 +120,25 @@ export interface IndexedMember extends MemberRef {
 /** What a sweep did to one member of a dead dyno. */
 export type SweepOutcome = { action: 'kept' | 'forgotten' } | { action: 'removed'; seq: number };
 
+/** A member as the server API shows it. */
+export interface MemberDetail {
+  name: string;
+  seq: number;
+  metadata: Metadata;
+  /** Absent for records written without it (put back after a store loss by an older dyno). */
+  joinedAt?: number;
+  /** Its socket dropped and it may still resume (grace period running). */
+  reconnecting: boolean;
+}
+
+/** One page of the rooms index (server API). */
+export interface RoomPage {
+  /** Rooms with at least one member, by members key, with their member counts. */
+  rooms: Array<{ membersKey: string; members: number }>;
+  /** The last members key looked at, when more rooms may follow it. */
+  after?: string;
+}
+
 export type BusHandler = (channel: string, payload: string) => void;
 
 /**
@@ -157,6 +176,20 @@ export interface Backend {
   hold(request: HoldRequest): Promise<HoldOutcome>;
   /** Puts a member back (idempotent); a member written anew is announced by the backend. */
   reregister(entry: ReregisterEntry): Promise<ReregisterOutcome>;
+  /** Every member of a room, in join order (server API). */
+  roomMembers(membersKey: string): Promise<MemberDetail[]>;
+  /**
+   * Rooms with at least one member whose members key sorts after `after` and before `below`,
+   * in key order, at most `limit` (server API). Read from an index the backend keeps, never
+   * from a scan of the keyspace.
+   */
+  listRooms(after: string, below: string, limit: number): Promise<RoomPage>;
+  /**
+   * Removes a member whoever holds it, reconnecting or not, and in the same atomic step
+   * announces it (peer-left) and tells its dyno to close its socket (REMOVED_PREFIX on its
+   * member channel); false when it is not a member. Webhook reason: `removed`.
+   */
+  remove(member: MemberRef): Promise<boolean>;
   /** Publishes to a channel; resolves to how many dynos are subscribed to it. */
   publish(channel: string, payload: string): Promise<number>;
   subscribe(channels: readonly string[]): Promise<void>;

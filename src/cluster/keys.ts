@@ -48,10 +48,24 @@ export class RoomKeys {
     return `${this.members.slice(0, -':members'.length)}:h:${encodeSegment(name)}`;
   }
 
+  /** The channel of member `name` of the room a members key belongs to (server API). */
+  static memberChannelOf(membersKey: string, name: string): string {
+    return `${membersKey.slice(0, -':members'.length)}:m:${encodeSegment(name)}`;
+  }
+
   /** The events channel of the room a members key belongs to (for sweeps). */
   static eventsOf(membersKey: string): string {
     return `${membersKey.slice(0, -':members'.length)}:events`;
   }
+}
+
+/**
+ * Sorted set (all scores 0, so ordered by member) of the members keys of rooms that may have
+ * members: the server API lists rooms from it. A room is added when its first member
+ * registers; empty rooms are taken out lazily, by the listing that finds them empty.
+ */
+export function roomsIndexKey(prefix: string): string {
+  return `${prefix}rooms`;
 }
 
 /** Channel private to one dyno (readiness probe, control messages). */

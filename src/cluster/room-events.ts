@@ -74,5 +74,8 @@ export const DRAIN_REQUEST = 'D';
 /** Prefix of a member-channel payload telling the holder "<owner>" it was replaced. */
 export const REPLACED_PREFIX = 'K';
 
+/** Prefix of a member-channel payload telling the holder "<owner>" the application removed it (server API). */
+export const REMOVED_PREFIX = 'X';
+
 /** Prefix of the held entry that records which peers a disconnected client knew. */
 export const SNAPSHOT_PREFIX = 'V';

@@ -24,6 +24,8 @@ export interface SessionSink {
   deliver(frame: string): boolean | void;
   /** The membership was resumed on another connection: close this one without leaving. */
   replaced?(): void;
+  /** The application removed this member (server API): tell the client, close, never resume. */
+  removed?(): void;
   /**
    * Signals between this member and `peers` may have been lost: the dyno's bus connection
    * dropped with some in flight (docs/protocol.md, "Ordering and delivery").

@@ -204,6 +204,27 @@ export class Session {
     void this.serial(async () => this.endReplaced());
   }
 
+  /**
+   * Called by the node when the application removed this member (server API): the backend
+   * has deleted the record and announced peer-left already. Nothing more reaches the client
+   * but the sink's `removed` (an error, then close 4001).
+   */
+  removed(): void {
+    if (this.replacing || this.state === 'closed') return;
+    this.replacing = true;
+    void this.serial(async () => {
+      const m = this.membership;
+      this.state = 'closed';
+      this.membership = null;
+      if (m) {
+        void this.detach(m);
+        void this.node.retire({ ref: m.ref, owner: this.owner, step: 'unindex' });
+      }
+      this.node.forget(this);
+      this.sink.removed?.();
+    });
+  }
+
   /** Ends this session for a membership another connection holds now; runs in the queue. */
   private endReplaced(): void {
     const m = this.membership;
@@ -317,7 +338,9 @@ export class Session {
       this.node.detachJoining(memberChannel, this);
       m.early = [];
       this.node.attachMember(memberChannel, this);
-      await this.node.backend.publish(keys.events, encodeRoomEvent({ kind: 'joined', seq: m.seq, name, metadata: m.info?.metadata ?? {} }));
+      // Metadata rides along only when there is some: most joins (and every article join) have none.
+      const metadata = m.info && Object.keys(m.info.metadata).length > 0 ? m.info.metadata : undefined;
+      await this.node.backend.publish(keys.events, encodeRoomEvent(metadata ? { kind: 'joined', seq: m.seq, name, metadata } : { kind: 'joined', seq: m.seq, name }));
     } catch (error) {
       // The register may have run although its reply was lost: remove it, retrying until
       // the backend confirms, or the name would stay taken with nobody to free it.

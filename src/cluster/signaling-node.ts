@@ -4,7 +4,7 @@ import { ownerNode } from './backend.ts';
 import type { Namespace } from './keys.ts';
 import type { Retirement } from './retirements.ts';
 import { Retirements } from './retirements.ts';
-import { decodeRoomEvent, decodeRoomFrame, DRAIN_REQUEST, REPLACED_PREFIX, ROOM_FRAME_PREFIX, SIGNAL_PREFIX } from './room-events.ts';
+import { decodeRoomEvent, decodeRoomFrame, DRAIN_REQUEST, REMOVED_PREFIX, REPLACED_PREFIX, ROOM_FRAME_PREFIX, SIGNAL_PREFIX } from './room-events.ts';
 import type { SessionSink } from './session.ts';
 import { Session } from './session.ts';
 import { SubscriptionSet } from './subscription-set.ts';
@@ -229,6 +229,7 @@ export class SignalingNode {
       if (payload.startsWith(SIGNAL_PREFIX)) member.frame(payload.slice(SIGNAL_PREFIX.length));
       else if (payload === DRAIN_REQUEST) this.recovery.drain(member);
       else if (payload.startsWith(REPLACED_PREFIX) && payload.slice(REPLACED_PREFIX.length) === member.owner) member.replaced();
+      else if (payload.startsWith(REMOVED_PREFIX) && payload.slice(REMOVED_PREFIX.length) === member.owner) member.removed();
       return;
     }
     const joining = this.joining.get(channel);

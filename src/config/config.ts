@@ -49,6 +49,8 @@ export interface Config {
   allowedOrigins: string[] | undefined;
   /** TOKEN_SECRET: when set, join needs an HS256 token binding room, name and exp. */
   tokenSecret: string | undefined;
+  /** API_KEY: when set (>= 32 chars), the server API (src/api/) answers Bearer requests carrying it. */
+  apiKey: string | undefined;
   /** RATE_LIMIT_PER_SEC, default 50: messages per second a connection may sustain. */
   rateLimitPerSec: number;
   /** RATE_LIMIT_BURST, default 200: messages a connection may send at once. */
@@ -93,7 +95,7 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-const SECRET_VARIABLES = new Set(['TOKEN_SECRET', 'REDIS_CLUSTER_NODES']);
+const SECRET_VARIABLES = new Set(['TOKEN_SECRET', 'API_KEY', 'REDIS_CLUSTER_NODES']);
 
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
@@ -125,6 +127,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxHeldSignals: read('MAX_HELD_SIGNALS', integer(1, 100_000), 256),
     allowedOrigins: read<string[] | undefined>('ALLOWED_ORIGINS', origins, undefined),
     tokenSecret: read<string | undefined>('TOKEN_SECRET', secret, undefined),
+    apiKey: read<string | undefined>('API_KEY', secret, undefined),
     rateLimitPerSec: read('RATE_LIMIT_PER_SEC', integer(1, 1_000_000), 50),
     rateLimitBurst: read('RATE_LIMIT_BURST', integer(1, 1_000_000), 200),
     maxBufferedBytes: read('MAX_BUFFERED_BYTES', integer(1024, 1024 * 1024 * 1024), 1024 * 1024),

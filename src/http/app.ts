@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import express from 'express';
-import type { Express } from 'express';
+import type { Express, Router } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ProbeResult } from '../backends/probe.ts';
@@ -19,6 +19,8 @@ export interface AppOptions {
   metrics?: Registry;
   /** Logs every request through pino-http when given. */
   logger?: Logger;
+  /** The server API (src/api/), mounted at /api. */
+  api?: Router;
 }
 
 /** The HTTP side: health probes and the static page. WebSockets are handled by the gateway. */
@@ -52,6 +54,8 @@ export function createApp(options: AppOptions): Express {
       res.type(registry.contentType).send(await registry.metrics());
     });
   }
+
+  if (options.api) app.use('/api', options.api);
 
   if (existsSync(options.publicDir)) {
     // File names carry no content hash, so browsers must revalidate (ETag) every time.

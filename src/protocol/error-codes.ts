@@ -1,3 +1,5 @@
+import type { CloseCodeValue, ErrorCodeValue } from '../../protocol/wire.js';
+
 /**
  * Error codes carried by `{"type":"error","code":C}` frames and WebSocket close codes.
  * Both are part of the wire contract (docs/protocol.md): add to them, never rename.
@@ -27,9 +29,12 @@ export const ErrorCode = {
   Overloaded: 'overloaded',
   /** The application removed this member through the server API; the socket closes with 4001. */
   Removed: 'removed',
-} as const;
+} as const satisfies Record<string, ErrorCodeValue>;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Fails to compile when protocol/wire.d.ts has a code this table lacks. */
+export const ERROR_CODES_COMPLETE: [Exclude<ErrorCodeValue, ErrorCode>] extends [never] ? true : never = true;
 
 /**
  * Close codes the server uses. 1000-1015 are RFC 6455's; clients reconnect on 1001, 1006,
@@ -48,6 +53,9 @@ export const CloseCode = {
   Replaced: 4000,
   /** The application removed this member (server API): do not reconnect. */
   Removed: 4001,
-} as const;
+} as const satisfies Record<string, CloseCodeValue>;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** Fails to compile when protocol/wire.d.ts has a close code this table lacks. */
+export const CLOSE_CODES_COMPLETE: [Exclude<CloseCodeValue, CloseCode>] extends [never] ? true : never = true;

@@ -1,159 +1,29 @@
 /**
- * Protocol v1 message shapes (endpoint /signaling). docs/protocol.md is the reference;
- * these types mirror it.
+ * Protocol v1 message shapes (endpoint /signaling), as the server sees them. They are defined
+ * once, in protocol/wire.d.ts, which the client package compiles against too; this module
+ * only re-exports them under the names the server uses.
  */
-
-/** An optional correlation id a client may put on any message; echoed in errors about it. */
-export type MessageId = string | number;
-
-/** What the application attaches to a member (a display name, say): a JSON object, at most 1 KB encoded. */
-export type Metadata = Record<string, unknown>;
-
-/** A member as `joined.members` lists it. */
-export interface MemberSummary {
-  name: string;
-  metadata: Metadata;
-}
-
-export interface JoinMessage {
-  type: 'join';
-  room: string;
-  name: string;
-  /** The `resume` secret of an earlier `joined`, to take that membership over. */
-  resume?: string;
-  /** HS256 JWT binding room, name and exp; required when the server has TOKEN_SECRET. */
-  token?: string;
-  /** Shown to the other members; ignored when the server has TOKEN_SECRET (the token's claim wins). */
-  metadata?: Metadata;
-  id?: MessageId;
-}
-
-export interface SignalMessage {
-  type: 'signal';
-  to: string;
-  /** Opaque to the server: an SDP description or an ICE candidate, as the client likes. */
-  data: Record<string, unknown>;
-  id?: MessageId;
-}
-
-export interface LeaveMessage {
-  type: 'leave';
-  id?: MessageId;
-}
-
-export interface PingMessage {
-  type: 'ping';
-  id?: MessageId;
-}
-
-/** Asks for fresh ICE servers (new TURN credentials) without re-joining. */
-export interface IceServersRequest {
-  type: 'ice-servers';
-  id?: MessageId;
-}
-
-/** To every other member of the room, through one publish on the room's channel. */
-export interface BroadcastMessage {
-  type: 'broadcast';
-  data: Record<string, unknown>;
-  id?: MessageId;
-}
-
-export type ClientMessage = JoinMessage | SignalMessage | BroadcastMessage | LeaveMessage | PingMessage | IceServersRequest;
-
-export interface JoinedMessage {
-  type: 'joined';
-  room: string;
-  name: string;
-  /** The other members, in join order (on a resume: as this client last knew them). */
-  peers: string[];
-  /** The same members with their metadata, in the same order. */
-  members: MemberSummary[];
-  /** Secret for resuming this membership after a dropped connection. */
-  resume: string;
-  /** True when an earlier membership was resumed: peer connections may be kept. */
-  resumed: boolean;
-  /** RTCIceServer objects for new peer connections (fresh TURN credentials each join). */
-  iceServers: IceServer[];
-  /**
-   * Seconds the TURN credentials in `iceServers` stay valid, counted from this frame; absent
-   * when nothing expires. Relative, so a client with a wrong clock still refreshes in time.
-   */
-  iceServersTtl?: number;
-}
-
-/** Reply to `ice-servers`: a fresh list, as in `joined`. */
-export interface IceServersMessage {
-  type: 'ice-servers';
-  iceServers: IceServer[];
-  iceServersTtl?: number;
-}
-
-/** An RTCIceServer as the browser takes it. */
-export interface IceServer {
-  urls: string | string[];
-  username?: string;
-  credential?: string;
-}
-
-export interface PeerJoinedMessage {
-  type: 'peer-joined';
-  name: string;
-  /** Omitted when the member has none (`{}`). */
-  metadata?: Metadata;
-}
-
-export interface PeerLeftMessage {
-  type: 'peer-left';
-  name: string;
-}
-
-export interface ServerSignalMessage {
-  type: 'signal';
-  from: string;
-  data: Record<string, unknown>;
-}
-
-export interface ServerBroadcastMessage {
-  type: 'broadcast';
-  from: string;
-  data: Record<string, unknown>;
-}
-
-/** From the application's backend (server API), not from a member: no `from`. */
-export interface ServerApiMessage {
-  type: 'message';
-  data: Record<string, unknown>;
-}
-
-/**
- * Signals between the receiver and `peers` may have been lost: the dyno's Redis subscriber
- * connection dropped with some in flight. The client should restart those peer connections.
- */
-export interface SignalsLostMessage {
-  type: 'signals-lost';
-  peers: string[];
-}
-
-export interface PongMessage {
-  type: 'pong';
-}
-
-export interface ErrorMessage {
-  type: 'error';
-  code: string;
-  message: string;
-  id?: MessageId;
-}
-
-export type ServerMessage =
-  | JoinedMessage
-  | IceServersMessage
-  | PeerJoinedMessage
-  | PeerLeftMessage
-  | ServerSignalMessage
-  | ServerBroadcastMessage
-  | ServerApiMessage
-  | SignalsLostMessage
-  | PongMessage
-  | ErrorMessage;
+export type {
+  BroadcastMessage,
+  ClientMessage,
+  ErrorMessage,
+  IceServer,
+  IceServersMessage,
+  IceServersRequest,
+  JoinedMessage,
+  JoinMessage,
+  LeaveMessage,
+  MemberSummary,
+  MessageId,
+  Metadata,
+  PeerJoinedMessage,
+  PeerLeftMessage,
+  PingMessage,
+  PongMessage,
+  ServerApiMessage,
+  ServerBroadcastMessage,
+  ServerMessage,
+  ServerSignalMessage,
+  SignalMessage,
+  SignalsLostMessage,
+} from '../../protocol/wire.js';

@@ -149,6 +149,12 @@ class V1Connection implements SessionSink {
     this.ws.close(CloseCode.Replaced, 'resumed on another connection');
   }
 
+  removed(): void {
+    this.logger().info('removed by the application (server API); closing with 4001');
+    this.send(encodeError(ErrorCode.Removed, 'the application removed you from this room; do not reconnect (it decides whether you may join again)'));
+    this.ws.close(CloseCode.Removed, 'removed');
+  }
+
   // Socket events -----------------------------------------------------------------------
 
   message(data: RawData, isBinary: boolean): void {

@@ -9,10 +9,7 @@ import { createHash } from 'node:crypto';
 
 export type WebhookEventType = 'room.started' | 'room.finished' | 'member.joined' | 'member.left';
 
-/**
- * Why a member left. `removed` is reserved for a server-side removal API, which does not
- * exist yet: nothing emits it today.
- */
+/** Why a member left. `removed`: the application removed it through the server API (src/api/). */
 export type LeaveReason = 'left' | 'disconnected' | 'removed' | 'dyno-lost';
 
 /**

@@ -12,6 +12,7 @@ import type { RedisFixture } from '../fixtures/redis.ts';
 import { startRedis, uniquePrefix } from '../fixtures/redis.ts';
 import type { RedisClusterFixture } from '../fixtures/redis-cluster.ts';
 import { startRedisCluster } from '../fixtures/redis-cluster.ts';
+import type { ErrorCodeValue } from '../../protocol/wire.js';
 import type { Frame } from '../fixtures/test-client.ts';
 import { ArticleClient, joined, TestClient } from '../fixtures/test-client.ts';
 
@@ -22,7 +23,8 @@ import { ArticleClient, joined, TestClient } from '../fixtures/test-client.ts';
  */
 
 /** Every error code of the wire contract (src/protocol/error-codes.ts, docs/protocol.md). */
-const KNOWN_ERROR_CODES = new Set([
+// Checked against the one wire definition (protocol/wire.d.ts): a renamed code fails to compile.
+const KNOWN_ERROR_CODES = new Set<string>([
   'bad-request',
   'not-joined',
   'already-joined',
@@ -33,7 +35,7 @@ const KNOWN_ERROR_CODES = new Set([
   'peer-backlogged',
   'rate-limited',
   'unauthorized',
-]);
+] satisfies ErrorCodeValue[]);
 
 async function waitFor(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -5,6 +5,7 @@ import type {
   HoldOutcome,
   HoldRequest,
   MemberEntry,
+  MemberDetail,
   MemberInfo,
   MemberRef,
   RegisterOutcome,
@@ -14,6 +15,7 @@ import type {
   ReregisterOutcome,
   ResumeOutcome,
   ResumeRequest,
+  RoomPage,
   SuspendRequest,
   SweepOutcome,
 } from '../../cluster/backend.ts';
@@ -22,7 +24,7 @@ import { MemoryWebhookQueue } from '../../webhooks/memory-queue.ts';
 import type { WebhookQueueOptions } from '../../webhooks/queue.ts';
 import { roomBase } from '../../webhooks/queue.ts';
 import { RoomKeys } from '../../cluster/keys.ts';
-import { encodeRoomEvent } from '../../cluster/room-events.ts';
+import { encodeRoomEvent, REMOVED_PREFIX } from '../../cluster/room-events.ts';
 
 interface Member {
   seq: number;
@@ -128,6 +130,33 @@ export class MemoryBackend implements Backend {
     const member = room?.members.get(e.name);
     if (!room || !member || member.owner !== e.owner) return { status: 'clash' };
     return { status: 'kept', seq: member.seq, peers: this.peers(room, e.name) };
+  }
+
+  async roomMembers(membersKey: string): Promise<MemberDetail[]> {
+    const room = this.rooms.get(membersKey);
+    if (!room) return [];
+    return [...room.members].map(([name, member]) => {
+      const detail: MemberDetail = { name, seq: member.seq, metadata: member.info?.metadata ?? {}, reconnecting: member.graceUntil > 0 };
+      if (member.info) detail.joinedAt = member.info.joinedAt;
+      return detail;
+    });
+  }
+
+  async listRooms(after: string, below: string, limit: number): Promise<RoomPage> {
+    // Rooms are deleted when they empty, so every room here has members. One process holds
+    // few enough rooms that sorting them per page is fine.
+    const keys = [...this.rooms.keys()].filter((key) => key > after && key < below).sort();
+    const page = keys.slice(0, limit);
+    const rooms = page.map((membersKey) => ({ membersKey, members: this.rooms.get(membersKey)?.members.size ?? 0 }));
+    return keys.length > limit ? { rooms, after: page[page.length - 1] as string } : { rooms };
+  }
+
+  async remove(m: MemberRef): Promise<boolean> {
+    const member = this.rooms.get(m.membersKey)?.members.get(m.name);
+    if (!member) return false;
+    this.drop(m, member.seq, 'removed');
+    void this.publish(RoomKeys.memberChannelOf(m.membersKey, m.name), REMOVED_PREFIX + member.owner);
+    return true;
   }
 
   async publish(channel: string, payload: string): Promise<number> {

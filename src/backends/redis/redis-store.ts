@@ -9,7 +9,7 @@ import type {
   HoldRequest,
   IndexedMember,
   LeaseState,
-  MemberEntry,
+  MemberDetail,
   MemberRef,
   RegisterOutcome,
   RegisterRequest,
@@ -17,17 +17,18 @@ import type {
   ReregisterOutcome,
   ResumeOutcome,
   ResumeRequest,
+  RoomPage,
   SuspendRequest,
   SweepOutcome,
 } from '../../cluster/backend.ts';
-import { NodeKeys, RoomKeys } from '../../cluster/keys.ts';
+import { NodeKeys, RoomKeys, roomsIndexKey } from '../../cluster/keys.ts';
 import { runScript } from './connection.ts';
 import * as lua from './scripts.ts';
 import type { MembershipChange } from '../../webhooks/events.ts';
 import type { WebhookQueueOptions } from '../../webhooks/queue.ts';
 import { RedisWebhookQueue } from '../../webhooks/redis-queue.ts';
 import { catchUpMember } from './subscriber-recovery.ts';
-import { eventSuffix, infoTail, peersFrom } from './member-record.ts';
+import { eventSuffix, infoTail, parseRecord, peersFrom } from './member-record.ts';
 
 /** A single Redis or a Redis Cluster client: both route each command (or script) by its keys. */
 export type RedisClient = Redis | Cluster;
@@ -47,6 +48,7 @@ function publishingScripts(publish: lua.PublishCommand) {
   return {
     hold: script(publish === 'SPUBLISH' ? lua.HOLD_SHARDED : lua.HOLD),
     unregister: script(lua.unregisterScript(publish)),
+    remove: script(lua.removeScript(publish)),
     expire: script(lua.expireScript(publish)),
     reregister: script(lua.reregisterScript(publish)),
     sweepMember: script(lua.sweepMemberScript(publish)),
@@ -126,6 +128,9 @@ export abstract class RedisStore implements Backend {
     const seq = Number(reply[0]);
     if (seq === -1) return { ok: false, reason: 'name-taken' };
     if (seq === -2) return { ok: false, reason: 'room-full' };
+    // The first member of a room (re)creates it: list it for the server API. Later members
+    // find it listed (a listing only unlists a room it found empty, see listRooms).
+    if (seq === 1) await this.indexRoom(r.membersKey);
     return { ok: true, seq, peers: peersFrom(reply, 1) };
   }
 
@@ -141,6 +146,7 @@ export abstract class RedisStore implements Backend {
 
   async unregister(m: MemberRef, owner: string): Promise<number | null> {
     const seq = Number(await this.change(this.scripts.unregister, [m.membersKey, m.holdKey], [m.name, owner, RoomKeys.eventsOf(m.membersKey)], m, { kind: 'leave', name: m.name, reason: 'left' }));
+    if (seq !== -1) this.unindexIfEmpty(m.membersKey);
     return seq === -1 ? null : seq;
   }
 
@@ -151,6 +157,7 @@ export abstract class RedisStore implements Backend {
 
   async expire(m: MemberRef, owner: string): Promise<number | null> {
     const seq = Number(await this.change(this.scripts.expire, [m.membersKey, m.holdKey], [m.name, owner, RoomKeys.eventsOf(m.membersKey)], m, { kind: 'leave', name: m.name, reason: 'disconnected' }));
+    if (seq !== -1) this.unindexIfEmpty(m.membersKey);
     return seq === -1 ? null : seq;
   }
 
@@ -165,7 +172,75 @@ export abstract class RedisStore implements Backend {
     const reply = (await this.change(this.scripts.reregister, keys, args, e, { kind: 'rejoin', name: e.name })) as unknown[];
     const status = REREGISTER_STATUS[Number(reply[0]) as 1 | 2 | 3];
     if (status === undefined) return { status: 'clash' };
+    if (status !== 'kept') await this.indexRoom(e.membersKey);
     return { status, seq: Number(reply[1]), peers: peersFrom(reply, 2) };
+  }
+
+  async roomMembers(membersKey: string): Promise<MemberDetail[]> {
+    const all = await this.client.hgetall(membersKey);
+    const members: MemberDetail[] = [];
+    for (const [name, value] of Object.entries(all)) {
+      if (name === lua.COUNTER_FIELD) continue;
+      const record = parseRecord(value);
+      const detail: MemberDetail = { name, seq: record.seq, metadata: record.metadata ?? {}, reconnecting: record.graceUntil > 0 };
+      if (record.joinedAt !== undefined) detail.joinedAt = record.joinedAt;
+      members.push(detail);
+    }
+    return members.sort((a, b) => a.seq - b.seq);
+  }
+
+  async listRooms(after: string, below: string, limit: number): Promise<RoomPage> {
+    const index = roomsIndexKey(this.prefix);
+    const rooms: RoomPage['rooms'] = [];
+    let cursor = after;
+    while (rooms.length < limit) {
+      const want = limit - rooms.length;
+      const keys = await this.client.zrangebylex(index, `(${cursor}`, `(${below}`, 'LIMIT', 0, want);
+      // One HLEN per room, each routed to the room's shard: the index lives on one shard, the rooms on all.
+      const sizes = await Promise.all(keys.map((key) => this.client.hlen(key)));
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
+        let size = sizes[i] ?? 0;
+        if (size <= 1) {
+          // Unlist, then look again: a first member registering meanwhile indexes the room
+          // after its registration, so either it sees our removal or we see its member.
+          await this.client.zrem(index, key);
+          size = await this.client.hlen(key);
+          if (size > 1) await this.indexRoom(key);
+        }
+        // The counter field is one of the hash's fields.
+        if (size > 1) rooms.push({ membersKey: key, members: size - 1 });
+      }
+      if (keys.length < want) return { rooms };
+      cursor = keys[keys.length - 1] as string;
+    }
+    return { rooms, after: cursor };
+  }
+
+  async remove(m: MemberRef): Promise<boolean> {
+    const args = [m.name, RoomKeys.eventsOf(m.membersKey), RoomKeys.memberChannelOf(m.membersKey, m.name)];
+    const seq = Number(await this.change(this.scripts.remove, [m.membersKey, m.holdKey], args, m, { kind: 'leave', name: m.name, reason: 'removed' }));
+    if (seq !== -1) this.unindexIfEmpty(m.membersKey);
+    return seq !== -1;
+  }
+
+  /**
+   * After a removal: unlist the room if that was its last member, so the index does not keep
+   * every room that ever existed when nobody lists rooms. Same order as listRooms (unlist,
+   * then look again and list it back if a first member registered meanwhile). Best effort:
+   * an entry left behind is unlisted by the next listing that finds the room empty.
+   */
+  private unindexIfEmpty(membersKey: string): void {
+    const index = roomsIndexKey(this.prefix);
+    void (async () => {
+      if ((await this.client.exists(membersKey)) === 1) return;
+      await this.client.zrem(index, membersKey);
+      if ((await this.client.exists(membersKey)) === 1) await this.indexRoom(membersKey);
+    })().catch(() => undefined);
+  }
+
+  private async indexRoom(membersKey: string): Promise<void> {
+    await this.client.zadd(roomsIndexKey(this.prefix), 0, membersKey);
   }
 
   onMessage(handler: BusHandler): void {
@@ -225,6 +300,7 @@ export abstract class RedisStore implements Backend {
     const args = [m.name, nodeId, graceMs, m.owner ?? '', RoomKeys.eventsOf(m.membersKey)];
     const seq = Number(await this.change(this.scripts.sweepMember, [m.membersKey, m.holdKey, tombstoneKey(m)], args, m, { kind: 'leave', name: m.name, reason: 'dyno-lost' }));
     if (seq === -2) return { action: 'kept' };
+    if (seq !== -1) this.unindexIfEmpty(m.membersKey);
     // Entries written before owners were indexed have three parts.
     const entry = m.owner === undefined ? `${m.membersKey}\n${m.holdKey}\n${m.name}` : indexEntry(m, m.owner);
     await this.client.srem(this.nodes.members(nodeId), entry);

@@ -83,6 +83,24 @@ return seq
 }
 
 /**
+ * KEYS members, hold; ARGV name, events channel, member channel -> removed seq, or -1 when it
+ * is not a member. The server API's removal: whoever holds it, connected or reconnecting.
+ * Announced to the room ('L') and to the holding dyno ('X<owner>', so it closes the socket
+ * with 4001) in the same step, as unregister does.
+ */
+export function removeScript(publish: PublishCommand): string {
+  return script(`
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return -1 end
+local seq, owner = parse(v)
+drop(KEYS[1], KEYS[2], ARGV[1])
+redis.call('${publish}', ARGV[2], 'L' .. seq .. ':' .. ARGV[1])
+redis.call('${publish}', ARGV[3], 'X' .. owner)
+return seq
+`);
+}
+
+/**
  * KEYS members, hold; ARGV name, owner, grace ms, snapshot ('' for none), hold ttl ms,
  * secret hash ('' keeps the stored one), frames... -> 1 suspended, 0 not owner. Signals held
  * meanwhile (after our unsubscribe) stay behind the snapshot and the frames that reached us
