@@ -19,6 +19,8 @@ export const DYNO_ENV: Record<string, string> = {
   MAX_CONNECTIONS: '1000000',
   RATE_LIMIT_BYTES_PER_SEC: '100000000',
   RATE_LIMIT_BYTES_BURST: '100000000',
+  // The join storm puts 10 members in a room (2000 in 200 rooms), over the default of 8.
+  MAX_ROOM_SIZE: '16',
 };
 
 /** One Redis and two nodes of one target, started fresh or given by URL. */

@@ -4,14 +4,15 @@
  * Chrome stays in "new" forever, so the tile alone would say "waiting" indefinitely.
  */
 import type { IceFailure } from "../src/index.ts";
+import type { Strings } from "./i18n/en.ts";
 
-/** The sentence shown for `peer`; the relay wording is relied on by test/browser/turn-relay. */
-export function describeIceFailure(peer: string, failure: IceFailure, relayOnly: boolean): string {
+/** The sentence shown for `peer`; the English relay wording is relied on by test/browser/turn-relay. */
+export function describeIceFailure(strings: Strings, peer: string, failure: IceFailure, relayOnly: boolean): string {
   const refused = failure.candidateErrors.some((e) => e.errorCode === 401);
-  const detail = refused ? " (the relay refused the credentials)" : "";
-  if (relayOnly) return `Could not connect to ${peer} through the TURN relay: check the TURN settings${detail}.`;
-  if (failure.reason === "no-candidates") return `Could not connect to ${peer}: no network address could be gathered${detail}.`;
-  return `Could not connect to ${peer}: no network path between you; a TURN relay may be needed.`;
+  const detail = refused ? strings.relayRefusedDetail : "";
+  if (relayOnly) return strings.relayFailed(peer, detail);
+  if (failure.reason === "no-candidates") return strings.noCandidates(peer, detail);
+  return strings.noPath(peer);
 }
 
 /** One line per peer in a `role="alert"` element; a line goes when its peer connects or leaves. */

@@ -9,6 +9,10 @@ export interface InviteParams {
   name: string;
   /** `relay=1`: force TURN relays (iceTransportPolicy "relay"), for testing TURN. */
   relayOnly: boolean;
+  /** `adaptive=0`: send video as the browser picks, whatever the room size (for the benchmark's "before"). */
+  adaptiveQuality: boolean;
+  /** `lang=ja|en`: forces the page's language. */
+  lang: string | null;
 }
 
 export function readInvite(location: Location): InviteParams {
@@ -17,6 +21,8 @@ export function readInvite(location: Location): InviteParams {
     room: params.get("room")?.trim() ?? "",
     name: params.get("name")?.trim() ?? "",
     relayOnly: params.get("relay") === "1",
+    adaptiveQuality: params.get("adaptive") !== "0",
+    lang: params.get("lang"),
   };
 }
 

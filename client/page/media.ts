@@ -2,8 +2,11 @@
  * Getting the camera and microphone, degrading step by step: both, then
  * microphone only, then camera only, then nothing. A call where you can only
  * watch is still better than no call, so this never throws; it says plainly
- * what happened instead.
+ * what happened instead. A chosen device that is gone (unplugged since the last
+ * visit) is replaced by any device of its kind.
  */
+import { trackConstraint } from "../src/index.ts";
+import type { Strings } from "./i18n/en.ts";
 
 export interface LocalMediaResult {
   /** What we got; null means receive-only. */
@@ -12,7 +15,10 @@ export interface LocalMediaResult {
   notice: string | null;
 }
 
-const STILL_JOIN = "You can still see and hear the others.";
+export interface ChosenDevices {
+  cameraId?: string | undefined;
+  micId?: string | undefined;
+}
 
 function errorName(error: unknown): string {
   return error instanceof DOMException || error instanceof Error ? error.name : "Error";
@@ -26,38 +32,29 @@ async function tryGet(constraints: MediaStreamConstraints): Promise<MediaStream 
   }
 }
 
-export async function openLocalMedia(): Promise<LocalMediaResult> {
-  if (navigator.mediaDevices?.getUserMedia === undefined) {
-    return {
-      stream: null,
-      notice: `This browser does not let the page use a camera or microphone (the page needs https). ${STILL_JOIN}`,
-    };
-  }
-  const both = await tryGet({ audio: true, video: true });
+/** getUserMedia for the chosen devices, or any of the kind when a chosen one is not there. */
+async function tryChosen(audio: string | undefined | false, video: string | undefined | false): Promise<MediaStream | string> {
+  const constraints: MediaStreamConstraints = {
+    audio: audio === false ? false : trackConstraint(audio),
+    video: video === false ? false : trackConstraint(video),
+  };
+  const got = await tryGet(constraints);
+  if (got !== "OverconstrainedError" && got !== "NotFoundError") return got;
+  if ((audio === false || audio === undefined) && (video === false || video === undefined)) return got;
+  return await tryGet({ audio: audio !== false, video: video !== false });
+}
+
+export async function openLocalMedia(strings: Strings, chosen: ChosenDevices = {}): Promise<LocalMediaResult> {
+  const stillJoin = strings.stillJoin;
+  if (navigator.mediaDevices?.getUserMedia === undefined) return { stream: null, notice: `${strings.noMediaApi} ${stillJoin}` };
+  const both = await tryChosen(chosen.micId, chosen.cameraId);
   if (typeof both !== "string") return { stream: both, notice: null };
-  if (both === "NotAllowedError" || both === "SecurityError") {
-    return {
-      stream: null,
-      notice: `Camera and microphone access was refused, so the others cannot see or hear you. ${STILL_JOIN} To change this, allow access in the address bar and join again.`,
-    };
-  }
+  if (both === "NotAllowedError" || both === "SecurityError") return { stream: null, notice: `${strings.mediaRefused} ${stillJoin}` };
   // Missing or busy hardware: find out which half works.
   const busy = both === "NotReadableError" || both === "AbortError";
-  const audio = await tryGet({ audio: true });
-  if (typeof audio !== "string") {
-    return {
-      stream: audio,
-      notice: busy ? "Your camera is in use by another app: you join with sound only." : "No camera found: you join with sound only.",
-    };
-  }
-  const video = await tryGet({ video: true });
-  if (typeof video !== "string") {
-    return { stream: video, notice: "No microphone found: the others will see you but not hear you." };
-  }
-  return {
-    stream: null,
-    notice: busy
-      ? `Your camera and microphone are in use by another app, so you join without them. ${STILL_JOIN}`
-      : `No camera or microphone found, so you join without them. ${STILL_JOIN}`,
-  };
+  const audio = await tryChosen(chosen.micId, false);
+  if (typeof audio !== "string") return { stream: audio, notice: busy ? strings.cameraBusySoundOnly : strings.noCameraSoundOnly };
+  const video = await tryChosen(false, chosen.cameraId);
+  if (typeof video !== "string") return { stream: video, notice: strings.noMicVideoOnly };
+  return { stream: null, notice: `${busy ? strings.bothBusy : strings.noneFound} ${stillJoin}` };
 }

@@ -1,44 +1,82 @@
 /**
  * The grid of remote tiles: one <figure data-peer="<name>"> per peer, holding
- * that peer's <video> and a caption with its name and connection state.
+ * that peer's <video> and a caption with its name, connection state, link
+ * quality and muted mark. The grid's data-count (remote tiles) sizes them
+ * (styles.css); layout.ts adds spotlight and full screen.
  */
 
-import type { PeerState } from "../src/index.ts";
-
-const STATE_LABELS: Record<PeerState, string> = {
-  new: "waiting",
-  connecting: "connecting…",
-  connected: "connected",
-  disconnected: "connection lost, retrying…",
-  failed: "could not connect",
-  closed: "closed",
-  reconnecting: "reconnecting…",
-};
+import type { LinkQuality, PeerState, PeerStatsEvent } from "../src/index.ts";
+import type { Strings } from "./i18n/en.ts";
 
 interface Tile {
   root: HTMLElement;
   video: HTMLVideoElement;
   state: HTMLElement;
+  quality: HTMLElement;
+}
+
+function stateLabel(strings: Strings, state: PeerState): string {
+  switch (state) {
+    case "new":
+      return strings.tileNew;
+    case "connecting":
+      return strings.tileConnecting;
+    case "connected":
+      return strings.tileConnected;
+    case "disconnected":
+      return strings.tileDisconnected;
+    case "failed":
+      return strings.tileFailed;
+    case "closed":
+      return strings.tileClosed;
+    case "reconnecting":
+      return strings.tileReconnecting;
+    default: {
+      const never: never = state;
+      return never;
+    }
+  }
+}
+
+function qualityLabel(strings: Strings, quality: LinkQuality): string {
+  switch (quality) {
+    case "good":
+      return strings.qualityGood;
+    case "weak":
+      return strings.qualityWeak;
+    case "bad":
+      return strings.qualityBad;
+    default: {
+      const never: never = quality;
+      return never;
+    }
+  }
 }
 
 export class TileGrid {
   readonly #container: HTMLElement;
   readonly #tiles = new Map<string, Tile>();
+  readonly #strings: Strings;
   /** Called when the browser refuses to play sound without a user gesture. */
   readonly #onSoundBlocked: () => void;
+  #sinkId = "";
 
-  constructor(container: HTMLElement, onSoundBlocked: () => void) {
+  constructor(container: HTMLElement, strings: Strings, onSoundBlocked: () => void) {
     this.#container = container;
+    this.#strings = strings;
     this.#onSoundBlocked = onSoundBlocked;
   }
 
   /** `label`: what to show instead of the member name (its `metadata.displayName`). */
   add(peer: string, label?: string): void {
     if (this.#tiles.has(peer)) return;
+    const s = this.#strings;
     const root = document.createElement("figure");
     root.className = "tile";
     root.dataset["peer"] = peer;
     root.dataset["connection"] = "new";
+    root.tabIndex = 0;
+    root.title = s.tileHint;
     const video = document.createElement("video");
     video.autoplay = true;
     video.playsInline = true;
@@ -46,13 +84,22 @@ export class TileGrid {
     const name = document.createElement("span");
     name.className = "name";
     name.textContent = label ?? peer; // textContent: names are any Unicode, never markup
+    const muted = document.createElement("span");
+    muted.className = "muted-mark";
+    muted.textContent = s.mutedMark;
     const state = document.createElement("span");
     state.className = "state";
-    state.textContent = STATE_LABELS.new;
-    caption.append(name, " ", state);
+    state.textContent = stateLabel(s, "new");
+    const quality = document.createElement("span");
+    quality.className = "quality";
+    quality.setAttribute("role", "img");
+    quality.hidden = true;
+    caption.append(quality, name, " ", muted, " ", state);
     root.append(video, caption);
     this.#container.append(root);
-    this.#tiles.set(peer, { root, video, state });
+    this.#tiles.set(peer, { root, video, state, quality });
+    this.#count();
+    if (this.#sinkId !== "") void this.#applySink(video);
   }
 
   setStream(peer: string, stream: MediaStream): void {
@@ -68,7 +115,37 @@ export class TileGrid {
     const tile = this.#tiles.get(peer);
     if (tile === undefined) return;
     tile.root.dataset["connection"] = state;
-    tile.state.textContent = STATE_LABELS[state];
+    tile.state.textContent = stateLabel(this.#strings, state);
+    if (state !== "connected") {
+      // A quality reading of a connection that is gone would mislead.
+      delete tile.root.dataset["quality"];
+      delete tile.root.dataset["speaking"];
+      tile.quality.hidden = true;
+    }
+  }
+
+  /** Quality badge (numbers in its tooltip) and speaking highlight, from CallStats. */
+  setStats(sample: PeerStatsEvent): void {
+    const tile = this.#tiles.get(sample.peer);
+    if (tile === undefined || tile.root.dataset["connection"] !== "connected") return;
+    const s = this.#strings;
+    tile.root.dataset["quality"] = sample.quality;
+    tile.root.dataset["speaking"] = String(sample.speaking && tile.root.dataset["muted"] !== "true");
+    const rtt = sample.rttMs === null ? s.unknownRtt : `${sample.rttMs} ms`;
+    const label = `${qualityLabel(s, sample.quality)}. ${s.qualityDetails(rtt, `${sample.lossPercent} %`)}`;
+    tile.quality.hidden = false;
+    tile.quality.title = label;
+    tile.quality.setAttribute("aria-label", label);
+  }
+
+  /** What the peer says about its media: a muted mark, and a screen is shown whole, not cropped. */
+  setMedia(peer: string, media: { audio: boolean; video: boolean; screen: boolean }): void {
+    this.add(peer);
+    const tile = this.#tiles.get(peer);
+    if (tile === undefined) return;
+    tile.root.dataset["muted"] = String(!media.audio);
+    tile.root.dataset["screen"] = String(media.screen);
+    if (!media.audio) tile.root.dataset["speaking"] = "false";
   }
 
   remove(peer: string): void {
@@ -77,6 +154,7 @@ export class TileGrid {
     this.#tiles.delete(peer);
     tile.video.srcObject = null;
     tile.root.remove();
+    this.#count();
   }
 
   clear(): void {
@@ -89,6 +167,21 @@ export class TileGrid {
       video.muted = false;
       void video.play().catch(() => undefined);
     }
+  }
+
+  /** Plays every peer on this speaker (setSinkId; callers check it exists). */
+  async setSpeaker(sinkId: string): Promise<void> {
+    this.#sinkId = sinkId;
+    await Promise.all([...this.#tiles.values()].map(({ video }) => this.#applySink(video)));
+  }
+
+  async #applySink(video: HTMLVideoElement): Promise<void> {
+    const media = video as HTMLVideoElement & { setSinkId?: (id: string) => Promise<void> };
+    await media.setSinkId?.(this.#sinkId).catch(() => undefined);
+  }
+
+  #count(): void {
+    this.#container.dataset["count"] = String(this.#tiles.size);
   }
 
   #play(video: HTMLVideoElement): void {

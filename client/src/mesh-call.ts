@@ -13,7 +13,9 @@
  * with a new session id, so the peer drops its old one too, after a backoff
  * delay; meanwhile the peer's state reads `reconnecting`, until it connects.
  */
+import { type MediaState, parseMediaState } from "./media-state.ts";
 import { type IceFailure, PeerLink, type LocalMedia, type TrackKind } from "./peer-link.ts";
+import { applyVideoSendSettings, videoSendSettings } from "./send-quality.ts";
 import { ExponentialBackoffPolicy, type ReconnectPolicy } from "./reconnect-policy.ts";
 import type { JoinedEvent, SignalingClientEvents } from "./signaling-events.ts";
 import { SignalingError } from "./signaling-error.ts";
@@ -50,6 +52,11 @@ export interface MeshCallOptions {
   mediaStallMs?: number;
   /** Delay before rebuilding a broken link (`retryCount`: rebuilds since it last connected). Default: full jitter, 1 s doubling to 10 s. */
   rebuildPolicy?: ReconnectPolicy;
+  /**
+   * Lower each video sender's resolution, frame rate and bitrate as the room grows
+   * (send-quality.ts). Default true; false sends what the browser picks (for comparisons).
+   */
+  adaptiveQuality?: boolean;
 }
 
 /** A peer's connection state, or `reconnecting` from a broken link until its replacement connects. */
@@ -71,6 +78,8 @@ export interface MeshCallEvents {
    * tried. With `no-candidates` under a relay-only policy, the TURN settings are the suspect.
    */
   "ice-failed": { peer: string } & IceFailure;
+  /** What `peer` says about its own media (muted, camera off, sharing its screen). */
+  "peer-media": { peer: string } & MediaState;
   /** A non-fatal problem with one peer's connection. */
   error: { peer: string; error: SignalingError };
 }
@@ -103,7 +112,10 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   readonly #settleTimeoutMs: number;
   readonly #mediaStallMs: number;
   readonly #rebuildPolicy: ReconnectPolicy;
+  readonly #adaptiveQuality: boolean;
   #iceServers: RTCIceServer[] = [];
+  /** Ours, told to every peer when it changes and to each new peer; undefined until the app calls setMediaState. */
+  #mediaState: MediaState | undefined;
   /** Our own name in the room, from the last `joined`. */
   #self: string | undefined;
   #closed = false;
@@ -118,6 +130,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     this.#settleTimeoutMs = options.settleTimeoutMs ?? 15_000;
     this.#mediaStallMs = options.mediaStallMs ?? 3_000;
     this.#rebuildPolicy = options.rebuildPolicy ?? new ExponentialBackoffPolicy({ initialDelayMs: 1_000, maxDelayMs: 10_000 });
+    this.#adaptiveQuality = options.adaptiveQuality ?? true;
     const stream = options.localStream ?? null;
     this.#local = {
       stream,
@@ -126,7 +139,10 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     const s = this.#signaling;
     this.#unsubscribe = [
       s.on("joined", (event) => this.#onJoined(event)),
-      s.on("peer-joined", ({ name }) => this.#connect(name, true)),
+      s.on("peer-joined", ({ name }) => {
+        this.#connect(name, true);
+        this.#sendMediaState(name);
+      }),
       s.on("signals-lost", ({ peers }) => this.#onSignalsLost(peers)),
       s.on("peer-left", ({ name }) => this.#remove(name)),
       s.on("ice-servers", ({ iceServers }) => this.#onIceServers(iceServers)),
@@ -156,13 +172,51 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     const track = this.#local.tracks[kind];
     if (track === null) return false;
     track.enabled = enabled;
+    if (this.#mediaState !== undefined) this.setMediaState({ ...this.#mediaState, [kind]: enabled });
     return true;
+  }
+
+  /**
+   * Tells every peer (now, and each one that arrives or that we re-join) what we send; see
+   * media-state.ts. Nothing is told before the first call: apps that show no muted marks
+   * send no extra signals.
+   */
+  setMediaState(state: MediaState): void {
+    this.#mediaState = { ...state };
+    for (const peer of this.#peers.keys()) this.#sendMediaState(peer);
+  }
+
+  /** A snapshot of the connection's statistics with `peer`, or null without a live connection. */
+  async stats(peer: string): Promise<RTCStatsReport | null> {
+    const link = this.#peers.get(peer)?.link;
+    if (link === undefined || link.closed) return null;
+    return await link.getStats();
   }
 
   /** Sends another track of `kind` (a different camera, or a device that appeared later) to everyone. */
   async replaceTrack(kind: TrackKind, track: MediaStreamTrack | null): Promise<void> {
     this.#local.tracks[kind] = track;
     await Promise.all([...this.#peers.values()].map((entry) => entry.link?.setLocalTrack(kind, track, this.#local.stream)));
+    if (kind === "video") this.#applySendSettings();
+  }
+
+  /** Video send settings for the room's size on every link (send-quality.ts). */
+  #applySendSettings(): void {
+    if (!this.#adaptiveQuality) return;
+    const settings = videoSendSettings(this.#peers.size + 1);
+    for (const entry of this.#peers.values()) {
+      const link = entry.link;
+      if (link === undefined || link.closed) continue;
+      for (const sender of link.videoSenders()) {
+        applyVideoSendSettings(sender, settings).catch((cause: unknown) =>
+          this.emit("error", { peer: link.peer, error: new SignalingError("peer-connection", `${link.peer}: setting video send parameters failed`, { cause }) }),
+        );
+      }
+    }
+  }
+
+  #sendMediaState(peer: string): void {
+    if (this.#mediaState !== undefined) this.#signaling.signal(peer, { media: { ...this.#mediaState } });
   }
 
   /** Closes every connection and stops listening to the signaling client (which stays as it is). */
@@ -198,6 +252,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     if (!event.rejoin) {
       // Newcomer: the members present will offer to us.
       for (const peer of event.peers) this.#add(peer);
+      for (const peer of event.peers) this.#sendMediaState(peer);
       return;
     }
     // Re-joined: we may have missed arrivals, departures and signals meanwhile.
@@ -215,6 +270,8 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
         this.#connect(peer, true);
       }
     }
+    // A media-state signal may have been lost in the outage.
+    for (const peer of event.peers) this.#sendMediaState(peer);
   }
 
   /** Fresh credentials: for new connections, and for the ICE restarts of the current ones. */
@@ -225,6 +282,11 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   }
 
   #onSignal(from: string, raw: Record<string, unknown>): void {
+    const media = parseMediaState(raw);
+    if (media !== null) {
+      if (this.#peers.has(from)) this.emit("peer-media", { peer: from, ...media });
+      return;
+    }
     const data = parseMeshSignal(raw);
     if (data === null) return; // not ours, or malformed: a peer cannot break us
     const entry = this.#peers.get(from);
@@ -263,6 +325,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
       entry = { link: undefined, streams: new Set(), looseTracks: undefined, early: [], failures: 0, recovering: false, rebuildTimer: undefined };
       this.#peers.set(peer, entry);
       this.emit("peer-added", { peer });
+      this.#applySendSettings();
     }
     return entry;
   }
@@ -304,6 +367,8 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     if (state === "connected") {
       entry.recovering = false;
       entry.failures = 0;
+      // Senders have encodings once negotiated; the room may have grown meanwhile.
+      this.#applySendSettings();
     }
     this.emit("connection-state", { peer, state: this.#shown(entry, state) });
   }
@@ -354,5 +419,6 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     // of milliseconds (Firefox), and the tile should not wait for that.
     this.emit("peer-removed", { peer });
     entry.link?.close();
+    if (!this.#closed) this.#applySendSettings();
   }
 }

@@ -215,6 +215,17 @@ export class PeerLink {
     }
   }
 
+  async getStats(): Promise<RTCStatsReport> {
+    return await this.#pc.getStats();
+  }
+
+  /** Senders currently sending video (send-quality.ts tunes them). */
+  videoSenders(): RTCRtpSender[] {
+    // Test fakes may have no senders at all.
+    if (typeof this.#pc.getSenders !== "function") return [];
+    return this.#pc.getSenders().filter((s) => s.track?.kind === "video");
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

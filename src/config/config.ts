@@ -31,7 +31,7 @@ export interface Config {
   redisCommandTimeoutMs: number;
   /** MAX_MESSAGE_BYTES, default 65536: larger frames close the socket with 1009. */
   maxMessageBytes: number;
-  /** MAX_ROOM_SIZE, default 16: joins beyond it get room-full. */
+  /** MAX_ROOM_SIZE, default 8 (a full-mesh video call: docs/benchmarks.md, Four-person call): joins beyond it get room-full. */
   maxRoomSize: number;
   /** LOG_LEVEL, default info. */
   logLevel: (typeof LOG_LEVELS)[number];
@@ -118,7 +118,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisTlsVerify: read('REDIS_TLS_VERIFY', boolean, false),
     redisCommandTimeoutMs: read('REDIS_COMMAND_TIMEOUT_MS', integer(100, 60_000), 5000),
     maxMessageBytes: read('MAX_MESSAGE_BYTES', integer(256, 16 * 1024 * 1024), 64 * 1024),
-    maxRoomSize: read('MAX_ROOM_SIZE', integer(2, 1000), 16),
+    maxRoomSize: read('MAX_ROOM_SIZE', integer(2, 1000), 8),
     logLevel: read('LOG_LEVEL', oneOf(LOG_LEVELS), 'info'),
     production: env['NODE_ENV'] === 'production',
     heartbeatMs: read('HEARTBEAT_MS', integer(100, 600_000), 25_000),

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { describeIceFailure } from "../../../client/page/call-problems.ts";
+import { en } from "../../../client/page/i18n/en.ts";
 import { iceRefreshDelayMs, MeshCall, type PeerConnectionConstructor, SignalingClient } from "../../../client/src/index.ts";
 import { FakeHub } from "./fake-hub.ts";
 import { FakeSignalingServer } from "./fake-signaling-server.ts";
@@ -149,8 +150,8 @@ describe("ICE failure", () => {
       { peer: "bob", reason: "no-candidates", codes: [401] },
     ]);
     const failure = { reason: "no-candidates" as const, candidateErrors: [{ url: "turn:t", errorCode: 401, errorText: "Unauthorized" }] };
-    expect(describeIceFailure("bob", failure, true)).toBe("Could not connect to bob through the TURN relay: check the TURN settings (the relay refused the credentials).");
-    expect(describeIceFailure("bob", { reason: "failed", candidateErrors: [] }, false)).toMatch(/^Could not connect to bob: /);
+    expect(describeIceFailure(en, "bob", failure, true)).toBe("Could not connect to bob through the TURN relay: check the TURN settings (the relay refused the credentials).");
+    expect(describeIceFailure(en, "bob", { reason: "failed", candidateErrors: [] }, false)).toMatch(/^Could not connect to bob: /);
   });
 
   it("says nothing when candidates were gathered", async () => {

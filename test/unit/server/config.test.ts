@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../../../src/config/config.ts';
 describe('loadConfig', () => {
   it('has working defaults: embedded backend on port 3000', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ port: 3000, redisUrl: undefined, maxMessageBytes: 65536, maxRoomSize: 16, redisPrefix: 'sig:' });
+    expect(config).toMatchObject({ port: 3000, redisUrl: undefined, maxMessageBytes: 65536, maxRoomSize: 8, redisPrefix: 'sig:' });
   });
 
   it('reads every variable', () => {
