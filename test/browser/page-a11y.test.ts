@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import AxeBuilder from '@axe-core/playwright';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +6,7 @@ import { ja } from '../../client/page/i18n/ja.ts';
 import { type CallPage, inviteUrl, openCallPage, requireBuiltPage, sleep } from '../fixtures/call-pages.ts';
 import { launchChromium } from '../fixtures/chromium.ts';
 import { type Dyno, startDyno } from '../fixtures/dyno.ts';
+import { screenshotDir } from '../fixtures/screenshots.ts';
 
 /**
  * Issue 16: accessibility (axe-core finds no serious or critical violation on the pre-join,
@@ -15,7 +14,7 @@ import { type Dyno, startDyno } from '../fixtures/dyno.ts';
  * of the pre-join and call views (desktop and phone) are taken from the real page.
  */
 
-const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
+const DOCS = screenshotDir();
 const PHONE = { width: 390, height: 844 };
 
 /** Serious and critical violations, as readable lines (empty when none). */
@@ -48,7 +47,6 @@ describe('call page: accessibility, languages, screenshots', () => {
 
   beforeAll(async () => {
     requireBuiltPage();
-    mkdirSync(DOCS, { recursive: true });
     dyno = await startDyno();
     browser = await launchChromium();
   });

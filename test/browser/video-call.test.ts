@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,6 +15,7 @@ import {
 import { launchChromium } from '../fixtures/chromium.ts';
 import { type Cluster, startCluster } from '../fixtures/dyno.ts';
 import { type RedisFixture, startRedis, uniquePrefix } from '../fixtures/redis.ts';
+import { screenshotDir } from '../fixtures/screenshots.ts';
 
 /**
  * Issue 4, end to end: the built page (dist/public) in real Chromium with fake camera and
@@ -25,7 +24,7 @@ import { type RedisFixture, startRedis, uniquePrefix } from '../fixtures/redis.t
  * The tests run in order and share the call.
  */
 
-const SCREENSHOT = fileURLToPath(new URL('../../docs/screenshot-call.png', import.meta.url));
+const SCREENSHOT = `${screenshotDir()}screenshot-call.png`;
 
 describe('video call page: three browsers over two dynos', () => {
   let redis: RedisFixture | undefined;
@@ -79,7 +78,6 @@ describe('video call page: three browsers over two dynos', () => {
       undefined,
       { timeout: 20_000 },
     );
-    mkdirSync(fileURLToPath(new URL('../../docs/', import.meta.url)), { recursive: true });
     await alice.page.screenshot({ path: SCREENSHOT });
 
     await alice.page.setViewportSize({ width: 390, height: 844 });
