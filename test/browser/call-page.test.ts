@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CallPage, openCallPage, requireBuiltPage, sleep, waitForSignaling } from '../fixtures/call-pages.ts';
 import { launchChromium } from '../fixtures/chromium.ts';
 import { type Dyno, startDyno } from '../fixtures/dyno.ts';
+import { TestClient } from '../fixtures/test-client.ts';
+import { HEAVY_ROOM_SIZE } from '../../client/src/send-quality.ts';
 
 /**
  * Issue 16 in real Chromium (fake camera, a beeping fake microphone, a fake screen): the
@@ -157,6 +159,17 @@ describe('call page: pre-join, layout, quality, speaking, screen sharing', () =>
     expect(await page.getAttribute(tile('bob'), 'data-spotlight')).toBeNull();
   });
 
+  it('layout: a double-click puts a tile in full screen, another one leaves it', async () => {
+    const page = ada as Page;
+    const fullscreen = (): Promise<string | null> => page.evaluate(() => document.fullscreenElement?.getAttribute('data-peer') ?? null);
+    await page.dblclick(tile('bob'));
+    await expect.poll(fullscreen, { timeout: 5_000 }).toBe('bob');
+    await page.dblclick(tile('bob'));
+    await expect.poll(fullscreen, { timeout: 5_000 }).toBeNull();
+    // The double-click's two clicks toggled the spotlight on and off again.
+    expect(await page.getAttribute(tile('bob'), 'data-spotlight')).toBeNull();
+  });
+
   it("quality shows on the tile with the numbers in its tooltip; the tone lights the speaker's tile; mute shows a mark to the other", async () => {
     const page = ada as Page;
     await page.waitForSelector(`${tile('bob')}[data-quality="good"]`, { timeout: 10_000 });
@@ -263,6 +276,26 @@ describe('call page: pre-join, layout, quality, speaking, screen sharing', () =>
     });
     await (ada as Page).waitForSelector(`${tile('bob')}[data-quality="bad"]`, { timeout: 10_000 });
     await waitForSignaling(bob as CallPage, 'open', 1000);
+  });
+
+  it(`past ${HEAVY_ROOM_SIZE} people the page says a mesh call gets heavy, and stops saying it when they leave`, async () => {
+    const page = ada as Page;
+    expect(await page.isHidden('#heavy-notice')).toBe(true);
+    // Signaling-only members (no browser: seven pages are too heavy for a 2-core CI box) fill the room.
+    const extras: TestClient[] = [];
+    try {
+      for (let i = 1; extras.length + 2 <= HEAVY_ROOM_SIZE; i++) {
+        const client = await TestClient.connect((dyno as Dyno).wsUrl());
+        extras.push(client);
+        expect(await client.join(room, `extra-${i}`)).toMatchObject({ type: 'joined' });
+      }
+      await page.waitForSelector('#heavy-notice:not([hidden])', { timeout: 10_000 });
+      expect(await page.textContent('#heavy-notice')).toContain(String(HEAVY_ROOM_SIZE + 1));
+    } finally {
+      for (const client of extras) client.send({ type: 'leave' });
+    }
+    await page.waitForSelector('#heavy-notice', { state: 'hidden', timeout: 10_000 });
+    for (const client of extras) client.ws.close();
   });
 
   it('after leaving, Join on the pre-join screen opens the camera again and the other sees it', async () => {

@@ -114,6 +114,18 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Alice on core a and bob on core b, in room r, alice having heard bob join. */
+async function aliceAndBob(kind: Kind, prefix: string): Promise<{ a: Core; b: Core; alice: Member; bob: Member }> {
+  const a = await core(kind, prefix, 'a');
+  const b = await core(kind, prefix, 'b');
+  const alice = a.member('c1');
+  const bob = b.member('c1');
+  await alice.session.join('r', 'alice');
+  await bob.session.join('r', 'bob');
+  await until(() => alice.events.includes('+bob'), 'alice to hear bob');
+  return { a, b, alice, bob };
+}
+
 describe.each<Kind>(['redis', 'redis-cluster'])('lost replies (%s)', (kind) => {
   it('frees a name whose register reply was lost, even when the first cleanup fails too', async () => {
     const prefix = uniquePrefix('lost-register');
@@ -134,13 +146,7 @@ describe.each<Kind>(['redis', 'redis-cluster'])('lost replies (%s)', (kind) => {
 
   it('lets a client whose resume reply was lost resume again with the secret it holds', async () => {
     const prefix = uniquePrefix('lost-resume');
-    const a = await core(kind, prefix, 'a');
-    const b = await core(kind, prefix, 'b');
-    const alice = a.member('c1');
-    const bob = b.member('c1');
-    await alice.session.join('r', 'alice');
-    await bob.session.join('r', 'bob');
-    await until(() => alice.events.includes('+bob'), 'alice to hear bob');
+    const { a, b, alice, bob } = await aliceAndBob(kind, prefix);
     await alice.session.close('disconnect');
     const secret = alice.secrets[0] ?? '';
     b.faults.inject('resume', { kind: 'lost-reply' });
@@ -156,13 +162,7 @@ describe.each<Kind>(['redis', 'redis-cluster'])('lost replies (%s)', (kind) => {
 
   it('announces a leave whose unregister reply was lost', async () => {
     const prefix = uniquePrefix('lost-unregister');
-    const a = await core(kind, prefix, 'a');
-    const b = await core(kind, prefix, 'b');
-    const alice = a.member('c1');
-    const bob = b.member('c1');
-    await alice.session.join('r', 'alice');
-    await bob.session.join('r', 'bob');
-    await until(() => alice.events.includes('+bob'), 'alice to hear bob');
+    const { a, b, alice, bob } = await aliceAndBob(kind, prefix);
     a.faults.inject('unregister', { kind: 'lost-reply' });
     await alice.session.leave();
     // Alice's unregister ran, then its reply was lost: the peer-left must still go out, once.
@@ -175,13 +175,7 @@ describe.each<Kind>(['redis', 'redis-cluster'])('lost replies (%s)', (kind) => {
 describe('lost replies to expiry', () => {
   it('still tells peers when the expiry ran but its reply was lost', async () => {
     const prefix = uniquePrefix('lost-expire');
-    const a = await core('redis', prefix, 'a');
-    const b = await core('redis', prefix, 'b');
-    const alice = a.member('c1');
-    const bob = b.member('c1');
-    await alice.session.join('r', 'alice');
-    await bob.session.join('r', 'bob');
-    await until(() => alice.events.includes('+bob'), 'alice to hear bob');
+    const { a, b, alice, bob } = await aliceAndBob('redis', prefix);
     a.faults.inject('expire', { kind: 'lost-reply' });
     await alice.session.close('disconnect');
     await until(() => bob.events.includes('-alice'), 'bob to hear peer-left after the grace');
@@ -275,13 +269,7 @@ describe.each<Kind>(['redis', 'redis-cluster'])('re-registration (%s)', (kind) =
 describe('one queue for every change to a session', () => {
   it('lets a member that drops during its re-registration expire with peer-left', async () => {
     const prefix = uniquePrefix('rereg-race');
-    const a = await core('redis', prefix, 'a');
-    const b = await core('redis', prefix, 'b');
-    const alice = a.member('c1');
-    const bob = b.member('c1');
-    await alice.session.join('r', 'alice');
-    await bob.session.join('r', 'bob');
-    await until(() => alice.events.includes('+bob'), 'alice to hear bob');
+    const { a, b, alice, bob } = await aliceAndBob('redis', prefix);
     const slow = gate();
     a.faults.inject('reregister', { kind: 'delayed', until: slow.until });
     a.faults.inject('renewLease', { kind: 'delayed', until: slow.until });
@@ -332,13 +320,7 @@ describe('one queue for every change to a session', () => {
     ['redis-cluster', 'unsubscribe'],
   ])('hands over what a dropping dyno still had when the resume beat its suspend (%s, slow %s)', async (kind, slowStep) => {
     const prefix = uniquePrefix('late-suspend');
-    const a = await core(kind, prefix, 'a');
-    const b = await core(kind, prefix, 'b');
-    const alice = a.member('c1');
-    const bob = b.member('c1');
-    await alice.session.join('r', 'alice');
-    await bob.session.join('r', 'bob');
-    await until(() => alice.events.includes('+bob'), 'alice to hear bob');
+    const { a, b, alice, bob } = await aliceAndBob(kind, prefix);
     const slow = gate();
     const unsubscribed = slowStep === 'unsubscribe' ? slow : gate();
     a.faults.inject('unsubscribe', { kind: 'delayed', until: unsubscribed.until });
@@ -373,13 +355,7 @@ describe('one queue for every change to a session', () => {
 
   it('tells a resumed client signals may be lost when its old dyno never hands over', async () => {
     const prefix = uniquePrefix('no-handover');
-    const a = await core('redis', prefix, 'a');
-    const b = await core('redis', prefix, 'b');
-    const alice = a.member('c1');
-    const bob = b.member('c1');
-    await alice.session.join('r', 'alice');
-    await bob.session.join('r', 'bob');
-    await until(() => alice.events.includes('+bob'), 'alice to hear bob');
+    const { a, b, alice, bob } = await aliceAndBob('redis', prefix);
     // a stalls in its unsubscribe and its hand-over never gets out (as if it died).
     const never = gate();
     a.faults.inject('unsubscribe', { kind: 'delayed', until: never.until });
