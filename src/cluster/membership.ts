@@ -28,7 +28,7 @@ export interface Membership {
   /** A drain request came while the replay was pending: keep buffering for the catch-up. */
   drainRequested?: boolean;
   /** Its metadata and join time, kept to write it anew if the backend loses it. */
-  info?: MemberInfo;
+  info: MemberInfo;
 }
 
 /**
@@ -65,12 +65,11 @@ export function flushPending(m: Membership, sink: SessionSink): void {
   }
 }
 
-/**
- * Replays a resumed membership: `joined` lists the peers as the client last knew them (the
- * snapshot stored when its connection dropped), then peer-left / peer-joined bring it up to
- * date, then the signals held for it and those that arrived during the takeover, in order.
- * Its peers see nothing.
- */
+/** The frames waiting in `pending` (a closing socket's), as held-list entries, in order. */
+export function pendingFrames(m: Membership): string[] {
+  return (m.pending ?? []).filter((item): item is string => typeof item === 'string').map((f) => SIGNAL_PREFIX + f);
+}
+
 /**
  * Brings what the client knows (`m.known`) in line with the room as it is now: peer-left for
  * every known member that is gone or came back under a new seq, then peer-joined for every
@@ -94,6 +93,11 @@ export function reconcileKnown(m: Membership, peers: readonly MemberEntry[], sin
 }
 
 /**
+ * Replays a resumed membership: `joined` lists the peers as the client last knew them (the
+ * snapshot stored when its connection dropped), then peer-left / peer-joined bring it up to
+ * date, then the signals held for it and those that arrived during the takeover, in order.
+ * Its peers see nothing.
+ *
  * `held`: the old dyno's hand-over (frames that reached it after the drop, when the resume
  * beat its suspend) followed by the held list; every frame in the first precedes every frame
  * in the second, and both precede `early` but may overlap it.

@@ -23,8 +23,16 @@ export interface RoomEvent {
   metadata?: Metadata;
 }
 
+/**
+ * What a `joined` event appends to the member's name: "\n<metadata JSON>", or nothing when
+ * there is none (most joins, every article join). Also used by the re-registration script.
+ */
+export function metadataSuffix(metadata: Metadata | undefined): string {
+  return metadata === undefined || Object.keys(metadata).length === 0 ? '' : `\n${JSON.stringify(metadata)}`;
+}
+
 export function encodeRoomEvent(event: RoomEvent): string {
-  const suffix = event.metadata === undefined ? '' : `\n${JSON.stringify(event.metadata)}`;
+  const suffix = metadataSuffix(event.metadata);
   if (event.previous !== undefined) return `R${event.seq}:${event.previous}:${event.name}${suffix}`;
   return `${event.kind === 'joined' ? 'J' : 'L'}${event.seq}:${event.name}${suffix}`;
 }

@@ -5,7 +5,7 @@ import type { Namespace } from './keys.ts';
 import { RoomKeys } from './keys.ts';
 import { hashResumeSecret, newResumeSecret } from './resume-secret.ts';
 import type { Membership } from './membership.ts';
-import { applyRoomEvent, encodeSnapshot, flushPending, reconcileReregistered, replayResume } from './membership.ts';
+import { applyRoomEvent, encodeSnapshot, flushPending, pendingFrames, reconcileReregistered, replayResume } from './membership.ts';
 import type { RoomEvent } from './room-events.ts';
 import { encodeRoomEvent, encodeRoomFrame, SIGNAL_PREFIX } from './room-events.ts';
 import type { Metadata } from '../protocol/messages.ts';
@@ -209,7 +209,7 @@ export class Session {
   private handOver(m: Membership): void {
     if (m.handedOver) return;
     m.handedOver = true;
-    const frames = (m.pending ?? []).filter((item): item is string => typeof item === 'string').map((f) => SIGNAL_PREFIX + f);
+    const frames = pendingFrames(m);
     this.node.backend.publish(m.memberChannel, encodeHandover(this.owner, [encodeSnapshot(m), ...frames])).catch((error: unknown) => {
       this.log.warn({ conn: this.connectionId, err: error, frames: frames.length }, 'could not hand frames over to the connection that resumed this member; its client is told signals may be lost');
     });
@@ -237,33 +237,33 @@ export class Session {
   removed(): void {
     if (this.replacing || this.state === 'closed') return;
     this.replacing = true;
-    void this.serial(async () => {
-      const m = this.membership;
-      this.state = 'closed';
-      this.membership = null;
-      if (m) {
-        void this.detach(m);
-        void this.node.retire({ ref: m.ref, owner: this.owner, step: 'unindex' });
-      }
-      this.node.forget(this);
-      this.sink.removed?.();
-    });
+    // The record is gone already: nothing to hand over, only our side to end.
+    void this.serial(async () => this.endTakenAway(() => this.sink.removed?.()));
   }
 
   /** Ends this session for a membership another connection holds now; runs in the queue. */
   private endReplaced(): void {
     const m = this.membership;
+    if (m) this.handOver(m);
+    this.endTakenAway(() => this.sink.replaced?.());
+  }
+
+  /**
+   * Ends this session for a membership the backend no longer gives it (resumed elsewhere,
+   * or removed by the application), then tells the client through `tell`.
+   */
+  private endTakenAway(tell: () => void): void {
+    const m = this.membership;
     this.replacing = true;
     this.state = 'closed';
     this.membership = null;
     if (m) {
-      this.handOver(m);
       void this.detach(m);
-      // The record is the other connection's now; only our index entry is left to forget.
+      // The record is not ours any more; only our index entry is left to forget.
       void this.node.retire({ ref: m.ref, owner: this.owner, step: 'unindex' });
     }
     this.node.forget(this);
-    this.sink.replaced?.();
+    tell();
   }
 
   private serial<T>(operation: () => Promise<T>): Promise<T> {
@@ -348,11 +348,11 @@ export class Session {
       const check = await authorize().catch((error: unknown) => ({ ok: false as const, reason: `the token could not be checked (${String(error)})` }));
       if (!check.ok) return this.fail(m, { ok: false, code: 'unauthorized', reason: check.reason }, 'unindex');
       // A trusted claim (TOKEN_SECRET) replaces whatever the client sent.
-      if (check.metadata !== undefined && m.info) m.info.metadata = check.metadata;
+      if (check.metadata !== undefined) m.info.metadata = check.metadata;
     }
     const peerMetadata = new Map<string, Metadata>();
     try {
-      const outcome = await this.node.backend.register({ ...ref, owner: this.owner, secretHash, maxRoomSize: this.node.maxRoomSize, ...(m.info ? { info: m.info } : {}) });
+      const outcome = await this.node.backend.register({ ...ref, owner: this.owner, secretHash, maxRoomSize: this.node.maxRoomSize, info: m.info });
       if (!outcome.ok) return this.fail(m, outcome.reason, 'unindex');
       this.secretHash = secretHash;
       m.seq = outcome.seq;
@@ -365,9 +365,7 @@ export class Session {
       this.node.detachJoining(memberChannel, this);
       m.early = [];
       this.node.attachMember(memberChannel, this);
-      // Metadata rides along only when there is some: most joins (and every article join) have none.
-      const metadata = m.info && Object.keys(m.info.metadata).length > 0 ? m.info.metadata : undefined;
-      await this.node.backend.publish(keys.events, encodeRoomEvent(metadata ? { kind: 'joined', seq: m.seq, name, metadata } : { kind: 'joined', seq: m.seq, name }));
+      await this.node.backend.publish(keys.events, encodeRoomEvent({ kind: 'joined', seq: m.seq, name, metadata: m.info.metadata }));
     } catch (error) {
       // The register may have run although its reply was lost: remove it, retrying until
       // the backend confirms, or the name would stay taken with nobody to free it.
@@ -425,7 +423,7 @@ export class Session {
     try {
       await backend.indexMember(nodeId, m.ref, this.owner);
       const highestKnownSeq = Math.max(m.seq, ...m.known.values());
-      const outcome = await backend.reregister({ ...m.ref, seq: m.seq, owner: this.owner, secretHash: this.secretHash, graceMs: 0, highestKnownSeq, ...(m.info ? { info: m.info } : {}) });
+      const outcome = await backend.reregister({ ...m.ref, seq: m.seq, owner: this.owner, secretHash: this.secretHash, graceMs: 0, highestKnownSeq, info: m.info });
       if (outcome.status === 'clash') {
         this.log.warn({ conn: this.connectionId, member: m.name }, 'after the backend lost this member, another connection took its name; closing ours');
         this.endReplaced();
@@ -452,7 +450,7 @@ export class Session {
       await this.detachAfterUnsubscribe(m);
       this.membership = null;
       const snapshot = encodeSnapshot(m);
-      const frames = (m.pending ?? []).filter((item): item is string => typeof item === 'string').map((f) => SIGNAL_PREFIX + f);
+      const frames = pendingFrames(m);
       try {
         const request = { ...m.ref, owner: this.owner, graceMs: node.graceMs, snapshot, frames, holdTtlMs: node.graceMs + node.leaseMs };
         if (await node.backend.suspend(request)) {

@@ -20,11 +20,6 @@ export function infoTail(info: MemberInfo | undefined): string {
   return info === undefined ? '' : `|${Math.floor(info.joinedAt)}|${JSON.stringify(info.metadata)}`;
 }
 
-/** What a room event announcing this member appends to its name: "\n<metadata JSON>" or ''. */
-export function eventSuffix(info: MemberInfo | undefined): string {
-  return info === undefined ? '' : `\n${JSON.stringify(info.metadata)}`;
-}
-
 export function parseRecord(value: string): MemberRecord {
   let at = -1;
   const bars: number[] = [];

@@ -22,13 +22,14 @@ import type {
   SweepOutcome,
 } from '../../cluster/backend.ts';
 import { NodeKeys, RoomKeys, roomsIndexKey } from '../../cluster/keys.ts';
+import { metadataSuffix } from '../../cluster/room-events.ts';
 import { runScript } from './connection.ts';
 import * as lua from './scripts.ts';
 import type { MembershipChange } from '../../webhooks/events.ts';
 import type { WebhookQueueOptions } from '../../webhooks/queue.ts';
 import { RedisWebhookQueue } from '../../webhooks/redis-queue.ts';
 import { catchUpMember } from './subscriber-recovery.ts';
-import { eventSuffix, infoTail, parseRecord, peersFrom } from './member-record.ts';
+import { infoTail, parseRecord, peersFrom } from './member-record.ts';
 
 /** A single Redis or a Redis Cluster client: both route each command (or script) by its keys. */
 export type RedisClient = Redis | Cluster;
@@ -167,7 +168,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async reregister(e: ReregisterEntry): Promise<ReregisterOutcome> {
-    const args = [e.name, e.owner, e.secretHash, e.seq, e.graceMs, RoomKeys.eventsOf(e.membersKey), e.highestKnownSeq, infoTail(e.info), eventSuffix(e.info)];
+    const args = [e.name, e.owner, e.secretHash, e.seq, e.graceMs, RoomKeys.eventsOf(e.membersKey), e.highestKnownSeq, infoTail(e.info), metadataSuffix(e.info?.metadata)];
     const keys = [e.membersKey, tombstoneKey(e), renumberingKey(e.membersKey)];
     const reply = (await this.change(this.scripts.reregister, keys, args, e, { kind: 'rejoin', name: e.name })) as unknown[];
     const status = REREGISTER_STATUS[Number(reply[0]) as 1 | 2 | 3];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { eventSuffix, infoTail, parseRecord, peersFrom } from '../../../src/backends/redis/member-record.ts';
-import { decodeRoomEvent, decodeRoomFrame, encodeRoomEvent, encodeRoomFrame } from '../../../src/cluster/room-events.ts';
+import { infoTail, parseRecord, peersFrom } from '../../../src/backends/redis/member-record.ts';
+import { decodeRoomEvent, decodeRoomFrame, encodeRoomEvent, encodeRoomFrame, metadataSuffix } from '../../../src/cluster/room-events.ts';
 
 describe('member records and room payloads with metadata', () => {
   it('reads the info tail after the fourth bar, whatever the metadata holds', () => {
@@ -21,7 +21,7 @@ describe('member records and room payloads with metadata', () => {
     const metadata = { displayName: 'Zoë\nnot a name' };
     expect(decodeRoomEvent(encodeRoomEvent({ kind: 'joined', seq: 4, name: 'z', metadata }))).toEqual({ kind: 'joined', seq: 4, name: 'z', metadata });
     expect(decodeRoomEvent(encodeRoomEvent({ kind: 'joined', seq: 5, name: 'r', previous: 2, metadata }))).toEqual({ kind: 'joined', seq: 5, name: 'r', previous: 2, metadata });
-    expect(decodeRoomEvent(`J6:n${eventSuffix({ joinedAt: 0, metadata })}`)).toEqual({ kind: 'joined', seq: 6, name: 'n', metadata });
+    expect(decodeRoomEvent(`J6:n${metadataSuffix(metadata)}`)).toEqual({ kind: 'joined', seq: 6, name: 'n', metadata });
     expect(decodeRoomEvent('L3:gone')).toEqual({ kind: 'left', seq: 3, name: 'gone' });
     expect(decodeRoomFrame(encodeRoomFrame('ann', '{"type":"broadcast"}'))).toEqual({ from: 'ann', frame: '{"type":"broadcast"}' });
     expect(decodeRoomFrame(encodeRoomFrame('', '{"a":"\\n"}'))).toEqual({ from: '', frame: '{"a":"\\n"}' });

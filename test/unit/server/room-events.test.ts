@@ -20,7 +20,7 @@ describe('room events', () => {
     const keys = new RoomKeys('t:', 'v1', 'r');
     const member = (known: Array<[string, number]>, seq: number): Membership => ({
       room: 'r', name: 'me', keys, ref: { membersKey: keys.members, holdKey: keys.holdKey('me'), name: 'me' },
-      memberChannel: keys.memberChannel('me'), seq, known: new Map(known), pending: null, early: [],
+      memberChannel: keys.memberChannel('me'), seq, known: new Map(known), pending: null, early: [], info: { metadata: {}, joinedAt: 0 },
     });
     const told: string[] = [];
     const sink = { joined: () => undefined, peerJoined: (n: string) => void told.push(`+${n}`), peerLeft: (n: string) => void told.push(`-${n}`), deliver: () => undefined };
