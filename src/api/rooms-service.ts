@@ -1,6 +1,7 @@
 import type { MemberDetail, MemberRef } from '../cluster/backend.ts';
 import { RoomKeys } from '../cluster/keys.ts';
-import { encodeRoomFrame, SIGNAL_PREFIX } from '../cluster/room-events.ts';
+import { encodeRoomFrame } from '../cluster/room-events.ts';
+import { encode } from '../protocol/encode-v1.ts';
 import type { SignalingNode } from '../cluster/signaling-node.ts';
 import { roomOrigin } from '../webhooks/events.ts';
 import { roomBase } from '../webhooks/queue.ts';
@@ -59,7 +60,7 @@ export class RoomsService {
    * channel), or to `to` alone (held for it while it reconnects, as a signal would be).
    */
   async message(room: string, data: Record<string, unknown>, to: string | undefined): Promise<MessageOutcome> {
-    const frame = `{"type":"message","data":${JSON.stringify(data)}}`;
+    const frame = encode({ type: 'message', data });
     const keys = this.keys(room);
     const { backend } = this.node;
     if (to === undefined) {
@@ -68,17 +69,7 @@ export class RoomsService {
       await backend.publish(keys.events, encodeRoomFrame('', frame));
       return 'accepted';
     }
-    const channel = keys.memberChannel(to);
-    const payload = SIGNAL_PREFIX + frame;
-    if ((await backend.publish(channel, payload)) > 0) return 'accepted';
-    const outcome = await backend.hold({
-      ...this.ref(room, to),
-      channel,
-      payload,
-      maxHeld: this.node.maxHeld,
-      maxHeldBytes: this.node.maxHeldBytes,
-      ttlMs: this.node.graceMs + this.node.leaseMs,
-    });
+    const outcome = await this.node.sendTo(keys, to, frame);
     if (outcome === 'not-found') return 'not-found';
     return outcome === 'full' ? 'backlogged' : 'accepted';
   }

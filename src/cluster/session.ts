@@ -7,7 +7,7 @@ import { hashResumeSecret, newResumeSecret } from './resume-secret.ts';
 import type { Membership } from './membership.ts';
 import { applyRoomEvent, encodeSnapshot, flushPending, pendingFrames, reconcileReregistered, replayResume } from './membership.ts';
 import type { RoomEvent } from './room-events.ts';
-import { encodeRoomEvent, encodeRoomFrame, SIGNAL_PREFIX } from './room-events.ts';
+import { encodeRoomEvent, encodeRoomFrame } from './room-events.ts';
 import type { Metadata } from '../protocol/messages.ts';
 import type { BroadcastResult, CloseReason, JoinAuthorizer, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
 import type { SignalingNode } from './signaling-node.ts';
@@ -489,21 +489,8 @@ export class Session {
   private async doSignal(to: string, frame: string | ((from: string) => string)): Promise<SignalResult> {
     const m = this.membership;
     if (this.state !== 'joined' || !m || this.replacing) return 'not-joined';
-    const channel = m.keys.memberChannel(to);
-    const payload = SIGNAL_PREFIX + (typeof frame === 'string' ? frame : frame(m.name));
     try {
-      // The hot path is this one PUBLISH; only a miss costs a second command.
-      if ((await this.node.backend.publish(channel, payload)) > 0) return 'sent';
-      const outcome = await this.node.backend.hold({
-        membersKey: m.keys.members,
-        holdKey: m.keys.holdKey(to),
-        name: to,
-        channel,
-        payload,
-        maxHeld: this.node.maxHeld,
-        maxHeldBytes: this.node.maxHeldBytes,
-        ttlMs: this.node.graceMs + this.node.leaseMs,
-      });
+      const outcome = await this.node.sendTo(m.keys, to, typeof frame === 'string' ? frame : frame(m.name));
       if (outcome === 'not-found') return 'peer-not-found';
       return outcome === 'full' ? 'peer-backlogged' : 'sent';
     } catch {

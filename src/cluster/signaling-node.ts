@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Backend } from './backend.ts';
 import { ownerNode } from './backend.ts';
-import type { Namespace } from './keys.ts';
+import type { Namespace, RoomKeys } from './keys.ts';
 import type { Retirement } from './retirements.ts';
 import { Retirements } from './retirements.ts';
 import { decodeRoomEvent, decodeRoomFrame, DRAIN_REQUEST, REMOVED_PREFIX, REPLACED_PREFIX, ROOM_FRAME_PREFIX, SIGNAL_PREFIX } from './room-events.ts';
@@ -229,6 +229,29 @@ export class SignalingNode {
     this.stopped = true;
     clearTimeout(this.restoreTimer);
     this.retirements.stop();
+  }
+
+  /**
+   * Puts `frame` on the member channel of `to` in the room of `keys`: the one PUBLISH of the
+   * hot path, and only when it reaches nobody the hold script (held while `to` reconnects,
+   * or `not-found`, or `full`). Used for members' signals and the server API's messages.
+   * Rejects when the backend cannot be reached.
+   */
+  async sendTo(keys: RoomKeys, to: string, frame: string): Promise<'sent' | 'not-found' | 'full'> {
+    const channel = keys.memberChannel(to);
+    const payload = SIGNAL_PREFIX + frame;
+    if ((await this.backend.publish(channel, payload)) > 0) return 'sent';
+    const outcome = await this.backend.hold({
+      membersKey: keys.members,
+      holdKey: keys.holdKey(to),
+      name: to,
+      channel,
+      payload,
+      maxHeld: this.maxHeld,
+      maxHeldBytes: this.maxHeldBytes,
+      ttlMs: this.graceMs + this.leaseMs,
+    });
+    return outcome === 'not-found' || outcome === 'full' ? outcome : 'sent';
   }
 
   private handover(payload: string, sessions: Iterable<Session>): void {
