@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { RedisBackend } from '../src/backends/redis/redis-backend.ts';
 import type { IndexedMember } from '../src/cluster/backend.ts';
 import { NodeKeys, RoomKeys } from '../src/cluster/keys.ts';
-import { Liveness } from '../src/cluster/liveness.ts';
+import { Liveness } from '../src/cluster/leases-and-sweeps.ts';
 import type { SessionSink } from '../src/cluster/session.ts';
 import { SignalingNode } from '../src/cluster/signaling-node.ts';
 import { startRedis } from '../test/fixtures/redis.ts';

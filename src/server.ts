@@ -10,7 +10,7 @@ import { RedisClusterBackend } from './backends/redis/redis-cluster-backend.ts';
 import type { Backend } from './cluster/backend.ts';
 import { nodeChannel } from './cluster/keys.ts';
 import { JoinTokenVerifier } from './auth/join-token.ts';
-import { Liveness } from './cluster/liveness.ts';
+import { Liveness } from './cluster/leases-and-sweeps.ts';
 import { SignalingNode } from './cluster/signaling-node.ts';
 import { Admission } from './transport/admission.ts';
 import { Backpressure } from './transport/backpressure.ts';

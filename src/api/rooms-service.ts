@@ -1,6 +1,6 @@
 import type { MemberDetail, MemberRef } from '../cluster/backend.ts';
 import { RoomKeys } from '../cluster/keys.ts';
-import { encodeRoomFrame } from '../cluster/room-events.ts';
+import { encodeRoomFrame } from '../cluster/bus-codec.ts';
 import { encode } from '../protocol/encode-v1.ts';
 import type { SignalingNode } from '../cluster/signaling-node.ts';
 import { roomOrigin } from '../webhooks/events.ts';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { SIGNAL_PREFIX } from './room-events.ts';
+import { SIGNAL_PREFIX } from './bus-codec.ts';
 import type { Session } from './session.ts';
 import type { SignalingNode } from './signaling-node.ts';
 

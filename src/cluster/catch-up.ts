@@ -1,8 +1,8 @@
 import type { MemberEntry } from './backend.ts';
 import type { Membership } from './membership.ts';
 import { applyRoomEvent, reconcileKnown } from './membership.ts';
-import type { RoomEvent } from './room-events.ts';
-import { SIGNAL_PREFIX } from './room-events.ts';
+import type { RoomEvent } from './bus-codec.ts';
+import { SIGNAL_PREFIX } from './bus-codec.ts';
 import type { SessionSink } from './session-types.ts';
 
 /**

@@ -1,8 +1,8 @@
 import type { MemberEntry, MemberInfo, MemberRef } from './backend.ts';
 import type { HandoverInbox } from './handover.ts';
 import type { RoomKeys } from './keys.ts';
-import type { RoomEvent } from './room-events.ts';
-import { SIGNAL_PREFIX, SNAPSHOT_PREFIX } from './room-events.ts';
+import type { RoomEvent } from './bus-codec.ts';
+import { SIGNAL_PREFIX, SNAPSHOT_PREFIX } from './bus-codec.ts';
 import type { SessionSink } from './session-types.ts';
 
 /** One membership as a session sees it: where it lives and what its client was told. */

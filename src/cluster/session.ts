@@ -6,8 +6,8 @@ import { RoomKeys } from './keys.ts';
 import { hashResumeSecret, newResumeSecret } from './resume-secret.ts';
 import type { Membership } from './membership.ts';
 import { applyRoomEvent, encodeSnapshot, flushPending, pendingFrames, reconcileReregistered, replayResume } from './membership.ts';
-import type { RoomEvent } from './room-events.ts';
-import { encodeRoomEvent, encodeRoomFrame } from './room-events.ts';
+import type { RoomEvent } from './bus-codec.ts';
+import { encodeRoomEvent, encodeRoomFrame } from './bus-codec.ts';
 import type { Metadata } from '../protocol/messages.ts';
 import type { BroadcastResult, CloseReason, JoinAuthorizer, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
 import type { SignalingNode } from './signaling-node.ts';
@@ -401,7 +401,7 @@ export class Session {
     return { ok: true, resumed: true };
   }
 
-  /** Gives up a join; `cleanup` says what the backend may hold of it (see retirements.ts). */
+  /** Gives up a join; `cleanup` says what the backend may hold of it (see cleanup-queue.ts). */
   private fail(
     m: Membership,
     result: 'name-taken' | 'room-full' | 'unavailable' | JoinResult,

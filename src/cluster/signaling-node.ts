@@ -2,9 +2,9 @@ import type { Logger } from 'pino';
 import type { Backend } from './backend.ts';
 import { ownerNode } from './backend.ts';
 import type { Namespace, RoomKeys } from './keys.ts';
-import type { Retirement } from './retirements.ts';
-import { Retirements } from './retirements.ts';
-import { decodeRoomEvent, decodeRoomFrame, DRAIN_REQUEST, REMOVED_PREFIX, REPLACED_PREFIX, ROOM_FRAME_PREFIX, SIGNAL_PREFIX } from './room-events.ts';
+import type { Retirement } from './cleanup-queue.ts';
+import { Retirements } from './cleanup-queue.ts';
+import { decodeRoomEvent, decodeRoomFrame, DRAIN_REQUEST, REMOVED_PREFIX, REPLACED_PREFIX, ROOM_FRAME_PREFIX, SIGNAL_PREFIX } from './bus-codec.ts';
 import type { SessionSink } from './session.ts';
 import { Session } from './session.ts';
 import { SubscriptionSet } from './subscription-set.ts';
@@ -156,7 +156,7 @@ export class SignalingNode {
 
   /**
    * Hands a registration no session holds any more to the retirement queue (see
-   * retirements.ts): removed, expired or forgotten, retried until the backend confirms.
+   * cleanup-queue.ts): removed, expired or forgotten, retried until the backend confirms.
    * Resolves after the first attempt.
    */
   retire(job: Retirement, delayMs = 0): Promise<void> {

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.ts';
 import { RedisClusterBackend } from '../../src/backends/redis/redis-cluster-backend.ts';
 import type { RedisStore } from '../../src/backends/redis/redis-store.ts';
-import { Liveness } from '../../src/cluster/liveness.ts';
+import { Liveness } from '../../src/cluster/leases-and-sweeps.ts';
 import { NodeKeys, RoomKeys } from '../../src/cluster/keys.ts';
 import type { Session, SessionSink } from '../../src/cluster/session.ts';
 import { SignalingNode } from '../../src/cluster/signaling-node.ts';

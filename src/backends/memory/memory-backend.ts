@@ -24,7 +24,7 @@ import { MemoryWebhookQueue } from '../../webhooks/memory-queue.ts';
 import type { WebhookQueueOptions } from '../../webhooks/queue.ts';
 import { roomBase } from '../../webhooks/queue.ts';
 import { RoomKeys } from '../../cluster/keys.ts';
-import { encodeRoomEvent, REMOVED_PREFIX } from '../../cluster/room-events.ts';
+import { encodeRoomEvent, REMOVED_PREFIX } from '../../cluster/bus-codec.ts';
 
 interface Member {
   seq: number;

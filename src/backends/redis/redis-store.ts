@@ -22,7 +22,7 @@ import type {
   SweepOutcome,
 } from '../../cluster/backend.ts';
 import { NodeKeys, RoomKeys, roomsIndexKey } from '../../cluster/keys.ts';
-import { metadataSuffix } from '../../cluster/room-events.ts';
+import { metadataSuffix } from '../../cluster/bus-codec.ts';
 import { runScript } from './connection.ts';
 import * as lua from './scripts.ts';
 import type { MembershipChange } from '../../webhooks/events.ts';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { applyRoomEvent } from '../../../src/cluster/membership.ts';
 import type { Membership } from '../../../src/cluster/membership.ts';
 import { RoomKeys } from '../../../src/cluster/keys.ts';
-import { decodeRoomEvent, encodeRoomEvent } from '../../../src/cluster/room-events.ts';
+import { decodeRoomEvent, encodeRoomEvent } from '../../../src/cluster/bus-codec.ts';
 
 describe('room events', () => {
   it('round-trips joined, left and renumbered events, names with colons included', () => {

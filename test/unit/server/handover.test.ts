@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeHandover, encodeHandover, HandoverInbox } from '../../../src/cluster/handover.ts';
 import type { MemberEntry } from '../../../src/cluster/backend.ts';
 import { type Membership, replayResume } from '../../../src/cluster/membership.ts';
-import { SIGNAL_PREFIX, SNAPSHOT_PREFIX } from '../../../src/cluster/room-events.ts';
+import { SIGNAL_PREFIX, SNAPSHOT_PREFIX } from '../../../src/cluster/bus-codec.ts';
 
 describe('hand-over payload', () => {
   it('round-trips the owner and the entries, newlines and all', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { infoTail, parseRecord, peersFrom } from '../../../src/backends/redis/member-record.ts';
-import { decodeRoomEvent, decodeRoomFrame, encodeRoomEvent, encodeRoomFrame, metadataSuffix } from '../../../src/cluster/room-events.ts';
+import { decodeRoomEvent, decodeRoomFrame, encodeRoomEvent, encodeRoomFrame, metadataSuffix } from '../../../src/cluster/bus-codec.ts';
 
 describe('member records and room payloads with metadata', () => {
   it('reads the info tail after the fourth bar, whatever the metadata holds', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MemberEntry } from '../../../src/cluster/backend.ts';
 import { type Membership, replayResume } from '../../../src/cluster/membership.ts';
-import { SIGNAL_PREFIX } from '../../../src/cluster/room-events.ts';
+import { SIGNAL_PREFIX } from '../../../src/cluster/bus-codec.ts';
 import type { SessionSink } from '../../../src/cluster/session-types.ts';
 
 /** Only what replayResume reads; the rest of a Membership does not take part. */
