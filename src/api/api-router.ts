@@ -43,7 +43,9 @@ export function apiRouter(options: ApiOptions): Router {
       if (after === undefined) throw new ApiError(400, 'bad-request', 'cursor must be a nextCursor this API returned');
     }
     const page = await rooms.list(after, limit);
-    res.json(page.last === undefined ? { rooms: page.rooms } : { rooms: page.rooms, nextCursor: encodeCursor(page.last) });
+    // A room whose Redis Cluster master does not answer is left out of the page and counted.
+    const unreachable = page.unreachable === undefined ? {} : { unreachableRooms: page.unreachable };
+    res.json(page.last === undefined ? { rooms: page.rooms, ...unreachable } : { rooms: page.rooms, nextCursor: encodeCursor(page.last), ...unreachable });
   }, options.logger));
 
   router.get('/v1/rooms/:room', handle(async (req, res) => {

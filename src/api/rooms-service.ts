@@ -34,13 +34,14 @@ export class RoomsService {
   }
 
   /** Rooms with members after `after` (a room name; undefined: from the start), at most `limit`. */
-  async list(after: string | undefined, limit: number): Promise<{ rooms: Array<{ room: string; members: number }>; last?: string }> {
+  async list(after: string | undefined, limit: number): Promise<{ rooms: Array<{ room: string; members: number }>; last?: string; unreachable?: number }> {
     const floor = `${this.node.prefix}{v1.`;
     // Every v1 members key starts with "<prefix>{v1." and '/' follows '.': the range holds them all.
     const below = `${this.node.prefix}{v1/`;
     const page = await this.node.backend.listRooms(after === undefined ? floor : this.keys(after).members, below, limit);
     const rooms = page.rooms.map(({ membersKey, members }) => ({ room: roomName(membersKey), members }));
-    return page.after === undefined ? { rooms } : { rooms, last: roomName(page.after) };
+    const unreachable = page.unreachable === undefined ? {} : { unreachable: page.unreachable };
+    return page.after === undefined ? { rooms, ...unreachable } : { rooms, last: roomName(page.after), ...unreachable };
   }
 
   /** Removes one member (its socket gets `removed` and close 4001); false when it is not one. */

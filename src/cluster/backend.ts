@@ -142,6 +142,8 @@ export interface RoomPage {
   rooms: Array<{ membersKey: string; members: number }>;
   /** The last members key looked at, when more rooms may follow it. */
   after?: string;
+  /** Rooms of this page left out because their store did not answer (a Redis Cluster master down). */
+  unreachable?: number;
 }
 
 export type BusHandler = (channel: string, payload: string) => void;

@@ -70,14 +70,22 @@ export class Liveness {
       const dead = await this.backend.claimDeadNodes(nodeId, leaseMs);
       for (const deadNode of dead.filter((id) => id !== nodeId)) {
         let removed = 0;
-        const members = await this.backend.deadNodeMembers(deadNode);
-        for (let i = 0; i < members.length; i += SWEEP_BATCH) {
-          // Each removal is announced by its own script, so nothing is published here.
-          const outcomes = await Promise.all(members.slice(i, i + SWEEP_BATCH).map((m: IndexedMember) => this.backend.sweepMember(deadNode, m, graceMs)));
-          removed += outcomes.filter((o) => o.action === 'removed').length;
+        let failed = 0;
+        try {
+          const members = await this.backend.deadNodeMembers(deadNode);
+          for (let i = 0; i < members.length; i += SWEEP_BATCH) {
+            // Each removal is announced by its own script, so nothing is published here. A
+            // member whose room's master does not answer stays indexed for the next sweep;
+            // the others are swept now.
+            const outcomes = await Promise.allSettled(members.slice(i, i + SWEEP_BATCH).map((m: IndexedMember) => this.backend.sweepMember(deadNode, m, graceMs)));
+            removed += outcomes.filter((o) => o.status === 'fulfilled' && o.value.action === 'removed').length;
+            failed += outcomes.filter((o) => o.status === 'rejected').length;
+          }
+          if (failed === 0) await this.backend.forgetNode(deadNode);
+        } catch (error) {
+          logger.warn({ deadNode, err: String(error) }, 'sweep of a dead dyno failed; retrying on the next tick');
         }
-        await this.backend.forgetNode(deadNode);
-        if (removed > 0) logger.info({ deadNode, removed }, 'swept members of a dyno whose lease ran out');
+        if (removed > 0 || failed > 0) logger.info({ deadNode, removed, failed }, 'swept members of a dyno whose lease ran out');
       }
     } catch (error) {
       logger.warn({ err: String(error) }, 'sweep failed; retrying on the next tick');

@@ -43,7 +43,14 @@ export class DeliveryWorker {
   private readonly active = new Map<string, AbortController>();
   /** Active rooms that had a membership change meanwhile (a subset of `active`). */
   private readonly again = new Set<string>();
+  /**
+   * Rooms kicked while every slot was busy, taken in turn as slots free up: the shard scan
+   * would find them too, but not while their shard's master hangs. One entry per room.
+   */
+  private readonly waiting = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  /** Rooms this dyno retries itself when their time comes (see retryLater). */
+  private readonly retries = new Map<string, NodeJS.Timeout>();
   private polling = false;
   private stopped = false;
   private lastQueueWarning = 0;
@@ -70,10 +77,33 @@ export class DeliveryWorker {
   async stop(timeoutMs = 2000): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    for (const timer of this.retries.values()) clearTimeout(timer);
+    this.retries.clear();
+    this.waiting.clear();
     for (const abort of this.active.values()) abort.abort();
     const deadline = Date.now() + timeoutMs;
     while (this.active.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     this.poster.close();
+  }
+
+  /**
+   * The room is due again in `delayMs`: its shard says so too, but the shard may live on a
+   * master that hangs (its scan then waits for it), so this dyno also comes back to the room
+   * by itself. The lease keeps two dynos from delivering it at once.
+   */
+  private retryLater(room: string, delayMs: number): void {
+    if (this.stopped || this.retries.has(room)) return;
+    const timer = setTimeout(() => {
+      this.retries.delete(room);
+      this.kick(room);
+    }, delayMs + 10);
+    timer.unref();
+    this.retries.set(room, timer);
+  }
+
+  /** A write to the room's shard that nothing waits for: a hung shard must not hold the room's delivery. */
+  private background(write: Promise<void>): void {
+    write.catch((error: unknown) => this.queueWarning(error));
   }
 
   private kick(room: string): void {
@@ -81,6 +111,7 @@ export class DeliveryWorker {
     // Being delivered here: look at it again when that run ends (it may have just emptied).
     if (this.active.has(room)) this.again.add(room);
     else if (this.active.size < this.options.concurrency) void this.drain(room);
+    else this.waiting.add(room);
   }
 
   private async poll(): Promise<void> {
@@ -107,25 +138,24 @@ export class DeliveryWorker {
         this.reportDropped(room, expired, lost);
         switch (claim.kind) {
           case 'empty':
-            await this.queue.forget(room);
+            this.background(this.queue.forget(room));
             return;
           case 'wait':
-            await this.queue.defer(room, claim.delayMs);
+            this.background(this.queue.defer(room, claim.delayMs));
+            this.retryLater(room, claim.delayMs);
             return;
           case 'event': {
             // While this dyno delivers the room it is not due for anyone (this dyno's scan
             // included); if this dyno dies, it is due again when the lease runs out. Once per
             // run through the room: each event costs its claim, POST and ack only.
-            const [attempt] = await Promise.all([
-              this.post(room, claim.event, abort.signal),
-              hidden ? undefined : this.queue.defer(room, timeoutMs * LEASE_FACTOR).catch(() => undefined),
-            ]);
+            if (!hidden) void this.queue.defer(room, timeoutMs * LEASE_FACTOR).catch(() => undefined);
             hidden = true;
+            const attempt = await this.post(room, claim.event, abort.signal);
             if (attempt.ok) {
               this.options.metrics.delivery('delivered');
               if ((await this.queue.ack(room, owner, claim.event.seq)) > 0) continue;
               // Emptied: unlisted once nobody touched it for a while (forget() decides).
-              await this.queue.forget(room);
+              this.background(this.queue.forget(room));
               return;
             }
             if (this.stopped) {
@@ -144,6 +174,7 @@ export class DeliveryWorker {
               );
             }
             await this.queue.retry(room, owner, claim.event.seq, delayMs);
+            this.retryLater(room, delayMs);
             return;
           }
           default: {
@@ -158,6 +189,11 @@ export class DeliveryWorker {
     } finally {
       this.active.delete(room);
       if (this.again.delete(room)) this.kick(room);
+      for (const next of this.waiting) {
+        if (this.active.size >= this.options.concurrency) break;
+        this.waiting.delete(next);
+        this.kick(next);
+      }
     }
   }
 

@@ -4,9 +4,16 @@ import { decodeEvent } from './events.ts';
 import * as lua from './lua.ts';
 import type { ClaimResult, WebhookQueue, WebhookQueueOptions } from './queue.ts';
 import { FORGET_AFTER_MS, QUEUE_SHARDS, roomBase, shardOf } from './queue.ts';
+import type { BestEffortWrites } from '../backends/redis/best-effort-writes.ts';
 
 type Script = { source: string; sha: string };
 type Run = (script: Script, keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>;
+
+/**
+ * How long a scan waits for the queue shards: one whose master hangs answers late (its rooms
+ * come with the next scan) instead of holding back the rooms of every other shard.
+ */
+const DUE_WAIT_MS = 250;
 
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
 const S = {
@@ -33,9 +40,15 @@ export class RedisWebhookQueue implements WebhookQueue {
   private readonly wrapped = new Map<string, Script>();
   private listener: (room: string) => void = () => undefined;
   private nextShard = 0;
+  private readonly writes: BestEffortWrites;
+  /** Shards whose last DUE is still unanswered: not asked again until it is. */
+  private readonly scanning = new Set<number>();
+  /** Rooms a late shard answered with after its scan had given up waiting: the next scan's. */
+  private late: string[] = [];
 
-  constructor(prefix: string, options: WebhookQueueOptions, run: Run) {
+  constructor(prefix: string, options: WebhookQueueOptions, run: Run, writes: BestEffortWrites) {
     this.run = run;
+    this.writes = writes;
     this.options = options;
     this.shardKeys = Array.from({ length: QUEUE_SHARDS }, (_, i) => `${prefix}{wh.${i}}`);
   }
@@ -52,13 +65,16 @@ export class RedisWebhookQueue implements WebhookQueue {
   }
 
   /**
-   * Runs a membership script so that it also queues the events of `change` atomically. The
-   * room is scheduled on its shard first: if this dyno dies between the two, the shard lists
-   * a room with nothing to send (harmless), never a queued event nobody knows about.
+   * Runs a membership script so that it also queues the events of `change` atomically: the
+   * outbox lives with the room, so the change needs nothing but the room's master. The
+   * room's shard (another slot, maybe another master) is touched alongside, not before: a
+   * master that hangs must not refuse the change. Any order is safe (FORGET only unlists a
+   * room untouched for a while, and a touch lists it again), and a failed touch is retried
+   * until it lands (best-effort-writes.ts); meanwhile this dyno delivers the room itself.
    */
   async runMembership(s: Script, keys: readonly string[], args: readonly (string | number)[], membersKey: string, change: MembershipChange): Promise<unknown> {
     const base = roomBase(membersKey);
-    await this.run(S.schedule, this.shard(base), [base, 0, 1]);
+    void this.writes.run(`webhook\n${base}`, () => this.run(S.schedule, this.shard(base), [base, 0, 1]));
     let wrapped = this.wrapped.get(s.sha);
     if (!wrapped) this.wrapped.set(s.sha, (wrapped = script(lua.withWebhookEvents(s.source))));
     const reason = change.kind === 'leave' ? change.reason : '';
@@ -71,16 +87,42 @@ export class RedisWebhookQueue implements WebhookQueue {
     return reply;
   }
 
+  /**
+   * Asks every shard at once and waits DUE_WAIT_MS at most: a shard whose master hangs is
+   * left to answer later (its rooms join the next scan) and is not asked again meanwhile.
+   * Rejects only when no shard answered and none is still pending (the store is away).
+   */
   async due(limit: number): Promise<string[]> {
-    const rooms: string[] = [];
-    for (let i = 0; i < QUEUE_SHARDS && rooms.length < limit; i++) {
-      const key = this.shardKeys[(this.nextShard + i) % QUEUE_SHARDS] as string;
-      const found = (await this.run(S.due, [`${key}:due`], [limit - rooms.length])) as unknown[];
-      for (const room of found) rooms.push(String(room));
+    const found: string[][] = [];
+    let failed: unknown;
+    // Answers after the wait go to `late`: decided when they arrive, so none is dropped.
+    let waiting = true;
+    const asks: Promise<void>[] = [];
+    for (let i = 0; i < QUEUE_SHARDS; i++) {
+      const shard = (this.nextShard + i) % QUEUE_SHARDS;
+      if (this.scanning.has(shard)) continue;
+      this.scanning.add(shard);
+      const ask = (this.run(S.due, [`${this.shardKeys[shard] as string}:due`], [limit]) as Promise<unknown[]>)
+        .then((rooms) => {
+          const names = rooms.map(String);
+          if (waiting) found[i] = names;
+          else this.late.push(...names);
+        })
+        .catch((error: unknown) => {
+          failed = error;
+        })
+        .finally(() => this.scanning.delete(shard));
+      asks.push(ask);
     }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(asks), new Promise<void>((resolve) => (timer = setTimeout(resolve, DUE_WAIT_MS)))]);
+    clearTimeout(timer);
+    waiting = false;
     // Start from the next shard next time, so a busy shard cannot starve the others.
     this.nextShard = (this.nextShard + 1) % QUEUE_SHARDS;
-    return rooms;
+    const rooms = [...new Set([...this.late.splice(0), ...found.flat()])];
+    if (rooms.length === 0 && failed !== undefined && this.scanning.size === 0) throw failed;
+    return rooms.slice(0, limit);
   }
 
   async claim(room: string, owner: string, leaseMs: number): Promise<ClaimResult> {
@@ -105,7 +147,8 @@ export class RedisWebhookQueue implements WebhookQueue {
 
   async retry(room: string, owner: string, seq: number, delayMs: number): Promise<void> {
     await this.run(S.retry, [`${room}:wh`, `${room}:whm`], [owner, String(seq), Math.round(delayMs)]);
-    await this.defer(room, delayMs);
+    // The shard may be on a master that hangs: the worker also retries the room itself.
+    void this.defer(room, delayMs).catch(() => undefined);
   }
 
   async release(room: string, owner: string): Promise<void> {

@@ -60,6 +60,12 @@ interface PhaseReport {
 /** Joins a pair per room (one member on each dyno), a signal each way, a leave: all while `master` is stopped. */
 async function phase(master: number, what: string): Promise<PhaseReport> {
   const rooms = await roomsOff(master, `${what}-${master}`);
+  // A room on the master about to hang, with a member: the listing must leave it out and say so.
+  let parked = '';
+  for (let i = 0; !parked; i++)
+    if ((await redis.masterOf(new RoomKeys(prefix, 'v1', `parked-${what}-${i}`).members)) === master) parked = `parked-${what}-${i}`;
+  expect(await (await connect(dynos[0] as Dyno)).join(parked, 'p')).toMatchObject({ type: 'joined' });
+  const indexHangs = (await redis.masterOf(roomsIndexKey(prefix))) === master;
   redis.pause(master);
   try {
     const report: PhaseReport = {
@@ -103,6 +109,16 @@ async function phase(master: number, what: string): Promise<PhaseReport> {
     // A healthy room is readable through the API while the master is stopped.
     const api = await fetch(`${dynos[0]?.httpUrl}/api/v1/rooms/${rooms[0]}`, { headers: { authorization: `Bearer ${API_KEY}` } });
     expect(api.status).toBe(200);
+    // The listing degrades for the hung master's share only: its rooms are left out and
+    // counted, or, when the index itself is there, it answers 503 (docs/api.md).
+    const listing = await fetch(`${dynos[1]?.httpUrl}/api/v1/rooms?limit=1000`, { headers: { authorization: `Bearer ${API_KEY}` } });
+    if (indexHangs) {
+      expect(listing.status).toBe(503);
+    } else {
+      const page = (await listing.json()) as { rooms: Array<{ room: string }>; unreachableRooms?: number };
+      expect(page.unreachableRooms).toBeGreaterThanOrEqual(1);
+      expect(page.rooms.map((r) => r.room)).not.toContain(parked);
+    }
     return report;
   } finally {
     redis.resume(master);

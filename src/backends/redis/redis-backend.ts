@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { BackendUnavailableError } from '../../cluster/backend.ts';
 import type { RedisConnectionConfig } from './connection.ts';
 import { connectionOptions, createConnection } from './connection.ts';
-import { RedisStore } from './redis-store.ts';
+import { indexFailureLogger, RedisStore } from './redis-store.ts';
 
 /**
  * One Redis as presence store and bus. Two connections, because a subscribed connection can
@@ -17,7 +17,7 @@ export class RedisBackend extends RedisStore {
 
   constructor(config: RedisConnectionConfig & { prefix: string }, nodeId: string, log: Logger) {
     const commands = createConnection(config, `signaling:${nodeId}:cmd`);
-    super(commands, config.prefix, false);
+    super(commands, config.prefix, false, indexFailureLogger(log));
     this.commands = commands;
     // Subscriptions are the core's (SubscriptionSet), not ioredis's: its automatic
     // re-subscribe replays its own list, which keeps a channel whose UNSUBSCRIBE failed during
@@ -72,6 +72,7 @@ export class RedisBackend extends RedisStore {
   }
 
   async close(): Promise<void> {
+    this.indexes.stop();
     await Promise.allSettled([this.commands.quit(), this.subscriber.quit()]);
     this.commands.disconnect();
     this.subscriber.disconnect();

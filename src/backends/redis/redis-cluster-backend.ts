@@ -4,7 +4,7 @@ import { BackendUnavailableError } from '../../cluster/backend.ts';
 import type { RedisClusterConfig } from './cluster-connection.ts';
 import { createClusterClient } from './cluster-connection.ts';
 import { ClusterRecovery } from './cluster-recovery.ts';
-import { RedisStore } from './redis-store.ts';
+import { indexFailureLogger, RedisStore } from './redis-store.ts';
 import { keySlot } from './subscriber-recovery.ts';
 
 /**
@@ -49,7 +49,7 @@ export class RedisClusterBackend extends RedisStore {
 
   constructor(config: RedisClusterConfig & { prefix: string }, nodeId: string, log: Logger) {
     const cluster = createClusterClient(config, `signaling:${nodeId}`);
-    super(cluster, config.prefix, true);
+    super(cluster, config.prefix, true, indexFailureLogger(log));
     this.cluster = cluster;
     this.subscriber = createClusterClient(config, `signaling:${nodeId}:sub`);
     this.subscriber.on('error', (error: Error) => log.warn({ err: error.message }, 'redis cluster subscriber error; reconnecting'));
@@ -119,6 +119,7 @@ export class RedisClusterBackend extends RedisStore {
   }
 
   async close(): Promise<void> {
+    this.indexes.stop();
     this.recovery.stop();
     await Promise.all([this.cluster.quit().catch(() => undefined), this.subscriber.quit().catch(() => undefined)]);
     this.cluster.disconnect();

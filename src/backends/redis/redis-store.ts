@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import type {
   Backend,
   BusHandler,
@@ -30,6 +31,8 @@ import type { WebhookQueueOptions } from '../../webhooks/queue.ts';
 import { RedisWebhookQueue } from '../../webhooks/redis-queue.ts';
 import { catchUpMember } from './subscriber-recovery.ts';
 import { infoTail, parseRecord, peersFrom } from './member-record.ts';
+import type { FailureReport } from './best-effort-writes.ts';
+import { BestEffortWrites } from './best-effort-writes.ts';
 
 /** A single Redis or a Redis Cluster client: both route each command (or script) by its keys. */
 export type RedisClient = Redis | Cluster;
@@ -72,6 +75,22 @@ function renumberingKey(membersKey: string): string {
   return `${membersKey}:renumbering`;
 }
 
+/**
+ * How long a join waits for its crash-index entry before registering anyway: a healthy
+ * master answers in a millisecond, so the entry is nearly always written first; a hung one
+ * must not hold the join (the entry is retried until it lands, see best-effort-writes.ts).
+ */
+const INDEX_WAIT_MS = 250;
+
+/** Logs a failed index write at its 1st, 2nd, 4th, 8th... attempt: visible, not a line per retry. */
+export function indexFailureLogger(log: Logger): FailureReport {
+  return (key, error, attempt) => {
+    if ((attempt & (attempt + 1)) !== 0) return;
+    const what = key.slice(0, key.indexOf('\n'));
+    log.warn({ index: what, attempt: attempt + 1, err: error instanceof Error ? error.message : String(error) }, 'an index write outside the room\'s slot failed; retrying (the membership change itself went ahead)');
+  };
+}
+
 /** One sweep-index entry: names cannot contain control characters, so newlines separate parts. */
 function indexEntry(m: MemberRef, owner: string): string {
   return `${m.membersKey}\n${m.holdKey}\n${m.name}\n${owner}`;
@@ -91,13 +110,16 @@ export abstract class RedisStore implements Backend {
   private readonly prefix: string;
   /** Set when WEBHOOK_URL is: membership scripts then queue their webhook events too. */
   private webhooks: RedisWebhookQueue | undefined;
+  /** Index writes outside the room's slot: they may lag, never refuse (best-effort-writes.ts). */
+  protected readonly indexes: BestEffortWrites;
   protected handler: BusHandler = () => undefined;
   protected reconnectHandler: () => void = () => undefined;
   protected busResetHandler: BusResetHandler = () => undefined;
 
   /** `sharded`: the bus is sharded pub/sub, so the hold script must publish with SPUBLISH. */
-  protected constructor(client: RedisClient, prefix: string, sharded: boolean) {
+  protected constructor(client: RedisClient, prefix: string, sharded: boolean, onIndexFailure?: FailureReport) {
     this.client = client;
+    this.indexes = new BestEffortWrites(onIndexFailure);
     this.nodes = new NodeKeys(prefix);
     this.scripts = sharded ? SHARDED : PLAIN;
     this.prefix = prefix;
@@ -105,7 +127,7 @@ export abstract class RedisStore implements Backend {
 
   /** Turns webhook events on (src/webhooks/): the returned queue is what delivery workers read. */
   enableWebhooks(options: WebhookQueueOptions): RedisWebhookQueue {
-    this.webhooks = new RedisWebhookQueue(this.prefix, options, (s, k, a) => this.run(s, k, a));
+    this.webhooks = new RedisWebhookQueue(this.prefix, options, (s, k, a) => this.run(s, k, a), this.indexes);
     return this.webhooks;
   }
 
@@ -130,8 +152,10 @@ export abstract class RedisStore implements Backend {
     if (seq === -1) return { ok: false, reason: 'name-taken' };
     if (seq === -2) return { ok: false, reason: 'room-full' };
     // The first member of a room (re)creates it: list it for the server API. Later members
-    // find it listed (a listing only unlists a room it found empty, see listRooms).
-    if (seq === 1) await this.indexRoom(r.membersKey);
+    // find it listed (a listing only unlists a room it found empty, see listRooms). The
+    // index may live on another master: written best effort, so that master cannot refuse
+    // the join.
+    if (seq === 1) this.indexRoom(r.membersKey);
     return { ok: true, seq, peers: peersFrom(reply, 1) };
   }
 
@@ -173,7 +197,7 @@ export abstract class RedisStore implements Backend {
     const reply = (await this.change(this.scripts.reregister, keys, args, e, { kind: 'rejoin', name: e.name })) as unknown[];
     const status = REREGISTER_STATUS[Number(reply[0]) as 1 | 2 | 3];
     if (status === undefined) return { status: 'clash' };
-    if (status !== 'kept') await this.indexRoom(e.membersKey);
+    if (status !== 'kept') this.indexRoom(e.membersKey);
     return { status, seq: Number(reply[1]), peers: peersFrom(reply, 2) };
   }
 
@@ -193,29 +217,37 @@ export abstract class RedisStore implements Backend {
   async listRooms(after: string, below: string, limit: number): Promise<RoomPage> {
     const index = roomsIndexKey(this.prefix);
     const rooms: RoomPage['rooms'] = [];
+    let unreachable = 0;
+    const page = (next?: string): RoomPage => ({ rooms, ...(next === undefined ? {} : { after: next }), ...(unreachable > 0 ? { unreachable } : {}) });
     let cursor = after;
     while (rooms.length < limit) {
       const want = limit - rooms.length;
       const keys = await this.client.zrangebylex(index, `(${cursor}`, `(${below}`, 'LIMIT', 0, want);
-      // One HLEN per room, each routed to the room's shard: the index lives on one shard, the rooms on all.
-      const sizes = await Promise.all(keys.map((key) => this.client.hlen(key)));
+      // One HLEN per room, each routed to the room's shard: the index lives on one shard, the
+      // rooms on all. A room whose master does not answer is left out and counted.
+      const sizes = await Promise.allSettled(keys.map((key) => this.client.hlen(key)));
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i] as string;
-        let size = sizes[i] ?? 0;
+        const read = sizes[i];
+        if (read?.status !== 'fulfilled') {
+          unreachable++;
+          continue;
+        }
+        let size = read.value;
         if (size <= 1) {
           // Unlist, then look again: a first member registering meanwhile indexes the room
           // after its registration, so either it sees our removal or we see its member.
           await this.client.zrem(index, key);
           size = await this.client.hlen(key);
-          if (size > 1) await this.indexRoom(key);
+          if (size > 1) await this.listRoom(key);
         }
         // The counter field is one of the hash's fields.
         if (size > 1) rooms.push({ membersKey: key, members: size - 1 });
       }
-      if (keys.length < want) return { rooms };
+      if (keys.length < want) return page();
       cursor = keys[keys.length - 1] as string;
     }
-    return { rooms, after: cursor };
+    return page(cursor);
   }
 
   async remove(m: MemberRef): Promise<boolean> {
@@ -236,12 +268,17 @@ export abstract class RedisStore implements Backend {
     void (async () => {
       if ((await this.client.exists(membersKey)) === 1) return;
       await this.client.zrem(index, membersKey);
-      if ((await this.client.exists(membersKey)) === 1) await this.indexRoom(membersKey);
+      if ((await this.client.exists(membersKey)) === 1) await this.listRoom(membersKey);
     })().catch(() => undefined);
   }
 
-  private async indexRoom(membersKey: string): Promise<void> {
+  private async listRoom(membersKey: string): Promise<void> {
     await this.client.zadd(roomsIndexKey(this.prefix), 0, membersKey);
+  }
+
+  /** Lists a room without waiting: retried until the index's master takes it. */
+  private indexRoom(membersKey: string): void {
+    void this.indexes.run(`room\n${membersKey}`, () => this.listRoom(membersKey));
   }
 
   onMessage(handler: BusHandler): void {
@@ -262,17 +299,22 @@ export abstract class RedisStore implements Backend {
 
   // The dyno registry below uses single-key commands only: on a cluster the leases, each
   // dyno's member set and its sweep lock may live on different shards, and need not agree.
+  // A dyno's member set is written best effort: a join or leave waits for it at most
+  // INDEX_WAIT_MS, then goes ahead while the write is retried until it lands. Until then a
+  // crash of this dyno leaves that member to its room (docs/scaling.md).
 
   async renewLease(nodeId: string, ttlMs: number): Promise<LeaseState> {
     return LEASE_STATES[Number(await this.run(S.renewLease, [this.nodes.leases], [nodeId, ttlMs]))] ?? 'missing';
   }
 
-  async indexMember(nodeId: string, m: MemberRef, owner: string): Promise<void> {
-    await this.client.sadd(this.nodes.members(nodeId), indexEntry(m, owner));
+  indexMember(nodeId: string, m: MemberRef, owner: string): Promise<void> {
+    const entry = indexEntry(m, owner);
+    return this.indexes.run(`member\n${entry}`, () => this.client.sadd(this.nodes.members(nodeId), entry), INDEX_WAIT_MS);
   }
 
-  async unindexMember(nodeId: string, m: MemberRef, owner: string): Promise<void> {
-    await this.client.srem(this.nodes.members(nodeId), indexEntry(m, owner));
+  unindexMember(nodeId: string, m: MemberRef, owner: string): Promise<void> {
+    const entry = indexEntry(m, owner);
+    return this.indexes.run(`member\n${entry}`, () => this.client.srem(this.nodes.members(nodeId), entry), INDEX_WAIT_MS);
   }
 
   async releaseLease(nodeId: string): Promise<void> {
@@ -281,11 +323,12 @@ export abstract class RedisStore implements Backend {
 
   async claimDeadNodes(claimant: string, claimMs: number): Promise<string[]> {
     const dead = ((await this.run(S.deadNodes, [this.nodes.leases], [])) as unknown[]).map(String);
-    const claimed: string[] = [];
-    for (const nodeId of dead) {
-      if ((await this.client.set(this.nodes.sweepLock(nodeId), claimant, 'PX', claimMs, 'NX')) === 'OK') claimed.push(nodeId);
-    }
-    return claimed;
+    // Each lock may be on another master: one that does not answer costs only its dyno's sweep.
+    const locks = await Promise.allSettled(dead.map((nodeId) => this.client.set(this.nodes.sweepLock(nodeId), claimant, 'PX', claimMs, 'NX')));
+    return dead.filter((_, i) => {
+      const lock = locks[i];
+      return lock?.status === 'fulfilled' && lock.value === 'OK';
+    });
   }
 
   async deadNodeMembers(nodeId: string): Promise<IndexedMember[]> {
