@@ -150,11 +150,18 @@ export class BusRecovery {
     this.log.info({ channels: channels.length, members: sessions.length, notices, ms: Date.now() - started }, 'bus subscriptions restored; held signals handed over');
   }
 
-  /** True once every channel is subscribed again (SUBSCRIBE of a subscribed channel is a no-op). */
+  /**
+   * True once every channel is subscribed again (SUBSCRIBE of a subscribed channel is a no-op).
+   * Each chunk keeps only the channels a session still holds when it is sent: a member that
+   * left while earlier chunks ran has unsubscribed, and subscribing it again would leave a
+   * channel nobody here handles (its signals counted as delivered, then dropped). A release
+   * after the filter sends its UNSUBSCRIBE after this SUBSCRIBE, on the same connection.
+   */
   private async subscribe(channels: readonly string[]): Promise<boolean> {
     try {
       for (let i = 0; i < channels.length; i += SUBSCRIBE_CHUNK) {
-        await this.node.backend.subscribe(channels.slice(i, i + SUBSCRIBE_CHUNK));
+        const held = channels.slice(i, i + SUBSCRIBE_CHUNK).filter((channel) => this.node.subscriptions.holds(channel));
+        if (held.length > 0) await this.node.backend.subscribe(held);
       }
       return true;
     } catch (error) {

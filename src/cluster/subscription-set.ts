@@ -63,6 +63,11 @@ export class SubscriptionSet {
     return this.backend.unsubscribe(gone).catch(this.onUnsubscribeError);
   }
 
+  /** Whether a local session still holds `channel`. */
+  holds(channel: string): boolean {
+    return this.entries.has(channel);
+  }
+
   /** Channels currently held, for re-subscription after a backend restart. */
   channels(): string[] {
     return [...this.entries.keys()];
