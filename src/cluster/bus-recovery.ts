@@ -110,15 +110,22 @@ export class BusRecovery {
     const { sessions, caughtUp } = run;
     const lost = (channel: string): boolean => run.affected.some((affected) => affected(channel));
     let channels: string[] = [];
+    const attempted = new Set<string>();
     for (let attempt = 0; ; attempt++) {
       const requests = run.affected.length;
       channels = this.node.subscriptions.channels().filter(lost);
+      for (const channel of channels) attempted.add(channel);
       const subscribed = await this.subscribe(channels);
       // A request that joined during that SUBSCRIBE may name channels it did not cover.
       if (subscribed && requests === run.affected.length) break;
       if (!subscribed) await sleep(RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)] as number);
     }
     run.collecting = false;
+    // Members that left while this ran unsubscribed, but a copy of their subscription may
+    // have come back meanwhile (the client library replays its own list when it replaces a
+    // connection): their channels are unsubscribed once more, so that afterwards this dyno
+    // subscribes exactly what its members need.
+    await this.node.subscriptions.dropReleased([...attempted]);
     // Holds issued by senders' dynos just before the re-subscription still arrive now and go
     // to the list (see HOLD): a moment of buffering lets the list be taken after them.
     await sleep(SETTLE_MS);

@@ -48,7 +48,13 @@ export class SubscriptionSet {
     }
   }
 
-  /** Resolves when the backend has dropped the channels nobody holds any more. */
+  /**
+   * Resolves when the backend has dropped the channels nobody holds any more. A failed
+   * UNSUBSCRIBE (the subscriber connection is away) is sent again until it goes through or
+   * a session takes the channel again: the subscription may have survived on the server, or
+   * in the client library's own list that it replays after a reconnect, and a channel
+   * subscribed with no member behind it swallows what is sent to that member.
+   */
   release(channels: readonly string[]): Promise<void> {
     const gone: string[] = [];
     for (const channel of channels) {
@@ -60,7 +66,28 @@ export class SubscriptionSet {
       }
     }
     if (gone.length === 0) return Promise.resolve();
-    return this.backend.unsubscribe(gone).catch(this.onUnsubscribeError);
+    return this.backend.unsubscribe(gone).catch((error: unknown) => {
+      this.onUnsubscribeError(error);
+      this.unsubscribeLater(gone, 0);
+    });
+  }
+
+  /** Unsubscribes channels released meanwhile and not held again (a recovery's last step too). */
+  dropReleased(channels: readonly string[]): Promise<void> {
+    const released = channels.filter((channel) => !this.entries.has(channel));
+    if (released.length === 0) return Promise.resolve();
+    return this.backend.unsubscribe(released).catch(() => this.unsubscribeLater(released, 0));
+  }
+
+  private unsubscribeLater(channels: readonly string[], attempt: number): void {
+    const timer = setTimeout(
+      () => {
+        const released = channels.filter((channel) => !this.entries.has(channel));
+        if (released.length > 0) this.backend.unsubscribe(released).catch(() => this.unsubscribeLater(released, attempt + 1));
+      },
+      Math.min(250 * 2 ** attempt, 5000),
+    );
+    timer.unref();
   }
 
   /** Whether a local session still holds `channel`. */
