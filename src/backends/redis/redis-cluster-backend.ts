@@ -6,6 +6,7 @@ import { createClusterClient } from './cluster-connection.ts';
 import { ClusterRecovery } from './cluster-recovery.ts';
 import { indexFailureLogger, RedisStore } from './redis-store.ts';
 import { keySlot } from './subscriber-recovery.ts';
+import { SubscriberWatch } from './subscriber-watch.ts';
 
 /**
  * The part of a key that Redis Cluster hashes: the text between the first `{` and the next
@@ -46,6 +47,7 @@ export class RedisClusterBackend extends RedisStore {
    */
   private readonly subscriber: Cluster;
   private readonly recovery: ClusterRecovery;
+  private readonly watch: SubscriberWatch;
 
   constructor(config: RedisClusterConfig & { prefix: string }, nodeId: string, log: Logger) {
     const cluster = createClusterClient(config, `signaling:${nodeId}`);
@@ -58,7 +60,7 @@ export class RedisClusterBackend extends RedisStore {
     cluster.on('ready', () => log.info('redis cluster ready'));
     cluster.on('end', () => log.info('redis cluster connection closed'));
     this.subscriber.on('smessage', (channel: string, payload: string) => this.handler(channel, payload));
-    this.watchSubscribers(log);
+    this.watch = this.watchSubscribers(nodeId, log);
     // ioredis follows MOVED/ASK and re-subscribes by itself; what it cannot know is that a
     // shard came back without our data, which is what re-registration is for.
     this.recovery = new ClusterRecovery(cluster, (reason) => {
@@ -69,26 +71,13 @@ export class RedisClusterBackend extends RedisStore {
 
   /**
    * One shard's subscriber connection can drop alone (CLIENT KILL, a network blip, Redis
-   * cutting a slow subscriber). ioredis then starts a new one after a slot refresh and
-   * replays its own channel list, without waiting for the replies; this tells the core
-   * which channels were lost (those of the slots that shard served) once the new
-   * subscribers are up, so it re-subscribes them and hands over what was held meanwhile.
+   * cutting a slow subscriber) or be replaced by the client library after a failover. It
+   * then replays its own channel list on a new connection; what it cannot do is hand over
+   * what was held for those members meanwhile. SubscriberWatch says which slots were lost,
+   * the core re-subscribes their channels and catches their members up.
    */
-  private watchSubscribers(log: Logger): void {
-    const lostSlots = new Set<number>();
-    // A 2-argument '-node' comes from the sharded subscriber group; the connection pool's has one.
-    this.subscriber.on('-node', (_redis: unknown, nodeKey?: string) => {
-      if (nodeKey === undefined) return;
-      const slots = this.subscriber.slots;
-      for (let slot = 0; slot < slots.length; slot++) if (slots[slot]?.[0] === nodeKey) lostSlots.add(slot);
-      log.warn({ redisNode: nodeKey }, 'redis cluster subscriber connection lost; re-subscribing once it is back');
-    });
-    this.subscriber.on('subscribersReady', () => {
-      if (lostSlots.size === 0) return;
-      const slots = new Set(lostSlots);
-      lostSlots.clear();
-      this.busResetHandler((channel) => slots.has(keySlot(channel)));
-    });
+  private watchSubscribers(nodeId: string, log: Logger): SubscriberWatch {
+    return new SubscriberWatch(this.subscriber, this.cluster, `signaling:${nodeId}:sub`, (slots) => this.busResetHandler((channel) => slots.has(keySlot(channel))), log);
   }
 
   async connect(): Promise<void> {
@@ -121,6 +110,7 @@ export class RedisClusterBackend extends RedisStore {
   async close(): Promise<void> {
     this.indexes.stop();
     this.recovery.stop();
+    this.watch.stop();
     await Promise.all([this.cluster.quit().catch(() => undefined), this.subscriber.quit().catch(() => undefined)]);
     this.cluster.disconnect();
     this.subscriber.disconnect();
