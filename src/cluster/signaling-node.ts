@@ -4,12 +4,12 @@ import { ownerNode } from './backend.ts';
 import type { Namespace, RoomKeys } from './keys.ts';
 import type { Retirement } from './cleanup-queue.ts';
 import { Retirements } from './cleanup-queue.ts';
-import { decodeRoomEvent, decodeRoomFrame, DRAIN_REQUEST, REMOVED_PREFIX, REPLACED_PREFIX, ROOM_FRAME_PREFIX, SIGNAL_PREFIX } from './bus-codec.ts';
+import { decodeHandover, decodeRoomEvent, decodeRoomFrame, encodeBus, encodeSignal, Tag } from './bus-codec.ts';
 import type { SessionSink } from './session.ts';
 import { Session } from './session.ts';
 import { SubscriptionSet } from './subscription-set.ts';
 import { BusRecovery } from './bus-recovery.ts';
-import { decodeHandover, DEFAULT_HANDOVER_TIMEOUT_MS, HANDOVER_PREFIX } from './handover.ts';
+import { DEFAULT_HANDOVER_TIMEOUT_MS } from './handover.ts';
 
 export interface SignalingNodeOptions {
   /** Identifies this dyno in owner tags, leases and its private channel. */
@@ -151,7 +151,7 @@ export class SignalingNode {
       return;
     }
     // The old dyno still subscribes to the member channel if its socket looks alive to it.
-    this.backend.publish(channel, REPLACED_PREFIX + previousOwner).catch(() => undefined);
+    this.backend.publish(channel, encodeBus({ tag: Tag.Replaced, owner: previousOwner })).catch(() => undefined);
   }
 
   /**
@@ -239,7 +239,7 @@ export class SignalingNode {
    */
   async sendTo(keys: RoomKeys, to: string, frame: string): Promise<'sent' | 'not-found' | 'full'> {
     const channel = keys.memberChannel(to);
-    const payload = SIGNAL_PREFIX + frame;
+    const payload = encodeSignal(frame);
     if ((await this.backend.publish(channel, payload)) > 0) return 'sent';
     const outcome = await this.backend.hold({
       membersKey: keys.members,
@@ -266,22 +266,22 @@ export class SignalingNode {
   private route(channel: string, payload: string): void {
     const member = this.members.get(channel);
     if (member) {
-      if (payload.startsWith(SIGNAL_PREFIX)) member.frame(payload.slice(SIGNAL_PREFIX.length));
-      else if (payload === DRAIN_REQUEST) this.recovery.drain(member);
-      else if (payload.startsWith(REPLACED_PREFIX) && payload.slice(REPLACED_PREFIX.length) === member.owner) member.replaced();
-      else if (payload.startsWith(HANDOVER_PREFIX)) this.handover(payload, [member]);
-      else if (payload.startsWith(REMOVED_PREFIX) && payload.slice(REMOVED_PREFIX.length) === member.owner) member.removed();
+      if (payload.startsWith(Tag.Signal)) member.frame(payload.slice(Tag.Signal.length));
+      else if (payload === Tag.DrainRequest) this.recovery.drain(member);
+      else if (payload.startsWith(Tag.Replaced) && payload.slice(Tag.Replaced.length) === member.owner) member.replaced();
+      else if (payload.startsWith(Tag.Handover)) this.handover(payload, [member]);
+      else if (payload.startsWith(Tag.Removed) && payload.slice(Tag.Removed.length) === member.owner) member.removed();
       return;
     }
     const joining = this.joining.get(channel);
     if (joining) {
-      if (payload.startsWith(SIGNAL_PREFIX)) for (const session of joining) session.earlyFrame(payload.slice(SIGNAL_PREFIX.length));
-      else if (payload.startsWith(HANDOVER_PREFIX)) this.handover(payload, joining);
+      if (payload.startsWith(Tag.Signal)) for (const session of joining) session.earlyFrame(payload.slice(Tag.Signal.length));
+      else if (payload.startsWith(Tag.Handover)) this.handover(payload, joining);
       return;
     }
     const sessions = this.rooms.get(channel);
     if (!sessions) return;
-    if (payload.startsWith(ROOM_FRAME_PREFIX)) {
+    if (payload.startsWith(Tag.RoomFrame)) {
       const roomFrame = decodeRoomFrame(payload);
       if (roomFrame) for (const session of sessions) session.roomFrame(roomFrame.from, roomFrame.frame);
       return;
