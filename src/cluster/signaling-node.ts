@@ -2,8 +2,8 @@ import type { Logger } from 'pino';
 import type { Backend } from './backend.ts';
 import { ownerNode } from './backend.ts';
 import type { Namespace, RoomKeys } from './keys.ts';
-import type { Retirement } from './cleanup-queue.ts';
-import { Retirements } from './cleanup-queue.ts';
+import type { CleanupJob } from './cleanup-queue.ts';
+import { CleanupQueue } from './cleanup-queue.ts';
 import { decodeHandover, decodeRoomEvent, decodeRoomFrame, encodeBus, encodeSignal, Tag } from './bus-codec.ts';
 import type { SessionSink } from './session.ts';
 import { Session } from './session.ts';
@@ -58,7 +58,7 @@ export class SignalingNode {
   private readonly rooms = new Map<string, Set<Session>>();
   /** Connection id -> every open local session. */
   private readonly sessions = new Map<string, Session>();
-  private readonly retirements: Retirements;
+  private readonly cleanups: CleanupQueue;
   /** The re-registration running now, and whether another was asked for meanwhile. */
   private restoring: Promise<void> | null = null;
   private restoreAgain = false;
@@ -81,7 +81,7 @@ export class SignalingNode {
     this.subscriptions = new SubscriptionSet(backend, (error) =>
       this.log.warn({ err: error }, 'unsubscribe failed; the backend drops it when the connection resets'),
     );
-    this.retirements = new Retirements(backend, { nodeId: this.nodeId, graceMs: this.graceMs, leaseMs: this.leaseMs, logger: this.log });
+    this.cleanups = new CleanupQueue(backend, { nodeId: this.nodeId, graceMs: this.graceMs, leaseMs: this.leaseMs, logger: this.log });
     backend.onMessage((channel, payload) => this.route(channel, payload));
     backend.onReconnect(() => this.requestRestore('the backend reconnected'));
     this.recovery = new BusRecovery(this, this.log);
@@ -155,17 +155,17 @@ export class SignalingNode {
   }
 
   /**
-   * Hands a registration no session holds any more to the retirement queue (see
+   * Hands a registration no session holds any more to the cleanup queue (see
    * cleanup-queue.ts): removed, expired or forgotten, retried until the backend confirms.
    * Resolves after the first attempt.
    */
-  retire(job: Retirement, delayMs = 0): Promise<void> {
-    return this.retirements.schedule(job, delayMs);
+  retire(job: CleanupJob, delayMs = 0): Promise<void> {
+    return this.cleanups.schedule(job, delayMs);
   }
 
   /** Registrations waiting for their cleanup (for tests and metrics). */
-  get pendingRetirements(): number {
-    return this.retirements.size;
+  get pendingCleanups(): number {
+    return this.cleanups.size;
   }
 
   /**
@@ -193,12 +193,12 @@ export class SignalingNode {
     // runs before or after it, never against a stale copy of its state.
     const outcomes = await Promise.all([...this.sessions.values()].map((session) => session.reregister()));
     const suspended = await Promise.all(
-      this.retirements.suspended().map(async ({ job, entry }) => {
+      this.cleanups.suspended().map(async ({ job, entry }) => {
         try {
           await this.backend.indexMember(this.nodeId, entry, entry.owner);
           const { status } = await this.backend.reregister(entry);
           // Its expiry ran meanwhile: what was just put back must go again, or it stays a ghost.
-          if (status !== 'clash' && !this.retirements.has(job)) void this.retire({ ...job, step: 'expire' });
+          if (status !== 'clash' && !this.cleanups.has(job)) void this.retire({ ...job, step: 'expire' });
           return status;
         } catch {
           return 'failed' as const;
@@ -228,7 +228,7 @@ export class SignalingNode {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.restoreTimer);
-    this.retirements.stop();
+    this.cleanups.stop();
   }
 
   /**
