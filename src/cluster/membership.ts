@@ -2,7 +2,7 @@ import type { MemberEntry, MemberInfo, MemberRef } from './backend.ts';
 import type { HandoverInbox } from './handover.ts';
 import type { RoomKeys } from './keys.ts';
 import type { RoomEvent } from './bus-codec.ts';
-import { SIGNAL_PREFIX, SNAPSHOT_PREFIX } from './bus-codec.ts';
+import { decodeSignal, decodeSnapshot, encodeSignal, encodeSnapshot as encodeKnown, Tag } from './bus-codec.ts';
 import type { SessionSink } from './session-types.ts';
 
 /** One membership as a session sees it: where it lives and what its client was told. */
@@ -67,7 +67,7 @@ export function flushPending(m: Membership, sink: SessionSink): void {
 
 /** The frames waiting in `pending` (a closing socket's), as held-list entries, in order. */
 export function pendingFrames(m: Membership): string[] {
-  return (m.pending ?? []).filter((item): item is string => typeof item === 'string').map((f) => SIGNAL_PREFIX + f);
+  return (m.pending ?? []).filter((item): item is string => typeof item === 'string').map(encodeSignal);
 }
 
 /**
@@ -103,8 +103,8 @@ export function reconcileKnown(m: Membership, peers: readonly MemberEntry[], sin
  * in the second, and both precede `early` but may overlap it.
  */
 export function replayResume(m: Membership, held: string[], peers: MemberEntry[], sink: SessionSink, joinedInfo: { resume: string }): void {
-  const first = held.find((entry) => entry.startsWith(SNAPSHOT_PREFIX));
-  const snapshot = first ? parseSnapshot(first) : null;
+  const first = held.find((entry) => entry.startsWith(Tag.Snapshot));
+  const snapshot = first ? decodeSnapshot(first) : null;
   // Without a snapshot (its dyno crashed) the best guess is that the client knew everyone.
   const before = snapshot ?? peers.map((p): [string, number] => [p.name, p.seq]);
   for (const [name, peerSeq] of before) m.known.set(name, peerSeq);
@@ -117,8 +117,8 @@ export function replayResume(m: Membership, held: string[], peers: MemberEntry[]
   // replayed held frame (as a multiset, in order) is that same frame.
   const replayed = new Map<string, number>();
   for (const entry of held) {
-    if (!entry.startsWith(SIGNAL_PREFIX)) continue;
-    const frame = entry.slice(SIGNAL_PREFIX.length);
+    const frame = decodeSignal(entry);
+    if (frame === null) continue;
     sink.deliver(frame);
     replayed.set(frame, (replayed.get(frame) ?? 0) + 1);
   }
@@ -168,15 +168,5 @@ export function reconcileReregistered(
 
 /** The held entry recording which peers a dropped client knew, with their join seqs. */
 export function encodeSnapshot(m: Membership): string {
-  return SNAPSHOT_PREFIX + JSON.stringify([...m.known]);
-}
-
-function parseSnapshot(entry: string): Array<[string, number]> | null {
-  try {
-    const value: unknown = JSON.parse(entry.slice(SNAPSHOT_PREFIX.length));
-    if (!Array.isArray(value)) return null;
-    return value.filter((pair): pair is [string, number] => Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'number');
-  } catch {
-    return null;
-  }
+  return encodeKnown(m.known);
 }

@@ -1,15 +1,33 @@
+import { Tag } from '../../cluster/bus-codec.ts';
+
 /**
- * Lua scripts that make membership changes atomic. A room is one hash: field = member name,
- * value = "<seq>|<owner>|<secret hash>|<grace deadline ms, 0 when connected>" followed by
- * the member's info tail "|<joined at ms>|<metadata JSON>" (member-record.ts; every script that
+ * All the Lua of the cluster (the webhook queue's own scripts live with it, in
+ * webhooks/lua.ts). A room is one hash: field = member name, value = the member record
+ * "<seq>|<owner>|<secret hash>|<grace deadline ms, 0 when connected>" followed by the
+ * member's info tail "|<joined at ms>|<metadata JSON>" (member-record.ts; every script that
  * rewrites a record keeps its tail, so metadata lasts as long as the membership); the field
  * COUNTER holds the room's join counter. Member names cannot contain control characters, so
  * COUNTER never collides with one. Times come from Redis's clock so dynos need not agree.
+ *
+ * Every script starts with PRELUDE: the bus tags (interpolated from Tag, so they are spelled
+ * once for TypeScript and Lua), the encoders of the payloads scripts publish, and the one
+ * Lua parser and writer of the member record.
  */
 
 export const COUNTER_FIELD = '\u0001seq';
 
+/** `local TAG = { Signal = 'S', ... }`: the bus-codec table, as Lua. */
+export const LUA_TAGS = `local TAG = { ${Object.entries(Tag)
+  .map(([name, tag]) => `${name} = '${tag}'`)
+  .join(', ')} }`;
+
 const PRELUDE = `
+${LUA_TAGS}
+local function bus_joined(seq, name, suffix) return TAG.Joined .. seq .. ':' .. name .. suffix end
+local function bus_renumbered(seq, old, name, suffix) return TAG.Renumbered .. seq .. ':' .. old .. ':' .. name .. suffix end
+local function bus_left(seq, name) return TAG.Left .. seq .. ':' .. name end
+local function bus_removed(owner) return TAG.Removed .. owner end
+-- seq, owner, secret hash, grace deadline (0: connected), info tail ('' or "|<joined at>|<metadata>")
 local function parse(v)
   local a = string.find(v, '|', 1, true)
   local b = string.find(v, '|', a + 1, true)
@@ -18,6 +36,9 @@ local function parse(v)
   local grace, tail = tonumber(string.sub(v, c + 1)), ''
   if d then grace, tail = tonumber(string.sub(v, c + 1, d - 1)), string.sub(v, d) end
   return tonumber(string.sub(v, 1, a - 1)), string.sub(v, a + 1, b - 1), string.sub(v, b + 1, c - 1), grace, tail
+end
+local function record(seq, owner, secret, grace, tail)
+  return seq .. '|' .. owner .. '|' .. secret .. '|' .. grace .. tail
 end
 local function now()
   local t = redis.call('TIME')
@@ -54,7 +75,7 @@ local size = redis.call('HLEN', key)
 if size > 0 then size = size - 1 end
 if size >= tonumber(ARGV[3]) then return {-2} end
 local seq = redis.call('HINCRBY', key, ARGV[4], 1)
-redis.call('HSET', key, name, seq .. '|' .. ARGV[2] .. '|' .. ARGV[5] .. '|0' .. ARGV[6])
+redis.call('HSET', key, name, record(seq, ARGV[2], ARGV[5], 0, ARGV[6]))
 return others(key, {seq}, name)
 `,
   4,
@@ -77,7 +98,7 @@ if not v then return -1 end
 local seq, owner = parse(v)
 if owner ~= ARGV[2] then return -1 end
 drop(KEYS[1], KEYS[2], ARGV[1])
-redis.call('${publish}', ARGV[3], 'L' .. seq .. ':' .. ARGV[1])
+redis.call('${publish}', ARGV[3], bus_left(seq, ARGV[1]))
 return seq
 `);
 }
@@ -85,7 +106,7 @@ return seq
 /**
  * KEYS members, hold; ARGV name, events channel, member channel -> removed seq, or -1 when it
  * is not a member. The server API's removal: whoever holds it, connected or reconnecting.
- * Announced to the room ('L') and to the holding dyno ('X<owner>', so it closes the socket
+ * Announced to the room (Tag.Left) and to the holding dyno (Tag.Removed, so it closes the socket
  * with 4001) in the same step, as unregister does.
  */
 export function removeScript(publish: PublishCommand): string {
@@ -94,8 +115,8 @@ local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return -1 end
 local seq, owner = parse(v)
 drop(KEYS[1], KEYS[2], ARGV[1])
-redis.call('${publish}', ARGV[2], 'L' .. seq .. ':' .. ARGV[1])
-redis.call('${publish}', ARGV[3], 'X' .. owner)
+redis.call('${publish}', ARGV[2], bus_left(seq, ARGV[1]))
+redis.call('${publish}', ARGV[3], bus_removed(owner))
 return seq
 `);
 }
@@ -113,7 +134,7 @@ if not v then return 0 end
 local seq, owner, secret, _, tail = parse(v)
 if owner ~= ARGV[2] then return 0 end
 if ARGV[6] ~= '' then secret = ARGV[6] end
-redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. owner .. '|' .. secret .. '|' .. (now() + tonumber(ARGV[3])) .. tail)
+redis.call('HSET', KEYS[1], ARGV[1], record(seq, owner, secret, now() + tonumber(ARGV[3]), tail))
 for i = #ARGV, 7, -1 do redis.call('LPUSH', KEYS[2], ARGV[i]) end
 if ARGV[4] ~= '' then redis.call('LPUSH', KEYS[2], ARGV[4]) end
 if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
@@ -128,7 +149,7 @@ if not v then return -1 end
 local seq, owner, secret, grace = parse(v)
 if owner ~= ARGV[2] or grace == 0 then return -1 end
 drop(KEYS[1], KEYS[2], ARGV[1])
-redis.call('${publish}', ARGV[3], 'L' .. seq .. ':' .. ARGV[1])
+redis.call('${publish}', ARGV[3], bus_left(seq, ARGV[1]))
 return seq
 `);
 }
@@ -138,7 +159,7 @@ return seq
  * -> 1 delivered (someone subscribes after all), 0 held, -1 no such member, -2 hold full.
  * A connected member (no grace deadline) whose channel had no subscriber lost it with a
  * dropped bus connection, or is being resumed: its frame is always held, never published
- * here, and a drain request ('D') is published instead, so its dyno hands the list over
+ * here, and a drain request (Tag.DrainRequest) is published instead, so its dyno hands the list over
  * before anything published later (a PUBLISH here would land behind newer live signals).
  * In a Redis Cluster the publish must be SPUBLISH: PUBLISH would be broadcast to every node,
  * while the member channel carries the room's hash tag and so lives on the script's shard.
@@ -157,7 +178,7 @@ for _, entry in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do total = total + 
 if total > tonumber(ARGV[6]) then return -2 end
 redis.call('RPUSH', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
-if grace == 0 then redis.call('${publish}', ARGV[2], 'D') end
+if grace == 0 then redis.call('${publish}', ARGV[2], TAG.DrainRequest) end
 return 0
 `);
 }
@@ -174,7 +195,7 @@ local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return {-3} end
 local seq, owner, secret, grace, tail = parse(v)
 if secret ~= ARGV[2] then return {-1} end
-redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. ARGV[3] .. '|' .. ARGV[4] .. '|0' .. tail)
+redis.call('HSET', KEYS[1], ARGV[1], record(seq, ARGV[3], ARGV[4], 0, tail))
 local held = redis.call('LRANGE', KEYS[2], 0, -1)
 redis.call('DEL', KEYS[2])
 local connected = 0
@@ -194,9 +215,9 @@ return others(KEYS[1], out, ARGV[1])
  * written anew. A member written anew gets a seq above every current member's: a newcomer
  * that registered in the emptied room has a seq no higher than ours, and would drop an event
  * carrying our old one. The announcement says how peers should take it:
- *  - 3, "J<new>:<name>": the sweep's tombstone for our old seq is there, so peers heard
+ *  - 3, Tag.Joined "J<new>:<name>": the sweep's tombstone for our old seq is there, so peers heard
  *    peer-left; for them (and for us) this is a new membership;
- *  - 2, "R<new>:<old>:<name>": otherwise the store lost us and nobody was told we left;
+ *  - 2, Tag.Renumbered "R<new>:<old>:<name>": otherwise the store lost us and nobody was told we left;
  *    peers that know us by the old seq just renumber us.
  * Renumbering keeps the old join order: the first member put back in a lost room reserves
  * the seqs base + 1 .. base + (highest seq it knew) ("base:ceiling", kept ten minutes), the
@@ -213,7 +234,7 @@ local v = redis.call('HGET', key, name)
 if v then
   local seq, holder, _, _, tail = parse(v)
   if holder ~= owner then return {0} end
-  redis.call('HSET', key, name, seq .. '|' .. owner .. '|' .. ARGV[3] .. '|' .. deadline .. tail)
+  redis.call('HSET', key, name, record(seq, owner, ARGV[3], deadline, tail))
   return others(key, {1, seq}, name)
 end
 local old = tonumber(ARGV[4])
@@ -238,11 +259,11 @@ if status == 2 then
 end
 if counter < seq then counter = seq end
 redis.call('HSET', key, ARGV_COUNTER, counter)
-redis.call('HSET', key, name, seq .. '|' .. owner .. '|' .. ARGV[3] .. '|' .. deadline .. ARGV[8])
+redis.call('HSET', key, name, record(seq, owner, ARGV[3], deadline, ARGV[8]))
 if status == 2 then
-  redis.call('${publish}', ARGV[6], 'R' .. seq .. ':' .. old .. ':' .. name .. ARGV[9])
+  redis.call('${publish}', ARGV[6], bus_renumbered(seq, old, name, ARGV[9]))
 else
-  redis.call('${publish}', ARGV[6], 'J' .. seq .. ':' .. name .. ARGV[9])
+  redis.call('${publish}', ARGV[6], bus_joined(seq, name, ARGV[9]))
 end
 return others(key, {status, seq}, name)
 `);
@@ -265,13 +286,13 @@ if string.sub(owner, 1, #ARGV[2] + 1) ~= ARGV[2] .. '/' then return -1 end
 if ARGV[4] ~= '' and owner ~= ARGV[4] then return -1 end
 local t = now()
 if grace == 0 then
-  redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. owner .. '|' .. secret .. '|' .. (t + tonumber(ARGV[3])) .. tail)
+  redis.call('HSET', KEYS[1], ARGV[1], record(seq, owner, secret, t + tonumber(ARGV[3]), tail))
   return -2
 end
 if grace > t then return -2 end
 drop(KEYS[1], KEYS[2], ARGV[1])
 redis.call('SET', KEYS[3], seq, 'PX', 86400000)
-redis.call('${publish}', ARGV[5], 'L' .. seq .. ':' .. ARGV[1])
+redis.call('${publish}', ARGV[5], bus_left(seq, ARGV[1]))
 return seq
 `);
 }
@@ -295,3 +316,29 @@ export const DEAD_NODES = script(`
 local t = redis.call('TIME')
 return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), 'LIMIT', 0, 10)
 `);
+
+/**
+ * After a dyno's subscriber connection dropped and came back, signals published to its
+ * members in between reached nobody, so their senders' dynos held them (HOLD) as if the
+ * member were reconnecting. Nobody would ever hand them over: the member's socket never
+ * dropped, so it never resumes. This script hands them over: it takes the hold list of a
+ * member that `owner` holds and that is connected (no grace deadline), and returns the room's
+ * members too, so the core can also replay the peer-joined / peer-left it missed.
+ *
+ * KEYS members, hold; ARGV name, owner, counter field
+ * -> {-1} not ours or reconnecting, or {#held, held..., name, value, name, value...}.
+ */
+export const CATCH_UP = script(
+  `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return {-1} end
+local _, owner, _, grace = parse(v)
+if owner ~= ARGV[2] or grace ~= 0 then return {-1} end
+local held = redis.call('LRANGE', KEYS[2], 0, -1)
+redis.call('DEL', KEYS[2])
+local out = {#held}
+for i = 1, #held do out[#out + 1] = held[i] end
+return others(KEYS[1], out, ARGV[1])
+`,
+  3,
+);

@@ -2,50 +2,10 @@ import { createHash } from 'node:crypto';
 import type { CatchUp, MemberRef } from '../../cluster/backend.ts';
 import { runScript } from './connection.ts';
 import type { RedisClient } from './redis-store.ts';
-import { COUNTER_FIELD } from './scripts.ts';
+import { CATCH_UP, COUNTER_FIELD } from './scripts.ts';
 import { peersFrom } from './member-record.ts';
 
-/**
- * After a dyno's subscriber connection dropped and came back, signals published to its
- * members in between reached nobody, so their senders' dynos held them (HOLD) as if the
- * member were reconnecting. Nobody would ever hand them over: the member's socket never
- * dropped, so it never resumes. This script hands them over: it takes the hold list of a
- * member that `owner` holds and that is connected (no grace deadline), and returns the room's
- * members too, so the core can also replay the peer-joined / peer-left it missed.
- *
- * KEYS members, hold; ARGV name, owner, counter field
- * -> {-1} not ours or reconnecting, or {#held, held..., name, value, name, value...}.
- * The record is split on '|' field by field (owner second, grace fourth), so fields appended
- * to it later do not break this script.
- */
-export const CATCH_UP = `
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if not v then return {-1} end
-local parts, start = {}, 1
-while true do
-  local bar = string.find(v, '|', start, true)
-  if not bar then
-    parts[#parts + 1] = string.sub(v, start)
-    break
-  end
-  parts[#parts + 1] = string.sub(v, start, bar - 1)
-  start = bar + 1
-end
-if parts[2] ~= ARGV[2] or tonumber(parts[4]) ~= 0 then return {-1} end
-local held = redis.call('LRANGE', KEYS[2], 0, -1)
-redis.call('DEL', KEYS[2])
-local out = {#held}
-for i = 1, #held do out[#out + 1] = held[i] end
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  if all[i] ~= ARGV[3] and all[i] ~= ARGV[1] then
-    out[#out + 1] = all[i]
-    out[#out + 1] = all[i + 1]
-  end
-end
-return out
-`;
-
+/** CATCH_UP (scripts.ts): the signals held for a connected member while its channel had no subscriber, and the room. */
 const SCRIPT = { source: CATCH_UP, sha: createHash('sha1').update(CATCH_UP).digest('hex') };
 
 export async function catchUpMember(client: RedisClient, m: MemberRef, owner: string): Promise<CatchUp | null> {
