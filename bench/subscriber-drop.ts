@@ -1,10 +1,14 @@
 /**
- * `node bench/subscriber-drop.ts [--runs 10]`: the subscriber-drop scenario of issue 17,
- * `--runs` times on one Redis (CLIENT KILL TYPE pubsub) and on a three-master Redis Cluster
- * (killing the room's shard subscriber): two dynos, one member on each, 600 signals at
- * ~300/s, the kill after the 150th. Prints delivered / refused / lost-and-told / lost
- * silently / out of order per run and the recovery latency (kill to the first signal sent
- * after it arriving). npm test runs the same scenario (test/integration/subscriber-drop.test.ts).
+ * `node bench/subscriber-drop.ts [--runs 10] [--only failover]`: the subscriber-drop
+ * scenario, `--runs` times on one Redis (CLIENT KILL TYPE pubsub) and on a three-master
+ * Redis Cluster (killing the room's shard subscriber): two dynos, one member on each, 600
+ * signals at ~300/s, the kill after the 150th. Then the failover case on three masters with
+ * one replica each: CLUSTER FAILOVER of the room's master after the 150th signal, once with
+ * both dynos idle and once with the receiver's dyno frozen (SIGSTOP) until 300 ms after the
+ * replica took over. Prints delivered / refused / lost-and-told / lost silently / out of
+ * order per run and the recovery latency (kill to the first signal sent after it arriving).
+ * npm test runs the same scenarios (test/integration/subscriber-drop.test.ts,
+ * cluster-failover-loss.test.ts).
  */
 import { parseArgs } from 'node:util';
 import { RoomKeys } from '../src/cluster/keys.ts';
@@ -15,8 +19,9 @@ import { redisCli } from '../test/fixtures/redis-cli.ts';
 import { startRedisCluster } from '../test/fixtures/redis-cluster.ts';
 import type { DropRun } from '../test/fixtures/subscriber-drop.ts';
 import { runSubscriberDrop } from '../test/fixtures/subscriber-drop.ts';
+import { failOver } from '../test/fixtures/cluster-failover.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, only: { type: 'string' } } });
 const runs = Number(values.runs);
 const env = { RATE_LIMIT_PER_SEC: '2000', RATE_LIMIT_BURST: '2000', LOG_LEVEL: 'info' };
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -29,9 +34,46 @@ async function twoDynos(extra: Record<string, string>): Promise<Dyno[]> {
   return [await startDyno({ env: { ...env, ...extra } }), await startDyno({ env: { ...env, ...extra } })];
 }
 
+async function failovers(): Promise<void> {
+  const cluster = await startRedisCluster({ replicas: 1 });
+  const prefix = uniquePrefix('bench-failover');
+  const dynos = await twoDynos({ REDIS_CLUSTER_NODES: cluster.seeds, REDIS_PREFIX: prefix });
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  try {
+    for (const frozen of [false, true]) {
+      for (let i = 0; i < runs; i++) {
+        const room = `failover-${frozen ? 'frozen' : 'idle'}-${i}`;
+        const master = await cluster.masterOf(new RoomKeys(prefix, 'v1', room).members);
+        const receiver = dynos[1]!;
+        const r = await runSubscriberDrop({
+          senderUrl: dynos[0]!.wsUrl(),
+          receiverUrl: receiver.wsUrl(),
+          room,
+          kill: async () => {
+            if (frozen) receiver.process.kill('SIGSTOP');
+            try {
+              await failOver(cluster, master);
+              if (frozen) await sleep(300);
+            } finally {
+              if (frozen) receiver.process.kill('SIGCONT');
+            }
+          },
+        });
+        say(row(`cluster failover, ${frozen ? 'receiver frozen' : 'dynos idle'}`, i, r));
+        await cluster.waitUntilOk();
+      }
+    }
+  } finally {
+    for (const d of dynos) d.process.kill('SIGCONT');
+    await Promise.all(dynos.map((d) => d.stop()));
+    await cluster.stop();
+  }
+}
+
 async function main(): Promise<void> {
   say('| backend | run | sent | delivered | refused | lost, both ends told | lost silently | out of order | duplicates | recovery ms | hand-over done ms |');
   say('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+  if (values.only === 'failover') return failovers();
   const redis = await startRedis({ controllable: true });
   const single = await twoDynos({ REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('bench-drop') });
   try {
@@ -68,6 +110,7 @@ async function main(): Promise<void> {
     await Promise.all(sharded.map((d) => d.stop()));
     await cluster.stop();
   }
+  await failovers();
 }
 
 main().catch((error: unknown) => {

@@ -14,6 +14,8 @@ type Run = (script: Script, keys: readonly string[], args: readonly (string | nu
  * come with the next scan) instead of holding back the rooms of every other shard.
  */
 const DUE_WAIT_MS = 250;
+/** How long a membership change waits for its room to be listed on its queue shard (see runMembership). */
+const TOUCH_WAIT_MS = 250;
 
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
 const S = {
@@ -66,15 +68,17 @@ export class RedisWebhookQueue implements WebhookQueue {
 
   /**
    * Runs a membership script so that it also queues the events of `change` atomically: the
-   * outbox lives with the room, so the change needs nothing but the room's master. The
-   * room's shard (another slot, maybe another master) is touched alongside, not before: a
-   * master that hangs must not refuse the change. Any order is safe (FORGET only unlists a
-   * room untouched for a while, and a touch lists it again), and a failed touch is retried
-   * until it lands (best-effort-writes.ts); meanwhile this dyno delivers the room itself.
+   * outbox lives with the room, so the change needs nothing but the room's master. The room
+   * is listed on its shard (another slot, maybe another master) first, so that a dyno dying
+   * between the two leaves a listed room with nothing to send, never events nobody knows
+   * of; but that wait lasts TOUCH_WAIT_MS at most: a shard whose master hangs must not hold
+   * or refuse the change. The touch is then retried until it lands (best-effort-writes.ts),
+   * any order being safe (FORGET only unlists a room untouched for a while, and a touch
+   * lists it again), and this dyno delivers the room itself meanwhile.
    */
   async runMembership(s: Script, keys: readonly string[], args: readonly (string | number)[], membersKey: string, change: MembershipChange): Promise<unknown> {
     const base = roomBase(membersKey);
-    void this.writes.run(`webhook\n${base}`, () => this.run(S.schedule, this.shard(base), [base, 0, 1]));
+    await this.writes.run(`webhook\n${base}`, () => this.run(S.schedule, this.shard(base), [base, 0, 1]), TOUCH_WAIT_MS);
     let wrapped = this.wrapped.get(s.sha);
     if (!wrapped) this.wrapped.set(s.sha, (wrapped = script(lua.withWebhookEvents(s.source))));
     const reason = change.kind === 'leave' ? change.reason : '';
@@ -121,7 +125,7 @@ export class RedisWebhookQueue implements WebhookQueue {
     // Start from the next shard next time, so a busy shard cannot starve the others.
     this.nextShard = (this.nextShard + 1) % QUEUE_SHARDS;
     const rooms = [...new Set([...this.late.splice(0), ...found.flat()])];
-    if (rooms.length === 0 && failed !== undefined && this.scanning.size === 0) throw failed;
+    if (rooms.length === 0 && failed !== undefined && this.scanning.size === 0) throw failed instanceof Error ? failed : new Error(String(failed));
     return rooms.slice(0, limit);
   }
 

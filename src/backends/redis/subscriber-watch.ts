@@ -3,8 +3,6 @@ import type { Logger } from 'pino';
 
 /** How often each master is asked whether this dyno's subscriber connection is still the one it was. */
 const PROBE_MS = 1000;
-/** Losses noticed together (a failover moves many slots in a few events) make one report. */
-const SETTLE_MS = 100;
 
 /** `host:port`, as ioredis keys nodes in its slot map. */
 function nodeKeyOf(redis: Redis): string {
@@ -49,7 +47,6 @@ export class SubscriberWatch {
   /** Master node key -> client id of this dyno's subscriber connection there. */
   private readonly connectionIds = new Map<string, string>();
   private readonly probing = new Set<string>();
-  private settleTimer: NodeJS.Timeout | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -67,9 +64,6 @@ export class SubscriberWatch {
     subscriber.on('-node', (_redis: unknown, nodeKey?: string) => {
       if (nodeKey !== undefined) this.lose(nodeKey, 'its subscriber connection ended');
     });
-    subscriber.on('subscribersReady', () => {
-      if (this.lost.size > 0) this.report();
-    });
     this.probeTimer = setInterval(() => this.probeAll(), PROBE_MS);
     this.probeTimer.unref();
   }
@@ -77,7 +71,6 @@ export class SubscriberWatch {
   stop(): void {
     this.stopped = true;
     clearInterval(this.probeTimer);
-    clearTimeout(this.settleTimer);
   }
 
   private currentMap(): string[] {
@@ -100,8 +93,11 @@ export class SubscriberWatch {
     this.servedBy = now;
     if (moved.size === 0) return;
     for (const nodeKey of moved) this.connectionIds.delete(nodeKey);
-    this.log.warn({ from: [...moved] }, 'redis cluster slots moved to another master: re-subscribing their channels and catching their members up');
-    this.schedule();
+    this.log.warn(
+      { from: [...moved] },
+      'redis cluster slots moved to another master: re-subscribing their channels and catching their members up',
+    );
+    this.report();
   }
 
   private lose(nodeKey: string, why: string): void {
@@ -109,18 +105,16 @@ export class SubscriberWatch {
     for (let slot = 0; slot < map.length; slot++) if (map[slot] === nodeKey) this.lost.add(slot);
     this.connectionIds.delete(nodeKey);
     this.log.warn({ redisNode: nodeKey, why }, 'redis cluster subscriber connection lost; re-subscribing once it is back');
-    this.schedule();
+    this.report();
   }
 
-  private schedule(): void {
-    if (this.stopped || this.settleTimer) return;
-    this.settleTimer = setTimeout(() => this.report(), SETTLE_MS);
-    this.settleTimer.unref();
-  }
-
+  /**
+   * At once, in the same tick as the event that showed the loss: the refresh that replaced
+   * a subscriber starts its successor asynchronously, so the members' sessions start
+   * buffering before anything can arrive on it, and what was held is handed over first.
+   * Reports that follow while the recovery still re-subscribes join it (BusRecovery).
+   */
   private report(): void {
-    clearTimeout(this.settleTimer);
-    this.settleTimer = undefined;
     if (this.stopped || this.lost.size === 0) return;
     const slots = new Set(this.lost);
     this.lost.clear();
