@@ -98,7 +98,7 @@ export class RedisWebhookQueue implements WebhookQueue {
    */
   async due(limit: number): Promise<string[]> {
     const found: string[][] = [];
-    let failed: unknown;
+    let failed: Error | undefined;
     // Answers after the wait go to `late`: decided when they arrive, so none is dropped.
     let waiting = true;
     const asks: Promise<void>[] = [];
@@ -113,7 +113,7 @@ export class RedisWebhookQueue implements WebhookQueue {
           else this.late.push(...names);
         })
         .catch((error: unknown) => {
-          failed = error;
+          failed = error instanceof Error ? error : new Error('the webhook queue scan failed', { cause: error });
         })
         .finally(() => this.scanning.delete(shard));
       asks.push(ask);
@@ -125,7 +125,7 @@ export class RedisWebhookQueue implements WebhookQueue {
     // Start from the next shard next time, so a busy shard cannot starve the others.
     this.nextShard = (this.nextShard + 1) % QUEUE_SHARDS;
     const rooms = [...new Set([...this.late.splice(0), ...found.flat()])];
-    if (rooms.length === 0 && failed !== undefined && this.scanning.size === 0) throw failed instanceof Error ? failed : new Error(String(failed));
+    if (rooms.length === 0 && failed !== undefined && this.scanning.size === 0) throw failed;
     return rooms.slice(0, limit);
   }
 
