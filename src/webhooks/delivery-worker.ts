@@ -29,6 +29,8 @@ type Attempt = { ok: true } | { ok: false; error: string; retryAfter: number | u
 
 /** A room's lease outlasts one POST and its acknowledgement: twice the POST deadline. */
 const LEASE_FACTOR = 2;
+/** While Redis is away every poll fails the same way: one warning per this many ms. */
+const QUEUE_WARNING_EVERY_MS = 10_000;
 
 /**
  * Delivers queued webhook events: one room at a time per slot, head first, so a room's events
@@ -190,8 +192,7 @@ export class DeliveryWorker {
   }
 
   private queueWarning(error: unknown): void {
-    // Once per 10 s at most: while Redis is away every poll fails the same way.
-    if (Date.now() - this.lastQueueWarning < 10_000) return;
+    if (Date.now() - this.lastQueueWarning < QUEUE_WARNING_EVERY_MS) return;
     this.lastQueueWarning = Date.now();
     this.options.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'webhook queue unreachable; delivery resumes when the backend is back');
   }

@@ -8,6 +8,11 @@ import { FORGET_AFTER_MS, QUEUE_SHARDS, roomBase, shardOf } from './queue.ts';
 type Script = { source: string; sha: string };
 type Run = (script: Script, keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>;
 
+/**
+ * A room's outbox keys live twice maxAgeMs plus this: longer than every event they may hold
+ * (dropped at maxAgeMs), and its seq keeps counting up for a while after.
+ */
+const SEQ_KEPT_MS = 3_600_000;
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
 const S = {
   claim: script(lua.CLAIM),
@@ -41,8 +46,7 @@ export class RedisWebhookQueue implements WebhookQueue {
   }
 
   private ttlMs(): number {
-    // Outlives every event it may hold (they are dropped at maxAgeMs), and keeps seq for a while after.
-    return this.options.maxAgeMs * 2 + 3_600_000;
+    return this.options.maxAgeMs * 2 + SEQ_KEPT_MS;
   }
 
   /** The due and touched sets of a room's shard. */
