@@ -17,6 +17,8 @@ export interface ParseFailure {
 const MAX_ID_CHARS = 128;
 /** Longest join token: an HS256 JWT binding room, name and exp is far shorter. */
 const MAX_TOKEN_CHARS = 4096;
+/** Longest `resume`: ours are 24 characters; anything much longer is not one. */
+const MAX_RESUME_CHARS = 128;
 
 export type ParseResult = { ok: true; message: ClientMessage } | ParseFailure;
 
@@ -54,7 +56,7 @@ export function parseV1(text: string): ParseResult {
       const message: ClientMessage = { type, room: room as string, name: name as string };
       const resume = value['resume'];
       if (resume !== undefined) {
-        if (typeof resume !== 'string' || resume.length === 0 || resume.length > 128) return fail('join.resume must be the string from joined.resume');
+        if (typeof resume !== 'string' || resume.length === 0 || resume.length > MAX_RESUME_CHARS) return fail('join.resume must be the string from joined.resume');
         message.resume = resume;
       }
       const token = value['token'];

@@ -31,6 +31,8 @@ type Attempt = { ok: true } | { ok: false; error: string; retryAfter: number | u
 const LEASE_FACTOR = 2;
 /** While Redis is away every poll fails the same way: one warning per this many ms. */
 const QUEUE_WARNING_EVERY_MS = 10_000;
+/** How often stop() looks whether the aborted POSTs have ended. */
+const STOP_POLL_MS = 20;
 
 /**
  * Delivers queued webhook events: one room at a time per slot, head first, so a room's events
@@ -74,7 +76,7 @@ export class DeliveryWorker {
     clearInterval(this.timer);
     for (const abort of this.active.values()) abort.abort();
     const deadline = Date.now() + timeoutMs;
-    while (this.active.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (this.active.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
     this.poster.close();
   }
 
