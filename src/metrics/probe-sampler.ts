@@ -3,8 +3,8 @@ import type { ProbeResult } from '../backends/probe.ts';
 
 export interface ProbeSampler {
   /** Runs one probe now (GET /readyz) and records it. */
-  check(): Promise<ProbeResult>;
-  stop(): void;
+  check: () => Promise<ProbeResult>;
+  stop: () => void;
 }
 
 /**

@@ -33,8 +33,8 @@ export const ErrorCode = {
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** Fails to compile when protocol/wire.d.ts has a code this table lacks. */
-export const ERROR_CODES_COMPLETE: [Exclude<ErrorCodeValue, ErrorCode>] extends [never] ? true : never = true;
+/** Fails to compile when protocol/wire.d.ts has a code this table lacks (a check, read by nothing). */
+const _errorCodesComplete: [Exclude<ErrorCodeValue, ErrorCode>] extends [never] ? true : never = true;
 
 /**
  * Close codes the server uses. 1000-1015 are RFC 6455's; clients reconnect on 1001, 1006,
@@ -57,5 +57,5 @@ export const CloseCode = {
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
-/** Fails to compile when protocol/wire.d.ts has a close code this table lacks. */
-export const CLOSE_CODES_COMPLETE: [Exclude<CloseCodeValue, CloseCode>] extends [never] ? true : never = true;
+/** Fails to compile when protocol/wire.d.ts has a close code this table lacks (a check, read by nothing). */
+const _closeCodesComplete: [Exclude<CloseCodeValue, CloseCode>] extends [never] ? true : never = true;
