@@ -160,7 +160,8 @@ export async function createSignalingServer({ config, logger, publicDir, backend
       // Closed sessions leave or start their grace in the backend: let them finish first.
       await node.settled(SESSIONS_SETTLE_MS);
       node.stop();
-      // Leases given back, so another dyno sends what this one had open at once.
+      // Leases given back; the rooms this dyno was delivering are due again 2 x
+      // WEBHOOK_TIMEOUT_MS after their delivery began, and any dyno takes them over then.
       await webhooks?.stop();
       await leases.stop();
       await backend.close();
