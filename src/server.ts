@@ -31,16 +31,16 @@ import { createWebhooks, isWebhookSource } from './webhooks/start-webhooks.ts';
 import type { UpgradeHandler } from './transport/ws-gateway.ts';
 import { WsGateway } from './transport/ws-gateway.ts';
 
-/**
- * The built page, dist/public at the package root. This file runs from src/ (one level
- * down: `npm run dev`, the tests) or from dist/server/ (two levels: `npm start`), so a
- * single relative path cannot serve both.
- */
 /** A socket that has not finished its close handshake this long after ours is terminated. */
 const CLOSE_HANDSHAKE_MS = 2000;
 /** How long closed sessions get to leave or start their grace in the backend before it closes. */
 const SESSIONS_SETTLE_MS = 5000;
 
+/**
+ * The built page, dist/public at the package root. This file runs from src/ (one level
+ * down: `npm run dev`, the tests) or from dist/server/ (two levels: `npm start`), so a
+ * single relative path cannot serve both.
+ */
 const DEFAULT_PUBLIC_DIR = fileURLToPath(
   new URL(import.meta.url.includes('/dist/server/') ? '../public' : '../dist/public', import.meta.url),
 );

@@ -7,6 +7,9 @@ export interface ProbeSampler {
   stop: () => void;
 }
 
+/** How often the probe runs besides GET /readyz (the metric's help text says the same). */
+const PROBE_EVERY_MS = 10_000;
+
 /**
  * Runs the readiness probe every `intervalMs` even when nobody asks, so the delivery-latency
  * histogram has samples and a dyno that goes deaf is logged once when it happens, not only
@@ -16,7 +19,7 @@ export function startProbeSampler(
   probe: () => Promise<ProbeResult>,
   record: (result: ProbeResult) => void,
   log: Logger,
-  intervalMs = 10_000,
+  intervalMs = PROBE_EVERY_MS,
 ): ProbeSampler {
   let lastOk = true;
   const check = async (): Promise<ProbeResult> => {

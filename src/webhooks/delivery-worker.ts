@@ -33,6 +33,8 @@ const LEASE_FACTOR = 2;
 const QUEUE_WARNING_EVERY_MS = 10_000;
 /** How often stop() looks whether the aborted POSTs have ended. */
 const STOP_POLL_MS = 20;
+/** How long stop() waits for aborted POSTs to end before it gives up on them. */
+const STOP_TIMEOUT_MS = 2000;
 
 /**
  * Delivers queued webhook events: one room at a time per slot, head first, so a room's events
@@ -71,7 +73,7 @@ export class DeliveryWorker {
   }
 
   /** Stops taking rooms, aborts open POSTs and gives their leases back for others to take. */
-  async stop(timeoutMs = 2000): Promise<void> {
+  async stop(timeoutMs = STOP_TIMEOUT_MS): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
     for (const abort of this.active.values()) abort.abort();
