@@ -68,7 +68,11 @@ local function others(key, out, except)
 end
 `;
 
-function script(body: string, counterArg?: number): string {
+/**
+ * A script body behind PRELUDE; `counterArg`: the ARGV index holding the counter field, when
+ * the caller passes it instead of the constant.
+ */
+export function script(body: string, counterArg?: number): string {
   const counter = counterArg === undefined ? `local ARGV_COUNTER = '${COUNTER_FIELD}'` : `local ARGV_COUNTER = ARGV[${counterArg}]`;
   return `${counter}\n${PRELUDE}\n${body}`;
 }
