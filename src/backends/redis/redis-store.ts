@@ -302,7 +302,7 @@ export abstract class RedisStore implements Backend {
     const seq = Number(await this.change(this.scripts.sweepMember, [m.membersKey, m.holdKey, tombstoneKey(m)], args, m, { kind: 'leave', name: m.name, reason: 'dyno-lost' }));
     if (seq === -2) return { action: 'kept' };
     if (seq !== -1) this.unindexIfEmpty(m.membersKey);
-    // Entries written before owners were indexed have three parts.
+    // An entry without the owner part (any connection of that dyno) has three parts.
     const entry = m.owner === undefined ? `${m.membersKey}\n${m.holdKey}\n${m.name}` : indexEntry(m, m.owner);
     await this.client.srem(this.nodes.members(nodeId), entry);
     return seq === -1 ? { action: 'forgotten' } : { action: 'removed', seq };
