@@ -14,7 +14,7 @@ type Run = (script: Script, keys: readonly string[], args: readonly (string | nu
  */
 const SEQ_KEPT_MS = 3_600_000;
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
-const S = {
+const SCRIPTS = {
   claim: script(lua.CLAIM),
   ack: script(lua.ACK),
   retry: script(lua.RETRY),
@@ -62,7 +62,7 @@ export class RedisWebhookQueue implements WebhookQueue {
    */
   async runMembership(s: Script, keys: readonly string[], args: readonly (string | number)[], membersKey: string, change: MembershipChange): Promise<unknown> {
     const base = roomBase(membersKey);
-    await this.run(S.schedule, this.shard(base), [base, 0, 1]);
+    await this.run(SCRIPTS.schedule, this.shard(base), [base, 0, 1]);
     let wrapped = this.wrapped.get(s.sha);
     if (!wrapped) this.wrapped.set(s.sha, (wrapped = script(lua.withWebhookEvents(s.source))));
     const reason = change.kind === 'leave' ? change.reason : '';
@@ -79,7 +79,7 @@ export class RedisWebhookQueue implements WebhookQueue {
     const rooms: string[] = [];
     for (let i = 0; i < QUEUE_SHARDS && rooms.length < limit; i++) {
       const key = this.shardKeys[(this.nextShard + i) % QUEUE_SHARDS] as string;
-      const found = (await this.run(S.due, [`${key}:due`], [limit - rooms.length])) as unknown[];
+      const found = (await this.run(SCRIPTS.due, [`${key}:due`], [limit - rooms.length])) as unknown[];
       for (const room of found) rooms.push(String(room));
     }
     // Start from the next shard next time, so a busy shard cannot starve the others.
@@ -88,7 +88,7 @@ export class RedisWebhookQueue implements WebhookQueue {
   }
 
   async claim(room: string, owner: string, leaseMs: number): Promise<ClaimResult> {
-    const reply = (await this.run(S.claim, [`${room}:wh`, `${room}:whm`], [owner, leaseMs, this.options.maxAgeMs, this.ttlMs()])) as unknown[];
+    const reply = (await this.run(SCRIPTS.claim, [`${room}:wh`, `${room}:whm`], [owner, leaseMs, this.options.maxAgeMs, this.ttlMs()])) as unknown[];
     const code = Number(reply[0]);
     const expired = reply.slice(4).map((line) => decodeEvent(String(line))).filter((e): e is QueuedEvent => e !== null);
     const lost = Number(reply[2]);
@@ -104,24 +104,24 @@ export class RedisWebhookQueue implements WebhookQueue {
   }
 
   async ack(room: string, owner: string, seq: number): Promise<number> {
-    return Number(await this.run(S.ack, [`${room}:wh`, `${room}:whm`], [owner, String(seq)]));
+    return Number(await this.run(SCRIPTS.ack, [`${room}:wh`, `${room}:whm`], [owner, String(seq)]));
   }
 
   async retry(room: string, owner: string, seq: number, delayMs: number): Promise<void> {
-    await this.run(S.retry, [`${room}:wh`, `${room}:whm`], [owner, String(seq), Math.round(delayMs)]);
+    await this.run(SCRIPTS.retry, [`${room}:wh`, `${room}:whm`], [owner, String(seq), Math.round(delayMs)]);
     await this.defer(room, delayMs);
   }
 
   async release(room: string, owner: string): Promise<void> {
-    await this.run(S.release, [`${room}:wh`, `${room}:whm`], [owner]);
+    await this.run(SCRIPTS.release, [`${room}:wh`, `${room}:whm`], [owner]);
   }
 
   async defer(room: string, delayMs: number): Promise<void> {
-    await this.run(S.schedule, this.shard(room), [room, Math.round(delayMs), 0]);
+    await this.run(SCRIPTS.schedule, this.shard(room), [room, Math.round(delayMs), 0]);
   }
 
   async forget(room: string): Promise<void> {
-    await this.run(S.forget, this.shard(room), [room, FORGET_AFTER_MS]);
+    await this.run(SCRIPTS.forget, this.shard(room), [room, FORGET_AFTER_MS]);
   }
 
   onActivity(listener: (room: string) => void): void {

@@ -36,7 +36,7 @@ export type RedisClient = Redis | Cluster;
 
 type Script = { source: string; sha: string };
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
-const S = {
+const SCRIPTS = {
   register: script(lua.REGISTER),
   suspend: script(lua.SUSPEND),
   resume: script(lua.RESUME),
@@ -125,7 +125,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async register(r: RegisterRequest): Promise<RegisterOutcome> {
-    const reply = (await this.change(S.register, [r.membersKey], [r.name, r.owner, r.maxRoomSize, lua.COUNTER_FIELD, r.secretHash, infoTail(r.info)], r, { kind: 'join', name: r.name })) as unknown[];
+    const reply = (await this.change(SCRIPTS.register, [r.membersKey], [r.name, r.owner, r.maxRoomSize, lua.COUNTER_FIELD, r.secretHash, infoTail(r.info)], r, { kind: 'join', name: r.name })) as unknown[];
     const seq = Number(reply[0]);
     if (seq === -1) return { ok: false, reason: 'name-taken' };
     if (seq === -2) return { ok: false, reason: 'room-full' };
@@ -136,7 +136,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async resume(r: ResumeRequest): Promise<ResumeOutcome> {
-    const reply = (await this.run(S.resume, [r.membersKey, r.holdKey], [r.name, r.secretHash, r.owner, r.newSecretHash])) as unknown[];
+    const reply = (await this.run(SCRIPTS.resume, [r.membersKey, r.holdKey], [r.name, r.secretHash, r.owner, r.newSecretHash])) as unknown[];
     const seq = Number(reply[0]);
     if (seq === -3) return { ok: false, reason: 'gone' };
     if (seq === -1) return { ok: false, reason: 'name-taken' };
@@ -153,7 +153,7 @@ export abstract class RedisStore implements Backend {
 
   async suspend(r: SuspendRequest): Promise<boolean> {
     const args = [r.name, r.owner, r.graceMs, r.snapshot, r.holdTtlMs, r.secretHash ?? '', ...r.frames];
-    return Number(await this.run(S.suspend, [r.membersKey, r.holdKey], args)) === 1;
+    return Number(await this.run(SCRIPTS.suspend, [r.membersKey, r.holdKey], args)) === 1;
   }
 
   async expire(m: MemberRef, owner: string): Promise<number | null> {
@@ -264,7 +264,7 @@ export abstract class RedisStore implements Backend {
   // dyno's member set and its sweep lock may live on different shards, and need not agree.
 
   async renewLease(nodeId: string, ttlMs: number): Promise<LeaseState> {
-    return LEASE_STATES[Number(await this.run(S.renewLease, [this.nodes.leases], [nodeId, ttlMs]))] ?? 'missing';
+    return LEASE_STATES[Number(await this.run(SCRIPTS.renewLease, [this.nodes.leases], [nodeId, ttlMs]))] ?? 'missing';
   }
 
   async indexMember(nodeId: string, m: MemberRef, owner: string): Promise<void> {
@@ -280,7 +280,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async claimDeadNodes(claimant: string, claimMs: number): Promise<string[]> {
-    const dead = ((await this.run(S.deadNodes, [this.nodes.leases], [])) as unknown[]).map(String);
+    const dead = ((await this.run(SCRIPTS.deadNodes, [this.nodes.leases], [])) as unknown[]).map(String);
     const claimed: string[] = [];
     for (const nodeId of dead) {
       if ((await this.client.set(this.nodes.sweepLock(nodeId), claimant, 'PX', claimMs, 'NX')) === 'OK') claimed.push(nodeId);
