@@ -162,12 +162,6 @@ export class PeerLink {
   }
 
   /**
-   * After the signaling socket came back: if a signal of ours was dropped while it was down,
-   * send again what the peer needs to finish. Our pending offer, or our last answer, is sent
-   * again (its SDP carries the candidates gathered so far); a settled negotiation whose
-   * candidates went missing before it connected is redone with an ICE restart.
-   */
-  /**
    * Signals to or from the peer may have been lost in the server: re-send the pending
    * description, or (`mayRestart`: one end only, so the two do not offer at once) restart
    * ICE on a connection that is not up.
@@ -179,6 +173,12 @@ export class PeerLink {
     this.resync();
   }
 
+  /**
+   * After the signaling socket came back: if a signal of ours was dropped while it was down,
+   * send again what the peer needs to finish. Our pending offer, or our last answer, is sent
+   * again (its SDP carries the candidates gathered so far); a settled negotiation whose
+   * candidates went missing before it connected is redone with an ICE restart.
+   */
   resync(): void {
     if (!this.#unsent || this.#closed) return;
     this.#unsent = false;
