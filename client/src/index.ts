@@ -23,7 +23,7 @@ export { ICE_REFRESH_FRACTION, iceRefreshDelayMs } from "./ice-refresh.ts";
 export type { WebSocketConstructor, WebSocketLike } from "./websocket-like.ts";
 export { newRoomName, ROOM_ALPHABET, ROOM_NAME_BITS } from "./room-name.ts";
 export { type LinkQuality, type LinkSample, classify, readLinkSample } from "./link-quality.ts";
-export { CallStats, type CallStatsEvents, type CallStatsOptions, type PeerStatsEvent } from "./call-stats.ts";
+export { CallStats, type CallStatsEvents, type CallStatsOptions, type LocalStatsEvent, type PeerStatsEvent, type StatsSource } from "./call-stats.ts";
 export { type VideoSendSettings, videoSendSettings, HEAVY_ROOM_SIZE } from "./send-quality.ts";
 export { type MediaState, parseMediaState } from "./media-state.ts";
 export { LevelMeter } from "./level-meter.ts";

@@ -42,6 +42,9 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   #iceServers: RTCIceServer[] = [];
   /** Ours, told to every peer when it changes and to each new peer; undefined until the app calls setMediaState. */
   #mediaState: MediaState | undefined;
+  /** Listeners of every link's statistics samples (call-stats.ts). */
+  readonly #statsListeners = new Set<(peer: string, report: RTCStatsReport) => void>();
+  #statsPaused = false;
   /** Our own name in the room, from the last `joined`. */
   #self: string | undefined;
   #closed = false;
@@ -119,6 +122,25 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     return await link.getStats();
   }
 
+  /**
+   * Each statistics sample of each connected peer, from the one sampler every connection has
+   * (it also feeds the media-stall watch): no getStats() of its own per reader. About one per
+   * peer per second while someone listens. Returns the unsubscribe.
+   */
+  onStats(listener: (peer: string, report: RTCStatsReport) => void): () => void {
+    this.#statsListeners.add(listener);
+    return () => this.#statsListeners.delete(listener);
+  }
+
+  /**
+   * Pauses all statistics sampling (the app's and the media-stall watch's) while nobody looks,
+   * for instance while the page is hidden; no timer runs meanwhile.
+   */
+  setStatsPaused(paused: boolean): void {
+    this.#statsPaused = paused;
+    for (const entry of this.#peers.values()) entry.link?.setStatsPaused(paused);
+  }
+
   /** Sends another track of `kind` (a different camera, or a device that appeared later) to everyone. */
   async replaceTrack(kind: TrackKind, track: MediaStreamTrack | null): Promise<void> {
     this.#local.tracks[kind] = track;
@@ -150,6 +172,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     if (this.#closed) return;
     for (const peer of [...this.#peers.keys()]) this.#remove(peer);
     this.#closed = true;
+    this.#statsListeners.clear();
     for (const off of this.#unsubscribe) off();
   }
 
@@ -290,6 +313,11 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
       onBroken: (why) => this.#onBroken(peer, link, why),
       settleTimeoutMs: this.#settleTimeoutMs,
       mediaStallMs: this.#mediaStallMs,
+      onStats: (report) => {
+        for (const listener of this.#statsListeners) listener(peer, report);
+      },
+      wantsStats: () => this.#statsListeners.size > 0,
+      statsPaused: this.#statsPaused,
     });
     entry.link = link;
     this.emit("connection-state", { peer, state: this.#shown(entry, link.connectionState) });

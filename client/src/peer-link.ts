@@ -27,6 +27,7 @@ import { MediaStallMonitor } from "./media-stall.ts";
 import { type LocalMedia, type PeerLinkOptions, type IceCandidateErrorInfo, type IceFailure } from "./peer-link-options.ts";
 import { type DtlsRole, answerRole, oppositeRole, readSetup, readUfrag, withSetup } from "./sdp-lines.ts";
 import { SettleWatchdog } from "./settle-watchdog.ts";
+import { StatsSampler } from "./stats-sampler.ts";
 import { SignalingError } from "./signaling-error.ts";
 import { type MeshSignalData, newSessionId } from "./signal-data.ts";
 
@@ -48,6 +49,8 @@ export class PeerLink {
   readonly #options: PeerLinkOptions;
   readonly #watchdog: SettleWatchdog;
   readonly #stall: MediaStallMonitor;
+  /** The one getStats() loop of this connection: the stall watch and the app's statistics share it. */
+  readonly #sampler: StatsSampler;
   #makingOffer = false;
   #ignoreOffer = false;
   /** Our DTLS role once a negotiation completed; our answers keep it. */
@@ -74,8 +77,16 @@ export class PeerLink {
     this.#watchdog = new SettleWatchdog(options.settleTimeoutMs ?? 0, () =>
       this.#break(`not connected within ${options.settleTimeoutMs} ms (connection ${pc.connectionState}, signaling ${pc.signalingState})`),
     );
+    this.#sampler = new StatsSampler(pc);
+    if (options.statsPaused === true) this.#sampler.setPaused(true);
+    const onStats = options.onStats;
+    if (onStats !== undefined) {
+      const wants = options.wantsStats ?? (() => true);
+      this.#sampler.add(onStats, () => wants() && !this.#closed && pc.connectionState === "connected");
+    }
     this.#stall = new MediaStallMonitor({
       pc,
+      sampler: this.#sampler,
       stallMs: options.mediaStallMs ?? 0,
       active: () => !this.#closed && pc.connectionState === "connected" && pc.signalingState === "stable",
       onStall: () => pc.restartIce(),
@@ -197,6 +208,15 @@ export class PeerLink {
     }
   }
 
+  /**
+   * Pauses statistics sampling, the stall watch's included (nothing polls while the page is
+   * hidden); on resume the stall watch starts its count afresh.
+   */
+  setStatsPaused(paused: boolean): void {
+    this.#sampler.setPaused(paused);
+    if (!paused) this.#stall.reset();
+  }
+
   /** Sends `track` (or nothing, for null) as this link's `kind`; renegotiates only if needed. */
   async setLocalTrack(kind: "audio" | "video", track: MediaStreamTrack | null, stream: MediaStream | null): Promise<void> {
     const candidates = this.#pc.getTransceivers().filter((t) => t.receiver.track.kind === kind && t.currentDirection !== "stopped");
@@ -231,6 +251,7 @@ export class PeerLink {
     this.#closed = true;
     this.#watchdog.stop();
     this.#stall.stop();
+    this.#sampler.stop();
     const pc = this.#pc;
     pc.onnegotiationneeded = null;
     pc.onicecandidate = null;
