@@ -168,8 +168,14 @@ interface OpenPage {
 
 /** Main-thread busy seconds of the page so far (Chrome's TaskDuration: script, style, layout, timers). */
 async function taskSeconds(cdp: CDPSession): Promise<number> {
+  return (await mainThread(cdp)).task;
+}
+
+/** Main-thread seconds so far: all tasks, and of them script, and style recalculation plus layout. */
+async function mainThread(cdp: CDPSession): Promise<{ task: number; script: number; styleLayout: number }> {
   const { metrics } = (await cdp.send('Performance.getMetrics')) as { metrics: Array<{ name: string; value: number }> };
-  return metrics.find((m) => m.name === 'TaskDuration')?.value ?? 0;
+  const get = (name: string): number => metrics.find((m) => m.name === name)?.value ?? 0;
+  return { task: get('TaskDuration'), script: get('ScriptDuration'), styleLayout: get('RecalcStyleDuration') + get('LayoutDuration') };
 }
 
 /** Opens `name`'s invite link; `beforeGoto` runs on the page's CDP session first (a profiler start). */
@@ -206,6 +212,9 @@ interface RoundResult {
   joinMs: number;
   /** The joining page's main-thread busy time per second of its setup (0..1). */
   setupCpu: number;
+  /** Of the setup's main-thread time: seconds of script, and of style and layout. */
+  setupScript: number;
+  setupStyleLayout: number;
   /** Each page's main-thread busy time per second in the call, averaged (0..1). */
   pageCpu: number;
   cores: number;
@@ -241,7 +250,8 @@ async function round(cluster: Cluster, fronts: Front[], mode: Mode, index: numbe
     const pages = opened.map((o) => o.page);
     await fullMesh(pages, NAMES, mode);
     const joinMs = Date.now() - joiner.started;
-    const setupCpu = (await taskSeconds(joiner.cdp)) / (joinMs / 1000);
+    const setup = await mainThread(joiner.cdp);
+    const setupCpu = setup.task / (joinMs / 1000);
     if (profile) {
       profiled = true;
       const { profile: cpuProfile } = (await joiner.cdp.send('Profiler.stop')) as { profile: unknown };
@@ -264,7 +274,7 @@ async function round(cluster: Cluster, fronts: Front[], mode: Mode, index: numbe
     const all = rows.flat().filter((v): v is Inbound => v !== null);
     const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     const fps = mean(all.map((v) => v.fps));
-    return { mode, joinMs, setupCpu, pageCpu, cores, width: mean(all.map((v) => v.width)), fps, cpuMsPerFrame: (1000 * cores) / Math.max(0.1, fps * all.length) };
+    return { mode, joinMs, setupCpu, setupScript: setup.script, setupStyleLayout: setup.styleLayout, pageCpu, cores, width: mean(all.map((v) => v.width)), fps, cpuMsPerFrame: (1000 * cores) / Math.max(0.1, fps * all.length) };
   } finally {
     await browser.close();
   }
@@ -283,7 +293,7 @@ const fronts = MODES.includes('article') ? await Promise.all(cluster.dynos.map((
 const results: RoundResult[] = [];
 try {
   say(`${PEOPLE}-person call, 2 dynos + Redis, headless Chromium; ${availableParallelism()} cores, load ${loadavg()[0]?.toFixed(2)} at start`);
-  say('round  mode     join-to-video  setup CPU  page CPU  Chromium CPU  inbound width  inbound fps  CPU per frame');
+  say('round  mode     join-to-video  setup CPU (script, style+layout)  page CPU  Chromium CPU  inbound width  inbound fps  CPU per frame');
   for (let i = 0; i < ROUNDS * MODES.length; i++) {
     const mode = MODES[i % MODES.length] as Mode;
     let r: RoundResult;
@@ -296,7 +306,7 @@ try {
     }
     results.push(r);
     say(
-      `${String(i + 1).padEnd(6)} ${mode.padEnd(8)} ${`${(r.joinMs / 1000).toFixed(2)} s`.padEnd(14)} ${pct(r.setupCpu).padEnd(10)} ${pct(r.pageCpu).padEnd(9)} ${`${r.cores.toFixed(2)} cores`.padEnd(13)} ${`${r.width.toFixed(0)} px`.padEnd(14)} ${r.fps.toFixed(1).padEnd(12)} ${r.cpuMsPerFrame.toFixed(1)} ms`,
+      `${String(i + 1).padEnd(6)} ${mode.padEnd(8)} ${`${(r.joinMs / 1000).toFixed(2)} s`.padEnd(14)} ${`${pct(r.setupCpu)} (${(r.setupScript * 1000).toFixed(0)} ms, ${(r.setupStyleLayout * 1000).toFixed(0)} ms)`.padEnd(33)} ${pct(r.pageCpu).padEnd(9)} ${`${r.cores.toFixed(2)} cores`.padEnd(13)} ${`${r.width.toFixed(0)} px`.padEnd(14)} ${r.fps.toFixed(1).padEnd(12)} ${r.cpuMsPerFrame.toFixed(1)} ms`,
     );
   }
   const medians = new Map<Mode, { join: number; setup: number; page: number }>();

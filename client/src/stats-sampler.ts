@@ -77,7 +77,10 @@ export class StatsSampler {
       const timedOut = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), STATS_TIMEOUT_MS)));
       const report = await Promise.race([this.#pc.getStats(), timedOut]);
       if (report === null || this.#stopped) return;
-      for (const { consumer } of wanting) consumer(report);
+      // Read the engine's report once into a plain Map: each pass over an RTCStatsReport makes
+      // a new object for every entry (Blink converts on access), and every consumer passes over it.
+      const snapshot: RTCStatsReport = wanting.length === 1 ? report : new Map(report);
+      for (const { consumer } of wanting) consumer(snapshot);
     } catch {
       // Closed meanwhile: nothing to read.
     } finally {
