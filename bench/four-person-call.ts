@@ -5,10 +5,11 @@
  *
  * - join-to-video: from the fourth page's invite link (page.goto) until every one of the
  *   four pages decodes video from every one of the three others;
- * - setup CPU: the fourth page's main-thread busy time (Chrome's TaskDuration: script, style,
- *   layout, timers) per second of that setup;
- * - page CPU: each page's main-thread busy time per second with the four in the call, averaged
- *   over the pages;
+ * - setup CPU: the fourth page's renderer process CPU time (Chrome's ProcessTime: its script,
+ *   style, layout, and WebRTC's encoders and decoders) per second of that setup, with its main
+ *   thread's share (ThreadTime) and the script and style+layout time in it;
+ * - page CPU: each page's renderer CPU per second with the four in the call (main thread's in
+ *   brackets), averaged over the pages;
  * - Chromium CPU (cores, summed over every Chromium process of the run) over a window
  *   with the four in the call, the mean inbound video width and frame rate, and CPU per
  *   frame delivered (on a saturated machine CPU alone stays flat: what changes is how many
@@ -166,16 +167,20 @@ interface OpenPage {
   cdp: CDPSession;
 }
 
-/** Main-thread busy seconds of the page so far (Chrome's TaskDuration: script, style, layout, timers). */
-async function taskSeconds(cdp: CDPSession): Promise<number> {
-  return (await mainThread(cdp)).task;
+interface CpuSoFar {
+  /** CPU seconds of the page's renderer process (ProcessTime: every thread, WebRTC's included). */
+  process: number;
+  /** CPU seconds of its main thread (ThreadTime). */
+  thread: number;
+  /** Seconds of script, and of style recalculation plus layout, on the main thread. */
+  script: number;
+  styleLayout: number;
 }
 
-/** Main-thread seconds so far: all tasks, and of them script, and style recalculation plus layout. */
-async function mainThread(cdp: CDPSession): Promise<{ task: number; script: number; styleLayout: number }> {
+async function cpuSoFar(cdp: CDPSession): Promise<CpuSoFar> {
   const { metrics } = (await cdp.send('Performance.getMetrics')) as { metrics: Array<{ name: string; value: number }> };
   const get = (name: string): number => metrics.find((m) => m.name === name)?.value ?? 0;
-  return { task: get('TaskDuration'), script: get('ScriptDuration'), styleLayout: get('RecalcStyleDuration') + get('LayoutDuration') };
+  return { process: get('ProcessTime'), thread: get('ThreadTime'), script: get('ScriptDuration'), styleLayout: get('RecalcStyleDuration') + get('LayoutDuration') };
 }
 
 /** Opens `name`'s invite link; `beforeGoto` runs on the page's CDP session first (a profiler start). */
@@ -210,13 +215,15 @@ async function fullMesh(pages: Page[], names: string[], mode: Mode): Promise<voi
 interface RoundResult {
   mode: Mode;
   joinMs: number;
-  /** The joining page's main-thread busy time per second of its setup (0..1). */
+  /** The joining page's renderer CPU per second of its setup (cores), and its main thread's. */
   setupCpu: number;
+  setupMain: number;
   /** Of the setup's main-thread time: seconds of script, and of style and layout. */
   setupScript: number;
   setupStyleLayout: number;
-  /** Each page's main-thread busy time per second in the call, averaged (0..1). */
+  /** Each page's renderer CPU per second in the call, averaged (cores), and its main thread's. */
   pageCpu: number;
+  pageMain: number;
   cores: number;
   width: number;
   fps: number;
@@ -250,8 +257,8 @@ async function round(cluster: Cluster, fronts: Front[], mode: Mode, index: numbe
     const pages = opened.map((o) => o.page);
     await fullMesh(pages, NAMES, mode);
     const joinMs = Date.now() - joiner.started;
-    const setup = await mainThread(joiner.cdp);
-    const setupCpu = setup.task / (joinMs / 1000);
+    const setup = await cpuSoFar(joiner.cdp);
+    const setupSeconds = (Date.now() - joiner.started) / 1000;
     if (profile) {
       profiled = true;
       const { profile: cpuProfile } = (await joiner.cdp.send('Profiler.stop')) as { profile: unknown };
@@ -263,18 +270,26 @@ async function round(cluster: Cluster, fronts: Front[], mode: Mode, index: numbe
     await sleep(2000);
     const pids = chromiumPids();
     const cpuStart = cpuOf(pids);
-    const taskStart = await Promise.all(opened.map((o) => taskSeconds(o.cdp)));
+    const before = await Promise.all(opened.map((o) => cpuSoFar(o.cdp)));
     const wallStart = performance.now();
     await sleep(CPU_MS);
     const seconds = (performance.now() - wallStart) / 1000;
     const cores = (cpuOf(pids) - cpuStart) / seconds;
-    const taskEnd = await Promise.all(opened.map((o) => taskSeconds(o.cdp)));
-    const pageCpu = taskEnd.reduce((sum, t, i) => sum + (t - (taskStart[i] ?? 0)), 0) / opened.length / seconds;
+    const after = await Promise.all(opened.map((o) => cpuSoFar(o.cdp)));
+    const perPage = (key: 'process' | 'thread'): number => after.reduce((sum, t, i) => sum + t[key] - (before[i]?.[key] ?? 0), 0) / opened.length / seconds;
     const rows = await Promise.all(pages.map((p, i) => inbound(p, NAMES.filter((_, j) => j !== i), mode)));
     const all = rows.flat().filter((v): v is Inbound => v !== null);
     const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     const fps = mean(all.map((v) => v.fps));
-    return { mode, joinMs, setupCpu, setupScript: setup.script, setupStyleLayout: setup.styleLayout, pageCpu, cores, width: mean(all.map((v) => v.width)), fps, cpuMsPerFrame: (1000 * cores) / Math.max(0.1, fps * all.length) };
+    return {
+      mode,
+      joinMs,
+      setupCpu: setup.process / setupSeconds,
+      setupMain: setup.thread / setupSeconds,
+      setupScript: setup.script,
+      setupStyleLayout: setup.styleLayout,
+      pageCpu: perPage('process'),
+      pageMain: perPage('thread'), cores, width: mean(all.map((v) => v.width)), fps, cpuMsPerFrame: (1000 * cores) / Math.max(0.1, fps * all.length) };
   } finally {
     await browser.close();
   }
@@ -285,7 +300,6 @@ const median = (xs: number[]): number => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
-const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
 
 const redis = await startRedis();
 const cluster = await startCluster('redis', { redisUrl: redis.url, env: { REDIS_PREFIX: uniquePrefix('bench4') } });
@@ -293,7 +307,7 @@ const fronts = MODES.includes('article') ? await Promise.all(cluster.dynos.map((
 const results: RoundResult[] = [];
 try {
   say(`${PEOPLE}-person call, 2 dynos + Redis, headless Chromium; ${availableParallelism()} cores, load ${loadavg()[0]?.toFixed(2)} at start`);
-  say('round  mode     join-to-video  setup CPU (script, style+layout)  page CPU  Chromium CPU  inbound width  inbound fps  CPU per frame');
+  say('round  mode     join-to-video  setup CPU: renderer (main thread; script, style+layout)  page CPU: renderer (main)  Chromium CPU  inbound width  inbound fps  CPU per frame');
   for (let i = 0; i < ROUNDS * MODES.length; i++) {
     const mode = MODES[i % MODES.length] as Mode;
     let r: RoundResult;
@@ -305,26 +319,35 @@ try {
       continue;
     }
     results.push(r);
+    const setup = `${r.setupCpu.toFixed(2)} (${r.setupMain.toFixed(2)}; ${(r.setupScript * 1000).toFixed(0)} ms, ${(r.setupStyleLayout * 1000).toFixed(0)} ms)`;
     say(
-      `${String(i + 1).padEnd(6)} ${mode.padEnd(8)} ${`${(r.joinMs / 1000).toFixed(2)} s`.padEnd(14)} ${`${pct(r.setupCpu)} (${(r.setupScript * 1000).toFixed(0)} ms, ${(r.setupStyleLayout * 1000).toFixed(0)} ms)`.padEnd(33)} ${pct(r.pageCpu).padEnd(9)} ${`${r.cores.toFixed(2)} cores`.padEnd(13)} ${`${r.width.toFixed(0)} px`.padEnd(14)} ${r.fps.toFixed(1).padEnd(12)} ${r.cpuMsPerFrame.toFixed(1)} ms`,
+      `${String(i + 1).padEnd(6)} ${mode.padEnd(8)} ${`${(r.joinMs / 1000).toFixed(2)} s`.padEnd(14)} ${setup.padEnd(56)} ${`${r.pageCpu.toFixed(2)} (${r.pageMain.toFixed(2)})`.padEnd(26)} ${`${r.cores.toFixed(2)} cores`.padEnd(13)} ${`${r.width.toFixed(0)} px`.padEnd(14)} ${r.fps.toFixed(1).padEnd(12)} ${r.cpuMsPerFrame.toFixed(1)} ms`,
     );
   }
-  const medians = new Map<Mode, { join: number; setup: number; page: number }>();
+  type Medians = Record<'join' | 'setup' | 'setupMain' | 'page' | 'pageMain', number>;
+  const medians = new Map<Mode, Medians>();
   for (const mode of MODES) {
     const mine = results.filter((r) => r.mode === mode);
     if (mine.length === 0) continue;
-    const m = { join: median(mine.map((r) => r.joinMs / 1000)), setup: median(mine.map((r) => r.setupCpu)), page: median(mine.map((r) => r.pageCpu)) };
+    const m: Medians = {
+      join: median(mine.map((r) => r.joinMs / 1000)),
+      setup: median(mine.map((r) => r.setupCpu)),
+      setupMain: median(mine.map((r) => r.setupMain)),
+      page: median(mine.map((r) => r.pageCpu)),
+      pageMain: median(mine.map((r) => r.pageMain)),
+    };
     medians.set(mode, m);
     const cores = mine.map((r) => r.cores);
     say(
-      `${mode.padEnd(8)} median join-to-video ${m.join.toFixed(2)} s, setup CPU ${pct(m.setup)}, page CPU ${pct(m.page)} (${mine.length} rounds); Chromium ${Math.min(...cores).toFixed(2)}-${Math.max(...cores).toFixed(2)} cores`,
+      `${mode.padEnd(8)} medians of ${mine.length}: join-to-video ${m.join.toFixed(2)} s, setup CPU ${m.setup.toFixed(2)} cores (main thread ${m.setupMain.toFixed(2)}), page CPU in the call ${m.page.toFixed(3)} cores (main thread ${m.pageMain.toFixed(3)}); Chromium ${Math.min(...cores).toFixed(2)}-${Math.max(...cores).toFixed(2)} cores`,
     );
   }
   const page = medians.get('after');
   const article = medians.get('article');
   if (page !== undefined && article !== undefined) {
+    const ratio = (key: keyof Medians): string => (page[key] / article[key]).toFixed(2);
     say(
-      `page / article: join-to-video ${(page.join / article.join).toFixed(2)}, setup CPU ${(page.setup / article.setup).toFixed(2)}, page CPU in the call ${(page.page / article.page).toFixed(2)} (below 1: the page is faster / lighter)`,
+      `page / article (medians; below 1: the page is faster or lighter): join-to-video ${ratio('join')}, setup CPU ${ratio('setup')} (main thread ${ratio('setupMain')}), page CPU in the call ${ratio('page')} (main thread ${ratio('pageMain')})`,
     );
   }
   say(`load ${loadavg()[0]?.toFixed(2)} at end`);
