@@ -217,6 +217,8 @@ interface RoundResult {
   joinMs: number;
   /** The joining page's renderer CPU per second of its setup (cores), and its main thread's. */
   setupCpu: number;
+  /** The same in CPU seconds over the whole setup: a faster setup may burn more per second and less in all. */
+  setupCpuTotal: number;
   setupMain: number;
   /** Of the setup's main-thread time: seconds of script, and of style and layout. */
   setupScript: number;
@@ -285,6 +287,7 @@ async function round(cluster: Cluster, fronts: Front[], mode: Mode, index: numbe
       mode,
       joinMs,
       setupCpu: setup.process / setupSeconds,
+      setupCpuTotal: setup.process,
       setupMain: setup.thread / setupSeconds,
       setupScript: setup.script,
       setupStyleLayout: setup.styleLayout,
@@ -307,7 +310,7 @@ const fronts = MODES.includes('article') ? await Promise.all(cluster.dynos.map((
 const results: RoundResult[] = [];
 try {
   say(`${PEOPLE}-person call, 2 dynos + Redis, headless Chromium; ${availableParallelism()} cores, load ${loadavg()[0]?.toFixed(2)} at start`);
-  say('round  mode     join-to-video  setup CPU: renderer (main thread; script, style+layout)  page CPU: renderer (main)  Chromium CPU  inbound width  inbound fps  CPU per frame');
+  say('round  mode     join-to-video  setup CPU: renderer per s, in all (main thread; script, style+layout)  page CPU: renderer (main)  Chromium CPU  inbound width  inbound fps  CPU per frame');
   for (let i = 0; i < ROUNDS * MODES.length; i++) {
     const mode = MODES[i % MODES.length] as Mode;
     let r: RoundResult;
@@ -319,12 +322,12 @@ try {
       continue;
     }
     results.push(r);
-    const setup = `${r.setupCpu.toFixed(2)} (${r.setupMain.toFixed(2)}; ${(r.setupScript * 1000).toFixed(0)} ms, ${(r.setupStyleLayout * 1000).toFixed(0)} ms)`;
+    const setup = `${r.setupCpu.toFixed(2)}, ${r.setupCpuTotal.toFixed(2)} s (${r.setupMain.toFixed(2)}; ${(r.setupScript * 1000).toFixed(0)} ms, ${(r.setupStyleLayout * 1000).toFixed(0)} ms)`;
     say(
-      `${String(i + 1).padEnd(6)} ${mode.padEnd(8)} ${`${(r.joinMs / 1000).toFixed(2)} s`.padEnd(14)} ${setup.padEnd(56)} ${`${r.pageCpu.toFixed(2)} (${r.pageMain.toFixed(2)})`.padEnd(26)} ${`${r.cores.toFixed(2)} cores`.padEnd(13)} ${`${r.width.toFixed(0)} px`.padEnd(14)} ${r.fps.toFixed(1).padEnd(12)} ${r.cpuMsPerFrame.toFixed(1)} ms`,
+      `${String(i + 1).padEnd(6)} ${mode.padEnd(8)} ${`${(r.joinMs / 1000).toFixed(2)} s`.padEnd(14)} ${setup.padEnd(72)} ${`${r.pageCpu.toFixed(2)} (${r.pageMain.toFixed(2)})`.padEnd(26)} ${`${r.cores.toFixed(2)} cores`.padEnd(13)} ${`${r.width.toFixed(0)} px`.padEnd(14)} ${r.fps.toFixed(1).padEnd(12)} ${r.cpuMsPerFrame.toFixed(1)} ms`,
     );
   }
-  type Medians = Record<'join' | 'setup' | 'setupMain' | 'page' | 'pageMain', number>;
+  type Medians = Record<'join' | 'setup' | 'setupTotal' | 'setupMain' | 'page' | 'pageMain', number>;
   const medians = new Map<Mode, Medians>();
   for (const mode of MODES) {
     const mine = results.filter((r) => r.mode === mode);
@@ -332,6 +335,7 @@ try {
     const m: Medians = {
       join: median(mine.map((r) => r.joinMs / 1000)),
       setup: median(mine.map((r) => r.setupCpu)),
+      setupTotal: median(mine.map((r) => r.setupCpuTotal)),
       setupMain: median(mine.map((r) => r.setupMain)),
       page: median(mine.map((r) => r.pageCpu)),
       pageMain: median(mine.map((r) => r.pageMain)),
@@ -339,7 +343,7 @@ try {
     medians.set(mode, m);
     const cores = mine.map((r) => r.cores);
     say(
-      `${mode.padEnd(8)} medians of ${mine.length}: join-to-video ${m.join.toFixed(2)} s, setup CPU ${m.setup.toFixed(2)} cores (main thread ${m.setupMain.toFixed(2)}), page CPU in the call ${m.page.toFixed(3)} cores (main thread ${m.pageMain.toFixed(3)}); Chromium ${Math.min(...cores).toFixed(2)}-${Math.max(...cores).toFixed(2)} cores`,
+      `${mode.padEnd(8)} medians of ${mine.length}: join-to-video ${m.join.toFixed(2)} s, setup CPU ${m.setup.toFixed(2)} cores (main thread ${m.setupMain.toFixed(2)}), ${m.setupTotal.toFixed(2)} CPU s in all, page CPU in the call ${m.page.toFixed(3)} cores (main thread ${m.pageMain.toFixed(3)}); Chromium ${Math.min(...cores).toFixed(2)}-${Math.max(...cores).toFixed(2)} cores`,
     );
   }
   const page = medians.get('after');
@@ -347,7 +351,7 @@ try {
   if (page !== undefined && article !== undefined) {
     const ratio = (key: keyof Medians): string => (page[key] / article[key]).toFixed(2);
     say(
-      `page / article (medians; below 1: the page is faster or lighter): join-to-video ${ratio('join')}, setup CPU ${ratio('setup')} (main thread ${ratio('setupMain')}), page CPU in the call ${ratio('page')} (main thread ${ratio('pageMain')})`,
+      `page / article (medians; below 1: the page is faster or lighter): join-to-video ${ratio('join')}, setup CPU per second ${ratio('setup')} (main thread ${ratio('setupMain')}), in all ${ratio('setupTotal')}, page CPU in the call ${ratio('page')} (main thread ${ratio('pageMain')})`,
     );
   }
   say(`load ${loadavg()[0]?.toFixed(2)} at end`);
