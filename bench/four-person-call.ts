@@ -354,6 +354,18 @@ try {
       `page / article (medians; below 1: the page is faster or lighter): join-to-video ${ratio('join')}, setup CPU per second ${ratio('setup')} (main thread ${ratio('setupMain')}), in all ${ratio('setupTotal')}, page CPU in the call ${ratio('page')} (main thread ${ratio('pageMain')})`,
     );
   }
+  // Rounds alternate, so each page round has an article round beside it under much the same load.
+  const pairs: Array<[RoundResult, RoundResult]> = [];
+  for (const r of results) {
+    const other = results.find((o) => o.mode === 'article' && r.mode === 'after' && Math.abs(results.indexOf(o) - results.indexOf(r)) === 1 && !pairs.some(([, a]) => a === o));
+    if (other !== undefined) pairs.push([r, other]);
+  }
+  if (pairs.length > 0) {
+    const count = (better: (p: RoundResult, a: RoundResult) => boolean): number => pairs.filter(([p, a]) => better(p, a)).length;
+    say(
+      `side by side (${pairs.length} pairs of neighbouring rounds): the page joined sooner in ${count((p, a) => p.joinMs < a.joinMs)}, used less renderer CPU in the call in ${count((p, a) => p.pageCpu < a.pageCpu)}, less Chromium CPU per frame in ${count((p, a) => p.cpuMsPerFrame < a.cpuMsPerFrame)}`,
+    );
+  }
   say(`load ${loadavg()[0]?.toFixed(2)} at end`);
 } finally {
   await Promise.all(fronts.map((f) => f.close()));
