@@ -148,12 +148,11 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     if (kind === "video") this.#applySendSettings();
   }
 
-  /** Video send settings for the room's size on every link (send-quality.ts). */
-  #applySendSettings(): void {
+  /** Video send settings for the room's size on every link, or on `links` (send-quality.ts). */
+  #applySendSettings(links = [...this.#peers.values()].map((entry) => entry.link)): void {
     if (!this.#adaptiveQuality) return;
     const settings = videoSendSettings(this.#peers.size + 1);
-    for (const entry of this.#peers.values()) {
-      const link = entry.link;
+    for (const link of links) {
       if (link === undefined || link.closed) continue;
       for (const sender of link.videoSenders()) {
         applyVideoSendSettings(sender, settings).catch((cause: unknown) =>
@@ -320,6 +319,8 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
       statsPaused: this.#statsPaused,
     });
     entry.link = link;
+    // Chromium has encodings before negotiating: its encoder starts at the room's size (else a no-op).
+    this.#applySendSettings([link]);
     this.emit("connection-state", { peer, state: this.#shown(entry, link.connectionState) });
     return link;
   }
