@@ -179,7 +179,12 @@ export class CallSession {
     });
     this.#listen(el.inviteButton, "click", () => void this.#copyInvite());
     // Nobody looks at a hidden page: no statistics sampling, no meter, until it is shown.
-    const onVisibility = (): void => call.setStatsPaused(document.visibilityState === "hidden");
+    const onVisibility = (): void => {
+      const hidden = document.visibilityState === "hidden";
+      call.setStatsPaused(hidden);
+      // The fallback meter too; the first sample after the page is shown again restarts it.
+      if (hidden) this.#stopMeter();
+    };
     this.#listen(document, "visibilitychange", onVisibility);
     onVisibility();
 
@@ -290,7 +295,7 @@ export class CallSession {
 
   /**
    * An engine whose statistics carry no microphone level (Firefox): a Web Audio meter on the
-   * microphone instead, read at the same pace, paused while the page is hidden.
+   * microphone instead, stopped while the page is hidden.
    */
   #fallBackToMeter(): void {
     const track = this.#localTrack("audio");
@@ -303,7 +308,6 @@ export class CallSession {
       return;
     }
     const timer = setInterval(() => {
-      if (document.visibilityState === "hidden") return;
       if (meter.level() > LOCAL_SPEAKING_LEVEL) this.#lastLoud = Date.now();
       this.#showLocalSpeaking(Date.now() - this.#lastLoud < SPEAKING_HOLD_MS);
     }, LOCAL_METER_MS);

@@ -119,8 +119,10 @@ describe('leaving a call undoes everything the call built', () => {
       if (Date.now() > deadline) throw new Error(`ada never decoded bob's video\n${logs.join('\n')}`);
       await sleep(200);
     }
-    // Statistics flow (quality badge on bob's tile): the sampler and its timers are running.
+    // Statistics flow (quality badge on bob's tile): the sampler and its timers are running;
+    // our own tile lights up with the fake microphone's tone, from the same samples.
     await page.waitForSelector('[data-peer="bob"][data-quality]', { timeout: 15_000 });
+    await page.waitForSelector('#local-tile[data-speaking="true"]', { timeout: 15_000 });
     const during = await page.evaluate(() => (window as unknown as CountWindow).__count.snapshot());
     const baseline = await page.evaluate(() => (window as unknown as CountWindow).__count.baseline());
     expect(baseline).not.toBeNull();
@@ -143,6 +145,7 @@ describe('leaving a call undoes everything the call built', () => {
     expect(after.connections).toBeGreaterThanOrEqual(1);
     expect(after.liveTracks, 'live tracks').toBe(0);
     expect(after.openAudioContexts, 'open audio contexts').toBe(0);
+    expect(await page.getAttribute('#local-tile', 'data-speaking')).toBe('false');
     // And bob saw ada go.
     await bob.page.waitForSelector('[data-peer="ada"]', { state: 'detached', timeout: 10_000 });
   });
