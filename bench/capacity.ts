@@ -34,7 +34,7 @@ const openFiles = Number(/Max open files\s+(\d+)/.exec(readFileSync('/proc/self/
 const workers = Number(values.workers);
 // node-0 holds every member's socket plus ~100 of its own (Redis, inspector, files).
 const ceiling = Math.min(openFiles - 200, (openFiles - 1000) * workers);
-const wanted = (values.members as string).split(',').map(Number);
+const wanted = values.members.split(',').map(Number);
 const targets = [...new Set(wanted.map((n) => Math.min(n, ceiling)))].filter((n) => n > 0).sort((a, b) => a - b);
 const heartbeatMs = Number(values['heartbeat-ms']);
 const cpuWindowMs = Number(values['cpu-seconds']) * 1000;

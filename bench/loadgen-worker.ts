@@ -190,9 +190,9 @@ async function stormPrepare(c: StormPrepareCommand): Promise<void> {
   errors = {};
   members = await openAll(c.members.length, async (i) => {
     const spec = c.members[i] as StormPrepareCommand['members'][number];
-    let member: Member | undefined;
+    // The events read `member` once the socket answers, never before the next statement built it.
     const client = openClient(c.kind, c.urls[spec.dyno], memberEvents(() => member));
-    member = { client, room: spec.room, name: spec.name, joined: false, known: 0, expected: spec.expectedPeers, completeAt: 0 };
+    const member: Member = { client, room: spec.room, name: spec.name, joined: false, known: 0, expected: spec.expectedPeers, completeAt: 0 };
     await client.open;
     return member;
   });

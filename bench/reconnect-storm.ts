@@ -28,7 +28,7 @@ const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 const redis = await startRedis();
 try {
   for (let run = 1; run <= Number(values.runs); run++) {
-    const env: Record<string, string> = { RESUME_GRACE_MS: values.grace as string, REDIS_PREFIX: `storm${run}-${Date.now().toString(36)}:` };
+    const env: Record<string, string> = { RESUME_GRACE_MS: values.grace, REDIS_PREFIX: `storm${run}-${Date.now().toString(36)}:` };
     const newEnv: Record<string, string> = values['joins-per-sec'] ? { MAX_JOINS_PER_SEC: values['joins-per-sec'] } : {};
     say(`== run ${run} (load ${loadavg()[0]?.toFixed(1)}): ${values.members} members in rooms of ${values['room-size']}, MAX_JOINS_PER_SEC=${newEnv['MAX_JOINS_PER_SEC'] ?? '(default)'}, RESUME_GRACE_MS=${env['RESUME_GRACE_MS']}`);
     const result = await runReconnectStorm({

@@ -78,7 +78,7 @@ try {
       (ws) =>
         new Promise<void>((resolve) => {
           const on = (data: WebSocket.RawData): void => {
-            if (String(data).includes(`"n":${n}}`)) {
+            if ((data as Buffer).toString('utf8').includes(`"n":${n}}`)) {
               ws.off('message', on);
               resolve();
             }

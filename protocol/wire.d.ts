@@ -187,10 +187,80 @@ export type ErrorCodeValue =
   | 'overloaded'
   | 'removed';
 
-/** Close codes the server sends (docs/protocol.md, Close codes); 4000-4099 mean "do not reconnect". */
-export type CloseCodeValue = 1000 | 1001 | 1008 | 1009 | 1011 | 1012 | 1013 | 4000 | 4001;
+/** What a client does when its socket closes with a code: open a new one, or give up. */
+export type CloseDecision = 'reconnect' | 'stop';
 
-/** Limits a client may check before sending (the server is the authority). */
+/**
+ * The close-code table (docs/protocol.md, Close codes): each code a client may see, with the
+ * decision the client library takes on it. The rule: retry when the cause is the network or
+ * the server's lifecycle (a new attempt may land on a healthy dyno), stop when the cause is
+ * this client itself (a new attempt would be refused the same way). The server's table
+ * (src/protocol/error-codes.ts) and the client's (client/src/close-codes.ts) are checked
+ * against it when they compile.
+ */
+export interface CloseCodeDecisions {
+  /** Normal closure by the server. */
+  1000: 'stop';
+  /** Going away: the server is shutting down. */
+  1001: 'reconnect';
+  /** Protocol error. */
+  1002: 'stop';
+  /** Unsupported data. */
+  1003: 'stop';
+  /** No status received (never sent on the wire). */
+  1005: 'reconnect';
+  /** Abnormal closure: the link dropped (never sent on the wire). */
+  1006: 'reconnect';
+  /** A text frame was not valid UTF-8. */
+  1007: 'stop';
+  /** Policy violation: the client kept sending after `rate-limited`. */
+  1008: 'stop';
+  /** A frame over MAX_MESSAGE_BYTES: the same frame would fail again. */
+  1009: 'stop';
+  /** Missing extension. */
+  1010: 'stop';
+  /** Internal server error: a retry (and resume) may succeed. */
+  1011: 'reconnect';
+  /** Service restart: the dyno is draining. */
+  1012: 'reconnect';
+  /** Try again later: joins over the dyno's rate. */
+  1013: 'reconnect';
+  /** Bad gateway. */
+  1014: 'reconnect';
+  /** TLS handshake failure. */
+  1015: 'stop';
+  /** This membership was resumed on another connection; that one is the live one. */
+  4000: 'stop';
+  /** The application removed this member (server API). */
+  4001: 'stop';
+}
+
+/**
+ * Ranges for codes the table does not list, in order. 4000-4899 belong to the server (its
+ * permanent refusals below 4500, temporary conditions from 4500); 4900-4999 to the client
+ * library's own closes, which a server never sends. Any other code reconnects: a proxy may
+ * invent one, and the reconnect policy still bounds the retries.
+ */
+export type CloseCodeRanges = [
+  { from: 3000; to: 3999; owner: 'library'; decision: 'reconnect' },
+  { from: 4000; to: 4499; owner: 'server'; decision: 'stop' },
+  { from: 4500; to: 4899; owner: 'server'; decision: 'reconnect' },
+  { from: 4900; to: 4999; owner: 'client'; decision: 'reconnect' },
+];
+
+/** Close codes the server sends (1007 is sent by the WebSocket library itself). */
+export type CloseCodeValue = 1000 | 1001 | 1007 | 1008 | 1009 | 1011 | 1012 | 1013 | 4000 | 4001;
+
+/** Close codes the client library sends: its own range (4900-4999), so they cannot be taken for a server's. */
+export type ClientCloseCodeValue = 4900;
+
+/** Fails to compile when the server sends a code the table has no decision for. */
+export type CloseCodesDecided = [Exclude<CloseCodeValue, keyof CloseCodeDecisions>] extends [never] ? true : never;
+
+/**
+ * Limits a client may check before sending (the server is the authority). Both sides declare
+ * their constants with these types, so a limit changed on one side only does not compile.
+ */
 export interface WireLimits {
   /** Code points in a room or member name. */
   maxNameChars: 64;

@@ -25,7 +25,8 @@ const common = {
 };
 
 await Promise.all([
-  build({ ...common, entryPoints: [`${root}client/page/main.ts`], outfile: `${out}/main.js`, minify: true }),
+  // PAGE_MINIFY=0: readable names, for a CPU profile of the page (bench/four-person-call.ts --profile).
+  build({ ...common, entryPoints: [`${root}client/page/main.ts`], outfile: `${out}/main.js`, minify: process.env.PAGE_MINIFY !== "0" }),
   // Readable rather than minified: other developers step through it in devtools.
   build({ ...common, entryPoints: [`${root}client/src/index.ts`], outfile: `${out}/signaling-client.js` }),
   copyFile(`${root}client/page/index.html`, `${out}/index.html`),

@@ -3,6 +3,11 @@ import { createLogger } from './log/logger.ts';
 import { CloseCode } from './protocol/error-codes.ts';
 import { createSignalingServer } from './server.ts';
 
+/** sysexits.h EX_CONFIG: a supervisor that knows it stops restarting a misconfigured process. */
+const EXIT_CONFIG = 78;
+/** Heroku kills a dyno 30 s after SIGTERM: exit on our own first, whatever the drain left. */
+const DRAIN_DEADLINE_MS = 25_000;
+
 /** Process entry: validate config, start, and drain on SIGTERM (Heroku allows 30 s). */
 async function main(): Promise<void> {
   let config;
@@ -11,7 +16,7 @@ async function main(): Promise<void> {
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\nFix the variables above and start again.\n`);
-      process.exit(78);
+      process.exit(EXIT_CONFIG);
     }
     throw error;
   }
@@ -25,7 +30,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'draining: closing sockets with 1012 so clients reconnect elsewhere');
-    const deadline = setTimeout(() => process.exit(1), 25_000);
+    const deadline = setTimeout(() => process.exit(1), DRAIN_DEADLINE_MS);
     deadline.unref();
     server
       .close(CloseCode.ServiceRestart)

@@ -31,6 +31,11 @@ import { createWebhooks, isWebhookSource } from './webhooks/start-webhooks.ts';
 import type { UpgradeHandler } from './transport/ws-gateway.ts';
 import { WsGateway } from './transport/ws-gateway.ts';
 
+/** A socket that has not finished its close handshake this long after ours is terminated. */
+const CLOSE_HANDSHAKE_MS = 2000;
+/** How long closed sessions get to leave or start their grace in the backend before it closes. */
+const SESSIONS_SETTLE_MS = 5000;
+
 /**
  * The built page, dist/public at the package root. This file runs from src/ (one level
  * down: `npm run dev`, the tests) or from dist/server/ (two levels: `npm start`), so a
@@ -70,6 +75,7 @@ export async function createSignalingServer({ config, logger, publicDir, backend
     leaseMs: config.nodeLeaseMs,
     maxHeld: config.maxHeldSignals,
     maxHeldBytes: config.maxHeldBytes,
+    handoverTimeoutMs: config.handoverTimeoutMs,
     logger,
   });
   const leases = new LeasesAndSweeps(backend, {
@@ -147,14 +153,15 @@ export async function createSignalingServer({ config, logger, publicDir, backend
         (ws) => new Promise<void>((resolve) => {
           ws.once('close', () => resolve());
           ws.close(code, 'server shutting down');
-          setTimeout(() => { ws.terminate(); resolve(); }, 2000).unref();
+          setTimeout(() => { ws.terminate(); resolve(); }, CLOSE_HANDSHAKE_MS).unref();
         }),
       );
       await Promise.all(closing);
       // Closed sessions leave or start their grace in the backend: let them finish first.
-      await node.settled(5000);
+      await node.settled(SESSIONS_SETTLE_MS);
       node.stop();
-      // Leases given back, so another dyno sends what this one had open at once.
+      // Leases given back; the rooms this dyno was delivering are due again 2 x
+      // WEBHOOK_TIMEOUT_MS after their delivery began, and any dyno takes them over then.
       await webhooks?.stop();
       await leases.stop();
       await backend.close();

@@ -29,6 +29,8 @@ export interface CallDevicesOptions {
 export class CallDevices {
   readonly #o: CallDevicesOptions;
   readonly #offDeviceChange: () => void;
+  /** Our "ended" listener on each track we watch, removed on close. */
+  readonly #watched = new Map<MediaStreamTrack, () => void>();
   #closed = false;
 
   constructor(options: CallDevicesOptions) {
@@ -51,6 +53,8 @@ export class CallDevices {
     selects.mic.removeEventListener("change", this.#onMic);
     selects.speaker.removeEventListener("change", this.#onSpeaker);
     this.#offDeviceChange();
+    for (const [track, onEnded] of this.#watched) track.removeEventListener("ended", onEnded);
+    this.#watched.clear();
   }
 
   async refresh(): Promise<void> {
@@ -84,6 +88,7 @@ export class CallDevices {
       fresh.enabled = old.enabled;
       stream.removeTrack(old);
       old.stop();
+      this.#unwatch(old);
     }
     stream.addTrack(fresh);
     this.#watch(fresh);
@@ -103,11 +108,19 @@ export class CallDevices {
     this.#o.remember({ speakerId: id });
   };
 
+  #unwatch(track: MediaStreamTrack): void {
+    const onEnded = this.#watched.get(track);
+    if (onEnded !== undefined) track.removeEventListener("ended", onEnded);
+    this.#watched.delete(track);
+  }
+
   /** An unplugged device ends its track. */
   #watch(track: MediaStreamTrack): void {
-    track.addEventListener("ended", () => {
+    const onEnded = (): void => {
       if (!this.#closed && this.#o.stream.getTracks().includes(track)) void this.#fallBack(track.kind as Kind, trackDevice(track));
-    });
+    };
+    track.addEventListener("ended", onEnded);
+    this.#watched.set(track, onEnded);
   }
 
   async #onDeviceChange(): Promise<void> {

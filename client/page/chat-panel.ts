@@ -20,14 +20,16 @@ const MAX_SHOWN = 500;
 export class ChatPanel {
   readonly #el: ChatElements;
   readonly #strings: Strings;
-  readonly #time: Intl.DateTimeFormat;
+  readonly #lang: string;
+  /** Made with the first message: creating a DateTimeFormat loads locale data, a cost a call that never chats should not pay while it sets up. */
+  #time: Intl.DateTimeFormat | undefined;
   #unread = 0;
   #send: ((text: string) => void) | undefined;
 
   constructor(elements: ChatElements, strings: Strings, lang: string) {
     this.#el = elements;
     this.#strings = strings;
-    this.#time = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" });
+    this.#lang = lang;
     elements.toggle.addEventListener("click", () => this.setOpen(elements.panel.hidden === true));
     elements.form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -64,6 +66,7 @@ export class ChatPanel {
     who.textContent = message.own ? this.#strings.youInChat : label; // textContent: never markup
     const time = document.createElement("time");
     time.dateTime = new Date(message.at).toISOString();
+    this.#time ??= new Intl.DateTimeFormat(this.#lang, { hour: "2-digit", minute: "2-digit" });
     time.textContent = this.#time.format(message.at);
     const text = document.createElement("p");
     text.className = "chat-text";

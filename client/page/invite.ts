@@ -32,9 +32,13 @@ export function signalingUrl(location: Location): string {
   return `${scheme}//${location.host}/signaling`;
 }
 
-/** The link to send to others: the room only, never our own name. */
-export function inviteLink(location: Location, room: string): string {
+/**
+ * The page's own address for `room`: the link to send to others, and what the address bar
+ * shows. The room only, never our own name; `lang` is kept when the link forced a language.
+ */
+export function inviteUrl(location: Location, room: string, lang: string | null = null): string {
   const url = new URL(location.pathname, location.origin);
   url.searchParams.set("room", room);
+  if (lang !== null) url.searchParams.set("lang", lang);
   return url.toString();
 }

@@ -7,6 +7,7 @@ import { type DeviceChoice, LevelMeter } from "../src/index.ts";
 import { type DeviceSelects, fillSelects, listDevices, trackDevice } from "./device-pickers.ts";
 import type { Strings } from "./i18n/en.ts";
 import { openLocalMedia } from "./media.ts";
+import { PREJOIN_METER_SCALE } from "./page-constants.ts";
 
 export interface PreJoinElements {
   video: HTMLVideoElement;
@@ -108,8 +109,7 @@ export class PreJoin {
     const tick = (): void => {
       const meter = this.#meter;
       if (meter === undefined) return;
-      // A speaking voice peaks around 0.1-0.3 RMS: scale so that fills most of the bar.
-      const percent = Math.min(100, Math.round(meter.level() * 400));
+      const percent = Math.min(100, Math.round(meter.level() * PREJOIN_METER_SCALE));
       this.#el.meter.dataset["level"] = String(percent);
       this.#el.meter.setAttribute("aria-valuenow", String(percent));
       this.#el.meter.style.setProperty("--level", `${percent}%`);

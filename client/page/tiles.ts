@@ -124,18 +124,25 @@ export class TileGrid {
     }
   }
 
-  /** Quality badge (numbers in its tooltip) and speaking highlight, from CallStats. */
+  /**
+   * Quality badge (numbers in its tooltip) and speaking highlight, from CallStats. Only what
+   * changed is written: every write to a data- attribute makes the browser match styles again.
+   */
   setStats(sample: PeerStatsEvent): void {
     const tile = this.#tiles.get(sample.peer);
     if (tile === undefined || tile.root.dataset["connection"] !== "connected") return;
     const s = this.#strings;
-    tile.root.dataset["quality"] = sample.quality;
-    tile.root.dataset["speaking"] = String(sample.speaking && tile.root.dataset["muted"] !== "true");
+    const data = tile.root.dataset;
+    if (data["quality"] !== sample.quality) data["quality"] = sample.quality;
+    const speaking = String(sample.speaking && data["muted"] !== "true");
+    if (data["speaking"] !== speaking) data["speaking"] = speaking;
     const rtt = sample.rttMs === null ? s.unknownRtt : `${sample.rttMs} ms`;
     const label = `${qualityLabel(s, sample.quality)}. ${s.qualityDetails(rtt, `${sample.lossPercent} %`)}`;
     tile.quality.hidden = false;
-    tile.quality.title = label;
-    tile.quality.setAttribute("aria-label", label);
+    if (tile.quality.title !== label) {
+      tile.quality.title = label;
+      tile.quality.setAttribute("aria-label", label);
+    }
   }
 
   /** What the peer says about its media: a muted mark, and a screen is shown whole, not cropped. */

@@ -1,8 +1,11 @@
 /**
- * Samples every peer connection of a MeshCall once a second and tells, per peer, how good
- * the link is (link-quality.ts) and whether that peer is speaking. Speaking is the audio
- * level over the interval above a threshold, held for a moment after it drops so the
- * highlight does not flicker between words.
+ * Per peer of a MeshCall, once a second: how good the link is (link-quality.ts) and whether
+ * that peer is speaking; and whether we are (our microphone as sent, where the engine says).
+ * Speaking is the audio level over the interval above a threshold, held for a moment after it
+ * drops so the highlight does not flicker between words.
+ *
+ * With a MeshCall the samples come from each connection's one sampler (MeshCall.onStats),
+ * shared with the media-stall watch: no getStats() of its own. Another source is polled.
  */
 import { type LinkSample, type StatsCounters, readLinkSample } from "./link-quality.ts";
 import { TypedEmitter } from "./typed-emitter.ts";
@@ -11,18 +14,28 @@ import { TypedEmitter } from "./typed-emitter.ts";
 export interface StatsSource {
   readonly peers: string[];
   stats(peer: string): Promise<RTCStatsReport | null>;
+  /** Samples pushed by the source (MeshCall's): then CallStats polls nothing itself. */
+  onStats?(listener: (peer: string, report: RTCStatsReport) => void): () => void;
 }
 
-export interface PeerStatsEvent extends Omit<LinkSample, "counters"> {
+export interface PeerStatsEvent extends Omit<LinkSample, "counters" | "localAudioLevel"> {
   peer: string;
+  speaking: boolean;
+}
+
+/** Our own microphone, as sent; `level` null when the engine does not report it (Firefox). */
+export interface LocalStatsEvent {
+  level: number | null;
   speaking: boolean;
 }
 
 export interface CallStatsEvents {
   sample: PeerStatsEvent;
+  local: LocalStatsEvent;
 }
 
 export interface CallStatsOptions {
+  /** Polling period for sources that do not push samples. Default 1000 ms. */
   intervalMs?: number;
   /** Mean audio level (0..1) above which a peer counts as speaking. Default 0.02. */
   speakingLevel?: number;
@@ -31,14 +44,17 @@ export interface CallStatsOptions {
 }
 
 const STATS_TIMEOUT_MS = 2_000;
+/** Our own speaking state, next to the peers' in the same map. */
+const SELF = Symbol("self");
 
 export class CallStats extends TypedEmitter<CallStatsEvents> {
   readonly #source: StatsSource;
   readonly #speakingLevel: number;
   readonly #holdMs: number;
-  readonly #timer: ReturnType<typeof setInterval>;
+  readonly #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #unsubscribe: (() => void) | undefined;
   readonly #counters = new Map<string, StatsCounters>();
-  readonly #lastLoud = new Map<string, number>();
+  readonly #lastLoud = new Map<string | typeof SELF, number>();
   #sampling = false;
 
   constructor(source: StatsSource, options: CallStatsOptions = {}) {
@@ -46,43 +62,51 @@ export class CallStats extends TypedEmitter<CallStatsEvents> {
     this.#source = source;
     this.#speakingLevel = options.speakingLevel ?? 0.02;
     this.#holdMs = options.holdMs ?? 1_200;
-    this.#timer = setInterval(() => void this.#sample(), options.intervalMs ?? 1_000);
+    if (source.onStats !== undefined) this.#unsubscribe = source.onStats((peer, report) => this.#read(peer, report));
+    else this.#timer = setInterval(() => void this.#poll(), options.intervalMs ?? 1_000);
   }
 
   stop(): void {
     clearInterval(this.#timer);
+    this.#unsubscribe?.();
     this.removeAllListeners();
   }
 
-  async #sample(): Promise<void> {
+  async #poll(): Promise<void> {
     if (this.#sampling) return;
     this.#sampling = true;
     try {
-      const peers = this.#source.peers;
-      for (const gone of [...this.#counters.keys()]) if (!peers.includes(gone)) this.#counters.delete(gone);
-      await Promise.all(peers.map((peer) => this.#samplePeer(peer)));
+      await Promise.all(this.#source.peers.map((peer) => this.#pollPeer(peer)));
     } finally {
       this.#sampling = false;
     }
   }
 
-  async #samplePeer(peer: string): Promise<void> {
+  async #pollPeer(peer: string): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     // A getStats() that never answers (Firefox, on a connection being torn down) skips this sample.
     const timedOut = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), STATS_TIMEOUT_MS)));
     const report = await Promise.race([this.#source.stats(peer).catch(() => null), timedOut]).finally(() => clearTimeout(timer));
-    if (report === null) {
-      this.#counters.delete(peer);
-      return;
-    }
+    if (report === null) this.#counters.delete(peer);
+    else this.#read(peer, report);
+  }
+
+  #read(peer: string, report: RTCStatsReport): void {
+    const peers = this.#source.peers;
+    for (const gone of [...this.#counters.keys()]) if (!peers.includes(gone)) this.#counters.delete(gone);
+    if (!peers.includes(peer)) return;
     const sample = readLinkSample(report as unknown as Parameters<typeof readLinkSample>[0], this.#counters.get(peer));
     const first = !this.#counters.has(peer);
     this.#counters.set(peer, sample.counters);
     if (first) return; // loss and level need two samples
+    const { counters: _counters, localAudioLevel, ...rest } = sample;
+    this.emit("sample", { peer, ...rest, speaking: this.#speaking(peer, sample.audioLevel) });
+    this.emit("local", { level: localAudioLevel, speaking: localAudioLevel !== null && this.#speaking(SELF, localAudioLevel) });
+  }
+
+  #speaking(who: string | typeof SELF, level: number): boolean {
     const now = Date.now();
-    if (sample.audioLevel >= this.#speakingLevel) this.#lastLoud.set(peer, now);
-    const speaking = now - (this.#lastLoud.get(peer) ?? -Infinity) < this.#holdMs;
-    const { counters: _counters, ...rest } = sample;
-    this.emit("sample", { peer, ...rest, speaking });
+    if (level >= this.#speakingLevel) this.#lastLoud.set(who, now);
+    return now - (this.#lastLoud.get(who) ?? -Infinity) < this.#holdMs;
   }
 }

@@ -1,51 +1,56 @@
-import type { ErrorCodeValue } from "../../protocol/wire.js";
+import type { ClientCloseCodeValue, CloseCodeDecisions, CloseCodeRanges, CloseDecision, ErrorCodeValue } from "../../protocol/wire.js";
+
+export type { CloseDecision } from "../../protocol/wire.js";
 
 /**
- * What the client does when the socket closes without `leave()`.
+ * What the client does when the socket closes without `leave()`: protocol/wire.d.ts's
+ * close-code table (docs/protocol.md, Close codes). The rule of thumb: retry when the cause
+ * is the network or the server's lifecycle (a new attempt may land on a healthy dyno); stop
+ * when the cause is this client itself (a new attempt would be refused the same way).
  *
- * The rule of thumb: retry when the cause is the network or the server's
- * lifecycle (a new attempt may land on a healthy dyno); stop when the cause is
- * this client itself (a new attempt would be refused the same way).
- *
- * | code        | meaning                          | decision  |
- * |-------------|----------------------------------|-----------|
- * | 1000        | normal closure by the server     | stop      |
- * | 1001        | going away (server shutting down)| reconnect |
- * | 1002, 1003  | protocol error, unsupported data | stop      |
- * | 1005, 1006  | no status / abnormal (link lost) | reconnect |
- * | 1007        | invalid frame payload            | stop      |
- * | 1008        | policy violation (rate limit...) | stop      |
- * | 1009        | message too big                  | stop      |
- * | 1010        | missing extension                | stop      |
- * | 1011        | internal server error            | reconnect |
- * | 1012        | service restart (dyno drain)     | reconnect |
- * | 1013        | try again later                  | reconnect |
- * | 1014        | bad gateway                      | reconnect |
- * | 1015        | TLS handshake failure            | stop      |
- * | 3000-3999   | library / framework codes        | reconnect |
- * | 4000-4499   | application: permanent refusal   | stop      |
- * | 4500-4999   | application: transient condition | reconnect |
- * | any other   | unknown                          | reconnect |
- *
- * Unknown codes reconnect because a proxy may invent one; the reconnect policy
- * still bounds how long we keep trying.
+ * `satisfies` the wire's table in both directions: a code missing here, one too many, or a
+ * different decision does not compile.
  */
-export type CloseDecision = "reconnect" | "stop";
+export const CLOSE_DECISIONS = {
+  1000: "stop",
+  1001: "reconnect",
+  1002: "stop",
+  1003: "stop",
+  1005: "reconnect",
+  1006: "reconnect",
+  1007: "stop",
+  1008: "stop",
+  1009: "stop",
+  1010: "stop",
+  1011: "reconnect",
+  1012: "reconnect",
+  1013: "reconnect",
+  1014: "reconnect",
+  1015: "stop",
+  4000: "stop",
+  4001: "stop",
+} as const satisfies CloseCodeDecisions;
 
-const STOP_CODES: ReadonlySet<number> = new Set([1000, 1002, 1003, 1007, 1008, 1009, 1010, 1015]);
+/** Codes the table does not list decide by range; anything else reconnects (a proxy may invent a code). */
+export const CLOSE_RANGES = [
+  { from: 3000, to: 3999, owner: "library", decision: "reconnect" },
+  { from: 4000, to: 4499, owner: "server", decision: "stop" },
+  { from: 4500, to: 4899, owner: "server", decision: "reconnect" },
+  { from: 4900, to: 4999, owner: "client", decision: "reconnect" },
+] as const satisfies CloseCodeRanges;
 
-/** Applies the table above to a close code. */
+/** Applies the table to a close code. */
 export function closeDecision(code: number): CloseDecision {
-  if (STOP_CODES.has(code)) return "stop";
-  if (code >= 4000 && code <= 4499) return "stop";
-  return "reconnect";
+  const listed = (CLOSE_DECISIONS as Partial<Record<number, CloseDecision>>)[code];
+  if (listed !== undefined) return listed;
+  return CLOSE_RANGES.find((range) => code >= range.from && code <= range.to)?.decision ?? "reconnect";
 }
 
 /**
- * Close code the client itself uses when its watchdog declares the link dead.
- * 4000-4999 is the only range besides 1000 a browser lets scripts send.
+ * Close code the client itself uses when its watchdog declares the link dead: in the
+ * client's own range (4900-4999), so neither side can take it for a server's code.
  */
-export const CLIENT_CLOSE_DEAD_LINK = 4000;
+export const CLIENT_CLOSE_DEAD_LINK: ClientCloseCodeValue = 4900;
 
 /** Server error codes that end the session when they answer a join. */
 const FATAL_JOIN_ERRORS: ReadonlySet<string> = new Set<ErrorCodeValue>([

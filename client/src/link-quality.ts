@@ -3,8 +3,9 @@
  * (the selected candidate pair's currentRoundTripTime, else remote-inbound-rtp's
  * roundTripTime), packet loss over the interval (inbound-rtp packetsLost against
  * packetsReceived, all kinds), and the peer's audio level (inbound-rtp audio `audioLevel`,
- * 0..1; over an interval, from totalAudioEnergy), which tells who is speaking. Pure functions over plain objects, so they are
- * tested without a browser.
+ * 0..1; over an interval, from totalAudioEnergy), which tells who is speaking, and the same for
+ * our own microphone (`media-source` audio, where the engine reports it: Chromium and Safari
+ * do, Firefox does not). Pure functions over plain objects, so they are tested without a browser.
  */
 
 export type LinkQuality = "good" | "weak" | "bad";
@@ -18,6 +19,9 @@ export interface StatsCounters {
   /** inbound audio totalAudioEnergy and totalSamplesDuration: their ratio over an interval is its mean power. */
   audioEnergy: number;
   audioDuration: number;
+  /** The same for our own microphone (media-source); undefined when the engine reports none. */
+  localEnergy: number | undefined;
+  localDuration: number | undefined;
 }
 
 export interface LinkSample {
@@ -28,6 +32,8 @@ export interface LinkSample {
   lossPercent: number;
   /** The peer's inbound audio level, 0..1 (0 when unknown). */
   audioLevel: number;
+  /** Our own microphone's level as sent on this connection, 0..1; null when the engine does not say. */
+  localAudioLevel: number | null;
   counters: StatsCounters;
 }
 
@@ -57,6 +63,9 @@ export function readLinkSample(report: { forEach(fn: (stat: Stat) => void): void
   let audioLevel = 0;
   let audioEnergy = 0;
   let audioDuration = 0;
+  let localLevel: number | undefined;
+  let localEnergy: number | undefined;
+  let localDuration: number | undefined;
   report.forEach((s) => {
     if (s.type === "candidate-pair" && (s["nominated"] === true || s["selected"] === true) && s["state"] === "succeeded") {
       pairRtt = num(s["currentRoundTripTime"]) ?? pairRtt;
@@ -71,13 +80,22 @@ export function readLinkSample(report: { forEach(fn: (stat: Stat) => void): void
         audioEnergy += num(s["totalAudioEnergy"]) ?? 0;
         audioDuration += num(s["totalSamplesDuration"]) ?? 0;
       }
+    } else if (s.type === "media-source" && s.kind === "audio") {
+      localLevel = num(s["audioLevel"]) ?? localLevel;
+      localEnergy = num(s["totalAudioEnergy"]) ?? localEnergy;
+      localDuration = num(s["totalSamplesDuration"]) ?? localDuration;
     }
   });
   const rtt = pairRtt ?? remoteRtt;
   const rttMs = rtt === undefined ? null : Math.round(rtt * 1000);
-  const counters = { received, lost, framesDecoded, audioEnergy, audioDuration };
+  const counters = { received, lost, framesDecoded, audioEnergy, audioDuration, localEnergy, localDuration };
   let lossPercent = 0;
+  let localAudioLevel = localLevel ?? null;
   if (previous !== undefined) {
+    const dLocal = (localDuration ?? 0) - (previous.localDuration ?? 0);
+    if (localEnergy !== undefined && previous.localEnergy !== undefined && dLocal > 0) {
+      localAudioLevel = Math.sqrt(Math.max(0, localEnergy - previous.localEnergy) / dLocal);
+    }
     // Mean level over the whole interval: a short syllable between two samples still counts.
     const dDuration = audioDuration - previous.audioDuration;
     if (dDuration > 0) audioLevel = Math.sqrt(Math.max(0, audioEnergy - previous.audioEnergy) / dDuration);
@@ -88,5 +106,5 @@ export function readLinkSample(report: { forEach(fn: (stat: Stat) => void): void
   let quality = classify(rttMs, lossPercent);
   // Connected but nothing arrives (the peer's sender stopped, or the path died): not good.
   if (previous !== undefined && received === previous.received) quality = "bad";
-  return { quality, rttMs, lossPercent: Math.round(lossPercent * 10) / 10, audioLevel, counters };
+  return { quality, rttMs, lossPercent: Math.round(lossPercent * 10) / 10, audioLevel, localAudioLevel, counters };
 }

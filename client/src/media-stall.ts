@@ -10,13 +10,10 @@
  *
  * Counting is by `inbound-rtp` packetsReceived summed over kinds: a muted or blanked track
  * still sends (silence, black frames), so a live pair whose peer sends anything keeps it
- * rising. Nothing is checked while we do not expect media (no transceiver receiving).
+ * rising. Nothing is sampled while we do not expect media (no transceiver receiving). The
+ * reports come from the link's StatsSampler, shared with the call's statistics.
  */
-
-/** Sampling period: one getStats per peer per second is cheap next to decoding video. */
-const SAMPLE_MS = 1_000;
-/** A getStats() pending this long is given up for this sample. */
-const STATS_TIMEOUT_MS = 2_000;
+import { StatsSampler } from "./stats-sampler.ts";
 
 export interface MediaStallOptions {
   pc: RTCPeerConnection;
@@ -25,63 +22,57 @@ export interface MediaStallOptions {
   /** Whether a stall matters now (connected, stable, not closed). */
   active: () => boolean;
   onStall: () => void;
+  /** The connection's sampler; default: one of its own. */
+  sampler?: StatsSampler;
 }
 
 export class MediaStallMonitor {
   readonly #options: MediaStallOptions;
-  readonly #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #sampler: StatsSampler | undefined;
+  readonly #unsubscribe: (() => void) | undefined;
   #lastCount = -1;
   #lastChange = Date.now();
-  #sampling = false;
 
   constructor(options: MediaStallOptions) {
     this.#options = options;
-    // Engines (or fakes) without getStats cannot be watched this way.
-    if (options.stallMs > 0 && typeof options.pc.getStats === "function") {
-      this.#timer = setInterval(() => void this.#sample(), SAMPLE_MS);
+    if (options.stallMs > 0) {
+      if (options.sampler === undefined) this.#sampler = new StatsSampler(options.pc);
+      const sampler = options.sampler ?? (this.#sampler as StatsSampler);
+      this.#unsubscribe = sampler.add(
+        (report) => this.#observe(report),
+        () => this.#wanted(),
+      );
     }
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    this.#unsubscribe?.();
+    this.#sampler?.stop();
   }
 
-  /** Forget the history (after a restart): the new path gets the full `stallMs`. */
+  /** Forget the history (after a restart, or a pause): the path gets the full `stallMs`. */
   reset(): void {
     this.#lastChange = Date.now();
   }
 
-  async #sample(): Promise<void> {
-    if (this.#sampling) return;
-    const { pc, stallMs, active, onStall } = this.#options;
-    if (!active() || !expectsMedia(pc)) {
-      this.reset();
-      return;
-    }
-    this.#sampling = true;
-    try {
-      // Firefox can leave getStats() pending forever on a connection being torn down; a
-      // sample that never ends must not stop the watch for good (#sampling would stay set).
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), STATS_TIMEOUT_MS)));
-      const stats = await Promise.race([pc.getStats(), timedOut]).finally(() => clearTimeout(timer));
-      if (stats === null) return;
-      let count = 0;
-      stats.forEach((s: { type?: string; packetsReceived?: number }) => {
-        if (s.type === "inbound-rtp") count += s.packetsReceived ?? 0;
-      });
-      const now = Date.now();
-      if (count !== this.#lastCount) {
-        this.#lastCount = count;
-        this.#lastChange = now;
-      } else if (now - this.#lastChange >= stallMs && active()) {
-        this.#lastChange = now;
-        onStall();
-      }
-    } catch {
-      // Closed meanwhile: nothing to watch.
-    } finally {
-      this.#sampling = false;
+  #wanted(): boolean {
+    const wanted = this.#options.active() && expectsMedia(this.#options.pc);
+    if (!wanted) this.reset();
+    return wanted;
+  }
+
+  #observe(report: RTCStatsReport): void {
+    let count = 0;
+    report.forEach((s: { type?: string; packetsReceived?: number }) => {
+      if (s.type === "inbound-rtp") count += s.packetsReceived ?? 0;
+    });
+    const now = Date.now();
+    if (count !== this.#lastCount) {
+      this.#lastCount = count;
+      this.#lastChange = now;
+    } else if (now - this.#lastChange >= this.#options.stallMs && this.#options.active()) {
+      this.#lastChange = now;
+      this.#options.onStall();
     }
   }
 }

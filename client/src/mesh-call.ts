@@ -12,95 +12,21 @@
  * or a pair unsettled past `settleTimeoutMs`) is replaced by a new connection
  * with a new session id, so the peer drops its old one too, after a backoff
  * delay; meanwhile the peer's state reads `reconnecting`, until it connects.
+ * When the rebuild policy answers `null` (or throws: reported as an `error`),
+ * rebuilding stops and the peer reads `failed` until a re-join or the peer's
+ * next offer starts over.
  */
 import { type MediaState, parseMediaState } from "./media-state.ts";
-import { type IceFailure, PeerLink, type LocalMedia, type TrackKind } from "./peer-link.ts";
+import type { MeshCallEvents, MeshCallOptions, MeshSignaling, PeerConnectionConstructor, PeerEntry, PeerState } from "./mesh-call-types.ts";
+import { MAX_PENDING_CANDIDATES, PeerLink, type LocalMedia, type TrackKind } from "./peer-link.ts";
 import { applyVideoSendSettings, videoSendSettings } from "./send-quality.ts";
-import { ExponentialBackoffPolicy, type ReconnectPolicy } from "./reconnect-policy.ts";
-import type { JoinedEvent, SignalingClientEvents } from "./signaling-events.ts";
+import { ExponentialBackoffPolicy, type ReconnectPolicy, nextDelay } from "./reconnect-policy.ts";
+import type { JoinedEvent } from "./signaling-events.ts";
 import { SignalingError } from "./signaling-error.ts";
 import { type MeshSignalData, parseMeshSignal } from "./signal-data.ts";
 import { TypedEmitter } from "./typed-emitter.ts";
 
-/** What a MeshCall needs from its signaling link; {@link SignalingClient} provides it. */
-export interface MeshSignaling {
-  readonly name: string;
-  readonly lastJoined: JoinedEvent | undefined;
-  signal(to: string, data: object): boolean;
-  on<K extends keyof SignalingClientEvents>(event: K, listener: (payload: SignalingClientEvents[K]) => void): () => void;
-}
-
-export type PeerConnectionConstructor = new (configuration?: RTCConfiguration) => RTCPeerConnection;
-
-export interface MeshCallOptions {
-  signaling: MeshSignaling;
-  /** Camera and microphone to send; null or absent to join receive-only. */
-  localStream?: MediaStream | null;
-  /** Default `globalThis.RTCPeerConnection`. */
-  RTCPeerConnection?: PeerConnectionConstructor;
-  /** Base configuration; `iceServers` from `joined` replace its own when the server sends some. */
-  rtcConfiguration?: RTCConfiguration;
-  /**
-   * A pair not `connected` and `stable` for this long counts as broken and is rebuilt.
-   * Default 15 000 ms: longer than any healthy negotiation or ICE restart takes.
-   */
-  settleTimeoutMs?: number;
-  /**
-   * A connected pair that receives no media packet for this long restarts ICE (a path can
-   * die while every state still says `connected`: media-stall.ts). Default 3000 ms; 0: off.
-   */
-  mediaStallMs?: number;
-  /** Delay before rebuilding a broken link (`retryCount`: rebuilds since it last connected). Default: full jitter, 1 s doubling to 10 s. */
-  rebuildPolicy?: ReconnectPolicy;
-  /**
-   * Lower each video sender's resolution, frame rate and bitrate as the room grows
-   * (send-quality.ts). Default true; false sends what the browser picks (for comparisons).
-   */
-  adaptiveQuality?: boolean;
-}
-
-/** A peer's connection state, or `reconnecting` from a broken link until its replacement connects. */
-export type PeerState = RTCPeerConnectionState | "reconnecting";
-
-/** Events of {@link MeshCall}. */
-export interface MeshCallEvents {
-  /** A peer is in the room (a tile can appear before media flows). */
-  "peer-added": { peer: string };
-  /** The peer left, or we did: its connection is closed right after this event. */
-  "peer-removed": { peer: string };
-  /** A remote stream of `peer` (emitted once per stream; tracks may be added to it later). */
-  stream: { peer: string; stream: MediaStream };
-  "connection-state": { peer: string; state: PeerState };
-  /** The connection with `peer` broke (`reason`); a new one is made after `delayMs`. */
-  "peer-reconnecting": { peer: string; reason: string; delayMs: number; attempt: number };
-  /**
-   * ICE cannot connect to `peer` (see {@link IceFailure}); after `failed` an ICE restart is
-   * tried. With `no-candidates` under a relay-only policy, the TURN settings are the suspect.
-   */
-  "ice-failed": { peer: string } & IceFailure;
-  /** What `peer` says about its own media (muted, camera off, sharing its screen). */
-  "peer-media": { peer: string } & MediaState;
-  /** A non-fatal problem with one peer's connection. */
-  error: { peer: string; error: SignalingError };
-}
-
-interface PeerEntry {
-  link: PeerLink | undefined;
-  /** Ids of the remote streams already announced for the current link. */
-  streams: Set<string>;
-  /** Holds tracks that arrived without a stream id. */
-  looseTracks: MediaStream | undefined;
-  /** Candidates from a connection whose description has not arrived yet. */
-  early: MeshSignalData[];
-  /** Rebuilds since the peer was last connected (the backoff's retry count). */
-  failures: number;
-  /** From a break until the replacement connects: the state reads `reconnecting`. */
-  recovering: boolean;
-  rebuildTimer: ReturnType<typeof setTimeout> | undefined;
-}
-
-/** Bound on held early candidates per peer: a peer cannot make us hoard memory. */
-const MAX_EARLY_CANDIDATES = 64;
+export type { MeshCallEvents, MeshCallOptions, MeshSignaling, PeerConnectionConstructor, PeerState } from "./mesh-call-types.ts";
 
 export class MeshCall extends TypedEmitter<MeshCallEvents> {
   readonly #signaling: MeshSignaling;
@@ -116,6 +42,9 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   #iceServers: RTCIceServer[] = [];
   /** Ours, told to every peer when it changes and to each new peer; undefined until the app calls setMediaState. */
   #mediaState: MediaState | undefined;
+  /** Listeners of every link's statistics samples (call-stats.ts). */
+  readonly #statsListeners = new Set<(peer: string, report: RTCStatsReport) => void>();
+  #statsPaused = false;
   /** Our own name in the room, from the last `joined`. */
   #self: string | undefined;
   #closed = false;
@@ -193,6 +122,25 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     return await link.getStats();
   }
 
+  /**
+   * Each statistics sample of each connected peer, from the one sampler every connection has
+   * (it also feeds the media-stall watch): no getStats() of its own per reader. About one per
+   * peer per second while someone listens. Returns the unsubscribe.
+   */
+  onStats(listener: (peer: string, report: RTCStatsReport) => void): () => void {
+    this.#statsListeners.add(listener);
+    return () => this.#statsListeners.delete(listener);
+  }
+
+  /**
+   * Pauses all statistics sampling (the app's and the media-stall watch's) while nobody looks,
+   * for instance while the page is hidden; no timer runs meanwhile.
+   */
+  setStatsPaused(paused: boolean): void {
+    this.#statsPaused = paused;
+    for (const entry of this.#peers.values()) entry.link?.setStatsPaused(paused);
+  }
+
   /** Sends another track of `kind` (a different camera, or a device that appeared later) to everyone. */
   async replaceTrack(kind: TrackKind, track: MediaStreamTrack | null): Promise<void> {
     this.#local.tracks[kind] = track;
@@ -200,12 +148,11 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     if (kind === "video") this.#applySendSettings();
   }
 
-  /** Video send settings for the room's size on every link (send-quality.ts). */
-  #applySendSettings(): void {
+  /** Video send settings for the room's size on every link, or on `links` (send-quality.ts). */
+  #applySendSettings(links = [...this.#peers.values()].map((entry) => entry.link)): void {
     if (!this.#adaptiveQuality) return;
     const settings = videoSendSettings(this.#peers.size + 1);
-    for (const entry of this.#peers.values()) {
-      const link = entry.link;
+    for (const link of links) {
       if (link === undefined || link.closed) continue;
       for (const sender of link.videoSenders()) {
         applyVideoSendSettings(sender, settings).catch((cause: unknown) =>
@@ -224,6 +171,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     if (this.#closed) return;
     for (const peer of [...this.#peers.keys()]) this.#remove(peer);
     this.#closed = true;
+    this.#statsListeners.clear();
     for (const off of this.#unsubscribe) off();
   }
 
@@ -298,8 +246,9 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     const stale = link?.remoteSession !== undefined && link.remoteSession !== data.session;
     if ("candidate" in data) {
       if (live && !stale) link.receive(data);
-      // Ahead of its description: hold it until a connection for that session exists.
-      else if (entry !== undefined && entry.early.length < MAX_EARLY_CANDIDATES) entry.early.push(data);
+      // Ahead of its description: hold it until a connection for that session exists (bounded
+      // as a link bounds its own: a peer cannot make us hoard memory).
+      else if (entry !== undefined && entry.early.length < MAX_PENDING_CANDIDATES) entry.early.push(data);
       return;
     }
     const early = entry?.early ?? [];
@@ -322,7 +271,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   #add(peer: string): PeerEntry {
     let entry = this.#peers.get(peer);
     if (entry === undefined) {
-      entry = { link: undefined, streams: new Set(), looseTracks: undefined, early: [], failures: 0, recovering: false, rebuildTimer: undefined };
+      entry = { link: undefined, streams: new Set(), looseTracks: undefined, early: [], failures: 0, brokenAt: undefined, gaveUp: false, recovering: false, rebuildTimer: undefined };
       this.#peers.set(peer, entry);
       this.emit("peer-added", { peer });
       this.#applySendSettings();
@@ -335,6 +284,12 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     const entry = this.#add(peer);
     clearTimeout(entry.rebuildTimer);
     entry.rebuildTimer = undefined;
+    if (entry.gaveUp) {
+      // Started over (a re-join, the peer's offer): the policy counts from scratch.
+      entry.gaveUp = false;
+      entry.failures = 0;
+      entry.brokenAt = undefined;
+    }
     entry.link?.close();
     // A new connection brings new stream objects, even under the same ids.
     entry.streams.clear();
@@ -357,8 +312,15 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
       onBroken: (why) => this.#onBroken(peer, link, why),
       settleTimeoutMs: this.#settleTimeoutMs,
       mediaStallMs: this.#mediaStallMs,
+      onStats: (report) => {
+        for (const listener of this.#statsListeners) listener(peer, report);
+      },
+      wantsStats: () => this.#statsListeners.size > 0,
+      statsPaused: this.#statsPaused,
     });
     entry.link = link;
+    // Chromium has encodings before negotiating: its encoder starts at the room's size (else a no-op).
+    this.#applySendSettings([link]);
     this.emit("connection-state", { peer, state: this.#shown(entry, link.connectionState) });
     return link;
   }
@@ -367,6 +329,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     if (state === "connected") {
       entry.recovering = false;
       entry.failures = 0;
+      entry.brokenAt = undefined;
       // Senders have encodings once negotiated; the room may have grown meanwhile.
       this.#applySendSettings();
     }
@@ -375,22 +338,34 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
 
   /** What the app sees: while recovering, anything short of `connected` is `reconnecting`. */
   #shown(entry: PeerEntry, state: RTCPeerConnectionState): PeerState {
+    if (entry.gaveUp) return "failed";
     return entry.recovering && state !== "connected" && state !== "closed" ? "reconnecting" : state;
   }
 
-  /** The link gave up: build a new one after a backoff delay (unless the peer beats us to it with a new offer). */
+  /** The link gave up: build a new one after the policy's delay (unless the peer beats us to it with a new offer). */
   #onBroken(peer: string, link: PeerLink, reason: string): void {
     const entry = this.#peers.get(peer);
     if (this.#closed || entry === undefined || entry.link !== link) return;
     const attempt = entry.failures++;
-    const delayMs = Math.max(0, this.#rebuildPolicy.nextRetryDelayInMs({ retryCount: attempt, elapsedMs: 0, reason }) ?? 0);
-    entry.recovering = true;
+    const now = Date.now();
+    entry.brokenAt ??= now;
+    const delay = nextDelay(this.#rebuildPolicy, { retryCount: attempt, elapsedMs: now - entry.brokenAt, reason });
     clearTimeout(entry.rebuildTimer);
+    entry.rebuildTimer = undefined;
+    if (delay === null || delay instanceof SignalingError) {
+      entry.recovering = false;
+      entry.gaveUp = true;
+      if (delay !== null) this.emit("error", { peer, error: delay });
+      this.emit("peer-failed", { peer, reason, attempt: attempt + 1 });
+      this.emit("connection-state", { peer, state: "failed" });
+      return;
+    }
+    entry.recovering = true;
     entry.rebuildTimer = setTimeout(() => {
       entry.rebuildTimer = undefined;
       if (!this.#closed && this.#peers.get(peer) === entry && entry.link === link) this.#connect(peer, true);
-    }, delayMs);
-    this.emit("peer-reconnecting", { peer, reason, delayMs, attempt: attempt + 1 });
+    }, delay);
+    this.emit("peer-reconnecting", { peer, reason, delayMs: delay, attempt: attempt + 1 });
     this.emit("connection-state", { peer, state: "reconnecting" });
   }
 

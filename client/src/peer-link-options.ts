@@ -51,4 +51,10 @@ export interface PeerLinkOptions {
   settleTimeoutMs?: number;
   /** Milliseconds a connected pair may receive no media before ICE is restarted (media-stall.ts); 0: never. */
   mediaStallMs?: number;
+  /** Each statistics sample of the connected pair, from the link's one sampler (stats-sampler.ts). */
+  onStats?: (report: RTCStatsReport) => void;
+  /** Whether `onStats` wants samples now (someone listens). Default: always. */
+  wantsStats?: () => boolean;
+  /** Start with sampling paused (the page is hidden): see PeerLink.setStatsPaused. */
+  statsPaused?: boolean;
 }

@@ -27,6 +27,7 @@ import { MediaStallMonitor } from "./media-stall.ts";
 import { type LocalMedia, type PeerLinkOptions, type IceCandidateErrorInfo, type IceFailure } from "./peer-link-options.ts";
 import { type DtlsRole, answerRole, oppositeRole, readSetup, readUfrag, withSetup } from "./sdp-lines.ts";
 import { SettleWatchdog } from "./settle-watchdog.ts";
+import { StatsSampler } from "./stats-sampler.ts";
 import { SignalingError } from "./signaling-error.ts";
 import { type MeshSignalData, newSessionId } from "./signal-data.ts";
 
@@ -48,6 +49,8 @@ export class PeerLink {
   readonly #options: PeerLinkOptions;
   readonly #watchdog: SettleWatchdog;
   readonly #stall: MediaStallMonitor;
+  /** The one getStats() loop of this connection: the stall watch and the app's statistics share it. */
+  readonly #sampler: StatsSampler;
   #makingOffer = false;
   #ignoreOffer = false;
   /** Our DTLS role once a negotiation completed; our answers keep it. */
@@ -74,8 +77,16 @@ export class PeerLink {
     this.#watchdog = new SettleWatchdog(options.settleTimeoutMs ?? 0, () =>
       this.#break(`not connected within ${options.settleTimeoutMs} ms (connection ${pc.connectionState}, signaling ${pc.signalingState})`),
     );
+    this.#sampler = new StatsSampler(pc);
+    if (options.statsPaused === true) this.#sampler.setPaused(true);
+    const onStats = options.onStats;
+    if (onStats !== undefined) {
+      const wants = options.wantsStats ?? (() => true);
+      this.#sampler.add(onStats, () => wants() && !this.#closed && pc.connectionState === "connected");
+    }
     this.#stall = new MediaStallMonitor({
       pc,
+      sampler: this.#sampler,
       stallMs: options.mediaStallMs ?? 0,
       active: () => !this.#closed && pc.connectionState === "connected" && pc.signalingState === "stable",
       onStall: () => pc.restartIce(),
@@ -162,12 +173,6 @@ export class PeerLink {
   }
 
   /**
-   * After the signaling socket came back: if a signal of ours was dropped while it was down,
-   * send again what the peer needs to finish. Our pending offer, or our last answer, is sent
-   * again (its SDP carries the candidates gathered so far); a settled negotiation whose
-   * candidates went missing before it connected is redone with an ICE restart.
-   */
-  /**
    * Signals to or from the peer may have been lost in the server: re-send the pending
    * description, or (`mayRestart`: one end only, so the two do not offer at once) restart
    * ICE on a connection that is not up.
@@ -179,6 +184,12 @@ export class PeerLink {
     this.resync();
   }
 
+  /**
+   * After the signaling socket came back: if a signal of ours was dropped while it was down,
+   * send again what the peer needs to finish. Our pending offer, or our last answer, is sent
+   * again (its SDP carries the candidates gathered so far); a settled negotiation whose
+   * candidates went missing before it connected is redone with an ICE restart.
+   */
   resync(): void {
     if (!this.#unsent || this.#closed) return;
     this.#unsent = false;
@@ -195,6 +206,15 @@ export class PeerLink {
         // Mid-way through answering: the answer goes out when it is made.
         break;
     }
+  }
+
+  /**
+   * Pauses statistics sampling, the stall watch's included (nothing polls while the page is
+   * hidden); on resume the stall watch starts its count afresh.
+   */
+  setStatsPaused(paused: boolean): void {
+    this.#sampler.setPaused(paused);
+    if (!paused) this.#stall.reset();
   }
 
   /** Sends `track` (or nothing, for null) as this link's `kind`; renegotiates only if needed. */
@@ -231,6 +251,7 @@ export class PeerLink {
     this.#closed = true;
     this.#watchdog.stop();
     this.#stall.stop();
+    this.#sampler.stop();
     const pc = this.#pc;
     pc.onnegotiationneeded = null;
     pc.onicecandidate = null;

@@ -129,12 +129,15 @@ export function parseServerMessage(text: string): ServerMessage | "unknown" | nu
   }
 }
 
+/** The wire's limits (protocol/wire.d.ts): typed by the wire, so the server's copy and this one cannot differ. */
+export const WIRE_LIMITS: Wire.WireLimits = { maxNameChars: 64, maxMetadataBytes: 1024, maxJsonDepth: 32 };
+
 /**
- * Room and name rule of protocol v1: 1 to 64 code points, no control
+ * Room and name rule of protocol v1: 1 to `maxNameChars` code points, no control
  * characters, no lone surrogates. Checked locally so a typo fails at once,
  * not after a round trip; the server remains the authority.
  */
 export function isValidRoomOrName(value: string): boolean {
   const length = [...value].length;
-  return length >= 1 && length <= 64 && !/[\p{Cc}\p{Cs}]/u.test(value);
+  return length >= 1 && length <= WIRE_LIMITS.maxNameChars && !/[\p{Cc}\p{Cs}]/u.test(value);
 }

@@ -3,6 +3,7 @@
  * next delay and the policy may answer `null` to give up. Close codes that mean
  * "do not retry" never reach the policy (see close-codes.ts).
  */
+import { SignalingError } from "./signaling-error.ts";
 
 /** What the client knows when it asks for the next delay. */
 export interface ReconnectContext {
@@ -64,4 +65,27 @@ export class ExponentialBackoffPolicy implements ReconnectPolicy {
     if (context.retryCount >= this.#maxRetries) return null;
     return Math.floor(this.#random() * this.ceilingMs(context.retryCount));
   }
+}
+
+/** Longest delay setTimeout honours; longer ones would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Asks `policy` for the next delay, as LiveKit's engine does: wrapped in try/catch, so an
+ * application's policy that throws (or answers something that is not a number) stops the
+ * retries and is reported, rather than escaping into a timer callback. Returns the delay in
+ * milliseconds, `null` when the policy gives up, or the error to report.
+ */
+export function nextDelay(policy: ReconnectPolicy, context: ReconnectContext): number | null | SignalingError {
+  let delay: unknown;
+  try {
+    delay = policy.nextRetryDelayInMs(context);
+  } catch (cause) {
+    return new SignalingError("policy-failed", `reconnect policy threw, retrying stopped (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
+  }
+  if (delay === null) return null;
+  if (typeof delay !== "number" || Number.isNaN(delay)) {
+    return new SignalingError("policy-failed", `reconnect policy answered ${String(delay)}, not a number of milliseconds or null; retrying stopped`);
+  }
+  return Math.min(MAX_TIMER_MS, Math.max(0, delay));
 }

@@ -51,15 +51,19 @@ export class ScreenShare extends TypedEmitter<ScreenShareEvents> {
     // Text on a shared screen matters more than motion.
     if ("contentHint" in track) track.contentHint = "detail";
     this.#track = track;
-    track.addEventListener("ended", () => void this.stop());
+    track.addEventListener("ended", this.#onEnded);
     await this.#target.replaceTrack("video", track);
     this.emit("change", { track });
   }
+
+  /** The browser's own "stop sharing" ends the track. */
+  readonly #onEnded = (): void => void this.stop();
 
   async stop(): Promise<void> {
     const track = this.#track;
     if (track === null) return;
     this.#track = null;
+    track.removeEventListener("ended", this.#onEnded);
     track.stop();
     await this.#target.replaceTrack("video", this.#camera());
     this.emit("change", { track: null });

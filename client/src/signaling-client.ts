@@ -5,8 +5,8 @@
 import { CLIENT_CLOSE_DEAD_LINK, closeDecision, joinErrorDecision } from "./close-codes.ts";
 import { IceRefreshTimer } from "./ice-refresh.ts";
 import { PingWatchdog } from "./ping-watchdog.ts";
-import { type ClientMessage, type IceServersMessage, type JoinedMessage, type Metadata, isValidRoomOrName, parseServerMessage } from "./protocol.ts";
-import { ExponentialBackoffPolicy, type ReconnectContext, type ReconnectPolicy } from "./reconnect-policy.ts";
+import { type ClientMessage, type IceServersMessage, type JoinedMessage, type Metadata, WIRE_LIMITS, isValidRoomOrName, parseServerMessage } from "./protocol.ts";
+import { ExponentialBackoffPolicy, type ReconnectContext, type ReconnectPolicy, nextDelay } from "./reconnect-policy.ts";
 import { SignalingError } from "./signaling-error.ts";
 import type { JoinedEvent, SignalingClientEvents, SignalingState } from "./signaling-events.ts";
 import { TypedEmitter } from "./typed-emitter.ts";
@@ -67,8 +67,9 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
     const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (Ctor === undefined) throw new SignalingError("invalid-options", "no WebSocket implementation available");
     if (!/^(wss?|https?):\/\//i.test(options.url)) throw new SignalingError("invalid-options", `bad url: ${options.url}`);
-    if (!isValidRoomOrName(options.room)) throw new SignalingError("invalid-options", "room must be 1-64 characters, no control characters");
-    if (!isValidRoomOrName(options.name)) throw new SignalingError("invalid-options", "name must be 1-64 characters, no control characters");
+    const rule = `must be 1-${WIRE_LIMITS.maxNameChars} characters, no control characters`;
+    if (!isValidRoomOrName(options.room)) throw new SignalingError("invalid-options", `room ${rule}`);
+    if (!isValidRoomOrName(options.name)) throw new SignalingError("invalid-options", `name ${rule}`);
     this.url = options.url;
     this.room = options.room;
     this.name = options.name;
@@ -284,7 +285,11 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
   #scheduleRetry(cause: { closeCode?: number; reason: string }): void {
     this.#lostAt ??= Date.now();
     const context: ReconnectContext = { retryCount: this.#retryCount, elapsedMs: Date.now() - this.#lostAt, ...cause };
-    const delay = this.#policy.nextRetryDelayInMs(context);
+    const delay = nextDelay(this.#policy, context);
+    if (delay instanceof SignalingError) {
+      this.#finish(delay);
+      return;
+    }
     if (delay === null) {
       const details = cause.closeCode === undefined ? {} : { closeCode: cause.closeCode };
       this.#finish(new SignalingError("reconnect-exhausted", `gave up reconnecting (${cause.reason})`, details));

@@ -7,7 +7,8 @@
  *   (see close-codes.ts); `closeCode` holds it.
  * - `ping-timeout`: no frame arrived within `pongTimeoutMs` after a ping.
  * - `connect-timeout`: the socket did not open and join within `connectTimeoutMs`.
- * - `reconnect-exhausted`: the reconnect policy gave up.
+ * - `reconnect-exhausted`: the reconnect policy gave up (answered `null`).
+ * - `policy-failed`: the reconnect policy threw; retrying stops, `cause` holds what it threw.
  * - `bad-message`: the server sent a frame that is not protocol v1.
  * - `invalid-options`: the options passed to the constructor are unusable.
  * - `peer-connection`: an RTCPeerConnection operation failed (mesh call only).
@@ -18,6 +19,7 @@ export type SignalingErrorReason =
   | "ping-timeout"
   | "connect-timeout"
   | "reconnect-exhausted"
+  | "policy-failed"
   | "bad-message"
   | "invalid-options"
   | "peer-connection";

@@ -19,8 +19,13 @@ export interface ApiOptions {
   logger?: Logger;
 }
 
+/** Rooms per page of GET /rooms when `limit` is not given, and the most a page may ask for. */
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
+/** What the `message` frame adds around `data`: its size is checked before it is built. */
+const MESSAGE_ENVELOPE_BYTES = '{"type":"message","data":}'.length;
+/** Smallest request body accepted: a body may hold `data` escaped beyond the frame limit, and small requests must never fail. */
+const MIN_BODY_LIMIT_BYTES = 16 * 1024;
 
 /** The server API (docs/api.md), mounted at /api. */
 export function apiRouter(options: ApiOptions): Router {
@@ -32,7 +37,7 @@ export function apiRouter(options: ApiOptions): Router {
   }
   const rooms = new RoomsService(options.node);
   router.use(bearerAuth(apiKey));
-  router.use(express.json({ limit: Math.max(options.maxMessageBytes * 2, 16 * 1024), strict: true }));
+  router.use(express.json({ limit: Math.max(options.maxMessageBytes * 2, MIN_BODY_LIMIT_BYTES), strict: true }));
 
   router.get('/v1/rooms', handle(async (req, res) => {
     const limit = readLimit(req.query['limit']);
@@ -73,15 +78,11 @@ export function apiRouter(options: ApiOptions): Router {
     if (!isObject(data)) throw new ApiError(400, 'bad-request', 'data must be a JSON object');
     const shape = shapeProblem(data, MAX_JSON_DEPTH, true);
     if (shape !== null) throw new ApiError(400, 'bad-request', shapeMessage('data', shape));
-    const to = body['to'];
-    if (to !== undefined) {
-      const problem = nameProblem(to);
-      if (problem !== null) throw new ApiError(400, 'bad-request', `to ${problem}`);
-    }
-    const bytes = Buffer.byteLength(JSON.stringify(data)) + 26;
+    const to = memberName(body['to']);
+    const bytes = Buffer.byteLength(JSON.stringify(data)) + MESSAGE_ENVELOPE_BYTES;
     if (bytes > options.maxMessageBytes) throw new ApiError(413, 'too-large', `the message frame would have ${bytes} bytes; MAX_SIGNAL_BYTES (${options.maxMessageBytes}) is the limit`);
-    const outcome = await rooms.message(room, data, to as string | undefined);
-    if (outcome === 'not-found') throw new ApiError(404, 'not-found', to === undefined ? `room "${room}" has no members` : `no member "${String(to)}" in room "${room}"`);
+    const outcome = await rooms.message(room, data, to);
+    if (outcome === 'not-found') throw new ApiError(404, 'not-found', to === undefined ? `room "${room}" has no members` : `no member "${to}" in room "${room}"`);
     if (outcome === 'backlogged') throw new ApiError(409, 'member-backlogged', 'that member is reconnecting and too many messages already wait for it; retry later');
     res.status(202).end();
   }, options.logger));
@@ -120,6 +121,14 @@ function nameParam(req: Request, key: string): string {
   const problem = nameProblem(value);
   if (problem !== null) throw new ApiError(400, 'bad-request', `${key} ${problem}`);
   return value as string;
+}
+
+/** The message body's optional `to`: a member name, or undefined for the whole room. */
+function memberName(to: unknown): string | undefined {
+  if (to === undefined) return undefined;
+  const problem = nameProblem(to);
+  if (problem !== null || typeof to !== 'string') throw new ApiError(400, 'bad-request', `to ${problem ?? 'must be a string'}`);
+  return to;
 }
 
 function readLimit(raw: unknown): number {

@@ -8,6 +8,9 @@ export type ProbedBackend = Backend &
     readonly reconnects: number;
   };
 
+/** A probe message that has not come back this long after its publish means the bus is deaf. */
+const PROBE_TIMEOUT_MS = 2000;
+
 /**
  * Adds a readiness probe to any backend without touching the backend or the core: the core's
  * single bus handler and reconnect handler are wrapped so probe echoes on this dyno's own
@@ -15,7 +18,7 @@ export type ProbedBackend = Backend &
  * else goes straight to the backend (a Proxy, so methods the Backend interface gains later
  * need no change here). Wrap before the SignalingNode registers its handlers.
  */
-export function withBusProbe(backend: Backend, channel: string, timeoutMs = 2000): ProbedBackend {
+export function withBusProbe(backend: Backend, channel: string, timeoutMs = PROBE_TIMEOUT_MS): ProbedBackend {
   const bus = new BusProbe(channel, timeoutMs, (c, p) => backend.publish(c, p));
   let coreHandler: BusHandler = () => undefined;
   let coreReconnect: () => void = () => undefined;

@@ -118,7 +118,7 @@ export type LeaseState = 'live' | 'lapsed' | 'missing';
 
 /** An entry of a dyno's sweep index: one registration made through that dyno. */
 export interface IndexedMember extends MemberRef {
-  /** The connection that made it; absent in entries written before owners were indexed. */
+  /** The connection that made it; absent from an entry without the owner part (any connection of that dyno). */
   owner?: string;
 }
 

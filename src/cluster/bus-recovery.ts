@@ -13,6 +13,8 @@ const SUBSCRIBE_CHUNK = 500;
  */
 const SETTLE_MS = 250;
 const RETRY_MS = [100, 250, 500, 1000, 2000];
+/** Catch-up rounds before the held signals are left to expire with the hold TTL. */
+const MAX_CATCH_UP_ROUNDS = RETRY_MS.length * 4;
 /** One recovery: the lost channels (a union while it is still re-subscribing) and their members. */
 interface RecoveryRun {
   collecting: boolean;
@@ -148,7 +150,7 @@ export class BusRecovery {
           }
         }),
       );
-      if (attempt === RETRY_MS.length * 4) {
+      if (attempt === MAX_CATCH_UP_ROUNDS) {
         this.log.error({ members: failed.length }, 'could not hand over held signals after a bus reset; they expire with the hold TTL');
         for (const session of failed) void session.catchUp(true).catch(() => undefined);
         break;

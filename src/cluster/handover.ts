@@ -5,13 +5,10 @@
  * old dyno's suspend finds the membership taken. So the old dyno publishes those frames on
  * the member channel as one hand-over payload (Tag.Handover in bus-codec.ts: the old owner
  * tag and the entries, possibly none, so the new dyno need not wait out the deadline), and a
- * resume that found its old connection not yet suspended waits for it (bounded) before it
- * replays anything: the client gets every frame once and in publish order (membership.ts,
- * replayResume).
+ * resume that found its old connection not yet suspended waits for it (at most
+ * HANDOVER_TIMEOUT_MS) before it replays anything: the client gets every frame once and in
+ * publish order (membership.ts, replayResume).
  */
-
-/** How long a resume waits for the old dyno's hand-over before replaying without it. */
-export const DEFAULT_HANDOVER_TIMEOUT_MS = 1000;
 
 /**
  * The receiving side: hand-overs that arrive before anyone waits for them are kept (the old

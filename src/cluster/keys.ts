@@ -84,7 +84,11 @@ export class NodeKeys {
     this.leases = `${prefix}nodes`;
   }
 
-  /** Set of "<membersKey>\n<name>" registered through this dyno. */
+  /**
+   * Set of the members registered through this dyno, the sweep index: one entry per
+   * membership, "<membersKey>\n<holdKey>\n<name>\n<owner>"; an entry without the owner part
+   * stands for any connection of the dyno.
+   */
   members(nodeId: string): string {
     return `${this.prefix}node:${encodeSegment(nodeId)}:members`;
   }

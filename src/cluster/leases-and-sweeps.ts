@@ -15,11 +15,16 @@ export interface LeasesAndSweepsOptions {
 
 /** Members of a dead dyno swept at once: pipelined, so a big index takes a few round trips, not one each. */
 const SWEEP_BATCH = 200;
+/** Renewal runs at a third of the lease, so one slow round trip does not look like a crash. */
+const RENEWALS_PER_LEASE = 3;
+/** Sweeps run twice per lease, so a dead dyno's members wait at most half a lease past it. */
+const SWEEPS_PER_LEASE = 2;
+/** Neither timer runs more often than this, however short the lease (tests use short ones). */
+const MIN_TIMER_MS = 50;
 
 /**
  * Keeps this dyno's lease alive and sweeps dynos whose lease ran out: their members first
  * get a grace period (their clients may resume elsewhere), then leave with peer-left.
- * Renewal runs at a third of the lease so one slow round trip does not look like a crash.
  */
 export class LeasesAndSweeps {
   private renewTimer: NodeJS.Timeout | undefined;
@@ -49,8 +54,8 @@ export class LeasesAndSweeps {
         .catch((error: unknown) => logger.warn({ err: String(error) }, 'lease renewal failed'));
     };
     renew();
-    this.renewTimer = setInterval(renew, Math.max(50, Math.floor(leaseMs / 3)));
-    this.sweepTimer = setInterval(() => void this.sweep(), Math.max(50, Math.floor(leaseMs / 2)));
+    this.renewTimer = setInterval(renew, Math.max(MIN_TIMER_MS, Math.floor(leaseMs / RENEWALS_PER_LEASE)));
+    this.sweepTimer = setInterval(() => void this.sweep(), Math.max(MIN_TIMER_MS, Math.floor(leaseMs / SWEEPS_PER_LEASE)));
     this.renewTimer.unref();
     this.sweepTimer.unref();
   }

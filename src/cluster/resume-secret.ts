@@ -1,8 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 
-/** A fresh resume secret: 144 random bits, URL-safe so clients can keep it anywhere. */
+/** 144 random bits: beyond any online guessing, and a whole number of base64 characters. */
+const SECRET_BYTES = 18;
+
+/** A fresh resume secret, URL-safe so clients can keep it anywhere. */
 export function newResumeSecret(): string {
-  return randomBytes(18).toString('base64url');
+  return randomBytes(SECRET_BYTES).toString('base64url');
 }
 
 /**

@@ -9,7 +9,12 @@ import type { SessionSink } from './session.ts';
 import { Session } from './session.ts';
 import { SubscriptionSet } from './subscription-set.ts';
 import { BusRecovery } from './bus-recovery.ts';
-import { DEFAULT_HANDOVER_TIMEOUT_MS } from './handover.ts';
+import { DEFAULTS } from '../config/defaults.ts';
+
+/** A re-registration that partly failed runs again after this long. */
+const RESTORE_RETRY_MS = 1000;
+/** How often settled() looks whether every session has closed. */
+const SETTLED_POLL_MS = 20;
 
 export interface SignalingNodeOptions {
   /** Identifies this dyno in owner tags, leases and its private channel. */
@@ -28,7 +33,7 @@ export interface SignalingNodeOptions {
   maxHeldBytes?: number;
   /**
    * How long a resume that found its previous connection not yet suspended waits for that
-   * dyno's hand-over before replaying without it (handover.ts). Default 1000 ms.
+   * dyno's hand-over before replaying without it (HANDOVER_TIMEOUT_MS, handover.ts).
    */
   handoverTimeoutMs?: number;
   logger: Logger;
@@ -75,8 +80,8 @@ export class SignalingNode {
     this.graceMs = options.graceMs;
     this.leaseMs = options.leaseMs;
     this.maxHeld = options.maxHeld;
-    this.maxHeldBytes = options.maxHeldBytes ?? 512 * 1024;
-    this.handoverTimeoutMs = options.handoverTimeoutMs ?? DEFAULT_HANDOVER_TIMEOUT_MS;
+    this.maxHeldBytes = options.maxHeldBytes ?? DEFAULTS.maxHeldBytes;
+    this.handoverTimeoutMs = options.handoverTimeoutMs ?? DEFAULTS.handoverTimeoutMs;
     this.log = options.logger;
     this.subscriptions = new SubscriptionSet(backend, (error) =>
       this.log.warn({ err: error }, 'unsubscribe failed; the backend drops it when the connection resets'),
@@ -211,7 +216,7 @@ export class SignalingNode {
     if (failed > 0) {
       this.log.warn(summary, 're-registration partly failed; retrying in a second');
       clearTimeout(this.restoreTimer);
-      this.restoreTimer = setTimeout(() => this.requestRestore(reason), 1000);
+      this.restoreTimer = setTimeout(() => this.requestRestore(reason), RESTORE_RETRY_MS);
       this.restoreTimer.unref();
     } else {
       this.log.info(summary, 'local members re-registered');
@@ -221,7 +226,7 @@ export class SignalingNode {
   /** Resolves once every session has closed (or after `timeoutMs`). */
   async settled(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, SETTLED_POLL_MS));
   }
 
   /** Stops grace timers and cleanups, now and later (the process is exiting; survivors sweep what is left). */

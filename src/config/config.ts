@@ -9,41 +9,43 @@ import { readIceConfig } from '../ice/ice-config.ts';
 import type { WebhookConfig } from './webhook-config.ts';
 import { readWebhookConfig } from './webhook-config.ts';
 import type { AdmissionLimits } from '../transport/admission.ts';
-import { DEFAULT_MAX_CONNECTIONS } from '../transport/open-files.ts';
+import { DEFAULTS } from './defaults.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** Everything the server reads from its environment, validated. README lists the same table. */
+/** Everything the server reads from its environment, validated; defaults in defaults.ts. README lists the same table. */
 export interface Config {
-  /** PORT, default 3000. 0 picks a free port (tests). */
+  /** PORT; 0 picks a free port (tests). */
   port: number;
-  /** HOST, default 0.0.0.0 (Heroku routes to every interface). */
+  /** HOST. */
   host: string;
   /** REDIS_URL; unset means the embedded single-process backend. */
   redisUrl: string | undefined;
   /** REDIS_CLUSTER_NODES: seeds of a Redis Cluster (sharded pub/sub); excludes REDIS_URL. */
   redisCluster: RedisClusterSeeds | undefined;
-  /** REDIS_PREFIX, default "sig:": every key and channel starts with it. */
+  /** REDIS_PREFIX: every key and channel starts with it. */
   redisPrefix: string;
-  /** REDIS_TLS_VERIFY, default false: verify rediss:// certificates (Heroku's are self-signed). */
+  /** REDIS_TLS_VERIFY: verify rediss:// certificates (Heroku's are self-signed). */
   redisTlsVerify: boolean;
-  /** REDIS_COMMAND_TIMEOUT_MS, default 5000: a Redis command unanswered this long fails. */
+  /** REDIS_COMMAND_TIMEOUT_MS: a Redis command unanswered this long fails. */
   redisCommandTimeoutMs: number;
-  /** MAX_MESSAGE_BYTES, default 65536: larger frames close the socket with 1009. */
+  /** MAX_MESSAGE_BYTES: larger frames close the socket with 1009. */
   maxMessageBytes: number;
-  /** MAX_ROOM_SIZE, default 8 (a full-mesh video call: docs/benchmarks.md, Four-person call): joins beyond it get room-full. */
+  /** MAX_ROOM_SIZE: joins beyond it get room-full. */
   maxRoomSize: number;
-  /** LOG_LEVEL, default info. */
+  /** LOG_LEVEL. */
   logLevel: (typeof LOG_LEVELS)[number];
   /** NODE_ENV === 'production' (JSON logs, no localhost origins by default). */
   production: boolean;
-  /** HEARTBEAT_MS, default 25000: ping interval; a socket that misses a pong is cut. */
+  /** HEARTBEAT_MS: ping interval; a socket that misses a pong is cut. */
   heartbeatMs: number;
-  /** RESUME_GRACE_MS, default 15000: how long a dropped member may resume (0 = never). */
+  /** RESUME_GRACE_MS: how long a dropped member may resume (0 = never). */
   resumeGraceMs: number;
-  /** NODE_LEASE_MS, default 15000: a dyno silent this long is swept by the others. */
+  /** NODE_LEASE_MS: a dyno silent this long is swept by the others. */
   nodeLeaseMs: number;
-  /** MAX_HELD_SIGNALS, default 256: signals held for one reconnecting member. */
+  /** HANDOVER_TIMEOUT_MS: how long a resume waits for the old dyno's hand-over (cluster/handover.ts). */
+  handoverTimeoutMs: number;
+  /** MAX_HELD_SIGNALS: signals held for one reconnecting member. */
   maxHeldSignals: number;
   /** ALLOWED_ORIGINS: comma-separated origins; unset = same origin (+ localhost outside production). */
   allowedOrigins: string[] | undefined;
@@ -51,28 +53,28 @@ export interface Config {
   tokenSecret: string | undefined;
   /** API_KEY: when set (>= 32 chars), the server API (src/api/) answers Bearer requests carrying it. */
   apiKey: string | undefined;
-  /** RATE_LIMIT_PER_SEC, default 50: messages per second a connection may sustain. */
+  /** RATE_LIMIT_PER_SEC: messages per second a connection may sustain. */
   rateLimitPerSec: number;
-  /** RATE_LIMIT_BURST, default 200: messages a connection may send at once. */
+  /** RATE_LIMIT_BURST: messages a connection may send at once. */
   rateLimitBurst: number;
-  /** MAX_BUFFERED_BYTES, default 1048576: unsent bytes after which a non-reading socket is cut. */
+  /** MAX_BUFFERED_BYTES: unsent bytes after which a non-reading socket is cut. */
   maxBufferedBytes: number;
   /**
-   * MAX_CONNECTIONS (default 40000), MAX_CONNECTIONS_PER_IP and CONNECTIONS_PER_IP_PER_MIN
-   * (unset: off), MAX_JOINS_PER_SEC (default 1000): admission control (src/transport/admission.ts).
+   * MAX_CONNECTIONS, MAX_CONNECTIONS_PER_IP and CONNECTIONS_PER_IP_PER_MIN (unset: off),
+   * MAX_JOINS_PER_SEC: admission control (src/transport/admission.ts).
    */
   admission: AdmissionLimits;
-  /** MAX_HELD_BYTES, default 524288: bytes held for one reconnecting member (besides the count). */
+  /** MAX_HELD_BYTES: bytes held for one reconnecting member (besides the count). */
   maxHeldBytes: number;
-  /** MAX_SIGNAL_BYTES, default 24576: largest signal frame (a 16 KB SDP and its envelope fit). */
+  /** MAX_SIGNAL_BYTES: largest signal frame (a 16 KB SDP and its envelope fit). */
   maxSignalBytes: number;
-  /** RATE_LIMIT_BYTES_PER_SEC, default 131072: bytes per second a connection may sustain. */
+  /** RATE_LIMIT_BYTES_PER_SEC: bytes per second a connection may sustain. */
   rateLimitBytesPerSec: number;
-  /** RATE_LIMIT_BYTES_BURST, default 524288: bytes a connection may send at once. */
+  /** RATE_LIMIT_BYTES_BURST: bytes a connection may send at once. */
   rateLimitBytesBurst: number;
-  /** MAX_INFLIGHT_BYTES, default 33554432: signal bytes waiting for Redis before the dyno refuses. */
+  /** MAX_INFLIGHT_BYTES: signal bytes waiting for Redis before the dyno refuses. */
   maxInflightBytes: number;
-  /** MAX_LOOP_LAG_MS, default 200: event-loop lag past which the dyno stops reading sockets. */
+  /** MAX_LOOP_LAG_MS: event-loop lag past which the dyno stops reading sockets. */
   maxLoopLagMs: number;
   /** STUN_URLS, TURN_URLS, TURN_SECRET, TURN_TTL, ICE_SERVERS: what `joined.iceServers` holds (src/ice/). */
   ice: IceConfig;
@@ -110,43 +112,44 @@ export function loadConfig(env: Env = process.env): Config {
     return fallback;
   }
   const config: Config = {
-    port: read('PORT', integer(0, 65535), 3000),
-    host: read('HOST', (raw) => ({ ok: true, value: raw.trim() }), '0.0.0.0'),
+    port: read('PORT', integer(0, 65535), DEFAULTS.port),
+    host: read('HOST', (raw) => ({ ok: true, value: raw.trim() }), DEFAULTS.host),
     redisUrl: read<string | undefined>('REDIS_URL', redisUrl, undefined),
     redisCluster: read<RedisClusterSeeds | undefined>('REDIS_CLUSTER_NODES', redisClusterNodes, undefined),
-    redisPrefix: read('REDIS_PREFIX', keyPrefix, 'sig:'),
-    redisTlsVerify: read('REDIS_TLS_VERIFY', boolean, false),
-    redisCommandTimeoutMs: read('REDIS_COMMAND_TIMEOUT_MS', integer(100, 60_000), 5000),
-    maxMessageBytes: read('MAX_MESSAGE_BYTES', integer(256, 16 * 1024 * 1024), 64 * 1024),
-    maxRoomSize: read('MAX_ROOM_SIZE', integer(2, 1000), 8),
-    logLevel: read('LOG_LEVEL', oneOf(LOG_LEVELS), 'info'),
+    redisPrefix: read('REDIS_PREFIX', keyPrefix, DEFAULTS.redisPrefix),
+    redisTlsVerify: read('REDIS_TLS_VERIFY', boolean, DEFAULTS.redisTlsVerify),
+    redisCommandTimeoutMs: read('REDIS_COMMAND_TIMEOUT_MS', integer(100, 60_000), DEFAULTS.redisCommandTimeoutMs),
+    maxMessageBytes: read('MAX_MESSAGE_BYTES', integer(256, 16 * 1024 * 1024), DEFAULTS.maxMessageBytes),
+    maxRoomSize: read('MAX_ROOM_SIZE', integer(2, 1000), DEFAULTS.maxRoomSize),
+    logLevel: read('LOG_LEVEL', oneOf(LOG_LEVELS), DEFAULTS.logLevel),
     production: env['NODE_ENV'] === 'production',
-    heartbeatMs: read('HEARTBEAT_MS', integer(100, 600_000), 25_000),
-    resumeGraceMs: read('RESUME_GRACE_MS', integer(0, 600_000), 15_000),
-    nodeLeaseMs: read('NODE_LEASE_MS', integer(300, 600_000), 15_000),
-    maxHeldSignals: read('MAX_HELD_SIGNALS', integer(1, 100_000), 256),
+    heartbeatMs: read('HEARTBEAT_MS', integer(100, 600_000), DEFAULTS.heartbeatMs),
+    resumeGraceMs: read('RESUME_GRACE_MS', integer(0, 600_000), DEFAULTS.resumeGraceMs),
+    nodeLeaseMs: read('NODE_LEASE_MS', integer(300, 600_000), DEFAULTS.nodeLeaseMs),
+    handoverTimeoutMs: read('HANDOVER_TIMEOUT_MS', integer(10, 60_000), DEFAULTS.handoverTimeoutMs),
+    maxHeldSignals: read('MAX_HELD_SIGNALS', integer(1, 100_000), DEFAULTS.maxHeldSignals),
     allowedOrigins: read<string[] | undefined>('ALLOWED_ORIGINS', origins, undefined),
     tokenSecret: read<string | undefined>('TOKEN_SECRET', secret, undefined),
     apiKey: read<string | undefined>('API_KEY', secret, undefined),
-    rateLimitPerSec: read('RATE_LIMIT_PER_SEC', integer(1, 1_000_000), 50),
-    rateLimitBurst: read('RATE_LIMIT_BURST', integer(1, 1_000_000), 200),
-    maxBufferedBytes: read('MAX_BUFFERED_BYTES', integer(1024, 1024 * 1024 * 1024), 1024 * 1024),
+    rateLimitPerSec: read('RATE_LIMIT_PER_SEC', integer(1, 1_000_000), DEFAULTS.rateLimitPerSec),
+    rateLimitBurst: read('RATE_LIMIT_BURST', integer(1, 1_000_000), DEFAULTS.rateLimitBurst),
+    maxBufferedBytes: read('MAX_BUFFERED_BYTES', integer(1024, 1024 * 1024 * 1024), DEFAULTS.maxBufferedBytes),
     admission: {
-      maxConnections: read('MAX_CONNECTIONS', integer(1, 10_000_000), DEFAULT_MAX_CONNECTIONS),
+      maxConnections: read('MAX_CONNECTIONS', integer(1, 10_000_000), DEFAULTS.maxConnections),
       // Opt-in: a whole office or campus can share one address.
       maxConnectionsPerIp: read<number | undefined>('MAX_CONNECTIONS_PER_IP', integer(1, 10_000_000), undefined),
       connectionsPerIpPerMin: read<number | undefined>('CONNECTIONS_PER_IP_PER_MIN', integer(1, 10_000_000), undefined),
-      maxJoinsPerSec: read('MAX_JOINS_PER_SEC', integer(1, 1_000_000), 1000),
+      maxJoinsPerSec: read('MAX_JOINS_PER_SEC', integer(1, 1_000_000), DEFAULTS.maxJoinsPerSec),
     },
-    // Defaults of the byte limits follow the frame and buffer limits they must agree with.
+    // 0 until the defaults are settled below: they follow the frame and buffer limits they must agree with.
     maxHeldBytes: read('MAX_HELD_BYTES', integer(1024, 64 * 1024 * 1024), 0),
     maxSignalBytes: read('MAX_SIGNAL_BYTES', integer(256, 16 * 1024 * 1024), 0),
-    rateLimitBytesPerSec: read('RATE_LIMIT_BYTES_PER_SEC', integer(1024, 1024 * 1024 * 1024), 128 * 1024),
+    rateLimitBytesPerSec: read('RATE_LIMIT_BYTES_PER_SEC', integer(1024, 1024 * 1024 * 1024), DEFAULTS.rateLimitBytesPerSec),
     rateLimitBytesBurst: read('RATE_LIMIT_BYTES_BURST', integer(1024, 1024 * 1024 * 1024), 0),
     // 32 MiB of frames costs a few times that in strings, parsed objects and ioredis commands:
     // about 150 MB at the bound (docs/benchmarks.md), which leaves a 512 MB dyno its members.
-    maxInflightBytes: read('MAX_INFLIGHT_BYTES', integer(64 * 1024, 4 * 1024 * 1024 * 1024), 32 * 1024 * 1024),
-    maxLoopLagMs: read('MAX_LOOP_LAG_MS', integer(10, 60_000), 200),
+    maxInflightBytes: read('MAX_INFLIGHT_BYTES', integer(64 * 1024, 4 * 1024 * 1024 * 1024), DEFAULTS.maxInflightBytes),
+    maxLoopLagMs: read('MAX_LOOP_LAG_MS', integer(10, 60_000), DEFAULTS.maxLoopLagMs),
     ice: readIceConfig(env, problems),
     webhook: readWebhookConfig(env, problems),
     // Node ids appear in keys and owner tags ("<node>/<conn>"): keep them to safe characters.
@@ -155,9 +158,9 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.redisUrl && config.redisCluster) {
     problems.push('REDIS_URL and REDIS_CLUSTER_NODES are both set: unset REDIS_URL to use the Redis Cluster, or REDIS_CLUSTER_NODES to use one Redis');
   }
-  config.maxHeldBytes ||= Math.min(512 * 1024, config.maxBufferedBytes);
-  config.maxSignalBytes ||= Math.min(24 * 1024, config.maxMessageBytes);
-  config.rateLimitBytesBurst ||= Math.max(512 * 1024, config.maxMessageBytes);
+  config.maxHeldBytes ||= Math.min(DEFAULTS.maxHeldBytes, config.maxBufferedBytes);
+  config.maxSignalBytes ||= Math.min(DEFAULTS.maxSignalBytes, config.maxMessageBytes);
+  config.rateLimitBytesBurst ||= Math.max(DEFAULTS.rateLimitBytesBurst, config.maxMessageBytes);
   if (config.maxSignalBytes > config.maxMessageBytes) {
     problems.push(`MAX_SIGNAL_BYTES (${config.maxSignalBytes}) is larger than MAX_MESSAGE_BYTES (${config.maxMessageBytes}): no frame could reach it; lower it or raise MAX_MESSAGE_BYTES`);
   }

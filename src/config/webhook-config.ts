@@ -2,6 +2,7 @@
  * WEBHOOK_* variables, validated at start: a bad URL or secret would otherwise only show as
  * events the application never gets.
  */
+import { WEBHOOK_DEFAULTS } from './defaults.ts';
 import { integer } from './env-parsers.ts';
 import { parseWebhookSecret } from '../webhooks/signer.ts';
 
@@ -10,19 +11,19 @@ export interface WebhookConfig {
   url: string;
   /** WEBHOOK_SECRET decoded: the HMAC key (Standard Webhooks `whsec_<base64>`). */
   key: Buffer;
-  /** WEBHOOK_MAX_AGE_MS, default 3600000: an event not accepted by then is dropped (logged, counted). */
+  /** WEBHOOK_MAX_AGE_MS: an event not accepted by then is dropped (logged, counted). */
   maxAgeMs: number;
-  /** WEBHOOK_TIMEOUT_MS, default 10000: one POST's deadline. */
+  /** WEBHOOK_TIMEOUT_MS: one POST's deadline. */
   timeoutMs: number;
-  /** WEBHOOK_BACKOFF_MS, default 1000: delay after the first failure (doubling, with jitter). */
+  /** WEBHOOK_BACKOFF_MS: delay after the first failure (doubling, with jitter). */
   backoffMs: number;
-  /** WEBHOOK_BACKOFF_MAX_MS, default 300000: longest delay between two attempts. */
+  /** WEBHOOK_BACKOFF_MAX_MS: longest delay between two attempts. */
   backoffMaxMs: number;
-  /** WEBHOOK_MAX_QUEUED, default 1000: events one room's queue holds; past it new ones are dropped. */
+  /** WEBHOOK_MAX_QUEUED: events one room's queue holds; past it new ones are dropped. */
   maxQueued: number;
-  /** WEBHOOK_CONCURRENCY, default 8: POSTs one dyno has open at once. */
+  /** WEBHOOK_CONCURRENCY: POSTs one dyno has open at once. */
   concurrency: number;
-  /** WEBHOOK_POLL_MS, default 500: how often a dyno looks for events due (retries, other dynos'). */
+  /** WEBHOOK_POLL_MS: how often a dyno looks for events due (retries, other dynos'). */
   pollMs: number;
 }
 
@@ -49,13 +50,13 @@ export function readWebhookConfig(env: Env, problems: string[]): WebhookConfig |
     return fallback;
   };
   const settings = {
-    maxAgeMs: num('WEBHOOK_MAX_AGE_MS', 1000, 7 * 24 * 3_600_000, 3_600_000),
-    timeoutMs: num('WEBHOOK_TIMEOUT_MS', 100, 120_000, 10_000),
-    backoffMs: num('WEBHOOK_BACKOFF_MS', 10, 3_600_000, 1000),
-    backoffMaxMs: num('WEBHOOK_BACKOFF_MAX_MS', 10, 24 * 3_600_000, 300_000),
-    maxQueued: num('WEBHOOK_MAX_QUEUED', 1, 1_000_000, 1000),
-    concurrency: num('WEBHOOK_CONCURRENCY', 1, 1000, 8),
-    pollMs: num('WEBHOOK_POLL_MS', 20, 60_000, 500),
+    maxAgeMs: num('WEBHOOK_MAX_AGE_MS', 1000, 7 * 24 * 3_600_000, WEBHOOK_DEFAULTS.maxAgeMs),
+    timeoutMs: num('WEBHOOK_TIMEOUT_MS', 100, 120_000, WEBHOOK_DEFAULTS.timeoutMs),
+    backoffMs: num('WEBHOOK_BACKOFF_MS', 10, 3_600_000, WEBHOOK_DEFAULTS.backoffMs),
+    backoffMaxMs: num('WEBHOOK_BACKOFF_MAX_MS', 10, 24 * 3_600_000, WEBHOOK_DEFAULTS.backoffMaxMs),
+    maxQueued: num('WEBHOOK_MAX_QUEUED', 1, 1_000_000, WEBHOOK_DEFAULTS.maxQueued),
+    concurrency: num('WEBHOOK_CONCURRENCY', 1, 1000, WEBHOOK_DEFAULTS.concurrency),
+    pollMs: num('WEBHOOK_POLL_MS', 20, 60_000, WEBHOOK_DEFAULTS.pollMs),
   };
   if (!rawUrl) {
     if (rawSecret) problems.push('WEBHOOK_SECRET is set without WEBHOOK_URL: set WEBHOOK_URL to the receiver, or unset WEBHOOK_SECRET');

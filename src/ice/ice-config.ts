@@ -5,6 +5,7 @@
  * variable.
  */
 import type { IceServer } from '../protocol/messages.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 import { integer, secret } from '../config/env-parsers.ts';
 
 export interface IceConfig {
@@ -14,7 +15,7 @@ export interface IceConfig {
   turnUrls: string[];
   /** TURN_SECRET: coturn's static-auth-secret (use-auth-secret). */
   turnSecret: string | undefined;
-  /** TURN_TTL, default 86400: seconds a minted credential stays valid. */
+  /** TURN_TTL: seconds a minted credential stays valid. */
   turnTtl: number;
   /** ICE_SERVERS: RTCIceServer objects sent as they are (a managed provider, fixed credentials). */
   staticServers: IceServer[];
@@ -26,6 +27,11 @@ type Env = Record<string, string | undefined>;
 const HOST_PORT = String.raw`(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(\d{1,5}))?`;
 const STUN_URL = new RegExp(`^stuns?:${HOST_PORT}$`);
 const TURN_URL = new RegExp(`^turns?:${HOST_PORT}(?:\\?transport=(?:udp|tcp))?$`);
+/** At least a minute: clients refresh at 80 % of the TTL, and must not hammer the server. */
+const MIN_TURN_TTL_SECONDS = 60;
+/** At most a week: a leaked credential stops working within it. */
+const MAX_TURN_TTL_SECONDS = 7 * 24 * 3600;
+
 const EXAMPLES = { stun: 'stun:stun.example.org:3478', turn: 'turn:turn.example.org:3478?transport=udp' } as const;
 
 /** Why `url` is not a usable `kind` URL, or undefined when it is. */
@@ -121,7 +127,7 @@ export function readIceConfig(env: Env, problems: string[]): IceConfig {
     stunUrls: stun === undefined ? [] : urlList('STUN_URLS', stun, 'stun', problems),
     turnUrls: turn === undefined ? [] : urlList('TURN_URLS', turn, 'turn', problems),
     turnSecret: undefined,
-    turnTtl: 86_400,
+    turnTtl: DEFAULTS.turnTtlSeconds,
     staticServers: rawServers === undefined ? [] : parseIceServers(rawServers, problems),
   };
   if (rawSecret !== undefined) {
@@ -131,8 +137,7 @@ export function readIceConfig(env: Env, problems: string[]): IceConfig {
     else problems.push(`TURN_SECRET=(${rawSecret.length} characters, not shown) ${parsed.problem}`);
   }
   if (rawTtl !== undefined) {
-    // At least a minute: clients refresh at 80 % of it, and must not hammer the server.
-    const parsed = integer(60, 7 * 86_400)(rawTtl);
+    const parsed = integer(MIN_TURN_TTL_SECONDS, MAX_TURN_TTL_SECONDS)(rawTtl);
     if (parsed.ok) config.turnTtl = parsed.value;
     else problems.push(`TURN_TTL=${JSON.stringify(rawTtl.slice(0, 80))} ${parsed.problem} (seconds)`);
   }

@@ -28,7 +28,7 @@ export interface MetricSources {
   localRooms(): number;
   localMembers(): number;
   /** Redis reconnect attempts so far; absent for the embedded backend. */
-  redisReconnects?(): number;
+  redisReconnects?: () => number;
 }
 
 /**

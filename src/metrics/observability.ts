@@ -8,8 +8,8 @@ import { startProbeSampler } from './probe-sampler.ts';
 export interface Observability {
   metrics: SignalingMetrics;
   /** Runs the readiness probe now and records it (GET /readyz). */
-  readiness(): Promise<ProbeResult>;
-  stop(): void;
+  readiness: () => Promise<ProbeResult>;
+  stop: () => void;
 }
 
 /**

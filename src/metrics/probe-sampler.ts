@@ -3,9 +3,12 @@ import type { ProbeResult } from '../backends/probe.ts';
 
 export interface ProbeSampler {
   /** Runs one probe now (GET /readyz) and records it. */
-  check(): Promise<ProbeResult>;
-  stop(): void;
+  check: () => Promise<ProbeResult>;
+  stop: () => void;
 }
+
+/** How often the probe runs besides GET /readyz (the metric's help text says the same). */
+const PROBE_EVERY_MS = 10_000;
 
 /**
  * Runs the readiness probe every `intervalMs` even when nobody asks, so the delivery-latency
@@ -16,7 +19,7 @@ export function startProbeSampler(
   probe: () => Promise<ProbeResult>,
   record: (result: ProbeResult) => void,
   log: Logger,
-  intervalMs = 10_000,
+  intervalMs = PROBE_EVERY_MS,
 ): ProbeSampler {
   let lastOk = true;
   const check = async (): Promise<ProbeResult> => {

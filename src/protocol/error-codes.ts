@@ -1,4 +1,4 @@
-import type { CloseCodeValue, ErrorCodeValue } from '../../protocol/wire.js';
+import type { CloseCodeDecisions, CloseCodesDecided, CloseCodeValue, ErrorCodeValue } from '../../protocol/wire.js';
 
 /**
  * Error codes carried by `{"type":"error","code":C}` frames and WebSocket close codes.
@@ -33,17 +33,20 @@ export const ErrorCode = {
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** Fails to compile when protocol/wire.d.ts has a code this table lacks. */
-export const ERROR_CODES_COMPLETE: [Exclude<ErrorCodeValue, ErrorCode>] extends [never] ? true : never = true;
+/** Fails to compile when protocol/wire.d.ts has a code this table lacks (a check, read by nothing). */
+const _errorCodesComplete: [Exclude<ErrorCodeValue, ErrorCode>] extends [never] ? true : never = true;
 
 /**
- * Close codes the server uses. 1000-1015 are RFC 6455's; clients reconnect on 1001, 1006,
- * 1011, 1012 and 1013 and give up on 1000, 1008 and 1009 (a retry would fail the same way).
- * 4000-4099 are ours and mean "do not reconnect".
+ * Close codes the server uses, as protocol/wire.d.ts's close-code table lists them with the
+ * decision a client takes on each: 1000-1015 are RFC 6455's; ours are 4000-4499 (permanent:
+ * the client stops) and 4500-4899 (temporary: it reconnects). 4900-4999 are the client
+ * library's own and never sent here.
  */
 export const CloseCode = {
   Normal: 1000,
   GoingAway: 1001,
+  /** A text frame was not valid UTF-8: sent by ws itself, never by our code. */
+  InvalidPayload: 1007,
   PolicyViolation: 1008,
   MessageTooBig: 1009,
   InternalError: 1011,
@@ -53,9 +56,12 @@ export const CloseCode = {
   Replaced: 4000,
   /** The application removed this member (server API): do not reconnect. */
   Removed: 4001,
-} as const satisfies Record<string, CloseCodeValue>;
+} as const satisfies Record<string, CloseCodeValue & keyof CloseCodeDecisions>;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
-/** Fails to compile when protocol/wire.d.ts has a close code this table lacks. */
-export const CLOSE_CODES_COMPLETE: [Exclude<CloseCodeValue, CloseCode>] extends [never] ? true : never = true;
+/** Fails to compile when protocol/wire.d.ts has a close code this table lacks (a check, read by nothing). */
+const _closeCodesComplete: [Exclude<CloseCodeValue, CloseCode>] extends [never] ? true : never = true;
+
+/** Fails to compile when a code the server sends has no decision in the wire table (a check, read by nothing). */
+const _closeCodesDecided: CloseCodesDecided = true;

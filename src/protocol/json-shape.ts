@@ -5,8 +5,10 @@
  * signal frame is built. Real signaling data nests two or three levels.
  */
 
+import { WIRE_LIMITS } from './wire-limits.ts';
+
 /** Objects and arrays nested in one `signal.data` (v1) or one article frame, itself included. */
-export const MAX_JSON_DEPTH = 32;
+export const MAX_JSON_DEPTH = WIRE_LIMITS.maxJsonDepth;
 
 export type ShapeProblem = 'too-deep' | 'not-finite';
 

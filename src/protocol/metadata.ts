@@ -1,12 +1,13 @@
 import type { Metadata } from './messages.ts';
 import { isObject } from './json-frame.ts';
 import { MAX_JSON_DEPTH, shapeMessage, shapeProblem } from './json-shape.ts';
+import { WIRE_LIMITS } from './wire-limits.ts';
 
 /**
  * Member metadata travels with every `joined` and `peer-joined` of the room and is stored in
  * the member's record: 1 KB keeps a full room's join reply small (16 members, 16 KB at most).
  */
-export const MAX_METADATA_BYTES = 1024;
+export const MAX_METADATA_BYTES = WIRE_LIMITS.maxMetadataBytes;
 
 /** Why `value` cannot be a member's metadata (`field` names it in the text), or null when it can. */
 export function metadataProblem(value: unknown, field: string): string | null {

@@ -1,6 +1,8 @@
+import { WIRE_LIMITS } from './wire-limits.ts';
+
 /** Rules shared by room names and member names, in both protocols. */
 
-export const MAX_NAME_CHARS = 64;
+export const MAX_NAME_CHARS = WIRE_LIMITS.maxNameChars;
 
 // Cc covers C0, DEL and C1 controls: they would corrupt logs and make names invisible.
 const CONTROL = /\p{Cc}/u;

@@ -13,13 +13,20 @@ export interface ParseFailure {
   id?: MessageId;
 }
 
+/** Longest string `id` echoed back in replies. */
+const MAX_ID_CHARS = 128;
+/** Longest join token: an HS256 JWT binding room, name and exp is far shorter. */
+const MAX_TOKEN_CHARS = 4096;
+/** Longest `resume`: ours are 24 characters; anything much longer is not one. */
+const MAX_RESUME_CHARS = 128;
+
 export type ParseResult = { ok: true; message: ClientMessage } | ParseFailure;
 
 function readId(obj: JsonObject): MessageId | undefined | null {
   const id = obj['id'];
   if (id === undefined) return undefined;
   if (typeof id === 'number' && Number.isFinite(id)) return id;
-  if (typeof id === 'string' && id.length <= 128) return id;
+  if (typeof id === 'string' && id.length <= MAX_ID_CHARS) return id;
   return null;
 }
 
@@ -32,7 +39,7 @@ export function parseV1(text: string): ParseResult {
   if (!parsed.ok) return parsed;
   const value = parsed.value;
   const id = readId(value);
-  if (id === null) return { ok: false, message: 'id must be a string (max 128) or a finite number' };
+  if (id === null) return { ok: false, message: `id must be a string (max ${MAX_ID_CHARS}) or a finite number` };
   const fail = (message: string): ParseFailure =>
     id === undefined ? { ok: false, message } : { ok: false, message, id };
   const type = value['type'];
@@ -49,12 +56,12 @@ export function parseV1(text: string): ParseResult {
       const message: ClientMessage = { type, room: room as string, name: name as string };
       const resume = value['resume'];
       if (resume !== undefined) {
-        if (typeof resume !== 'string' || resume.length === 0 || resume.length > 128) return fail('join.resume must be the string from joined.resume');
+        if (typeof resume !== 'string' || resume.length === 0 || resume.length > MAX_RESUME_CHARS) return fail('join.resume must be the string from joined.resume');
         message.resume = resume;
       }
       const token = value['token'];
       if (token !== undefined) {
-        if (typeof token !== 'string' || token.length > 4096) return fail('join.token must be a string of at most 4096 characters');
+        if (typeof token !== 'string' || token.length > MAX_TOKEN_CHARS) return fail(`join.token must be a string of at most ${MAX_TOKEN_CHARS} characters`);
         message.token = token;
       }
       const metadata = value['metadata'];

@@ -22,6 +22,14 @@ export type UpgradeVerdict =
   | { ok: false; reason: UpgradeRefusal; retryAfterSeconds: number; message: string };
 
 const ADMITTED: UpgradeVerdict = { ok: true };
+const MS_PER_MINUTE = 60_000;
+/** Retry-After of a full dyno: jittered over this range, so clients that honour it do not come back in one wave. */
+const FULL_RETRY_AFTER_MIN_S = 2;
+const FULL_RETRY_AFTER_MAX_S = 10;
+/** Retry-After for an address at MAX_CONNECTIONS_PER_IP: one of its sockets must close first. */
+const PER_IP_RETRY_AFTER_S = 10;
+/** Refusals are logged as one summary line per this many ms, never line by line. */
+const REPORT_EVERY_MS = 1000;
 /** Where a tracked socket's address key is kept, so its close can release it without a closure per socket. */
 const ADDRESS = Symbol('admission-address');
 type TrackedSocket = WebSocket & { [ADDRESS]?: string };
@@ -75,7 +83,7 @@ export class Admission {
       else open.set(key, n);
     };
     if (limits.connectionsPerIpPerMin !== undefined) {
-      this.sweepTimer = setInterval(() => this.sweep(), 60_000);
+      this.sweepTimer = setInterval(() => this.sweep(), MS_PER_MINUTE);
       this.sweepTimer.unref();
     }
   }
@@ -94,12 +102,12 @@ export class Admission {
     const { maxConnections, maxConnectionsPerIp, connectionsPerIpPerMin } = this.limits;
     if (openConnections >= maxConnections) {
       // Jittered, so clients that honour it do not come back in one wave.
-      return this.refuse('max-connections', 2 + Math.floor(Math.random() * 9), `this dyno holds MAX_CONNECTIONS=${maxConnections} connections; retry later`);
+      return this.refuse('max-connections', FULL_RETRY_AFTER_MIN_S + Math.floor(Math.random() * (FULL_RETRY_AFTER_MAX_S - FULL_RETRY_AFTER_MIN_S + 1)), `this dyno holds MAX_CONNECTIONS=${maxConnections} connections; retry later`);
     }
     if (!this.perAddress || address === undefined) return ADMITTED;
     const key = addressKey(address);
     if (maxConnectionsPerIp !== undefined && (this.openByAddress.get(key) ?? 0) >= maxConnectionsPerIp) {
-      return this.refuse('per-ip-connections', 10, `this address has MAX_CONNECTIONS_PER_IP=${maxConnectionsPerIp} connections open on this dyno; close one or retry later`);
+      return this.refuse('per-ip-connections', PER_IP_RETRY_AFTER_S, `this address has MAX_CONNECTIONS_PER_IP=${maxConnectionsPerIp} connections open on this dyno; close one or retry later`);
     }
     if (connectionsPerIpPerMin !== undefined) {
       const wait = this.takeConnectionToken(key, connectionsPerIpPerMin);
@@ -160,7 +168,7 @@ export class Admission {
   /** Seconds until the address may connect again (0: it may now, and a token was taken). */
   private takeConnectionToken(key: string, perMinute: number): number {
     const t = this.now();
-    const perMs = perMinute / 60_000;
+    const perMs = perMinute / MS_PER_MINUTE;
     const bucket = this.buckets.get(key);
     if (bucket === undefined) {
       this.buckets.set(key, { tokens: perMinute - 1, at: t });
@@ -181,7 +189,7 @@ export class Admission {
     if (perMinute === undefined) return;
     const t = this.now();
     for (const [key, bucket] of this.buckets) {
-      if (bucket.tokens + (t - bucket.at) * (perMinute / 60_000) >= perMinute) this.buckets.delete(key);
+      if (bucket.tokens + (t - bucket.at) * (perMinute / MS_PER_MINUTE) >= perMinute) this.buckets.delete(key);
     }
   }
 
@@ -197,7 +205,7 @@ export class Admission {
       const refused = { ...this.refused };
       for (const k of Object.keys(this.refused) as Array<keyof typeof this.refused>) this.refused[k] = 0;
       this.log.warn({ refused, limits: this.limits }, 'admission control refused connections or joins in the last second; clients retry with backoff (raise the limits if this dyno has room)');
-    }, 1000);
+    }, REPORT_EVERY_MS);
     this.reportTimer.unref();
   }
 }

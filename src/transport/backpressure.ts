@@ -19,6 +19,8 @@ const MAX_PAUSE_MS = 1000;
 const READ_WINDOW_MS = 100;
 /** Past this many times MAX_LOOP_LAG_MS, signals read in a read window are refused. */
 const REFUSE_LAG_FACTOR = 2;
+/** Under a sustained overload pausing flips many times a second: one log line per this many ms. */
+const LOG_EVERY_MS = 5000;
 
 /**
  * Keeps a dyno that is offered more than it can carry from queueing without bound (inside
@@ -126,8 +128,7 @@ export class Backpressure {
     this.pausedAt = now;
     this.pauses++;
     for (const ws of this.sockets()) ws.pause();
-    // Under a sustained overload this flips many times a second: one line per 5 s says it all.
-    if (now - this.lastLog < 5000) return;
+    if (now - this.lastLog < LOG_EVERY_MS) return;
     this.lastLog = now;
     this.log.warn(
       { why, inflightBytes: this.inflight, lagMs: Math.round(this.lagMs), pauses: this.pauses, refused: this.refused },

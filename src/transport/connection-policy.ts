@@ -3,6 +3,7 @@ import type { IceServer } from '../protocol/messages.ts';
 import type { WebSocket } from 'ws';
 import type { SignalAdmission } from './backpressure.ts';
 import { NO_BACKPRESSURE } from './backpressure.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /** Per-connection limits and join requirements shared by both protocol adapters. */
 export interface ConnectionPolicy {
@@ -36,13 +37,14 @@ export interface ConnectionPolicy {
 export const JOINS_THROTTLED = 'this dyno is taking MAX_JOINS_PER_SEC joins already; reconnect after a jittered backoff';
 export const JOINS_THROTTLED_CLOSE = 'too many joins on this dyno; retry later';
 
+/** The policy of a connection served without a config (tests): the configuration's defaults, no tokens, no ICE servers. */
 export const DEFAULT_POLICY: ConnectionPolicy = {
-  rateLimitPerSec: 50,
-  rateLimitBurst: 200,
-  maxBufferedBytes: 1024 * 1024,
-  maxSignalBytes: 24 * 1024,
-  rateLimitBytesPerSec: 128 * 1024,
-  rateLimitBytesBurst: 512 * 1024,
+  rateLimitPerSec: DEFAULTS.rateLimitPerSec,
+  rateLimitBurst: DEFAULTS.rateLimitBurst,
+  maxBufferedBytes: DEFAULTS.maxBufferedBytes,
+  maxSignalBytes: DEFAULTS.maxSignalBytes,
+  rateLimitBytesPerSec: DEFAULTS.rateLimitBytesPerSec,
+  rateLimitBytesBurst: DEFAULTS.rateLimitBytesBurst,
   inflight: NO_BACKPRESSURE,
   iceServers: () => [],
   admitJoin: () => true,

@@ -4,8 +4,7 @@ import type { Logger } from 'pino';
 /** Descriptors a dyno needs besides its WebSockets: Redis connections, logs, files, the listener. */
 const RESERVED = 100;
 
-/** MAX_CONNECTIONS when unset (README, Configuration). */
-export const DEFAULT_MAX_CONNECTIONS = 40_000;
+import { DEFAULTS } from '../config/defaults.ts';
 
 /**
  * The connection limit this process can really keep: every WebSocket is a file descriptor,
@@ -20,7 +19,7 @@ export function connectionCeiling(maxConnections: number, log: Logger, limitsTex
   const allowed = Math.max(1, Number(soft) - RESERVED);
   if (maxConnections <= allowed) return maxConnections;
   const fields = { maxConnections, openFiles: Number(soft), using: allowed };
-  if (maxConnections === DEFAULT_MAX_CONNECTIONS) {
+  if (maxConnections === DEFAULTS.maxConnections) {
     log.info(fields, 'the open-files limit is below the default MAX_CONNECTIONS; taking fewer connections');
   } else {
     log.warn(fields, `MAX_CONNECTIONS=${maxConnections} is more sockets than the open-files limit allows; using ${allowed} (raise ulimit -n to take more)`);

@@ -63,7 +63,7 @@ export function serveV1(
   metrics: ConnectionMetrics = NO_METRICS,
   policy: ConnectionPolicy = DEFAULT_POLICY,
 ): void {
-  new V1Connection(ws as OwnedSocket, request, { node, log, metrics, policy });
+  new V1Connection(ws, request, { node, log, metrics, policy });
 }
 
 // Module-level listeners (ws calls them with `this` = the socket): a dyno holds thousands of

@@ -29,6 +29,12 @@ type Attempt = { ok: true } | { ok: false; error: string; retryAfter: number | u
 
 /** A room's lease outlasts one POST and its acknowledgement: twice the POST deadline. */
 const LEASE_FACTOR = 2;
+/** While Redis is away every poll fails the same way: one warning per this many ms. */
+const QUEUE_WARNING_EVERY_MS = 10_000;
+/** How often stop() looks whether the aborted POSTs have ended. */
+const STOP_POLL_MS = 20;
+/** How long stop() waits for aborted POSTs to end before it gives up on them. */
+const STOP_TIMEOUT_MS = 2000;
 
 /**
  * Delivers queued webhook events: one room at a time per slot, head first, so a room's events
@@ -74,7 +80,7 @@ export class DeliveryWorker {
   }
 
   /** Stops taking rooms, aborts open POSTs and gives their leases back for others to take. */
-  async stop(timeoutMs = 2000): Promise<void> {
+  async stop(timeoutMs = STOP_TIMEOUT_MS): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
     for (const timer of this.retries.values()) clearTimeout(timer);
@@ -82,7 +88,7 @@ export class DeliveryWorker {
     this.waiting.clear();
     for (const abort of this.active.values()) abort.abort();
     const deadline = Date.now() + timeoutMs;
-    while (this.active.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (this.active.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
     this.poster.close();
   }
 
@@ -226,8 +232,7 @@ export class DeliveryWorker {
   }
 
   private queueWarning(error: unknown): void {
-    // Once per 10 s at most: while Redis is away every poll fails the same way.
-    if (Date.now() - this.lastQueueWarning < 10_000) return;
+    if (Date.now() - this.lastQueueWarning < QUEUE_WARNING_EVERY_MS) return;
     this.lastQueueWarning = Date.now();
     this.options.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'webhook queue unreachable; delivery resumes when the backend is back');
   }

@@ -10,15 +10,20 @@ type Script = { source: string; sha: string };
 type Run = (script: Script, keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>;
 
 /**
+ * A room's outbox keys live twice maxAgeMs plus this: longer than every event they may hold
+ * (dropped at maxAgeMs), and its seq keeps counting up for a while after.
+ */
+const SEQ_KEPT_MS = 3_600_000;
+
+/**
  * How long a scan waits for the queue shards: one whose master hangs answers late (its rooms
  * come with the next scan) instead of holding back the rooms of every other shard.
  */
 const DUE_WAIT_MS = 250;
 /** How long a membership change waits for its room to be listed on its queue shard (see runMembership). */
 const TOUCH_WAIT_MS = 250;
-
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
-const S = {
+const SCRIPTS = {
   claim: script(lua.CLAIM),
   ack: script(lua.ACK),
   retry: script(lua.RETRY),
@@ -56,8 +61,7 @@ export class RedisWebhookQueue implements WebhookQueue {
   }
 
   private ttlMs(): number {
-    // Outlives every event it may hold (they are dropped at maxAgeMs), and keeps seq for a while after.
-    return this.options.maxAgeMs * 2 + 3_600_000;
+    return this.options.maxAgeMs * 2 + SEQ_KEPT_MS;
   }
 
   /** The due and touched sets of a room's shard. */
@@ -78,7 +82,7 @@ export class RedisWebhookQueue implements WebhookQueue {
    */
   async runMembership(s: Script, keys: readonly string[], args: readonly (string | number)[], membersKey: string, change: MembershipChange): Promise<unknown> {
     const base = roomBase(membersKey);
-    await this.writes.run(`webhook\n${base}`, () => this.run(S.schedule, this.shard(base), [base, 0, 1]), TOUCH_WAIT_MS);
+    await this.writes.run(`webhook\n${base}`, () => this.run(SCRIPTS.schedule, this.shard(base), [base, 0, 1]), TOUCH_WAIT_MS);
     let wrapped = this.wrapped.get(s.sha);
     if (!wrapped) this.wrapped.set(s.sha, (wrapped = script(lua.withWebhookEvents(s.source))));
     const reason = change.kind === 'leave' ? change.reason : '';
@@ -106,7 +110,7 @@ export class RedisWebhookQueue implements WebhookQueue {
       const shard = (this.nextShard + i) % QUEUE_SHARDS;
       if (this.scanning.has(shard)) continue;
       this.scanning.add(shard);
-      const ask = (this.run(S.due, [`${this.shardKeys[shard] as string}:due`], [limit]) as Promise<unknown[]>)
+      const ask = (this.run(SCRIPTS.due, [`${this.shardKeys[shard] as string}:due`], [limit]) as Promise<unknown[]>)
         .then((rooms) => {
           const names = rooms.map(String);
           if (waiting) found[i] = names;
@@ -130,7 +134,7 @@ export class RedisWebhookQueue implements WebhookQueue {
   }
 
   async claim(room: string, owner: string, leaseMs: number): Promise<ClaimResult> {
-    const reply = (await this.run(S.claim, [`${room}:wh`, `${room}:whm`], [owner, leaseMs, this.options.maxAgeMs, this.ttlMs()])) as unknown[];
+    const reply = (await this.run(SCRIPTS.claim, [`${room}:wh`, `${room}:whm`], [owner, leaseMs, this.options.maxAgeMs, this.ttlMs()])) as unknown[];
     const code = Number(reply[0]);
     const expired = reply.slice(4).map((line) => decodeEvent(String(line))).filter((e): e is QueuedEvent => e !== null);
     const lost = Number(reply[2]);
@@ -146,25 +150,25 @@ export class RedisWebhookQueue implements WebhookQueue {
   }
 
   async ack(room: string, owner: string, seq: number): Promise<number> {
-    return Number(await this.run(S.ack, [`${room}:wh`, `${room}:whm`], [owner, String(seq)]));
+    return Number(await this.run(SCRIPTS.ack, [`${room}:wh`, `${room}:whm`], [owner, String(seq)]));
   }
 
   async retry(room: string, owner: string, seq: number, delayMs: number): Promise<void> {
-    await this.run(S.retry, [`${room}:wh`, `${room}:whm`], [owner, String(seq), Math.round(delayMs)]);
+    await this.run(SCRIPTS.retry, [`${room}:wh`, `${room}:whm`], [owner, String(seq), Math.round(delayMs)]);
     // The shard may be on a master that hangs: the worker also retries the room itself.
     void this.defer(room, delayMs).catch(() => undefined);
   }
 
   async release(room: string, owner: string): Promise<void> {
-    await this.run(S.release, [`${room}:wh`, `${room}:whm`], [owner]);
+    await this.run(SCRIPTS.release, [`${room}:wh`, `${room}:whm`], [owner]);
   }
 
   async defer(room: string, delayMs: number): Promise<void> {
-    await this.run(S.schedule, this.shard(room), [room, Math.round(delayMs), 0]);
+    await this.run(SCRIPTS.schedule, this.shard(room), [room, Math.round(delayMs), 0]);
   }
 
   async forget(room: string): Promise<void> {
-    await this.run(S.forget, this.shard(room), [room, FORGET_AFTER_MS]);
+    await this.run(SCRIPTS.forget, this.shard(room), [room, FORGET_AFTER_MS]);
   }
 
   onActivity(listener: (room: string) => void): void {

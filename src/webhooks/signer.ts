@@ -8,6 +8,9 @@ import type { KeyObject } from 'node:crypto';
  */
 
 export const SECRET_PREFIX = 'whsec_';
+/** Key sizes Standard Webhooks allows for a whsec_ secret. */
+const MIN_KEY_BYTES = 24;
+const MAX_KEY_BYTES = 64;
 
 /** The HMAC key of a whsec_ secret, or why it is not one. */
 export function parseWebhookSecret(raw: string): { ok: true; key: Buffer } | { ok: false; problem: string } {
@@ -18,7 +21,7 @@ export function parseWebhookSecret(raw: string): { ok: true; key: Buffer } | { o
     return { ok: false, problem: `must be ${SECRET_PREFIX} followed by standard base64 (${how})` };
   }
   const key = Buffer.from(encoded, 'base64');
-  if (key.length < 24 || key.length > 64) return { ok: false, problem: `must hold 24 to 64 bytes after ${SECRET_PREFIX}, not ${key.length} (${how})` };
+  if (key.length < MIN_KEY_BYTES || key.length > MAX_KEY_BYTES) return { ok: false, problem: `must hold ${MIN_KEY_BYTES} to ${MAX_KEY_BYTES} bytes after ${SECRET_PREFIX}, not ${key.length} (${how})` };
   return { ok: true, key };
 }
 

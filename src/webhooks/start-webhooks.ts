@@ -19,9 +19,9 @@ export function isWebhookSource(backend: object): backend is WebhookSource {
 export function createWebhooks(backend: WebhookSource, config: WebhookConfig, deps: { nodeId: string; logger: Logger; registry: Registry }): DeliveryWorker {
   const queue = backend.enableWebhooks({ maxQueued: config.maxQueued, maxAgeMs: config.maxAgeMs });
   const logger = deps.logger.child({ component: 'webhooks' });
-  let worker: DeliveryWorker | undefined;
-  const metrics = webhookMetrics(deps.registry, () => worker?.inFlight ?? 0);
-  worker = new DeliveryWorker(queue, {
+  // The gauge reads the worker when scraped, never before the next statement built it.
+  const metrics = webhookMetrics(deps.registry, () => worker.inFlight);
+  const worker = new DeliveryWorker(queue, {
     url: config.url,
     signer: new WebhookSigner(config.key),
     owner: deps.nodeId,

@@ -1,10 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Front, startFront } from '../fixtures/article-front.ts';
 import { launchChromium } from '../fixtures/chromium.ts';
 import type { Cluster } from '../fixtures/dyno.ts';
 import { startCluster } from '../fixtures/dyno.ts';
@@ -20,70 +16,6 @@ import { startRedis, uniquePrefix } from '../fixtures/redis.ts';
  * come from the same origin as its dyno. Each dyno gets a small front server, as the Heroku
  * router is: it serves the page files and pipes WebSocket upgrades to that one dyno.
  */
-
-const PAGE_DIR = fileURLToPath(new URL('./article-page/', import.meta.url));
-const PAGE_FILES: Record<string, string> = {
-  '/': 'index.html',
-  '/index.html': 'index.html',
-  '/record-peers.js': 'record-peers.js',
-  '/harness.js': 'harness.js',
-  '/article-client.js': 'article-client.js',
-  '/boot.js': 'boot.js',
-};
-
-interface Front {
-  origin: string;
-  close(): Promise<void>;
-}
-
-/** Serves article-page/ and forwards every upgrade, byte for byte, to 127.0.0.1:dynoPort. */
-async function startFront(dynoPort: number): Promise<Front> {
-  const sockets = new Set<Duplex>();
-  const track = (s: Duplex): void => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  };
-  const server: Server = createServer((req, res) => {
-    const file = PAGE_FILES[new URL(req.url ?? '/', 'http://x').pathname];
-    if (!file) {
-      res.writeHead(404).end();
-      return;
-    }
-    readFile(PAGE_DIR + file).then(
-      (body) => {
-        const type = file.endsWith('.html') ? 'text/html; charset=utf-8' : 'text/javascript; charset=utf-8';
-        res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
-      },
-      () => res.writeHead(500).end(),
-    );
-  });
-  server.on('upgrade', (req, client: Duplex, head: Buffer) => {
-    track(client);
-    const upstream: Socket = connect(dynoPort, '127.0.0.1');
-    track(upstream);
-    const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
-    for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-    upstream.once('connect', () => {
-      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
-      if (head.length > 0) upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-    upstream.once('close', () => client.destroy());
-    client.once('close', () => upstream.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    async close() {
-      for (const s of sockets) s.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 interface PeerStats {
   /** MediaStream ids in the remote description (a=msid): which page this peer receives from. */

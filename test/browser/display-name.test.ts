@@ -2,7 +2,6 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { SignalingClient } from '../../client/src/index.ts';
-import type { WebSocketConstructor } from '../../client/src/index.ts';
 import { type CallPage, openCallPage, requireBuiltPage } from '../fixtures/call-pages.ts';
 import { launchChromium } from '../fixtures/chromium.ts';
 import type { Dyno } from '../fixtures/dyno.ts';
@@ -34,7 +33,7 @@ describe('display names on the call page', () => {
   });
 
   const member = async (name: string, metadata?: Record<string, unknown>): Promise<void> => {
-    const client = new SignalingClient({ url: dyno.wsUrl(), room, name, WebSocket: WebSocket as unknown as WebSocketConstructor, ...(metadata ? { metadata } : {}) });
+    const client = new SignalingClient({ url: dyno.wsUrl(), room, name, WebSocket, ...(metadata ? { metadata } : {}) });
     clients.push(client);
     await new Promise<void>((resolve) => {
       client.once('joined', () => resolve());

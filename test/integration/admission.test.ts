@@ -24,7 +24,7 @@ function upgrade(url: string, forwardedFor?: string): Promise<Upgrade> {
       res.on('data', (chunk: string) => (body += chunk));
       res.on('end', () => {
         const retry = res.headers['retry-after'];
-        resolve({ status: res.statusCode ?? 0, retryAfter: Array.isArray(retry) ? retry[0] : retry, body });
+        resolve({ status: res.statusCode ?? 0, retryAfter: typeof retry === 'object' ? retry[0] : retry, body });
         req.destroy();
       });
     });

@@ -42,15 +42,15 @@ describe('Heroku runtime contract', () => {
   it('connects to rediss:// with a self-signed certificate and signals across two dynos', async () => {
     const env = { REDIS_URL: redis.url, REDIS_PREFIX: prefix };
     const [a, b] = await Promise.all([startDyno({ env }), startDyno({ env })]);
-    dynos.push(a as Dyno, b as Dyno);
+    dynos.push(a, b);
     for (const dyno of [a, b] as Dyno[]) {
       const ready = await fetch(`${dyno.httpUrl}/readyz`);
       expect(ready.status).toBe(200);
       expect(await ready.json()).toMatchObject({ status: 'ready', backend: 'redis' });
     }
-    const alice = await joined((a as Dyno).wsUrl(), 'tls-room', 'alice');
+    const alice = await joined(a.wsUrl(), 'tls-room', 'alice');
     clients.push(alice);
-    const bob = await joined((b as Dyno).wsUrl(), 'tls-room', 'bob');
+    const bob = await joined(b.wsUrl(), 'tls-room', 'bob');
     clients.push(bob);
     await alice.expect('peer-joined');
     alice.send({ type: 'signal', to: 'bob', data: { description: { type: 'offer', sdp: 'v=0' } } });

@@ -612,7 +612,7 @@ class FuzzSlot {
   async ready(): Promise<WebSocket> {
     if (this.ws?.readyState === WebSocket.OPEN) return this.ws;
     const ws = new WebSocket(this.url);
-    ws.on('message', (data, isBinary) => this.receive(String(data), isBinary));
+    ws.on('message', (data, isBinary) => this.receive((data as Buffer).toString('utf8'), isBinary));
     ws.on('error', () => undefined);
     ws.once('close', (code) => {
       this.closeCodes.push(code);

@@ -146,7 +146,7 @@ describe.each<Kind>(['redis', 'redis-cluster'])('lost replies (%s)', (kind) => {
 
   it('lets a client whose resume reply was lost resume again with the secret it holds', async () => {
     const prefix = uniquePrefix('lost-resume');
-    const { a, b, alice, bob } = await aliceAndBob(kind, prefix);
+    const { b, alice, bob } = await aliceAndBob(kind, prefix);
     await alice.session.close('disconnect');
     const secret = alice.secrets[0] ?? '';
     b.faults.inject('resume', { kind: 'lost-reply' });
@@ -162,7 +162,7 @@ describe.each<Kind>(['redis', 'redis-cluster'])('lost replies (%s)', (kind) => {
 
   it('announces a leave whose unregister reply was lost', async () => {
     const prefix = uniquePrefix('lost-unregister');
-    const { a, b, alice, bob } = await aliceAndBob(kind, prefix);
+    const { a, alice, bob } = await aliceAndBob(kind, prefix);
     a.faults.inject('unregister', { kind: 'lost-reply' });
     await alice.session.leave();
     // Alice's unregister ran, then its reply was lost: the peer-left must still go out, once.
@@ -175,7 +175,7 @@ describe.each<Kind>(['redis', 'redis-cluster'])('lost replies (%s)', (kind) => {
 describe('lost replies to expiry', () => {
   it('still tells peers when the expiry ran but its reply was lost', async () => {
     const prefix = uniquePrefix('lost-expire');
-    const { a, b, alice, bob } = await aliceAndBob('redis', prefix);
+    const { a, alice, bob } = await aliceAndBob('redis', prefix);
     a.faults.inject('expire', { kind: 'lost-reply' });
     await alice.session.close('disconnect');
     await until(() => bob.events.includes('-alice'), 'bob to hear peer-left after the grace');
@@ -269,7 +269,7 @@ describe.each<Kind>(['redis', 'redis-cluster'])('re-registration (%s)', (kind) =
 describe('one queue for every change to a session', () => {
   it('lets a member that drops during its re-registration expire with peer-left', async () => {
     const prefix = uniquePrefix('rereg-race');
-    const { a, b, alice, bob } = await aliceAndBob('redis', prefix);
+    const { a, alice, bob } = await aliceAndBob('redis', prefix);
     const slow = gate();
     a.faults.inject('reregister', { kind: 'delayed', until: slow.until });
     a.faults.inject('renewLease', { kind: 'delayed', until: slow.until });

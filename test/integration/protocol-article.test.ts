@@ -4,15 +4,13 @@ import type { Cluster } from '../fixtures/dyno.ts';
 import { startCluster } from '../fixtures/dyno.ts';
 import type { RedisFixture } from '../fixtures/redis.ts';
 import { startRedis, uniquePrefix } from '../fixtures/redis.ts';
-import { ArticleClient, joined, TestClient } from '../fixtures/test-client.ts';
+import { ArticleClient, joined } from '../fixtures/test-client.ts';
 
 /**
  * The original article's protocol at /video_chat/signaling (docs/protocol.md, "Article
  * protocol"), over two dyno processes sharing Redis: dyno(0) and dyno(1) are different
  * processes, so every "a on dyno 0, b on dyno 1" case crosses Redis.
  */
-
-type Frame = Record<string, unknown> & { method?: string };
 
 /** An SDP-like blob with characters that would change under re-serialization. */
 const sdp = (tag: string): string => `v=0\r\no=- 4611 2 IN IP4 127.0.0.1\r\ns=${tag} «é» \u2028 "q" \\ /\r\nt=0 0\r\n`;

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { SignalingClient } from '../../client/src/index.ts';
-import type { WebSocketConstructor } from '../../client/src/index.ts';
 import type { Cluster } from '../fixtures/dyno.ts';
 import { startCluster, startDyno } from '../fixtures/dyno.ts';
 import { OpenApiCheck } from '../fixtures/openapi-check.ts';
@@ -138,7 +137,7 @@ describe.each(['embedded', 'redis', 'redis-cluster'] as const)('server API (%s)'
   it('removes a member across dynos: removed then 4001, peer-left, webhook reason removed, no reconnect by the client library', async () => {
     const r = room('kick');
     const observer = await join(1, r, 'observer');
-    const client = new SignalingClient({ url: cluster.dyno(0).wsUrl(), room: r, name: 'kicked', WebSocket: WebSocket as unknown as WebSocketConstructor });
+    const client = new SignalingClient({ url: cluster.dyno(0).wsUrl(), room: r, name: 'kicked', WebSocket });
     clients.push(client);
     const errors: Array<{ code?: string | undefined; closeCode?: number | undefined }> = [];
     client.on('error', (e) => errors.push({ code: e.code, closeCode: e.closeCode }));

@@ -102,6 +102,7 @@ export const en = {
   chatHeading: "Chat",
   chatNote: "Messages are not saved: people who join later do not see earlier ones.",
   chatLabel: "Message to everyone",
+  chatPlaceholder: "Message everyone",
   send: "Send",
   unread: (n: number) => `${n} unread`,
   chatFrom: (name: string, text: string) => `${name}: ${text}`,

@@ -1,7 +1,8 @@
 /**
  * The page's language: `?lang=ja|en` forces one, else the first of navigator.languages we
  * have, else English. `applyStatic` fills the elements of index.html marked `data-i18n`
- * (text), `data-i18n-label` (aria-label) and `data-i18n-title` (title).
+ * (text), `data-i18n-label` (aria-label), `data-i18n-title` (title) and `data-i18n-placeholder`
+ * (an input's placeholder).
  */
 import { en, type Strings } from "./en.ts";
 import { ja } from "./ja.ts";
@@ -41,5 +42,6 @@ export function applyStatic(root: ParentNode, strings: Strings): string[] {
   fill("data-i18n", (element, text) => (element.textContent = text));
   fill("data-i18n-label", (element, text) => element.setAttribute("aria-label", text));
   fill("data-i18n-title", (element, text) => (element.title = text));
+  fill("data-i18n-placeholder", (element, text) => element.setAttribute("placeholder", text));
   return missing;
 }

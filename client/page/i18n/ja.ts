@@ -94,6 +94,7 @@ export const ja: Strings = {
   chatHeading: "チャット",
   chatNote: "メッセージは保存されません。後から参加した人には、それより前のメッセージは表示されません。",
   chatLabel: "全員へのメッセージ",
+  chatPlaceholder: "全員にメッセージ",
   send: "送信",
   unread: (n) => `未読 ${n} 件`,
   chatFrom: (name, text) => `${name}：${text}`,

@@ -1,6 +1,7 @@
 import { Cluster } from 'ioredis';
 import type { ClusterOptions } from 'ioredis';
 import type { RedisClusterSeeds } from '../../config/redis-cluster-nodes.ts';
+import { reconnectDelayMs } from './connection.ts';
 
 export interface RedisClusterConfig extends RedisClusterSeeds {
   /** As REDIS_TLS_VERIFY for one Redis: managed clusters often serve self-signed certificates. */
@@ -24,8 +25,8 @@ export function createClusterClient(config: RedisClusterConfig, name: string): C
     enableOfflineQueue: false,
     enableAutoPipelining: true,
     lazyConnect: true,
-    // Reconnect forever, quickly at first (used only when every node was lost at once).
-    clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000),
+    // Used only when every node was lost at once.
+    clusterRetryStrategy: reconnectDelayMs,
     // MOVED is followed at once; a closed connection or CLUSTERDOWN is retried a few times,
     // ~100 ms apart, before the caller hears `unavailable` (a failover takes longer than that).
     maxRedirections: 6,

@@ -16,6 +16,15 @@ export interface RedisConnectionConfig {
   commandTimeoutMs: number;
 }
 
+/** First reconnect delay, doubling per attempt up to RECONNECT_MAX_MS. */
+const RECONNECT_FIRST_MS = 50;
+const RECONNECT_MAX_MS = 2000;
+
+/** Reconnect forever, quickly at first: a dyno without Redis is useless but must not die. */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(RECONNECT_FIRST_MS * 2 ** attempt, RECONNECT_MAX_MS);
+}
+
 /**
  * Options shared by every connection. Fail fast instead of queueing: while Redis is away a
  * client gets `unavailable` at once, and memory does not grow with an offline queue.
@@ -27,8 +36,7 @@ export function connectionOptions(config: RedisConnectionConfig, name: string): 
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: config.commandTimeoutMs,
-    // Reconnect forever, quickly at first; a dyno without Redis is useless but must not die.
-    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000),
+    retryStrategy: reconnectDelayMs,
     lazyConnect: true,
   };
   if (config.url.startsWith('rediss://')) options.tls = { rejectUnauthorized: config.tlsVerify };

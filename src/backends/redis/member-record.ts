@@ -5,7 +5,7 @@ import { readMetadata } from '../../protocol/metadata.ts';
 /**
  * A member's record in the room hash (scripts.ts): "<seq>|<owner>|<secret hash>|<grace>"
  * then the info tail "|<joined at ms>|<metadata JSON>". The tail is last so the metadata may
- * hold any character, '|' included; records written before it existed simply lack it.
+ * hold any character, '|' included; a record without the tail has no join time or metadata.
  */
 export interface MemberRecord {
   seq: number;

@@ -39,7 +39,7 @@ export type RedisClient = Redis | Cluster;
 
 type Script = { source: string; sha: string };
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
-const S = {
+const SCRIPTS = {
   register: script(lua.REGISTER),
   suspend: script(lua.SUSPEND),
   resume: script(lua.RESUME),
@@ -147,7 +147,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async register(r: RegisterRequest): Promise<RegisterOutcome> {
-    const reply = (await this.change(S.register, [r.membersKey], [r.name, r.owner, r.maxRoomSize, lua.COUNTER_FIELD, r.secretHash, infoTail(r.info)], r, { kind: 'join', name: r.name })) as unknown[];
+    const reply = (await this.change(SCRIPTS.register, [r.membersKey], [r.name, r.owner, r.maxRoomSize, lua.COUNTER_FIELD, r.secretHash, infoTail(r.info)], r, { kind: 'join', name: r.name })) as unknown[];
     const seq = Number(reply[0]);
     if (seq === -1) return { ok: false, reason: 'name-taken' };
     if (seq === -2) return { ok: false, reason: 'room-full' };
@@ -160,7 +160,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async resume(r: ResumeRequest): Promise<ResumeOutcome> {
-    const reply = (await this.run(S.resume, [r.membersKey, r.holdKey], [r.name, r.secretHash, r.owner, r.newSecretHash])) as unknown[];
+    const reply = (await this.run(SCRIPTS.resume, [r.membersKey, r.holdKey], [r.name, r.secretHash, r.owner, r.newSecretHash])) as unknown[];
     const seq = Number(reply[0]);
     if (seq === -3) return { ok: false, reason: 'gone' };
     if (seq === -1) return { ok: false, reason: 'name-taken' };
@@ -177,7 +177,7 @@ export abstract class RedisStore implements Backend {
 
   async suspend(r: SuspendRequest): Promise<boolean> {
     const args = [r.name, r.owner, r.graceMs, r.snapshot, r.holdTtlMs, r.secretHash ?? '', ...r.frames];
-    return Number(await this.run(S.suspend, [r.membersKey, r.holdKey], args)) === 1;
+    return Number(await this.run(SCRIPTS.suspend, [r.membersKey, r.holdKey], args)) === 1;
   }
 
   async expire(m: MemberRef, owner: string): Promise<number | null> {
@@ -304,7 +304,7 @@ export abstract class RedisStore implements Backend {
   // crash of this dyno leaves that member to its room (docs/scaling.md).
 
   async renewLease(nodeId: string, ttlMs: number): Promise<LeaseState> {
-    return LEASE_STATES[Number(await this.run(S.renewLease, [this.nodes.leases], [nodeId, ttlMs]))] ?? 'missing';
+    return LEASE_STATES[Number(await this.run(SCRIPTS.renewLease, [this.nodes.leases], [nodeId, ttlMs]))] ?? 'missing';
   }
 
   indexMember(nodeId: string, m: MemberRef, owner: string): Promise<void> {
@@ -322,7 +322,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async claimDeadNodes(claimant: string, claimMs: number): Promise<string[]> {
-    const dead = ((await this.run(S.deadNodes, [this.nodes.leases], [])) as unknown[]).map(String);
+    const dead = ((await this.run(SCRIPTS.deadNodes, [this.nodes.leases], [])) as unknown[]).map(String);
     // Each lock may be on another master: one that does not answer costs only its dyno's sweep.
     const locks = await Promise.allSettled(dead.map((nodeId) => this.client.set(this.nodes.sweepLock(nodeId), claimant, 'PX', claimMs, 'NX')));
     return dead.filter((_, i) => {
@@ -345,7 +345,7 @@ export abstract class RedisStore implements Backend {
     const seq = Number(await this.change(this.scripts.sweepMember, [m.membersKey, m.holdKey, tombstoneKey(m)], args, m, { kind: 'leave', name: m.name, reason: 'dyno-lost' }));
     if (seq === -2) return { action: 'kept' };
     if (seq !== -1) this.unindexIfEmpty(m.membersKey);
-    // Entries written before owners were indexed have three parts.
+    // An entry without the owner part (any connection of that dyno) has three parts.
     const entry = m.owner === undefined ? `${m.membersKey}\n${m.holdKey}\n${m.name}` : indexEntry(m, m.owner);
     await this.client.srem(this.nodes.members(nodeId), entry);
     return seq === -1 ? { action: 'forgotten' } : { action: 'removed', seq };

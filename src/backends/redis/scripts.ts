@@ -16,6 +16,13 @@ import { Tag } from '../../cluster/bus-codec.ts';
 
 export const COUNTER_FIELD = '\u0001seq';
 
+/** How long the seqs reserved for members put back in a lost room stay reserved (reregisterScript). */
+const RENUMBERING_TTL_MS = 10 * 60_000;
+/** How long a sweep's tombstone tells a stalled dyno that its member's peers heard peer-left. */
+const TOMBSTONE_TTL_MS = 24 * 3_600_000;
+/** Dead dynos one DEAD_NODES call returns: the sweep takes the rest on its next tick. */
+const DEAD_NODES_PER_CALL = 10;
+
 /** `local TAG = { Signal = 'S', ... }`: the bus-codec table, as Lua. */
 export const LUA_TAGS = `local TAG = { ${Object.entries(Tag)
   .map(([name, tag]) => `${name} = '${tag}'`)
@@ -61,7 +68,11 @@ local function others(key, out, except)
 end
 `;
 
-function script(body: string, counterArg?: number): string {
+/**
+ * A script body behind PRELUDE; `counterArg`: the ARGV index holding the counter field, when
+ * the caller passes it instead of the constant.
+ */
+export function script(body: string, counterArg?: number): string {
   const counter = counterArg === undefined ? `local ARGV_COUNTER = '${COUNTER_FIELD}'` : `local ARGV_COUNTER = ARGV[${counterArg}]`;
   return `${counter}\n${PRELUDE}\n${body}`;
 }
@@ -220,7 +231,7 @@ return others(KEYS[1], out, ARGV[1])
  *  - 2, Tag.Renumbered "R<new>:<old>:<name>": otherwise the store lost us and nobody was told we left;
  *    peers that know us by the old seq just renumber us.
  * Renumbering keeps the old join order: the first member put back in a lost room reserves
- * the seqs base + 1 .. base + (highest seq it knew) ("base:ceiling", kept ten minutes), the
+ * the seqs base + 1 .. base + (highest seq it knew) ("base:ceiling", kept RENUMBERING_TTL_MS), the
  * counter jumps past them, and each member put back takes base + its old seq; one whose old
  * seq is beyond the reservation takes the next free seq instead.
  */
@@ -252,7 +263,7 @@ if status == 2 then
   else
     base = counter
     ceiling = counter + math.max(old, tonumber(ARGV[7]))
-    redis.call('SET', KEYS[3], base .. ':' .. ceiling, 'PX', 600000)
+    redis.call('SET', KEYS[3], base .. ':' .. ceiling, 'PX', ${RENUMBERING_TTL_MS})
   end
   if base + old <= ceiling then seq = base + old end
   if counter < ceiling then counter = ceiling end
@@ -273,7 +284,7 @@ return others(key, {status, seq}, name)
  * KEYS members, hold, tombstone; ARGV name, dead node id, grace ms, owner ('' = any
  * connection of that dyno), events channel. A member of a dead dyno first gets a grace period
  * (its client may resume elsewhere), then is removed, and the removal announced. The
- * tombstone (the removed seq, kept a day) tells a dyno that was only stalled, and puts the
+ * tombstone (the removed seq, kept TOMBSTONE_TTL_MS) tells a dyno that was only stalled, and puts the
  * member back, that its peers heard peer-left.
  * -> -1 not that dyno's (or that connection's) any more, -2 kept for now, or the removed seq.
  */
@@ -291,7 +302,7 @@ if grace == 0 then
 end
 if grace > t then return -2 end
 drop(KEYS[1], KEYS[2], ARGV[1])
-redis.call('SET', KEYS[3], seq, 'PX', 86400000)
+redis.call('SET', KEYS[3], seq, 'PX', ${TOMBSTONE_TTL_MS})
 redis.call('${publish}', ARGV[5], bus_left(seq, ARGV[1]))
 return seq
 `);
@@ -311,10 +322,9 @@ if tonumber(before) < t then return 0 end
 return 1
 `);
 
-/** KEYS leases -> ids of dynos whose lease ran out (at most 10 per call). */
+/** KEYS leases -> ids of dynos whose lease ran out (at most DEAD_NODES_PER_CALL). */
 export const DEAD_NODES = script(`
-local t = redis.call('TIME')
-return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), 'LIMIT', 0, 10)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now(), 'LIMIT', 0, ${DEAD_NODES_PER_CALL})
 `);
 
 /**

@@ -16,6 +16,9 @@ export async function catchUpMember(client: RedisClient, m: MemberRef, owner: st
   return { held, peers: peersFrom(reply, 1 + count) };
 }
 
+/** Hash slots of a Redis Cluster. */
+const CLUSTER_SLOTS = 16384;
+
 /**
  * Redis Cluster key slot (CRC16/XMODEM of the hash tag, mod 16384), to tell which channels
  * lived on a shard whose subscriber connection dropped.
@@ -31,5 +34,5 @@ export function keySlot(key: string): number {
     crc ^= byte << 8;
     for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
   }
-  return crc % 16384;
+  return crc % CLUSTER_SLOTS;
 }

@@ -1,6 +1,7 @@
 // The original article's client code (/work/shared/seed/000_e3b867f5984f432b.txt), copied
 // verbatim below this header: setSignaling and makePeer, not one character changed.
 // playVideo, which the article uses but does not define, is in harness.js.
+/* global playVideo */
 async function setSignaling(roomName, name){
 const stream= await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
 playVideo(document.getElementById('video-self'), stream);

@@ -112,7 +112,7 @@ export class FakeSignalingServer {
       if (!this.#options.resume || this.graceOver) this.#removeMember(self);
     });
     socket.on("message", (raw) => {
-      const message = JSON.parse(String(raw)) as Json;
+      const message = JSON.parse((raw as Buffer).toString('utf8')) as Json;
       this.received.push({ connection: index, message });
       if (this.silentConnections.has(index)) return;
       const send = (frame: Json): void => socket.send(JSON.stringify(frame));

@@ -114,16 +114,15 @@ export class FakeTransceiver {
     this.byAddTrack = byAddTrack;
     this.#onChange = onChange;
     this.#direction = direction;
-    const self = this;
     this.sender = {
       track,
-      async replaceTrack(t: FakeTrack | null) {
-        if (t !== null && t.kind !== self.kind) throw new TypeError("kind mismatch");
-        this.track = t;
+      replaceTrack: async (t: FakeTrack | null) => {
+        if (t !== null && t.kind !== this.kind) throw new TypeError("kind mismatch");
+        this.sender.track = t;
       },
-      setStreams(...s: FakeStream[]) {
-        self.streamIds = s.map((x) => x.id);
-        self.#onChange();
+      setStreams: (...s: FakeStream[]) => {
+        this.streamIds = s.map((x) => x.id);
+        this.#onChange();
       },
     };
     this.receiver = { track: new FakeTrack(kind) };

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { preferredVideoCodecs, preferVp8 } from "../../../client/src/codec-preference.ts";
 import { MediaStallMonitor } from "../../../client/src/media-stall.ts";
+import { StatsSampler } from "../../../client/src/stats-sampler.ts";
 import { answerRole, readSetup, readUfrag, withSetup } from "../../../client/src/sdp-lines.ts";
 
 afterEach(() => {
@@ -105,5 +106,40 @@ describe("SDP lines", () => {
     expect(readUfrag(answer)).toBe("Ab12");
     const passive = withSetup(answer, "passive");
     expect(passive).toBe(answer.replaceAll("a=setup:active", "a=setup:passive"));
+  });
+});
+
+describe("StatsSampler: one getStats per connection for every reader", () => {
+  it("feeds every reader from one call per interval, only while one wants it, and keeps no timer while paused", async () => {
+    vi.useFakeTimers();
+    const pc = statsPc();
+    let calls = 0;
+    const getStats = pc.getStats;
+    pc.getStats = async () => (calls++, await getStats());
+    const sampler = new StatsSampler(pc as unknown as RTCPeerConnection);
+    const a: number[] = [];
+    const b: number[] = [];
+    let bWants = false;
+    sampler.add(() => a.push(Date.now()));
+    sampler.add(
+      () => b.push(Date.now()),
+      () => bWants,
+    );
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(calls).toBe(3);
+    expect([a.length, b.length]).toEqual([3, 0]);
+    bWants = true;
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(calls).toBe(5); // still one call per interval for both readers
+    expect([a.length, b.length]).toEqual([5, 2]);
+    sampler.setPaused(true);
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(calls).toBe(5);
+    sampler.setPaused(false);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(calls).toBe(6);
+    sampler.stop();
+    expect(vi.getTimerCount()).toBe(0);
   });
 });

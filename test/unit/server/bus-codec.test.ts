@@ -58,7 +58,10 @@ describe('bus codec', () => {
 
   it('gives the Lua scripts the same table, and leaves no tag spelled in Lua', () => {
     const table = /^local TAG = \{ (.*) \}$/.exec(lua.LUA_TAGS)?.[1];
-    const entries = Object.fromEntries((table ?? '').split(', ').map((pair) => /^(\w+) = '(.)'$/.exec(pair)?.slice(1) ?? []));
+    const entries = Object.fromEntries((table ?? '').split(', ').map((pair): [string, string] => {
+      const [, name = '', tag = ''] = /^(\w+) = '(.)'$/.exec(pair) ?? [];
+      return [name, tag];
+    }));
     expect(entries).toEqual({ ...Tag });
     const scripts = Object.values(lua).flatMap((value) => {
       if (typeof value === 'string') return [value];

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../../../src/config/config.ts';
+import { DEFAULTS, WEBHOOK_DEFAULTS } from '../../../src/config/defaults.ts';
 
 describe('loadConfig', () => {
   it('has working defaults: embedded backend on port 3000', () => {
@@ -91,5 +93,23 @@ describe('byte limits (MAX_INFLIGHT_BYTES and friends)', () => {
     expect(problems({ MAX_INFLIGHT_BYTES: '65536' }).join()).toMatch(/MAX_INFLIGHT_BYTES/);
     expect(problems({ MAX_INFLIGHT_BYTES: 'lots' }).join()).toMatch(/MAX_INFLIGHT_BYTES="lots"/);
     expect(problems({ MAX_LOOP_LAG_MS: '0' }).join()).toMatch(/MAX_LOOP_LAG_MS/);
+  });
+
+  it('HANDOVER_TIMEOUT_MS: 1000 by default, validated at start', () => {
+    expect(loadConfig({}).handoverTimeoutMs).toBe(1000);
+    expect(loadConfig({ HANDOVER_TIMEOUT_MS: '2500' }).handoverTimeoutMs).toBe(2500);
+    for (const bad of ['5', 'soon', '600000']) expect(() => loadConfig({ HANDOVER_TIMEOUT_MS: bad }), bad).toThrow(/HANDOVER_TIMEOUT_MS/);
+  });
+
+  it('documents every default as [NAME=default] beside the defaults object, and README lists each variable', () => {
+    const source = readFileSync(new URL('../../../src/config/defaults.ts', import.meta.url), 'utf8');
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const documented = [...source.matchAll(/\[([A-Z_]+)=([^\]]+)\]/g)].map(([, name, value]) => [name as string, (value as string).replace(/^'|'$/g, '')] as const);
+    const values = [...Object.values(DEFAULTS), ...Object.values(WEBHOOK_DEFAULTS)].map(String);
+    expect(documented.length).toBe(values.length);
+    for (const [name, value] of documented) {
+      expect(values, name).toContain(value);
+      expect(readme, name).toContain(`\`${name}\``);
+    }
   });
 });

@@ -20,7 +20,7 @@ function recordingSink(): { sink: SessionSink; delivered: string[] } {
   return { sink, delivered };
 }
 
-const peers: MemberEntry[] = [{ name: 'bob', seq: 2 } as MemberEntry];
+const peers: MemberEntry[] = [{ name: 'bob', seq: 2 }];
 const signal = (i: number): string => JSON.stringify({ type: 'signal', from: 'bob', data: { i } });
 
 describe('replayResume', () => {
