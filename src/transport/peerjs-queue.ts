@@ -1,0 +1,150 @@
+import type { Logger } from 'pino';
+import type { ChannelListener, SignalingNode } from '../cluster/signaling-node.ts';
+import { RoomKeys } from '../cluster/keys.ts';
+import { expireFrame } from '../protocol/peerjs-messages.ts';
+
+/** The PeerJS room of an id: one room per id, the id its only member (docs/protocol.md, PeerJS). */
+export function peerRoom(key: string, id: string): string {
+  return `${key}/${id}`;
+}
+
+export function peerKeys(node: SignalingNode, key: string, id: string): RoomKeys {
+  return new RoomKeys(node.prefix, 'peerjs', peerRoom(key, id));
+}
+
+/** Retries of a waiting pair besides the wake-up: covers a backend that was away. */
+const RETRY_MS = 1000;
+
+/** The messages one sender (a connection) has waiting for one id that is not connected. */
+interface Pair {
+  /** pairKey(connection, dst). */
+  readonly id: string;
+  readonly sender: string;
+  readonly senderKeys: RoomKeys;
+  readonly dst: string;
+  readonly dstKeys: RoomKeys;
+  readonly frames: string[];
+  readonly expires: NodeJS.Timeout;
+  readonly retry: NodeJS.Timeout;
+  readonly wake: ChannelListener;
+  flushing: boolean;
+  done: boolean;
+}
+
+export interface PeerJsQueueOptions {
+  node: SignalingNode;
+  key: string;
+  /** PEERJS_EXPIRE_TIMEOUT_MS. */
+  expireMs: number;
+  /** Frames one pair may have waiting (MAX_HELD_SIGNALS). */
+  maxPerPair: number;
+  log: Logger;
+}
+
+/**
+ * Messages for a PeerJS id that is not connected anywhere in the cluster: kept on the
+ * sender's dyno and delivered, in order, as soon as the id registers on any dyno (its room's
+ * events channel announces the registration; the dyno listens to it while something waits),
+ * else the sender gets one EXPIRE per pair after PEERJS_EXPIRE_TIMEOUT_MS, as the reference
+ * server does. A message for an id that is connected never comes here.
+ */
+export class PeerJsQueue {
+  private readonly pairs = new Map<string, Pair>();
+  private readonly options: PeerJsQueueOptions;
+
+  constructor(options: PeerJsQueueOptions) {
+    this.options = options;
+  }
+
+  get size(): number {
+    return this.pairs.size;
+  }
+
+  /** True when `sender` has messages waiting for `dst`: later ones must queue behind them. */
+  waiting(connection: string, dst: string): boolean {
+    return this.pairs.has(pairKey(connection, dst));
+  }
+
+  /** Queues `frame` (already stamped) from `sender` to `dst`; false when that pair is full. */
+  add(connection: string, sender: string, dst: string, frame: string): boolean {
+    const id = pairKey(connection, dst);
+    const existing = this.pairs.get(id);
+    if (existing) {
+      if (existing.frames.length >= this.options.maxPerPair) return false;
+      existing.frames.push(frame);
+      return true;
+    }
+    const { node, key, expireMs } = this.options;
+    const pair: Pair = {
+      id,
+      sender,
+      senderKeys: peerKeys(node, key, sender),
+      dst,
+      dstKeys: peerKeys(node, key, dst),
+      frames: [frame],
+      expires: setTimeout(() => this.expire(pair), expireMs),
+      retry: setInterval(() => void this.flush(pair), RETRY_MS),
+      wake: () => void this.flush(pair),
+      flushing: false,
+      done: false,
+    };
+    pair.expires.unref();
+    pair.retry.unref();
+    this.pairs.set(id, pair);
+    // The id's registration is published on its room's events channel: listen, then try once
+    // more, so a registration between the failed send and the subscription is not missed.
+    node.listen(pair.dstKeys.events, pair.wake).then(
+      () => this.flush(pair),
+      (error: unknown) => this.options.log.debug({ err: error, dst }, 'PeerJS queue: cannot listen for the id yet; retrying every second'),
+    );
+    return true;
+  }
+
+  /** Stops every timer (the dyno is exiting). */
+  stop(): void {
+    for (const pair of [...this.pairs.values()]) this.end(pair);
+  }
+
+  private async flush(pair: Pair): Promise<void> {
+    if (pair.flushing || pair.done) return;
+    pair.flushing = true;
+    try {
+      while (pair.frames.length > 0 && !pair.done) {
+        const outcome = await this.options.node.sendTo(pair.dstKeys, pair.dst, pair.frames[0] as string);
+        // 'full': the id is reconnecting with a full backlog; try again later.
+        if (outcome !== 'sent') return;
+        pair.frames.shift();
+      }
+    } catch (error) {
+      this.options.log.debug({ err: error, dst: pair.dst }, 'PeerJS queue: backend unavailable; retrying');
+      return;
+    } finally {
+      pair.flushing = false;
+    }
+    if (pair.frames.length === 0) this.end(pair);
+  }
+
+  private expire(pair: Pair): void {
+    if (pair.done) return;
+    const undelivered = pair.frames.length;
+    this.end(pair);
+    if (undelivered === 0) return;
+    // Through the sender's own member channel: it reaches the sender wherever it is connected now.
+    this.options.node.sendTo(pair.senderKeys, pair.sender, expireFrame(pair.dst, pair.sender)).catch((error: unknown) => {
+      this.options.log.warn({ err: error, dst: pair.dst, sender: pair.sender }, 'could not send EXPIRE (backend unavailable)');
+    });
+  }
+
+  private end(pair: Pair): void {
+    if (pair.done) return;
+    pair.done = true;
+    clearTimeout(pair.expires);
+    clearInterval(pair.retry);
+    if (this.pairs.get(pair.id) === pair) this.pairs.delete(pair.id);
+    this.options.node.unlisten(pair.dstKeys.events, pair.wake);
+  }
+}
+
+function pairKey(connection: string, dst: string): string {
+  return `${connection}\n${dst}`;
+}
