@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
-import type { Session, SessionSink } from '../cluster/session.ts';
+import type { Session, SessionSink, SignalResult } from '../cluster/session.ts';
 import type { SignalingNode } from '../cluster/signaling-node.ts';
 import type { ConnectionMetrics } from '../metrics/metrics.ts';
 import { CloseCode } from '../protocol/error-codes.ts';
@@ -11,7 +11,7 @@ import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
 import { CUT_OFF, JOINS_THROTTLED_CLOSE, sendBounded } from './connection-policy.ts';
 import { FrameGate } from './frame-gate.ts';
-import { peerRoom } from './peerjs-queue.ts';
+import { peerKeys, peerRoom } from './peerjs-queue.ts';
 import type { PeerJsQueue } from './peerjs-queue.ts';
 import { connectionId, OVERLOADED } from './v1-connection.ts';
 
@@ -210,9 +210,9 @@ export class PeerJsConnection implements SessionSink {
       this.send(errorFrame(OVERLOADED));
       return;
     }
-    let result;
+    let result: SignalResult;
     try {
-      result = await this.session.signal(message.dst, frame);
+      result = await this.sendTo(message.dst, frame);
     } finally {
       policy.inflight.release(bytes);
     }
@@ -233,6 +233,21 @@ export class PeerJsConnection implements SessionSink {
         const unreachable: never = result;
         throw new Error(`unhandled signal result ${String(unreachable)}`);
       }
+    }
+  }
+
+  /**
+   * Straight to the id's member channel (held by the core while it reconnects): each id is
+   * its own room, so this is the core's sendTo on that room, not a signal within ours.
+   * Ordered per destination by the caller's chain.
+   */
+  private async sendTo(dst: string, frame: string): Promise<SignalResult> {
+    if (!this.session.isJoined) return 'not-joined';
+    try {
+      const outcome = await this.ctx.node.sendTo(peerKeys(this.ctx.node, this.ctx.key, dst), dst, frame);
+      return outcome === 'not-found' ? 'peer-not-found' : outcome === 'full' ? 'peer-backlogged' : 'sent';
+    } catch {
+      return 'unavailable';
     }
   }
 

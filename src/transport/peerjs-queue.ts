@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ChannelListener, SignalingNode } from '../cluster/signaling-node.ts';
 import { RoomKeys } from '../cluster/keys.ts';
 import { expireFrame } from '../protocol/peerjs-messages.ts';
+import { DRAIN_REQUEST, SIGNAL_PREFIX } from '../cluster/bus-codec.ts';
 
 /** The PeerJS room of an id: one room per id, the id its only member (docs/protocol.md, PeerJS). */
 export function peerRoom(key: string, id: string): string {
@@ -29,6 +30,12 @@ interface Pair {
   readonly wake: ChannelListener;
   flushing: boolean;
   done: boolean;
+  /**
+   * A frame was held for the id by a check that may have run while the id's dyno was still
+   * registering it (when a drain request is not heard): ask for the drain again before
+   * anything else goes to the id.
+   */
+  needsDrain: boolean;
 }
 
 export interface PeerJsQueueOptions {
@@ -83,10 +90,11 @@ export class PeerJsQueue {
       dstKeys: peerKeys(node, key, dst),
       frames: [frame],
       expires: setTimeout(() => this.expire(pair), expireMs),
-      retry: setInterval(() => void this.flush(pair), RETRY_MS),
-      wake: () => void this.flush(pair),
+      retry: setInterval(() => void this.flush(pair, false), RETRY_MS),
+      wake: () => void this.flush(pair, true),
       flushing: false,
       done: false,
+      needsDrain: false,
     };
     pair.expires.unref();
     pair.retry.unref();
@@ -94,7 +102,7 @@ export class PeerJsQueue {
     // The id's registration is published on its room's events channel: listen, then try once
     // more, so a registration between the failed send and the subscription is not missed.
     node.listen(pair.dstKeys.events, pair.wake).then(
-      () => this.flush(pair),
+      () => this.flush(pair, false),
       (error: unknown) => this.options.log.debug({ err: error, dst }, 'PeerJS queue: cannot listen for the id yet; retrying every second'),
     );
     return true;
@@ -105,14 +113,28 @@ export class PeerJsQueue {
     for (const pair of [...this.pairs.values()]) this.end(pair);
   }
 
-  private async flush(pair: Pair): Promise<void> {
+  /**
+   * Sends what waits, in order. `wake`: the id's registration was just announced, so it is
+   * subscribed and a plain send (one PUBLISH) is safe. Otherwise (the first check, the
+   * retries) each frame goes through the hold script, which never publishes to an id that
+   * is not registered: a PUBLISH reaching a dyno still registering the id would be dropped
+   * there as meant for a previous holder of the name.
+   */
+  private async flush(pair: Pair, wake: boolean): Promise<void> {
     if (pair.flushing || pair.done) return;
     pair.flushing = true;
+    const { node } = this.options;
     try {
+      if (pair.needsDrain && (wake || pair.frames.length === 0)) {
+        await node.backend.publish(pair.dstKeys.memberChannel(pair.dst), DRAIN_REQUEST);
+        pair.needsDrain = false;
+      }
       while (pair.frames.length > 0 && !pair.done) {
-        const outcome = await this.options.node.sendTo(pair.dstKeys, pair.dst, pair.frames[0] as string);
+        const frame = pair.frames[0] as string;
+        const outcome = wake ? await node.sendTo(pair.dstKeys, pair.dst, frame) : await this.hold(pair, frame);
         // 'full': the id is reconnecting with a full backlog; try again later.
-        if (outcome !== 'sent') return;
+        if (outcome === 'not-found' || outcome === 'full') return;
+        if (outcome === 'held') pair.needsDrain = true;
         pair.frames.shift();
       }
     } catch (error) {
@@ -121,11 +143,26 @@ export class PeerJsQueue {
     } finally {
       pair.flushing = false;
     }
-    if (pair.frames.length === 0) this.end(pair);
+    if (pair.frames.length === 0 && !pair.needsDrain) this.end(pair);
+  }
+
+  private hold(pair: Pair, frame: string): Promise<'delivered' | 'held' | 'not-found' | 'full'> {
+    const { node } = this.options;
+    return node.backend.hold({
+      membersKey: pair.dstKeys.members,
+      holdKey: pair.dstKeys.holdKey(pair.dst),
+      name: pair.dst,
+      channel: pair.dstKeys.memberChannel(pair.dst),
+      payload: SIGNAL_PREFIX + frame,
+      maxHeld: node.maxHeld,
+      maxHeldBytes: node.maxHeldBytes,
+      ttlMs: node.graceMs + node.leaseMs,
+    });
   }
 
   private expire(pair: Pair): void {
     if (pair.done) return;
+    // A frame held but not yet drained was accepted for the id: not expired.
     const undelivered = pair.frames.length;
     this.end(pair);
     if (undelivered === 0) return;
