@@ -49,6 +49,20 @@ export function servePeerJs(ws: WebSocket, request: IncomingMessage, ctx: PeerJs
   new PeerJsConnection(ws, request, ctx, id, token);
 }
 
+const CONNECTION = Symbol('peerjs-connection');
+type OwnedSocket = WebSocket & { [CONNECTION]?: PeerJsConnection };
+
+// Module-level listeners (`this` is the socket), as v1's: no closures per idle socket.
+function onMessage(this: OwnedSocket, data: RawData, isBinary: boolean): void {
+  this[CONNECTION]?.message(data, isBinary);
+}
+function onError(this: OwnedSocket, error: Error & { code?: string }): void {
+  this[CONNECTION]?.logger().info({ code: error.code, err: error.message }, 'socket error');
+}
+function onClose(this: OwnedSocket, code: number): void {
+  this[CONNECTION]?.closed(code);
+}
+
 /**
  * One PeerJS client: its id is the one member of the id's own room in the `peerjs`
  * namespace, and its token is that membership's resume secret, so the same id and token
@@ -75,9 +89,10 @@ export class PeerJsConnection implements SessionSink {
     this.session = ctx.node.createSession('peerjs', this.conn, this, ctx.log);
     this.gate = new FrameGate(ws, ctx.policy, { refuse: (_code, message) => this.send(errorFrame(message)), logger: () => this.logger() });
     ctx.open.add(this);
-    ws.on('message', (data: RawData, isBinary: boolean) => this.message(data, isBinary));
-    ws.on('error', (error: Error & { code?: string }) => this.logger().info({ code: error.code, err: error.message }, 'socket error'));
-    ws.on('close', (code: number) => this.closed(code));
+    (ws as OwnedSocket)[CONNECTION] = this;
+    ws.on('message', onMessage);
+    ws.on('error', onError);
+    ws.on('close', onClose);
     this.logger().info({ ip: clientAddress(request), protocol: 'peerjs' }, 'connection open');
     this.registered = this.register(token);
   }
@@ -158,7 +173,7 @@ export class PeerJsConnection implements SessionSink {
     return false;
   }
 
-  private message(data: RawData, isBinary: boolean): void {
+  message(data: RawData, isBinary: boolean): void {
     this.lastSeen = Date.now();
     const text = this.gate.admit(data, isBinary);
     if (text === null) return;
@@ -259,7 +274,7 @@ export class PeerJsConnection implements SessionSink {
     }
   }
 
-  private closed(code: number): void {
+  closed(code: number): void {
     this.ctx.open.delete(this);
     const log = this.logger();
     // The reference frees an id when its socket closes: a reconnect with the same token
