@@ -1,5 +1,5 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../fixtures/chromium.ts';
 import type { Cluster, Dyno } from '../fixtures/dyno.ts';
 import { startCluster, startDyno } from '../fixtures/dyno.ts';
@@ -81,6 +81,11 @@ afterAll(async () => {
   await pages?.close();
 });
 
+afterEach(async () => {
+  // Each case's peers go: an open page keeps its heartbeat and (in the call) two video streams running.
+  await Promise.all(contexts.splice(0).map((c) => c.close()));
+});
+
 async function openPage(): Promise<Page> {
   const context = await browser.newContext();
   contexts.push(context);
@@ -118,7 +123,6 @@ describe.each(['redis', 'redis-cluster'] as const)('PeerJS client through two dy
   });
 
   afterAll(async () => {
-    for (const context of contexts.splice(0)) await context.close();
     await cluster?.stop();
     await redis?.stop();
     await redisCluster?.stop();
