@@ -6,12 +6,12 @@ import type { SignalingNode } from '../cluster/signaling-node.ts';
 import type { ConnectionMetrics } from '../metrics/metrics.ts';
 import { CloseCode } from '../protocol/error-codes.ts';
 import type { PeerJsMessage } from '../protocol/peerjs-messages.ts';
-import { errorFrame, ID_TAKEN_FRAME, leaveFrame, OPEN_FRAME, parsePeerJs, PeerJsError, relayFrame } from '../protocol/peerjs-messages.ts';
+import { errorFrame, expireFrame, ID_TAKEN_FRAME, leaveFrame, OPEN_FRAME, parsePeerJs, PeerJsError, relayFrame } from '../protocol/peerjs-messages.ts';
 import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
 import { CUT_OFF, JOINS_THROTTLED_CLOSE, sendBounded } from './connection-policy.ts';
 import { FrameGate } from './frame-gate.ts';
-import { peerKeys, peerRoom } from './peerjs-queue.ts';
+import { MAX_WAITING_IDS, peerKeys, peerRoom } from './peerjs-queue.ts';
 import type { PeerJsQueue } from './peerjs-queue.ts';
 import { connectionId, OVERLOADED } from './v1-connection.ts';
 
@@ -269,8 +269,13 @@ export class PeerJsConnection implements SessionSink {
   private enqueue(message: Extract<PeerJsMessage, { kind: 'relay' }>, frame: string): void {
     // LEAVE and EXPIRE for an id not connected are dropped, as the reference does.
     if (!message.queued) return;
-    if (!this.ctx.queue.add(this.conn, this.id, message.dst, frame)) {
+    const outcome = this.ctx.queue.add(this.conn, this.id, message.dst, frame);
+    if (outcome === 'pair-full') {
       this.logger().info({ dst: message.dst }, 'too many messages waiting for one id (MAX_HELD_SIGNALS); dropped one');
+    } else if (outcome === 'too-many-ids') {
+      // Answered now, as if it had expired: the client reports peer-unavailable.
+      this.logger().info({ dst: message.dst }, `messages wait for ${MAX_WAITING_IDS} ids already; answered EXPIRE at once`);
+      this.send(expireFrame(message.dst, this.id));
     }
   }
 

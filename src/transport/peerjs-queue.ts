@@ -15,11 +15,17 @@ export function peerKeys(node: SignalingNode, key: string, id: string): RoomKeys
 
 /** Retries of a waiting pair besides the wake-up: covers a backend that was away. */
 const RETRY_MS = 1000;
+/**
+ * Ids one connection may have messages waiting for at once: each costs a subscription and two
+ * timers until it registers or expires. Past it a new id is answered EXPIRE at once.
+ */
+export const MAX_WAITING_IDS = 64;
 
 /** The messages one sender (a connection) has waiting for one id that is not connected. */
 interface Pair {
   /** pairKey(connection, dst). */
   readonly id: string;
+  readonly connection: string;
   readonly sender: string;
   readonly senderKeys: RoomKeys;
   readonly dst: string;
@@ -57,6 +63,8 @@ export interface PeerJsQueueOptions {
  */
 export class PeerJsQueue {
   private readonly pairs = new Map<string, Pair>();
+  /** Waiting pairs per connection (MAX_WAITING_IDS). */
+  private readonly perConnection = new Map<string, number>();
   private readonly options: PeerJsQueueOptions;
 
   constructor(options: PeerJsQueueOptions) {
@@ -72,18 +80,25 @@ export class PeerJsQueue {
     return this.pairs.has(pairKey(connection, dst));
   }
 
-  /** Queues `frame` (already stamped) from `sender` to `dst`; false when that pair is full. */
-  add(connection: string, sender: string, dst: string, frame: string): boolean {
+  /**
+   * Queues `frame` (already stamped) from `sender` to `dst`. `pair-full`: that pair has
+   * MAX_HELD_SIGNALS waiting; `too-many-ids`: the connection waits for MAX_WAITING_IDS ids.
+   */
+  add(connection: string, sender: string, dst: string, frame: string): 'queued' | 'pair-full' | 'too-many-ids' {
     const id = pairKey(connection, dst);
     const existing = this.pairs.get(id);
     if (existing) {
-      if (existing.frames.length >= this.options.maxPerPair) return false;
+      if (existing.frames.length >= this.options.maxPerPair) return 'pair-full';
       existing.frames.push(frame);
-      return true;
+      return 'queued';
     }
+    const waiting = this.perConnection.get(connection) ?? 0;
+    if (waiting >= MAX_WAITING_IDS) return 'too-many-ids';
+    this.perConnection.set(connection, waiting + 1);
     const { node, key, expireMs } = this.options;
     const pair: Pair = {
       id,
+      connection,
       sender,
       senderKeys: peerKeys(node, key, sender),
       dst,
@@ -105,7 +120,7 @@ export class PeerJsQueue {
       () => this.flush(pair, false),
       (error: unknown) => this.options.log.debug({ err: error, dst }, 'PeerJS queue: cannot listen for the id yet; retrying every second'),
     );
-    return true;
+    return 'queued';
   }
 
   /** Stops every timer (the dyno is exiting). */
@@ -178,6 +193,9 @@ export class PeerJsQueue {
     clearTimeout(pair.expires);
     clearInterval(pair.retry);
     if (this.pairs.get(pair.id) === pair) this.pairs.delete(pair.id);
+    const waiting = (this.perConnection.get(pair.connection) ?? 1) - 1;
+    if (waiting > 0) this.perConnection.set(pair.connection, waiting);
+    else this.perConnection.delete(pair.connection);
     this.options.node.unlisten(pair.dstKeys.events, pair.wake);
   }
 }

@@ -61,6 +61,9 @@ describe('PeerJS and y-webrtc security defaults', () => {
     const fromEvil = await fetch(`${opened.httpUrl}/p2p/peerjs/id`, { headers: { Origin: 'http://evil.example' } });
     expect(fromEvil.status).toBe(200);
     expect(fromEvil.headers.get('access-control-allow-origin')).toBeNull();
+    // Messages may wait for at most 64 ids per connection: the 65th id is answered EXPIRE at once.
+    for (let i = 0; i < 65; i++) good.send({ type: 'OFFER', dst: `absent-${i}`, payload: {} });
+    expect(await good.waitType('EXPIRE', 3000)).toEqual({ type: 'EXPIRE', src: 'absent-64', dst: 'good' });
     // Discovery is off by default: 401, as the reference.
     expect((await fetch(`${opened.httpUrl}/p2p/peerjs/peers`)).status).toBe(401);
     const metrics = await (await fetch(`${opened.httpUrl}/metrics`)).text();
