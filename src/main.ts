@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from './config/config.ts';
+import { describeThirdParty } from './config/third-party-config.ts';
 import { createLogger } from './log/logger.ts';
 import { CloseCode } from './protocol/error-codes.ts';
 import { createSignalingServer } from './server.ts';
@@ -23,7 +24,9 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, { node: config.nodeId });
   const server = await createSignalingServer({ config, logger });
   const port = await server.listen();
-  logger.info({ port, host: config.host, backend: config.redisCluster ? 'redis-cluster' : config.redisUrl ? 'redis' : 'embedded' }, 'listening');
+  const backend = config.redisCluster ? 'redis-cluster' : config.redisUrl ? 'redis' : 'embedded';
+  // Which third-party endpoints are on, where, and why (TOKEN_SECRET turns them off by default).
+  logger.info({ port, host: config.host, backend, ...describeThirdParty(config.thirdParty) }, 'listening');
 
   let stopping = false;
   const stop = (signal: string): void => {

@@ -26,6 +26,7 @@ import { createObservability } from './metrics/observability.ts';
 import { CloseCode } from './protocol/error-codes.ts';
 import { serveArticle } from './transport/article-connection.ts';
 import { serveV1 } from './transport/v1-connection.ts';
+import { thirdPartyEndpoints } from './transport/third-party-endpoints.ts';
 import type { WebhookSource } from './webhooks/start-webhooks.ts';
 import { createWebhooks, isWebhookSource } from './webhooks/start-webhooks.ts';
 import type { UpgradeHandler } from './transport/ws-gateway.ts';
@@ -98,6 +99,15 @@ export async function createSignalingServer({ config, logger, publicDir, backend
   const webhooks = config.webhook && isWebhookSource(store)
     ? createWebhooks(store, config.webhook, { nodeId: config.nodeId, logger, registry: observe.metrics.registry })
     : undefined;
+  const thirdParty = thirdPartyEndpoints({
+    config: config.thirdParty,
+    allowedOrigins: config.allowedOrigins,
+    node,
+    logger,
+    metrics: observe.metrics,
+    policy,
+    adopt: (ws) => backpressure.adopt(ws),
+  });
   const app = createApp({
     backend,
     publicDir: publicDir ?? DEFAULT_PUBLIC_DIR,
@@ -106,24 +116,27 @@ export async function createSignalingServer({ config, logger, publicDir, backend
     metrics: observe.metrics.registry,
     logger,
     api: apiRouter({ apiKey: config.apiKey, node, maxMessageBytes: config.maxSignalBytes, logger }),
+    ...(thirdParty.router ? { after: thirdParty.router } : {}),
   });
   const http = createHttpServer(app);
   const routes = new Map<string, UpgradeHandler>([
     ['/signaling', (ws, req) => {
-      serveV1(ws, req, node, logger, observe.metrics, policy);
+      serveV1(ws, req, node, logger, observe.metrics.forProtocol('v1'), policy);
       backpressure.adopt(ws);
     }],
     ['/video_chat/signaling', (ws, req) => {
-      serveArticle(ws, req, node, logger, observe.metrics, policy);
+      serveArticle(ws, req, node, logger, observe.metrics.forProtocol('article'), policy);
       backpressure.adopt(ws);
     }],
+    ...thirdParty.routes,
   ]);
   const gateway = new WsGateway(http, {
     maxPayload: config.maxMessageBytes,
     routes,
-    allowOrigin: (req) => originAllowed(req, config.allowedOrigins, config.production),
+    allowOrigin: (req) => thirdParty.originAllowed(req) ?? originAllowed(req, config.allowedOrigins, config.production),
     admission,
     onRefused: (reason) => observe.metrics.upgradeRefused(reason),
+    inBandRefusals: thirdParty.inBandRefusals,
   });
   let stopHeartbeat = (): void => undefined;
 
@@ -146,6 +159,7 @@ export async function createSignalingServer({ config, logger, publicDir, backend
     async close(code = CloseCode.GoingAway) {
       gateway.stopAccepting();
       admission.stop();
+      thirdParty.stop();
       stopHeartbeat();
       backpressure.stop();
       observe.stop();

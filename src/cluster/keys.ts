@@ -20,8 +20,11 @@ export function encodeSegment(value: string): string {
   return out;
 }
 
-/** Protocols keep separate rooms: v1 rooms and article-protocol rooms never meet. */
-export type Namespace = 'v1' | 'article';
+/**
+ * Protocols keep separate rooms: v1 rooms and article-protocol rooms never meet. `peerjs`
+ * holds one room per PeerJS id (room "<key>/<id>", its one member named by the id).
+ */
+export type Namespace = 'v1' | 'article' | 'peerjs';
 
 /** Everything about one room that lives in the backend, under one hash tag. */
 export class RoomKeys {
@@ -66,6 +69,15 @@ export class RoomKeys {
  */
 export function roomsIndexKey(prefix: string): string {
   return `${prefix}rooms`;
+}
+
+/**
+ * Channel of one y-webrtc topic: every dyno with a local subscriber of the topic subscribes
+ * to it, and a `publish` is one PUBLISH on it. Hash-tagged like a room, so a Redis Cluster
+ * spreads topics over its shards.
+ */
+export function topicChannel(prefix: string, topic: string): string {
+  return `${prefix}{ywebrtc.${encodeSegment(topic)}}:topic`;
 }
 
 /** Channel private to one dyno (readiness probe, control messages). */

@@ -64,9 +64,13 @@ export class Session {
   /** The hash of the current resume secret (kept so a re-registration keeps it valid). */
   private secretHash = '';
 
-  /** `authorize` is asked before a new membership starts (never for a resume that finds its own). */
-  join(room: string, name: string, resume?: string, authorize?: JoinAuthorizer, metadata: Metadata = {}): Promise<JoinResult> {
-    return this.serial(() => this.doJoin(room, name, resume, authorize, metadata));
+  /**
+   * `authorize` is asked before a new membership starts (never for a resume that finds its own).
+   * `secret`: the resume secret to keep instead of a fresh one, for protocols whose client
+   * chooses it (a PeerJS token); absent, the server mints one.
+   */
+  join(room: string, name: string, resume?: string, authorize?: JoinAuthorizer, metadata: Metadata = {}, secret?: string): Promise<JoinResult> {
+    return this.serial(() => this.doJoin(room, name, resume, authorize, metadata, secret));
   }
 
   /**
@@ -296,7 +300,7 @@ export class Session {
     return this.node.subscriptions.release([m.keys.events, m.memberChannel]);
   }
 
-  private async doJoin(room: string, name: string, resume: string | undefined, authorize: JoinAuthorizer | undefined, metadata: Metadata): Promise<JoinResult> {
+  private async doJoin(room: string, name: string, resume: string | undefined, authorize: JoinAuthorizer | undefined, metadata: Metadata, given?: string): Promise<JoinResult> {
     if (this.state === 'joined') return { ok: false, code: 'already-joined' };
     if (this.state === 'closed' || this.replacing) return { ok: false, code: 'unavailable' };
     const keys = new RoomKeys(this.node.prefix, this.namespace, room);
@@ -329,7 +333,7 @@ export class Session {
       this.log.warn({ conn: this.connectionId, err: error }, 'join failed: backend unavailable');
       return this.fail(m, 'unavailable', 'unindex');
     }
-    const secret = newResumeSecret();
+    const secret = given ?? newResumeSecret();
     const secretHash = hashResumeSecret(secret);
     if (resume !== undefined) {
       let result: JoinResult | 'gone';

@@ -16,6 +16,9 @@ const RESTORE_RETRY_MS = 1000;
 /** How often settled() looks whether every session has closed. */
 const SETTLED_POLL_MS = 20;
 
+/** Receives what is published on a channel an adapter listens to (SignalingNode.listen). */
+export type ChannelListener = (payload: string) => void;
+
 export interface SignalingNodeOptions {
   /** Identifies this dyno in owner tags, leases and its private channel. */
   nodeId: string;
@@ -61,6 +64,8 @@ export class SignalingNode {
   private readonly joining = new Map<string, Set<Session>>();
   /** Room events channel -> local sessions joined to (or joining) that room. */
   private readonly rooms = new Map<string, Set<Session>>();
+  /** Channel -> adapters' own listeners (y-webrtc topics, PeerJS ids awaited): see listen(). */
+  private readonly listeners = new Map<string, Set<ChannelListener>>();
   /** Connection id -> every open local session. */
   private readonly sessions = new Map<string, Session>();
   private readonly cleanups: CleanupQueue;
@@ -223,6 +228,35 @@ export class SignalingNode {
     }
   }
 
+  /**
+   * Hands every payload published on `channel` to `listener` (besides any session routed
+   * on it) until unlisten(). The subscription is shared and counted with the sessions' own,
+   * and re-made after a bus reset like theirs. Rejects (holding nothing) when the backend
+   * cannot subscribe.
+   */
+  async listen(channel: string, listener: ChannelListener): Promise<void> {
+    let set = this.listeners.get(channel);
+    if (!set) this.listeners.set(channel, (set = new Set()));
+    set.add(listener);
+    try {
+      await this.subscriptions.acquire([channel]);
+    } catch (error) {
+      this.dropListener(channel, listener);
+      throw error;
+    }
+  }
+
+  unlisten(channel: string, listener: ChannelListener): void {
+    if (this.dropListener(channel, listener)) void this.subscriptions.release([channel]);
+  }
+
+  private dropListener(channel: string, listener: ChannelListener): boolean {
+    const set = this.listeners.get(channel);
+    if (!set?.delete(listener)) return false;
+    if (set.size === 0) this.listeners.delete(channel);
+    return true;
+  }
+
   /** Resolves once every session has closed (or after `timeoutMs`). */
   async settled(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -269,6 +303,8 @@ export class SignalingNode {
   }
 
   private route(channel: string, payload: string): void {
+    const listening = this.listeners.get(channel);
+    if (listening) for (const listener of listening) listener(payload);
     const member = this.members.get(channel);
     if (member) {
       if (payload.startsWith(Tag.Signal)) member.frame(payload.slice(Tag.Signal.length));

@@ -10,6 +10,8 @@ import type { WebhookConfig } from './webhook-config.ts';
 import { readWebhookConfig } from './webhook-config.ts';
 import type { AdmissionLimits } from '../transport/admission.ts';
 import { DEFAULTS } from './defaults.ts';
+import type { ThirdPartyConfig } from './third-party-config.ts';
+import { readThirdPartyConfig } from './third-party-config.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -82,6 +84,8 @@ export interface Config {
   webhook: WebhookConfig | undefined;
   /** Identifies this dyno: DYNO (set by Heroku) or the host name, plus a random suffix. */
   nodeId: string;
+  /** PEERJS*, YWEBRTC*: the PeerJS and y-webrtc endpoints (src/config/third-party-config.ts). */
+  thirdParty: ThirdPartyConfig;
 }
 
 /** Raised at start when a variable is malformed; the message names every bad variable. */
@@ -154,6 +158,8 @@ export function loadConfig(env: Env = process.env): Config {
     webhook: readWebhookConfig(env, problems),
     // Node ids appear in keys and owner tags ("<node>/<conn>"): keep them to safe characters.
     nodeId: encodeSegment(`${env['DYNO'] ?? env['HOSTNAME'] ?? 'node'}-${randomBytes(3).toString('hex')}`),
+    // Only whether TOKEN_SECRET is set matters here; a malformed one is reported above.
+    thirdParty: readThirdPartyConfig(env, problems, env['TOKEN_SECRET'] || undefined),
   };
   if (config.redisUrl && config.redisCluster) {
     problems.push('REDIS_URL and REDIS_CLUSTER_NODES are both set: unset REDIS_URL to use the Redis Cluster, or REDIS_CLUSTER_NODES to use one Redis');

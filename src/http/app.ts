@@ -21,6 +21,8 @@ export interface AppOptions {
   logger?: Logger;
   /** The server API (src/api/), mounted at /api. */
   api?: Router;
+  /** Routes tried after the app's own and the page's (PeerJS's ids and discovery). */
+  after?: Router;
 }
 
 /** The HTTP side: health probes and the static page. WebSockets are handled by the gateway. */
@@ -65,5 +67,6 @@ export function createApp(options: AppOptions): Express {
       res.status(503).type('text').send('The page is not built: run `npm run build`.\n');
     });
   }
+  if (options.after) app.use(options.after);
   return app;
 }

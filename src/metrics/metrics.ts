@@ -12,11 +12,16 @@ export type SignalOutcome = SignalResult | 'overloaded';
 const JOIN_OUTCOMES: readonly JoinOutcome[] = ['joined', 'already-joined', 'name-taken', 'room-full', 'unavailable', 'unauthorized', 'throttled'];
 const UPGRADE_REFUSALS: readonly UpgradeRefusal[] = ['max-connections', 'per-ip-connections', 'per-ip-rate'];
 const SIGNAL_OUTCOMES: readonly SignalOutcome[] = ['sent', 'not-joined', 'peer-not-found', 'peer-backlogged', 'unavailable', 'overloaded'];
+/** The `protocol` label: which endpoint a join, signal or bad frame came through. */
+export type Protocol = 'v1' | 'article' | 'peerjs' | 'ywebrtc';
+const PROTOCOLS: readonly Protocol[] = ['v1', 'article', 'peerjs', 'ywebrtc'];
 
 /** What a protocol adapter reports. Two label lookups per call: cheap on the signal path. */
 export interface ConnectionMetrics {
   join(outcome: JoinOutcome): void;
   signal(outcome: SignalOutcome): void;
+  /** A frame dropped as unreadable (malformed JSON, unknown shape) without an answer. */
+  badFrame?(): void;
 }
 
 export const NO_METRICS: ConnectionMetrics = { join: () => undefined, signal: () => undefined };
@@ -37,8 +42,9 @@ export interface MetricSources {
  */
 export class SignalingMetrics implements ConnectionMetrics {
   readonly registry = new Registry();
-  private readonly joins: Counter<'outcome'>;
-  private readonly signals: Counter<'outcome'>;
+  private readonly joins: Counter<'outcome' | 'protocol'>;
+  private readonly signals: Counter<'outcome' | 'protocol'>;
+  private readonly badFrames: Counter<'protocol'>;
   private readonly busDelivery: Histogram;
   private readonly probes: Counter<'result'>;
   private readonly refusedUpgrades: Counter<'reason'>;
@@ -81,10 +87,14 @@ export class SignalingMetrics implements ConnectionMetrics {
         },
       });
     }
-    this.joins = new Counter({ name: 'signaling_joins_total', help: 'Join requests by outcome', labelNames: ['outcome'], registers });
-    this.signals = new Counter({ name: 'signaling_signals_total', help: 'Signals sent by outcome', labelNames: ['outcome'], registers });
-    for (const outcome of JOIN_OUTCOMES) this.joins.inc({ outcome }, 0);
-    for (const outcome of SIGNAL_OUTCOMES) this.signals.inc({ outcome }, 0);
+    this.joins = new Counter({ name: 'signaling_joins_total', help: 'Join requests (PeerJS: registrations) by protocol and outcome', labelNames: ['protocol', 'outcome'], registers });
+    this.signals = new Counter({ name: 'signaling_signals_total', help: 'Signals (y-webrtc: publishes) sent by protocol and outcome', labelNames: ['protocol', 'outcome'], registers });
+    this.badFrames = new Counter({ name: 'signaling_bad_frames_total', help: 'Frames dropped unanswered as unreadable, by protocol (PeerJS answers malformed JSON with silence, as its reference server does)', labelNames: ['protocol'], registers });
+    for (const protocol of PROTOCOLS) {
+      for (const outcome of JOIN_OUTCOMES) this.joins.inc({ protocol, outcome }, 0);
+      for (const outcome of SIGNAL_OUTCOMES) this.signals.inc({ protocol, outcome }, 0);
+      this.badFrames.inc({ protocol }, 0);
+    }
     this.busDelivery = new Histogram({
       name: 'signaling_bus_delivery_seconds',
       help:
@@ -106,11 +116,20 @@ export class SignalingMetrics implements ConnectionMetrics {
   }
 
   join(outcome: JoinOutcome): void {
-    this.joins.inc({ outcome });
+    this.joins.inc({ protocol: 'v1', outcome });
   }
 
   signal(outcome: SignalOutcome): void {
-    this.signals.inc({ outcome });
+    this.signals.inc({ protocol: 'v1', outcome });
+  }
+
+  /** What one protocol's adapter reports, labelled with it. */
+  forProtocol(protocol: Protocol): ConnectionMetrics {
+    return {
+      join: (outcome) => this.joins.inc({ protocol, outcome }),
+      signal: (outcome) => this.signals.inc({ protocol, outcome }),
+      badFrame: () => this.badFrames.inc({ protocol }),
+    };
   }
 
   /** Records one readiness probe; only successful ones have a latency worth keeping. */

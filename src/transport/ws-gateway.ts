@@ -18,6 +18,12 @@ export interface GatewayOptions {
   admission?: Admission;
   /** Told of every upgrade refused by admission control (metrics). */
   onRefused?: (reason: UpgradeRefusal) => void;
+  /**
+   * Paths whose clients understand a refusal only inside their protocol (PeerJS: an ERROR
+   * frame): admission refusals there complete the upgrade and hand the socket to this,
+   * which answers and closes it, instead of a 503.
+   */
+  inBandRefusals?: ReadonlyMap<string, (ws: WebSocket, message: string) => void>;
 }
 
 /**
@@ -59,6 +65,8 @@ export class WsGateway {
       const verdict = admission.admitUpgrade(this.wss.clients.size, address);
       if (!verdict.ok) {
         this.options.onRefused?.(verdict.reason);
+        const inBand = this.options.inBandRefusals?.get(path);
+        if (inBand) return void this.wss.handleUpgrade(request, socket, head, (ws) => inBand(ws, verdict.message));
         return reject(socket, 503, 'Service Unavailable', verdict.retryAfterSeconds, verdict.message);
       }
     }
