@@ -49,6 +49,7 @@ export class SubscriberWatch {
   private readonly probing = new Set<string>();
   private probeTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private probeWarned = false;
 
   constructor(subscriber: Cluster, commands: Cluster, connectionName: string, onLost: (slots: ReadonlySet<number>) => void, log: Logger) {
     this.subscriber = subscriber;
@@ -129,9 +130,20 @@ export class SubscriberWatch {
       this.probing.add(nodeKey);
       // A master that hangs keeps only its own probe waiting.
       void this.probe(master, nodeKey)
-        .catch(() => undefined)
+        .catch((error: unknown) => this.probeFailed(error))
         .finally(() => this.probing.delete(nodeKey));
     }
+  }
+
+  /** A refused CLIENT LIST (a managed Redis whose ACL forbids it) is said once: the other detectors still run. */
+  private probeFailed(error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    if (this.probeWarned || !/NOPERM|unknown command|ERR/i.test(message)) return;
+    this.probeWarned = true;
+    this.log.warn(
+      { err: message },
+      'cannot probe the subscriber connections (CLIENT LIST refused); subscriber replacements are still detected from slot refreshes',
+    );
   }
 
   private async probe(master: Redis, nodeKey: string): Promise<void> {
