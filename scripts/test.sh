@@ -12,8 +12,8 @@
 #   3. node_modules (npm ci when missing or older than package-lock.json), then `npm run build`.
 #   4. When the docker tests are part of the run: a container engine (starts a private dockerd
 #      when none answers) and the local stand-in images (built once, cached by content hash).
-#   5. vitest run, with any arguments given (`npm test -- test/unit`); without arguments, two
-#      passes (see the end of this file).
+#   5. vitest run, with any arguments given (`npm test -- test/unit`); without arguments,
+#      `npm run lint` first, then two passes (see the end of this file).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -53,6 +53,10 @@ if [ "$#" -eq 0 ]; then
   #      unless the user's own engine answers (then theirs, as the fixture prefers);
   #   2. the docker tests, and the protocol v1 and resilience suites once more with Redis
   #      started by testcontainers from the local REDIS_IMAGE.
+  # Lint first (type-aware eslint, Prettier's check, knip): a finding fails the run, but the
+  # suites still run so one push shows everything that is wrong.
+  section "lint"
+  npm run --silent lint || status=$?
   ensure_container_engine
   start_local_images_build
   SUMMARY_FILE="$(mktemp)"; export SUMMARY_FILE
