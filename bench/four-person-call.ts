@@ -178,7 +178,7 @@ interface CpuSoFar {
 }
 
 async function cpuSoFar(cdp: CDPSession): Promise<CpuSoFar> {
-  const { metrics } = (await cdp.send('Performance.getMetrics')) as { metrics: Array<{ name: string; value: number }> };
+  const { metrics } = await cdp.send('Performance.getMetrics');
   const get = (name: string): number => metrics.find((m) => m.name === name)?.value ?? 0;
   return { process: get('ProcessTime'), thread: get('ThreadTime'), script: get('ScriptDuration'), styleLayout: get('RecalcStyleDuration') + get('LayoutDuration') };
 }

@@ -32,7 +32,7 @@ const open = (url: string): Promise<WebSocket> =>
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
   });
-const firstMessage = (ws: WebSocket): Promise<Record<string, unknown>> => new Promise((resolve) => ws.once('message', (d) => resolve(JSON.parse(String(d)) as Record<string, unknown>)));
+const firstMessage = (ws: WebSocket): Promise<Record<string, unknown>> => new Promise((resolve) => ws.once('message', (d: Buffer) => resolve(JSON.parse(d.toString('utf8')) as Record<string, unknown>)));
 
 /** Received latencies (ms) of the current step; the receivers push into it. */
 let latencies: number[] = [];
@@ -47,8 +47,8 @@ async function openPair(protocol: Protocol, base: [string, string], i: number): 
       ws.send(JSON.stringify({ type: 'join', room: tag, name }));
       await reply;
     }
-    b.on('message', (d) => {
-      const m = JSON.parse(String(d)) as { type: string; data?: { t?: number } };
+    b.on('message', (d: Buffer) => {
+      const m = JSON.parse(d.toString('utf8')) as { type: string; data?: { t?: number } };
       if (m.type === 'signal') record(m.data?.t);
     });
     return { send: (t) => a.send(JSON.stringify({ type: 'signal', to: 'b', data: { t, pad: PAD } })) };
@@ -57,7 +57,7 @@ async function openPair(protocol: Protocol, base: [string, string], i: number): 
     const url = (n: string, k: number): string => `${base[k]}/peerjs?key=peerjs&id=${tag}${n}&token=t`;
     const [a, b] = await Promise.all([open(url('a', 0)), open(url('b', 1))]);
     await Promise.all([firstMessage(a), firstMessage(b)]);
-    b.on('message', (d) => record((JSON.parse(String(d)) as { payload?: { t?: number } }).payload?.t));
+    b.on('message', (d: Buffer) => record((JSON.parse(d.toString('utf8')) as { payload?: { t?: number } }).payload?.t));
     // As the real client: a HEARTBEAT every 5 s, or PEERJS_ALIVE_TIMEOUT_MS closes the silent receiver.
     setInterval(() => b.send('{"type":"HEARTBEAT"}'), 5000).unref();
     return { send: (t) => a.send(JSON.stringify({ type: 'CANDIDATE', dst: `${tag}b`, payload: { t, pad: PAD } })) };
@@ -69,7 +69,7 @@ async function openPair(protocol: Protocol, base: [string, string], i: number): 
     ws.send(JSON.stringify({ type: 'ping' }));
     await pong;
   }
-  b.on('message', (d) => record((JSON.parse(String(d)) as { data?: { t?: number } }).data?.t));
+  b.on('message', (d: Buffer) => record((JSON.parse(d.toString('utf8')) as { data?: { t?: number } }).data?.t));
   return { send: (t) => a.send(JSON.stringify({ type: 'publish', topic: tag, data: { t, pad: PAD } })) };
 }
 

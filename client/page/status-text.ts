@@ -31,6 +31,9 @@ export function describeEnd(S: Strings, error: SignalingError, room: string, nam
         return S.unauthorized;
       case "bad-request":
         return S.badRequest;
+      default:
+        // Any other code (or none) has no sentence of its own: the server's message says it.
+        break;
     }
   }
   if (error.reason === "invalid-options") return S.invalidOptions;

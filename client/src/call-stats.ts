@@ -95,7 +95,7 @@ export class CallStats extends TypedEmitter<CallStatsEvents> {
     const peers = this.#source.peers;
     for (const gone of [...this.#counters.keys()]) if (!peers.includes(gone)) this.#counters.delete(gone);
     if (!peers.includes(peer)) return;
-    const sample = readLinkSample(report as unknown as Parameters<typeof readLinkSample>[0], this.#counters.get(peer));
+    const sample = readLinkSample(report, this.#counters.get(peer));
     const first = !this.#counters.has(peer);
     this.#counters.set(peer, sample.counters);
     if (first) return; // loss and level need two samples

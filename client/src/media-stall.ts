@@ -36,8 +36,8 @@ export class MediaStallMonitor {
   constructor(options: MediaStallOptions) {
     this.#options = options;
     if (options.stallMs > 0) {
-      if (options.sampler === undefined) this.#sampler = new StatsSampler(options.pc);
-      const sampler = options.sampler ?? (this.#sampler as StatsSampler);
+      // An own sampler only when none is shared; stop() stops only the own one.
+      const sampler = options.sampler ?? (this.#sampler = new StatsSampler(options.pc));
       this.#unsubscribe = sampler.add(
         (report) => this.#observe(report),
         () => this.#wanted(),

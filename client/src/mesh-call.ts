@@ -144,7 +144,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   /** Sends another track of `kind` (a different camera, or a device that appeared later) to everyone. */
   async replaceTrack(kind: TrackKind, track: MediaStreamTrack | null): Promise<void> {
     this.#local.tracks[kind] = track;
-    await Promise.all([...this.#peers.values()].map((entry) => entry.link?.setLocalTrack(kind, track, this.#local.stream)));
+    await Promise.all([...this.#peers.values()].map((entry) => entry.link?.setLocalTrack(kind, track, this.#local.stream) ?? Promise.resolve()));
     if (kind === "video") this.#applySendSettings();
   }
 

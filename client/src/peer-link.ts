@@ -24,7 +24,7 @@
  */
 import { preferVp8 } from "./codec-preference.ts";
 import { MediaStallMonitor } from "./media-stall.ts";
-import { type LocalMedia, type PeerLinkOptions, type IceCandidateErrorInfo, type IceFailure } from "./peer-link-options.ts";
+import { type PeerLinkOptions, type IceCandidateErrorInfo, type IceFailure } from "./peer-link-options.ts";
 import { type DtlsRole, answerRole, oppositeRole, readSetup, readUfrag, withSetup } from "./sdp-lines.ts";
 import { SettleWatchdog } from "./settle-watchdog.ts";
 import { StatsSampler } from "./stats-sampler.ts";
@@ -101,7 +101,7 @@ export class PeerLink {
     };
     pc.onicecandidateerror = (event) => {
       if (this.#candidateErrors.length >= MAX_CANDIDATE_ERRORS) return;
-      const { url, errorCode, errorText } = event as RTCPeerConnectionIceErrorEvent;
+      const { url, errorCode, errorText } = event;
       this.#candidateErrors.push({ url, errorCode, errorText });
     };
     pc.onicegatheringstatechange = () => {

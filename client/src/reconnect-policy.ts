@@ -85,7 +85,17 @@ export function nextDelay(policy: ReconnectPolicy, context: ReconnectContext): n
   }
   if (delay === null) return null;
   if (typeof delay !== "number" || Number.isNaN(delay)) {
-    return new SignalingError("policy-failed", `reconnect policy answered ${String(delay)}, not a number of milliseconds or null; retrying stopped`);
+    return new SignalingError("policy-failed", `reconnect policy answered ${describeValue(delay)}, not a number of milliseconds or null; retrying stopped`);
   }
   return Math.min(MAX_TIMER_MS, Math.max(0, delay));
+}
+
+/** `value` as a message can show it: JSON where it has a form, else its type (`NaN` stays `NaN`). */
+function describeValue(value: unknown): string {
+  if (typeof value === "number") return String(value);
+  try {
+    return JSON.stringify(value) ?? typeof value;
+  } catch {
+    return typeof value;
+  }
 }

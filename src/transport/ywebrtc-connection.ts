@@ -47,7 +47,7 @@ function onClose(this: OwnedSocket, code: number): void {
 
 /** Serves y-webrtc's signaling protocol (docs/protocol.md, y-webrtc) on one WebSocket. */
 export function serveYWebrtc(ws: WebSocket, request: IncomingMessage, ctx: YWebrtcContext): void {
-  new YWebrtcConnection(ws as OwnedSocket, request, ctx);
+  new YWebrtcConnection(ws, request, ctx);
 }
 
 /**

@@ -68,6 +68,27 @@ window.t = {
   },
 };`;
 
+/** What HELPERS sets on the page's window: `t`, and the live `peer` it started. */
+interface PeerHelpers {
+  errors: string[];
+  events: string[];
+  data: unknown[];
+  autoReconnect?: boolean;
+  /** Resolves with the id the server confirmed, or `error:<type>`. */
+  start(id: string | null, opts: object): Promise<string>;
+  /** Resolves with the first reply on the new DataConnection. */
+  connect(dst: string, text: string): Promise<unknown>;
+  call(dst: string): Promise<void>;
+  framesDecoded(): Promise<number>;
+}
+/** The part of PeerJS's `Peer` the tests drive directly. */
+interface PeerHandle {
+  connect(dst: string): unknown;
+  disconnect(): void;
+  reconnect(): void;
+}
+type PeerWindow = Window & { t: PeerHelpers; peer: PeerHandle };
+
 let browser: Browser;
 let pages: PagesServer;
 const contexts: BrowserContext[] = [];
@@ -99,12 +120,12 @@ async function openPage(): Promise<Page> {
 async function peer(port: number, path: string, id: string | null): Promise<{ page: Page; id: string }> {
   const page = await openPage();
   const opts = { host: '127.0.0.1', port, path, secure: false, debug: 0, config: { iceServers: [] } };
-  const got = await page.evaluate(([i, o]) => (window as any).t.start(i, o), [id, opts] as const);
+  const got = await page.evaluate(([i, o]) => (window as unknown as PeerWindow).t.start(i, o), [id, opts] as const);
   return { page, id: got };
 }
 
-const errors = (page: Page): Promise<string[]> => page.evaluate(() => (window as any).t.errors);
-const events = (page: Page): Promise<string[]> => page.evaluate(() => (window as any).t.events);
+const errors = (page: Page): Promise<string[]> => page.evaluate(() => (window as unknown as PeerWindow).t.errors);
+const events = (page: Page): Promise<string[]> => page.evaluate(() => (window as unknown as PeerWindow).t.events);
 
 describe.each(['redis', 'redis-cluster'] as const)('PeerJS client through two dynos (%s)', (backend) => {
   let redis: RedisFixture | undefined;
@@ -132,27 +153,27 @@ describe.each(['redis', 'redis-cluster'] as const)('PeerJS client through two dy
     const a = await peer(port(0), path, null);
     expect(a.id).toMatch(/^[0-9a-f-]{36}$/);
     const b = await peer(port(1), path, fresh('b'));
-    expect(await a.page.evaluate(([dst]) => (window as any).t.connect(dst, 'from a'), [b.id])).toBe('echo:from a');
-    expect(await b.page.evaluate(([dst]) => (window as any).t.connect(dst, 'from b'), [a.id])).toBe('echo:from b');
-    expect(await b.page.evaluate(() => (window as any).t.data)).toContain('from a');
+    expect(await a.page.evaluate((dst) => (window as unknown as PeerWindow).t.connect(dst, 'from a'), b.id)).toBe('echo:from a');
+    expect(await b.page.evaluate((dst) => (window as unknown as PeerWindow).t.connect(dst, 'from b'), a.id)).toBe('echo:from b');
+    expect(await b.page.evaluate(() => (window as unknown as PeerWindow).t.data)).toContain('from a');
   });
 
   it('carries a MediaConnection: video decodes on both sides', async () => {
     const a = await peer(port(0), '/peerjs', fresh('ma'));
     const b = await peer(port(1), '/peerjs', fresh('mb'));
-    await a.page.evaluate(([dst]) => (window as any).t.call(dst), [b.id]);
+    await a.page.evaluate((dst) => (window as unknown as PeerWindow).t.call(dst), b.id);
     for (const side of [a.page, b.page]) {
-      await side.waitForFunction(async () => (await (window as any).t.framesDecoded()) > 0, undefined, { timeout: 20_000 });
-      const first = await side.evaluate(() => (window as any).t.framesDecoded());
-      await side.waitForFunction(async (n) => (await (window as any).t.framesDecoded()) > n + 10, first, { timeout: 10_000 });
+      await side.waitForFunction(async () => (await (window as unknown as PeerWindow).t.framesDecoded()) > 0, undefined, { timeout: 20_000 });
+      const first = await side.evaluate(() => (window as unknown as PeerWindow).t.framesDecoded());
+      await side.waitForFunction(async (n) => (await (window as unknown as PeerWindow).t.framesDecoded()) > n + 10, first, { timeout: 10_000 });
     }
   });
 
   it('says peer-unavailable for an id nobody has within about 6 s, and unavailable-id for an id taken on the other dyno', async () => {
     const a = await peer(port(0), '/', fresh('ua'));
     const started = Date.now();
-    await a.page.evaluate(([dst]) => void (window as any).peer.connect(dst), [fresh('nobody')]);
-    await a.page.waitForFunction(() => (window as any).t.errors.includes('peer-unavailable'), undefined, { timeout: 9000 });
+    await a.page.evaluate((dst) => void (window as unknown as PeerWindow).peer.connect(dst), fresh('nobody'));
+    await a.page.waitForFunction(() => (window as unknown as PeerWindow).t.errors.includes('peer-unavailable'), undefined, { timeout: 9000 });
     expect(Date.now() - started).toBeLessThan(7500);
     const taken = await peer(port(1), '/', a.id);
     expect(taken.id).toBe('error:unavailable-id');
@@ -161,19 +182,19 @@ describe.each(['redis', 'redis-cluster'] as const)('PeerJS client through two dy
 
   it('emits open again after disconnect() then reconnect()', async () => {
     const a = await peer(port(1), '/peerjs', fresh('rc'));
-    await a.page.evaluate(() => (window as any).peer.disconnect());
-    await a.page.evaluate(() => (window as any).peer.reconnect());
-    await a.page.waitForFunction(() => (window as any).t.events.filter((e: string) => e.startsWith('open:')).length === 2, undefined, { timeout: 5000 });
+    await a.page.evaluate(() => (window as unknown as PeerWindow).peer.disconnect());
+    await a.page.evaluate(() => (window as unknown as PeerWindow).peer.reconnect());
+    await a.page.waitForFunction(() => (window as unknown as PeerWindow).t.events.filter((e: string) => e.startsWith('open:')).length === 2, undefined, { timeout: 5000 });
     expect(await events(a.page)).toEqual([`open:${a.id}`, 'disconnected', `open:${a.id}`]);
     // Still reachable under its id after the reconnect.
     const b = await peer(port(0), '/peerjs', fresh('rb'));
-    expect(await b.page.evaluate(([dst]) => (window as any).t.connect(dst, 'after'), [a.id])).toBe('echo:after');
+    expect(await b.page.evaluate((dst) => (window as unknown as PeerWindow).t.connect(dst, 'after'), a.id)).toBe('echo:after');
   });
 
   it('delivers a connection to an id that registers on the other dyno 2 s later (the queue)', async () => {
     const a = await peer(port(0), '/', fresh('qa'));
     const late = fresh('late');
-    const reply = a.page.evaluate(([dst]) => (window as any).t.connect(dst, 'early bird'), [late]);
+    const reply = a.page.evaluate((dst) => (window as unknown as PeerWindow).t.connect(dst, 'early bird'), late);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const b = await peer(port(1), '/', late);
     expect(b.id).toBe(late);
@@ -191,15 +212,15 @@ describe.each(['redis', 'redis-cluster'] as const)('PeerJS client through two dy
       const frontPort = Number(new URL(front.origin).port);
       const p = await peer(frontPort, '/', fresh('k'));
       expect(front.upgrades[0]).toBe(1);
-      await p.page.evaluate(() => { (window as any).t.autoReconnect = true; });
+      await p.page.evaluate(() => { (window as unknown as PeerWindow).t.autoReconnect = true; });
       const q = await peer(port(1), '/', fresh('kq'));
-      expect(await q.page.evaluate(([dst]) => (window as any).t.connect(dst, 'before'), [p.id])).toBe('echo:before');
+      expect(await q.page.evaluate((dst) => (window as unknown as PeerWindow).t.connect(dst, 'before'), p.id)).toBe('echo:before');
       await doomed.stop('SIGKILL');
-      await p.page.waitForFunction(() => (window as any).t.events.filter((e: string) => e.startsWith('open:')).length === 2, undefined, { timeout: 15_000 });
+      await p.page.waitForFunction(() => (window as unknown as PeerWindow).t.events.filter((e: string) => e.startsWith('open:')).length === 2, undefined, { timeout: 15_000 });
       expect(await events(p.page)).toEqual([`open:${p.id}`, 'disconnected', `open:${p.id}`]);
       expect(await errors(p.page)).toEqual(['network']);
       const r = await peer(port(0), '/', fresh('kr'));
-      expect(await r.page.evaluate(([dst]) => (window as any).t.connect(dst, 'after'), [p.id])).toBe('echo:after');
+      expect(await r.page.evaluate((dst) => (window as unknown as PeerWindow).t.connect(dst, 'after'), p.id)).toBe('echo:after');
     } finally {
       await front?.close();
       await doomed?.stop('SIGKILL');

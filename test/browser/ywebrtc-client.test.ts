@@ -33,6 +33,16 @@ window.yt = {
   stop() { window.provider.destroy(); },
 };`;
 
+/** What HELPERS sets on the page's window. */
+interface YHelpers {
+  start(room: string, signaling: string, password?: string): void;
+  text(): string;
+  insert(s: string): void;
+  connected(): boolean;
+  stop(): void;
+}
+type YWindow = Window & { yt: YHelpers };
+
 let browser: Browser;
 let pages: PagesServer;
 let contexts: BrowserContext[] = [];
@@ -58,16 +68,16 @@ async function peer(signaling: string, room: string, password?: string): Promise
   await context.addInitScript(HELPERS);
   const page = await context.newPage();
   await page.goto(pages.url);
-  await page.evaluate(([s, r, p]) => (window as any).yt.start(r, s, p), [signaling, room, password] as const);
+  await page.evaluate(([s, r, p]) => (window as unknown as YWindow).yt.start(r, s, p), [signaling, room, password] as const);
   return page;
 }
 
-const insert = (page: Page, text: string): Promise<void> => page.evaluate((s) => (window as any).yt.insert(s), text);
-const text = (page: Page): Promise<string> => page.evaluate(() => (window as any).yt.text());
+const insert = (page: Page, text: string): Promise<void> => page.evaluate((s) => (window as unknown as YWindow).yt.insert(s), text);
+const text = (page: Page): Promise<string> => page.evaluate(() => (window as unknown as YWindow).yt.text());
 
 /** Waits until `page`'s document contains every one of `parts`. */
 async function sees(page: Page, parts: string[], timeout = 30_000): Promise<void> {
-  await page.waitForFunction((want) => want.every((p: string) => (window as any).yt.text().includes(p)), parts, { timeout });
+  await page.waitForFunction((want) => want.every((p: string) => (window as unknown as YWindow).yt.text().includes(p)), parts, { timeout });
 }
 
 describe.each(['redis', 'redis-cluster'] as const)('y-webrtc through two dynos (%s)', (backend) => {
@@ -134,16 +144,16 @@ describe.each(['redis', 'redis-cluster'] as const)('y-webrtc through two dynos (
       const viaFront = `${front.origin.replace('http', 'ws')}/y-webrtc`;
       const r = room('failover');
       const p = await peer(viaFront, r);
-      await p.waitForFunction(() => (window as any).yt.connected(), undefined, { timeout: 10_000 });
+      await p.waitForFunction(() => (window as unknown as YWindow).yt.connected(), undefined, { timeout: 10_000 });
       expect(front.upgrades).toEqual([1, 0]);
       const q = await peer(url(1), r);
       await insert(p, 'before;');
       await sees(q, ['before;']);
       await doomed.stop('SIGTERM');
-      await p.waitForFunction(() => (window as any).yt.connected(), undefined, { timeout: 15_000 });
+      await p.waitForFunction(() => (window as unknown as YWindow).yt.connected(), undefined, { timeout: 15_000 });
       expect(front.upgrades[1]).toBeGreaterThanOrEqual(1);
       // Q leaves, so a newcomer can only learn P's text through P's new signaling connection.
-      await q.evaluate(() => (window as any).yt.stop());
+      await q.evaluate(() => (window as unknown as YWindow).yt.stop());
       await insert(p, 'after;');
       const newcomer = await peer(url(1), r);
       await sees(newcomer, ['before;', 'after;']);

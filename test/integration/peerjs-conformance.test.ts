@@ -60,7 +60,7 @@ beforeAll(async () => {
   for (const base of BASES) {
     const port = await freePort();
     const server = await new Promise<Server>((resolve) => {
-      const app = PeerServer({ port, host: '127.0.0.1', path: base, allow_discovery: true, expire_timeout: 5000 }, (s) => resolve(s as Server));
+      const app = PeerServer({ port, host: '127.0.0.1', path: base, allow_discovery: true, expire_timeout: 5000 }, (s) => resolve(s));
       // Without a listener the reference throws on malformed JSON (an 'error' event) and the process dies.
       app.on('error', () => undefined);
     });

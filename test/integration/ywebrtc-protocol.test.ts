@@ -115,7 +115,7 @@ describe('y-webrtc signaling across two dynos', () => {
       const before = s.frames.length;
       s.send(frame);
       await s.waitFrames(before + 1);
-      return JSON.parse(s.frames[before] as string).message as string;
+      return (JSON.parse(s.frames[before] as string) as { message: string }).message;
     };
     expect(await errors('not json')).toMatch(/JSON/);
     expect(await errors('[1,2]')).toMatch(/JSON objects/);

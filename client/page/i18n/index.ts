@@ -19,9 +19,6 @@ export function pickLanguage(forced: string | null, preferred: readonly string[]
   return "en";
 }
 
-/** The keys whose value is a plain string: the only ones index.html may name. */
-export type StaticKey = { [K in keyof Strings]: Strings[K] extends string ? K : never }[keyof Strings];
-
 function lookup(strings: Strings, key: string | undefined): string | undefined {
   if (key === undefined || !(key in strings)) return undefined;
   const value = strings[key as keyof Strings];

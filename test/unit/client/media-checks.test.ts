@@ -114,7 +114,7 @@ describe("StatsSampler: one getStats per connection for every reader", () => {
     vi.useFakeTimers();
     const pc = statsPc();
     let calls = 0;
-    const getStats = pc.getStats;
+    const getStats = pc.getStats.bind(pc);
     pc.getStats = async () => (calls++, await getStats());
     const sampler = new StatsSampler(pc as unknown as RTCPeerConnection);
     const a: number[] = [];
