@@ -63,6 +63,15 @@ export class BusRecovery {
   }
 
   /**
+   * Channels lost and not yet caught up (their recovery still re-subscribing them, or waiting
+   * to run), or null when no recovery is under way.
+   */
+  recovering(): ((channel: string) => boolean) | null {
+    const affected = [...(this.current?.affected ?? []), ...this.queued];
+    return affected.length === 0 ? null : (channel) => affected.some((lost) => lost(channel));
+  }
+
+  /**
    * Runs one recovery at a time. While a ioredis client cycles through a failover it reports
    * a lost shard again on every attempt; a request that comes while the running recovery is
    * still re-subscribing joins it (its channels are subscribed by the same loop and its

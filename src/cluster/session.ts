@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
-import type { MemberRef } from './backend.ts';
+import type { EndReason, MemberRef } from './backend.ts';
 import { ownerTag } from './backend.ts';
+import type { Unconfirmed } from './delivery.ts';
+import { Delivery } from './delivery.ts';
 import type { Namespace } from './keys.ts';
 import { RoomKeys } from './keys.ts';
 import { hashResumeSecret, newResumeSecret } from './resume-secret.ts';
@@ -64,9 +66,21 @@ export class Session {
   /** The hash of the current resume secret (kept so a re-registration keeps it valid). */
   private secretHash = '';
 
-  /** `authorize` is asked before a new membership starts (never for a resume that finds its own). */
-  join(room: string, name: string, resume?: string, authorize?: JoinAuthorizer, metadata: Metadata = {}): Promise<JoinResult> {
-    return this.serial(() => this.doJoin(room, name, resume, authorize, metadata));
+  /**
+   * `authorize` is asked before a new membership starts (never for a resume that finds its
+   * own). `lastSeq`: the client numbers frames (delivery.ts) and processed those up to it.
+   */
+  join(room: string, name: string, resume?: string, authorize?: JoinAuthorizer, metadata: Metadata = {}, lastSeq?: number): Promise<JoinResult> {
+    return this.serial(() => this.doJoin(room, name, resume, authorize, metadata, lastSeq));
+  }
+
+  /**
+   * The client sent something: if a `joined` went out before, it got it (and every frame
+   * written before it), so nothing needs keeping for a `joined` lost in a dying socket.
+   */
+  confirm(): void {
+    const delivery = this.membership?.delivery;
+    if (delivery?.unconfirmed && this.state === 'joined') delivery.confirm();
   }
 
   /**
@@ -130,20 +144,43 @@ export class Session {
       try {
         caught = await this.node.backend.catchUp(m.ref, this.owner);
       } catch (error) {
-        replayCatchUp(m, [], null, this.sink);
+        replayCatchUp(m, [], null, m.delivery);
         throw error;
       }
       if (this.membership !== m || this.state !== 'joined') return [];
-      if (!caught) {
-        replayCatchUp(m, [], null, this.sink);
+      if ('ended' in caught) {
+        replayCatchUp(m, [], null, m.delivery);
+        // A notice missed while the bus was away (removed, resumed elsewhere, swept).
+        if (caught.ended) this.endFor(caught.ended);
         return [];
       }
-      replayCatchUp(m, caught.held, caught.peers, this.sink);
+      replayCatchUp(m, caught.held, caught.peers, m.delivery);
       if (!bySubscriberDrop) return [];
       const peers = [...m.known.keys()];
       if (peers.length > 0) this.sink.signalsLost?.(peers);
       return peers;
     });
+  }
+
+  /**
+   * While this member's channel has no subscription (the bus is down), notices on it cannot
+   * arrive: asks the store whether the membership ended (removed, resumed elsewhere, swept)
+   * and ends it here if so. Rejects when the backend cannot be reached.
+   */
+  audit(): Promise<void> {
+    return this.serial(async () => {
+      const m = this.membership;
+      if (!m || this.state !== 'joined' || this.replacing) return;
+      const status = await this.node.backend.memberStatus(m.ref, this.owner);
+      if (this.membership === m && typeof status === 'object') this.endFor(status.ended);
+    });
+  }
+
+  /** Ends this session for a membership that ended elsewhere; runs in the queue. */
+  private endFor(reason: EndReason): void {
+    if (reason === 'replaced') this.endReplaced();
+    else if (reason === 'removed') this.endTakenAway(() => this.sink.removed?.());
+    else this.endTakenAway(() => this.sink.ended?.(reason));
   }
 
   /** Where this member's frames are published, once joined. */
@@ -179,7 +216,7 @@ export class Session {
     const m = this.membership;
     if (!m || this.replacing) return;
     if (m.pending) m.pending.push(event);
-    else if (this.state === 'joined') applyRoomEvent(m, event, this.sink);
+    else if (this.state === 'joined') applyRoomEvent(m, event, m.delivery);
   }
 
   /** Called by the node for a frame published on this member's channel. */
@@ -188,12 +225,21 @@ export class Session {
     if (!m || this.replacing) return;
     if (m.pending) m.pending.push(frame);
     // The socket is closing but close() has not run yet: keep this and what follows for it.
-    else if (this.state === 'joined' && this.sink.deliver(frame) === false) m.pending = [frame];
+    else if (this.state === 'joined' && !m.delivery.deliver(frame)) m.pending = [frame];
   }
 
   /** Called by the node for a frame on the member channel while still registering. */
   earlyFrame(frame: string): void {
     this.membership?.early.push(frame);
+  }
+
+  /**
+   * Called by the node for a removal notice on the member channel while still registering:
+   * the removal ran after our registration, whose reply has not arrived yet. Enforced once
+   * the join is done.
+   */
+  earlyRemoved(owner: string): void {
+    if (owner === this.owner && this.membership) this.membership.removedEarly = true;
   }
 
   /** Called by the node for a hand-over on the member channel (handover.ts). */
@@ -296,13 +342,21 @@ export class Session {
     return this.node.subscriptions.release([m.keys.events, m.memberChannel]);
   }
 
-  private async doJoin(room: string, name: string, resume: string | undefined, authorize: JoinAuthorizer | undefined, metadata: Metadata): Promise<JoinResult> {
+  private async doJoin(
+    room: string,
+    name: string,
+    resume: string | undefined,
+    authorize: JoinAuthorizer | undefined,
+    metadata: Metadata,
+    lastSeq: number | undefined,
+  ): Promise<JoinResult> {
     if (this.state === 'joined') return { ok: false, code: 'already-joined' };
     if (this.state === 'closed' || this.replacing) return { ok: false, code: 'unavailable' };
     const keys = new RoomKeys(this.node.prefix, this.namespace, room);
     const ref: MemberRef = { membersKey: keys.members, holdKey: keys.holdKey(name), name };
     const memberChannel = keys.memberChannel(name);
-    const m: Membership = { room, name, keys, ref, memberChannel, seq: 0, known: new Map(), pending: [], early: [], info: { metadata, joinedAt: Date.now() } };
+    const delivery = new Delivery(this.sink, lastSeq !== undefined);
+    const m: Membership = { room, name, keys, ref, memberChannel, seq: 0, known: new Map(), pending: [], early: [], info: { metadata, joinedAt: Date.now() }, delivery };
     if (resume !== undefined) m.inbox = new HandoverInbox();
     this.state = 'joining';
     this.membership = m;
@@ -334,7 +388,7 @@ export class Session {
     if (resume !== undefined) {
       let result: JoinResult | 'gone';
       try {
-        result = await this.takeOver(m, resume, secret, secretHash);
+        result = await this.takeOver(m, hashResumeSecret(resume), secret, secretHash, lastSeq);
       } catch (error) {
         // The resume may have run: then the record is ours under a secret the client never
         // got. Put it back to reconnecting under the one it holds, so its retry resumes.
@@ -373,14 +427,23 @@ export class Session {
       return this.fail(m, 'unavailable', 'unregister');
     }
     this.state = 'joined';
-    this.sink.joined(room, name, [...m.known.keys()], { resume: secret, resumed: false, metadata: peerMetadata });
-    flushPending(m, this.sink);
+    // A `joined` the socket refused (it closed meanwhile) never reached the client: it holds no
+    // secret, so its membership ends with this connection instead of locking its name.
+    const sent = this.sink.joined(room, name, [...m.known.keys()], { resume: secret, resumed: false, metadata: peerMetadata }) !== false;
+    m.delivery.unconfirmed = { previousSecretHash: null, known: null, frames: [], joinedUnsent: !sent };
+    flushPending(m, m.delivery);
+    this.enforceEarlyRemoval(m);
     return { ok: true, resumed: false };
   }
 
-  /** Resumes the membership `resume` proves; 'gone' when its grace is over. */
-  private async takeOver(m: Membership, resume: string, secret: string, secretHash: string): Promise<JoinResult | 'gone'> {
-    const outcome = await this.node.backend.resume({ ...m.ref, secretHash: hashResumeSecret(resume), owner: this.owner, newSecretHash: secretHash });
+  /** A removal notice that came while registering (earlyRemoved) ends the membership now. */
+  private enforceEarlyRemoval(m: Membership): void {
+    if (m.removedEarly && this.membership === m) this.endFor('removed');
+  }
+
+  /** Resumes the membership `previousHash` proves; 'gone' when its grace is over. */
+  private async takeOver(m: Membership, previousHash: string, secret: string, secretHash: string, lastSeq: number | undefined): Promise<JoinResult | 'gone'> {
+    const outcome = await this.node.backend.resume({ ...m.ref, secretHash: previousHash, owner: this.owner, newSecretHash: secretHash });
     if (!outcome.ok) return outcome.reason === 'gone' ? 'gone' : this.fail(m, 'name-taken', 'unindex');
     this.secretHash = secretHash;
     this.node.detachJoining(m.memberChannel, this);
@@ -392,7 +455,11 @@ export class Session {
     // Live frames and room events wait in `pending` meanwhile (it is still set).
     if (outcome.previousConnected) handed = await (m.inbox ?? new HandoverInbox()).wait(outcome.previousOwner, this.node.handoverTimeoutMs);
     m.inbox = undefined;
-    replayResume(m, [...(handed ?? []), ...outcome.held], outcome.peers, this.sink, { resume: secret });
+    const unconfirmed: Unconfirmed = { previousSecretHash: previousHash, known: null, frames: [] };
+    m.delivery.unconfirmed = unconfirmed;
+    // Until the client answers, it is taken to know only what it knew before this `joined`.
+    unconfirmed.known = replayResume(m, [...(handed ?? []), ...outcome.held], outcome.peers, m.delivery, lastSeq === undefined ? { resume: secret } : { resume: secret, lastSeq });
+    this.enforceEarlyRemoval(m);
     if (handed === null) {
       this.log.warn({ conn: this.connectionId, member: m.name }, `no hand-over from the previous connection's dyno within ${this.node.handoverTimeoutMs} ms (it may have died); telling the client signals may be lost`);
       const peers = [...m.known.keys()];
@@ -429,8 +496,14 @@ export class Session {
         this.endReplaced();
         return 'clash';
       }
+      if (outcome.status === 'ended') {
+        // Its peers heard it leave (or it is someone else's now): it is never put back.
+        this.log.warn({ conn: this.connectionId, member: m.name, reason: outcome.reason }, 'this membership ended while this dyno was cut off; closing the connection so its client joins again');
+        this.endFor(outcome.reason);
+        return 'ended';
+      }
       // A closing socket (m.pending set) hears nothing more; its snapshot must not claim it did.
-      reconcileReregistered(m, outcome.seq, outcome.peers, outcome.status === 'rejoined', m.pending ? null : this.sink);
+      reconcileReregistered(m, outcome.seq, outcome.peers, m.pending ? null : m.delivery);
       return outcome.status;
     } catch (error) {
       this.log.warn({ conn: this.connectionId, err: error }, 're-registration failed');
@@ -444,7 +517,9 @@ export class Session {
     this.state = 'idle';
     const node = this.node;
     const job = { ref: m.ref, owner: this.owner };
-    if (reason === 'disconnect' && node.graceMs > 0 && !this.replacing) {
+    // A first `joined` the socket refused: the client has no secret to resume with.
+    const joinedUnsent = m.delivery.unconfirmed?.joinedUnsent === true;
+    if (reason === 'disconnect' && node.graceMs > 0 && !this.replacing && !joinedUnsent) {
       // Once the unsubscribe is done, signals for us are held by their senders' dynos; the
       // ones that reached us before that are handed to the backend with the snapshot.
       await this.detachAfterUnsubscribe(m);
@@ -452,7 +527,7 @@ export class Session {
       const snapshot = encodeSnapshot(m);
       const frames = pendingFrames(m);
       try {
-        const request = { ...m.ref, owner: this.owner, graceMs: node.graceMs, snapshot, frames, holdTtlMs: node.graceMs + node.leaseMs };
+        const request = { ...m.ref, owner: this.owner, graceMs: node.graceMs, snapshot, frames, holdTtlMs: node.graceMs + node.leaseMs, secretHash: this.suspendSecret(m) };
         if (await node.backend.suspend(request)) {
           void node.retire({ ...job, step: 'expire', seq: m.seq, secretHash: this.secretHash, graceUntil: Date.now() + node.graceMs }, node.graceMs);
         } else {
@@ -473,6 +548,14 @@ export class Session {
     // Removed and announced in one script; retried (idempotently) until the backend confirms.
     await node.retire({ ...job, step: 'unregister' });
     return true;
+  }
+
+  /**
+   * The secret a suspended membership keeps: only the new one once the client proved it has
+   * it, else both, as RESUME wrote them ('' keeps the stored field).
+   */
+  private suspendSecret(m: Membership): string {
+    return m.delivery.unconfirmed ? '' : this.secretHash;
   }
 
   private async doBroadcast(frame: (from: string) => string): Promise<BroadcastResult> {

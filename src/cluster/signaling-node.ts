@@ -11,6 +11,9 @@ import { SubscriptionSet } from './subscription-set.ts';
 import { BusRecovery } from './bus-recovery.ts';
 import { decodeHandover, DEFAULT_HANDOVER_TIMEOUT_MS, HANDOVER_PREFIX } from './handover.ts';
 
+/** How often members cut off from the bus ask the store whether their membership ended. */
+const BUS_GAP_AUDIT_MS = 1000;
+
 export interface SignalingNodeOptions {
   /** Identifies this dyno in owner tags, leases and its private channel. */
   nodeId: string;
@@ -66,6 +69,8 @@ export class SignalingNode {
   private stopped = false;
   private readonly log: Logger;
   private readonly recovery: BusRecovery;
+  private readonly auditTimer: NodeJS.Timeout;
+  private auditing: Promise<void> | null = null;
 
   constructor(backend: Backend, options: SignalingNodeOptions) {
     this.backend = backend;
@@ -86,6 +91,25 @@ export class SignalingNode {
     backend.onReconnect(() => this.requestRestore('the backend reconnected'));
     this.recovery = new BusRecovery(this, this.log);
     backend.onBusReset((affected) => void this.recovery.reset(affected));
+    this.auditTimer = setInterval(() => this.auditCutOff(), BUS_GAP_AUDIT_MS);
+    this.auditTimer.unref();
+  }
+
+  /**
+   * While the bus is down for some member channels, a removal or a resume elsewhere cannot
+   * reach us as a notice: every second, each member whose channel is lost asks the store
+   * instead (one read-only script each, only during the outage), so a removed member is
+   * closed within seconds whatever the bus does.
+   */
+  private auditCutOff(): void {
+    const down = this.backend.busGaps();
+    const recovering = this.recovery.recovering();
+    if ((!down && !recovering) || this.auditing) return;
+    const gaps = (channel: string): boolean => (down?.(channel) ?? false) || (recovering?.(channel) ?? false);
+    const sessions = [...this.members].filter(([channel]) => gaps(channel)).map(([, session]) => session);
+    this.auditing = Promise.all(sessions.map((session) => session.audit().catch(() => undefined))).then(() => {
+      this.auditing = null;
+    });
   }
 
   /** Local joined sessions by member channel (bus recovery walks them). */
@@ -198,7 +222,7 @@ export class SignalingNode {
           await this.backend.indexMember(this.nodeId, entry, entry.owner);
           const { status } = await this.backend.reregister(entry);
           // Its expiry ran meanwhile: what was just put back must go again, or it stays a ghost.
-          if (status !== 'clash' && !this.retirements.has(job)) void this.retire({ ...job, step: 'expire' });
+          if (status !== 'clash' && status !== 'ended' && !this.retirements.has(job)) void this.retire({ ...job, step: 'expire' });
           return status;
         } catch {
           return 'failed' as const;
@@ -207,7 +231,7 @@ export class SignalingNode {
     );
     const count = (status: string): number => [...outcomes, ...suspended].filter((o) => o === status).length;
     const failed = count('failed');
-    const summary = { reason, kept: count('kept'), renumbered: count('renumbered'), rejoined: count('rejoined'), clashes: count('clash'), failed };
+    const summary = { reason, kept: count('kept'), renumbered: count('renumbered'), ended: count('ended'), clashes: count('clash'), failed };
     if (failed > 0) {
       this.log.warn(summary, 're-registration partly failed; retrying in a second');
       clearTimeout(this.restoreTimer);
@@ -228,6 +252,7 @@ export class SignalingNode {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.restoreTimer);
+    clearInterval(this.auditTimer);
     this.retirements.stop();
   }
 
@@ -277,6 +302,7 @@ export class SignalingNode {
     if (joining) {
       if (payload.startsWith(SIGNAL_PREFIX)) for (const session of joining) session.earlyFrame(payload.slice(SIGNAL_PREFIX.length));
       else if (payload.startsWith(HANDOVER_PREFIX)) this.handover(payload, joining);
+      else if (payload.startsWith(REMOVED_PREFIX)) for (const session of joining) session.earlyRemoved(payload.slice(REMOVED_PREFIX.length));
       return;
     }
     const sessions = this.rooms.get(channel);

@@ -46,6 +46,8 @@ export class RedisClusterBackend extends RedisStore {
    */
   private readonly subscriber: Cluster;
   private readonly recovery: ClusterRecovery;
+  /** Slots of shards whose subscriber connection dropped and is not back yet. */
+  private readonly lostSlots = new Set<number>();
 
   constructor(config: RedisClusterConfig & { prefix: string }, nodeId: string, log: Logger) {
     const cluster = createClusterClient(config, `signaling:${nodeId}`);
@@ -75,7 +77,7 @@ export class RedisClusterBackend extends RedisStore {
    * subscribers are up, so it re-subscribes them and hands over what was held meanwhile.
    */
   private watchSubscribers(log: Logger): void {
-    const lostSlots = new Set<number>();
+    const lostSlots = this.lostSlots;
     // A 2-argument '-node' comes from the sharded subscriber group; the connection pool's has one.
     this.subscriber.on('-node', (_redis: unknown, nodeKey?: string) => {
       if (nodeKey === undefined) return;
@@ -89,6 +91,12 @@ export class RedisClusterBackend extends RedisStore {
       lostSlots.clear();
       this.busResetHandler((channel) => slots.has(keySlot(channel)));
     });
+  }
+
+  busGaps(): ((channel: string) => boolean) | null {
+    if (this.lostSlots.size === 0) return null;
+    const slots = new Set(this.lostSlots);
+    return (channel) => slots.has(keySlot(channel));
   }
 
   async connect(): Promise<void> {

@@ -9,6 +9,12 @@
 
 export const COUNTER_FIELD = '\u0001seq';
 
+/**
+ * How long the tombstone of an ended membership is kept: longer than any dyno may stay cut
+ * off (stalled, partitioned) and still try to put the member back.
+ */
+export const TOMBSTONE_TTL_MS = 86_400_000;
+
 const PRELUDE = `
 local function parse(v)
   local a = string.find(v, '|', 1, true)
@@ -27,6 +33,20 @@ local function drop(key, hold, name)
   redis.call('HDEL', key, name)
   redis.call('DEL', hold)
   if redis.call('HLEN', key) <= 1 then redis.call('DEL', key) end
+end
+-- Every way a membership ends leaves a tombstone: a hash (the member's "ended" key) of
+-- owner -> "<seq>|<reason>". Re-registration and catch-up respect it, so a dyno that was cut
+-- off never brings back a membership that ended.
+local function bury(key, owner, seq, reason)
+  redis.call('HSET', key, owner, seq .. '|' .. reason)
+  redis.call('PEXPIRE', key, ${TOMBSTONE_TTL_MS})
+end
+-- The stored secret field: one hash, or "new,previous" while the client has not been
+-- proven to hold the new one.
+local function secretMatches(stored, given)
+  if stored == given then return true end
+  local comma = string.find(stored, ',', 1, true)
+  return comma ~= nil and (string.sub(stored, 1, comma - 1) == given or string.sub(stored, comma + 1) == given)
 end
 local function others(key, out, except)
   local all = redis.call('HGETALL', key)
@@ -69,7 +89,7 @@ return others(key, {seq}, name)
  */
 export type PublishCommand = 'PUBLISH' | 'SPUBLISH';
 
-/** KEYS members, hold; ARGV name, owner, events channel -> removed seq, or -1 when `owner` does not hold it. */
+/** KEYS members, hold, ended; ARGV name, owner, events channel -> removed seq, or -1 when `owner` does not hold it. */
 export function unregisterScript(publish: PublishCommand): string {
   return script(`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
@@ -77,14 +97,15 @@ if not v then return -1 end
 local seq, owner = parse(v)
 if owner ~= ARGV[2] then return -1 end
 drop(KEYS[1], KEYS[2], ARGV[1])
+bury(KEYS[3], owner, seq, 'left')
 redis.call('${publish}', ARGV[3], 'L' .. seq .. ':' .. ARGV[1])
 return seq
 `);
 }
 
 /**
- * KEYS members, hold; ARGV name, events channel, member channel -> removed seq, or -1 when it
- * is not a member. The server API's removal: whoever holds it, connected or reconnecting.
+ * KEYS members, hold, ended; ARGV name, events channel, member channel -> removed seq, or -1
+ * when it is not a member. The server API's removal: whoever holds it, connected or reconnecting.
  * Announced to the room ('L') and to the holding dyno ('X<owner>', so it closes the socket
  * with 4001) in the same step, as unregister does.
  */
@@ -94,6 +115,7 @@ local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return -1 end
 local seq, owner = parse(v)
 drop(KEYS[1], KEYS[2], ARGV[1])
+bury(KEYS[3], owner, seq, 'removed')
 redis.call('${publish}', ARGV[2], 'L' .. seq .. ':' .. ARGV[1])
 redis.call('${publish}', ARGV[3], 'X' .. owner)
 return seq
@@ -120,7 +142,7 @@ if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[5
 return 1
 `);
 
-/** KEYS members, hold; ARGV name, owner, events channel -> removed seq, or -1 unless still suspended by owner. */
+/** KEYS members, hold, ended; ARGV name, owner, events channel -> removed seq, or -1 unless still suspended by owner. */
 export function expireScript(publish: PublishCommand): string {
   return script(`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
@@ -128,6 +150,7 @@ if not v then return -1 end
 local seq, owner, secret, grace = parse(v)
 if owner ~= ARGV[2] or grace == 0 then return -1 end
 drop(KEYS[1], KEYS[2], ARGV[1])
+bury(KEYS[3], owner, seq, 'disconnected')
 redis.call('${publish}', ARGV[3], 'L' .. seq .. ':' .. ARGV[1])
 return seq
 `);
@@ -165,16 +188,20 @@ export const HOLD = holdScript('PUBLISH');
 export const HOLD_SHARDED = holdScript('SPUBLISH');
 
 /**
- * KEYS members, hold; ARGV name, secret hash, new owner, new secret hash.
+ * KEYS members, hold, ended; ARGV name, secret hash, new owner, new secret hash.
  * -> {-3} gone, {-1} wrong secret, or {seq, previous owner, 1 if it was not suspended (so it
  * may still hand frames over, see cluster/handover.ts) else 0, #held, held..., name, value, ...}.
+ * The secret the client resumed with stays valid beside the new one until the client is
+ * known to hold the new one (its connection suspends with only that one, see SUSPEND): a
+ * `joined` written into a socket that is already dead must not lock the client out.
  */
 export const RESUME = script(`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return {-3} end
 local seq, owner, secret, grace, tail = parse(v)
-if secret ~= ARGV[2] then return {-1} end
-redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. ARGV[3] .. '|' .. ARGV[4] .. '|0' .. tail)
+if not secretMatches(secret, ARGV[2]) then return {-1} end
+redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. ARGV[3] .. '|' .. ARGV[4] .. ',' .. ARGV[2] .. '|0' .. tail)
+if owner ~= ARGV[3] then bury(KEYS[3], owner, seq, 'replaced') end
 local held = redis.call('LRANGE', KEYS[2], 0, -1)
 redis.call('DEL', KEYS[2])
 local connected = 0
@@ -185,7 +212,7 @@ return others(KEYS[1], out, ARGV[1])
 `);
 
 /**
- * KEYS members, tombstone, renumbering; ARGV name, owner, secret hash, seq, grace ms (0:
+ * KEYS members, ended, renumbering; ARGV name, owner, secret hash, seq, grace ms (0:
  * connected), events channel, highest seq this member knew of, info tail of a record written
  * anew, metadata suffix of its announcement ("\n<JSON>" or ''). Puts a member back after the
  * store lost it or a sweep removed it.
@@ -193,11 +220,10 @@ return others(KEYS[1], out, ARGV[1])
  * also clears any grace a sweep put on it while this dyno was cut off); {2 or 3, new seq, ...}
  * written anew. A member written anew gets a seq above every current member's: a newcomer
  * that registered in the emptied room has a seq no higher than ours, and would drop an event
- * carrying our old one. The announcement says how peers should take it:
- *  - 3, "J<new>:<name>": the sweep's tombstone for our old seq is there, so peers heard
- *    peer-left; for them (and for us) this is a new membership;
- *  - 2, "R<new>:<old>:<name>": otherwise the store lost us and nobody was told we left;
- *    peers that know us by the old seq just renumber us.
+ * carrying our old one. It is announced as "R<new>:<old>:<name>": the store lost us and
+ * nobody was told we left, so peers that know us by the old seq just renumber us.
+ * {-1, reason}: the membership ended (its tombstone for this owner is there: left, expired,
+ * removed, swept or resumed elsewhere); it is never written back.
  * Renumbering keeps the old join order: the first member put back in a lost room reserves
  * the seqs base + 1 .. base + (highest seq it knew) ("base:ceiling", kept ten minutes), the
  * counter jumps past them, and each member put back takes base + its old seq; one whose old
@@ -216,13 +242,13 @@ if v then
   redis.call('HSET', key, name, seq .. '|' .. owner .. '|' .. ARGV[3] .. '|' .. deadline .. tail)
   return others(key, {1, seq}, name)
 end
+local ended = redis.call('HGET', KEYS[2], owner)
+if ended then return {-1, string.sub(ended, string.find(ended, '|', 1, true) + 1)} end
 local old = tonumber(ARGV[4])
 local status = 2
-if tonumber(redis.call('GET', KEYS[2]) or '-1') == old then status = 3 end
-redis.call('DEL', KEYS[2])
 local counter = tonumber(redis.call('HGET', key, ARGV_COUNTER) or '0')
 local seq = counter + 1
-if status == 2 then
+do
   local base, ceiling
   local r = redis.call('GET', KEYS[3])
   if r then
@@ -239,21 +265,16 @@ end
 if counter < seq then counter = seq end
 redis.call('HSET', key, ARGV_COUNTER, counter)
 redis.call('HSET', key, name, seq .. '|' .. owner .. '|' .. ARGV[3] .. '|' .. deadline .. ARGV[8])
-if status == 2 then
-  redis.call('${publish}', ARGV[6], 'R' .. seq .. ':' .. old .. ':' .. name .. ARGV[9])
-else
-  redis.call('${publish}', ARGV[6], 'J' .. seq .. ':' .. name .. ARGV[9])
-end
+redis.call('${publish}', ARGV[6], 'R' .. seq .. ':' .. old .. ':' .. name .. ARGV[9])
 return others(key, {status, seq}, name)
 `);
 }
 
 /**
- * KEYS members, hold, tombstone; ARGV name, dead node id, grace ms, owner ('' = any
- * connection of that dyno), events channel. A member of a dead dyno first gets a grace period
- * (its client may resume elsewhere), then is removed, and the removal announced. The
- * tombstone (the removed seq, kept a day) tells a dyno that was only stalled, and puts the
- * member back, that its peers heard peer-left.
+ * KEYS members, hold, ended; ARGV name, dead node id, grace ms, owner ('' = any connection
+ * of that dyno), events channel. A member of a dead dyno first gets a grace period (its
+ * client may resume elsewhere), then is removed, and the removal announced. Its tombstone
+ * tells a dyno that was only stalled that the membership ended: it is not put back.
  * -> -1 not that dyno's (or that connection's) any more, -2 kept for now, or the removed seq.
  */
 export function sweepMemberScript(publish: PublishCommand): string {
@@ -270,7 +291,7 @@ if grace == 0 then
 end
 if grace > t then return -2 end
 drop(KEYS[1], KEYS[2], ARGV[1])
-redis.call('SET', KEYS[3], seq, 'PX', 86400000)
+bury(KEYS[3], owner, seq, 'dyno-lost')
 redis.call('${publish}', ARGV[5], 'L' .. seq .. ':' .. ARGV[1])
 return seq
 `);
