@@ -1,7 +1,7 @@
 /**
- * The crash-sweep index (issue 18, item 7): how big a dyno's index gets over join/leave
+ * The crash-sweep index: how big a dyno's index gets over join/leave
  * cycles, and how long sweeping a dead dyno's members takes one script at a time versus the
- * batched sweep Liveness runs now. Real Redis (a redis-server this script starts).
+ * batched sweep LeasesAndSweeps runs. Real Redis (a redis-server this script starts).
  * Usage: node bench/sweep-index.ts [members, default 2000] [runs, default 5]
  */
 import { Redis } from 'ioredis';
@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { RedisBackend } from '../src/backends/redis/redis-backend.ts';
 import type { IndexedMember } from '../src/cluster/backend.ts';
 import { NodeKeys, RoomKeys } from '../src/cluster/keys.ts';
-import { Liveness } from '../src/cluster/leases-and-sweeps.ts';
+import { LeasesAndSweeps } from '../src/cluster/leases-and-sweeps.ts';
 import type { SessionSink } from '../src/cluster/session.ts';
 import { SignalingNode } from '../src/cluster/signaling-node.ts';
 import { startRedis } from '../test/fixtures/redis.ts';
@@ -38,7 +38,7 @@ const sink: SessionSink = { joined: () => undefined, peerJoined: () => undefined
     await session.join(`room-${i % 50}`, `m${i}`);
     await session.leave();
   }
-  while (node.pendingRetirements > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  while (node.pendingCleanups > 0) await new Promise((resolve) => setTimeout(resolve, 10));
   const entries = await admin.scard(new NodeKeys(prefix).members('cycler'));
   console.log(`index entries after ${members} join/leave cycles: ${entries}`);
   node.stop();
@@ -76,7 +76,7 @@ for (let run = 0; run < runs; run++) {
   }
   {
     const { b } = await deadDyno(`bench:batch${run}:`);
-    const liveness = new Liveness(b, { nodeId: 'sweeper', leaseMs: 15_000, graceMs: 0, logger: log });
+    const liveness = new LeasesAndSweeps(b, { nodeId: 'sweeper', leaseMs: 15_000, graceMs: 0, logger: log });
     const started = performance.now();
     await liveness.sweep();
     // The first pass starts each member's grace (0 ms here); the lock is held for the lease, so release it.
@@ -90,7 +90,7 @@ for (let run = 0; run < runs; run++) {
 const median = (xs: number[]): number => [...xs].sort((a, c) => a - c)[Math.floor(xs.length / 2)] ?? Number.NaN;
 console.log(`sweep of ${members} members, two passes, median of ${runs} runs:`);
 console.log(`  one script at a time: ${median(sequential).toFixed(0)} ms`);
-console.log(`  batched (Liveness):   ${median(batched).toFixed(0)} ms  (${(median(sequential) / median(batched)).toFixed(1)}x faster)`);
+console.log(`  batched (LeasesAndSweeps): ${median(batched).toFixed(0)} ms  (${(median(sequential) / median(batched)).toFixed(1)}x faster)`);
 admin.disconnect();
 await redis.stop();
 process.exit(0);

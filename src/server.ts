@@ -10,7 +10,7 @@ import { RedisClusterBackend } from './backends/redis/redis-cluster-backend.ts';
 import type { Backend } from './cluster/backend.ts';
 import { nodeChannel } from './cluster/keys.ts';
 import { JoinTokenVerifier } from './auth/join-token.ts';
-import { Liveness } from './cluster/leases-and-sweeps.ts';
+import { LeasesAndSweeps } from './cluster/leases-and-sweeps.ts';
 import { SignalingNode } from './cluster/signaling-node.ts';
 import { Admission } from './transport/admission.ts';
 import { Backpressure } from './transport/backpressure.ts';
@@ -72,7 +72,7 @@ export async function createSignalingServer({ config, logger, publicDir, backend
     maxHeldBytes: config.maxHeldBytes,
     logger,
   });
-  const liveness = new Liveness(backend, {
+  const leases = new LeasesAndSweeps(backend, {
     nodeId: config.nodeId,
     leaseMs: config.nodeLeaseMs,
     graceMs: config.resumeGraceMs,
@@ -130,7 +130,7 @@ export async function createSignalingServer({ config, logger, publicDir, backend
         http.once('error', reject);
         http.listen(config.port, config.host, () => {
           http.off('error', reject);
-          liveness.start();
+          leases.start();
           webhooks?.start();
           backpressure.start();
           stopHeartbeat = startHeartbeat(gateway.wss, config.heartbeatMs);
@@ -156,7 +156,7 @@ export async function createSignalingServer({ config, logger, publicDir, backend
       node.stop();
       // Leases given back, so another dyno sends what this one had open at once.
       await webhooks?.stop();
-      await liveness.stop();
+      await leases.stop();
       await backend.close();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));

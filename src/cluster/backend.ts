@@ -206,7 +206,7 @@ export interface Backend {
   listRooms(after: string, below: string, limit: number): Promise<RoomPage>;
   /**
    * Removes a member whoever holds it, reconnecting or not, and in the same atomic step
-   * announces it (peer-left) and tells its dyno to close its socket (REMOVED_PREFIX on its
+   * announces it (peer-left) and tells its dyno to close its socket (Tag.Removed on its
    * member channel); false when it is not a member. Webhook reason: `removed`.
    */
   remove(member: MemberRef): Promise<boolean>;

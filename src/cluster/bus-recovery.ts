@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { SIGNAL_PREFIX } from './bus-codec.ts';
+import { encodeSignal } from './bus-codec.ts';
 import type { Session } from './session.ts';
 import type { SignalingNode } from './signaling-node.ts';
 
@@ -180,7 +180,7 @@ export class BusRecovery {
       const channel = session.peerChannel(peer);
       // A peer caught up in this same reset gets its own notice, naming every peer.
       // A peer that is reconnecting (nobody subscribes) reconciles its links when it resumes.
-      if (channel && !caughtUp.has(channel)) this.node.backend.publish(channel, SIGNAL_PREFIX + frame).catch(() => undefined);
+      if (channel && !caughtUp.has(channel)) this.node.backend.publish(channel, encodeSignal(frame)).catch(() => undefined);
     }
   }
 }

@@ -2,7 +2,7 @@ import type { MemberEntry } from './backend.ts';
 import type { Membership } from './membership.ts';
 import { applyRoomEvent, reconcileKnown } from './membership.ts';
 import type { RoomEvent } from './bus-codec.ts';
-import { SIGNAL_PREFIX } from './bus-codec.ts';
+import { decodeSignal } from './bus-codec.ts';
 import type { SessionSink } from './session-types.ts';
 
 /**
@@ -19,7 +19,10 @@ import type { SessionSink } from './session-types.ts';
 export function replayCatchUp(m: Membership, held: readonly string[], peers: readonly MemberEntry[] | null, sink: SessionSink): void {
   if (peers) reconcileKnown(m, peers, sink);
   const items: Array<RoomEvent | string> = [];
-  for (const entry of held) if (entry.startsWith(SIGNAL_PREFIX)) items.push(entry.slice(SIGNAL_PREFIX.length));
+  for (const entry of held) {
+    const frame = decodeSignal(entry);
+    if (frame !== null) items.push(frame);
+  }
   for (const item of m.pending ?? []) items.push(item);
   m.pending = null;
   for (let i = 0; i < items.length; i++) {

@@ -12,12 +12,12 @@ import type { Backend, MemberRef, ReregisterEntry } from './backend.ts';
  * Every step ends by forgetting the index entry. All of it is idempotent (owner-checked
  * scripts, SREM), so a step whose reply is lost is simply run again.
  */
-export type RetirementStep = 'unregister' | 'expire' | 'resuspend' | 'unindex';
+export type CleanupStep = 'unregister' | 'expire' | 'resuspend' | 'unindex';
 
-export interface Retirement {
+export interface CleanupJob {
   ref: MemberRef;
   owner: string;
-  step: RetirementStep;
+  step: CleanupStep;
   /** For `expire` and `resuspend`: what re-registration needs if Redis loses the member meanwhile. */
   seq?: number;
   /** The secret hash the record must carry (for `resuspend`, the one the client resumed with). */
@@ -26,7 +26,7 @@ export interface Retirement {
   graceUntil?: number;
 }
 
-export interface RetirementOptions {
+export interface CleanupQueueOptions {
   nodeId: string;
   graceMs: number;
   leaseMs: number;
@@ -35,31 +35,31 @@ export interface RetirementOptions {
 
 const FIRST_RETRY_MS = 250;
 
-function keyOf(job: Retirement): string {
+function keyOf(job: CleanupJob): string {
   return `${job.owner}\n${job.ref.membersKey}\n${job.ref.name}`;
 }
 const MAX_RETRY_MS = 5000;
 
 /**
- * Runs every retirement until it succeeds, retrying with backoff while the backend is away.
+ * Runs every cleanup job until it succeeds, retrying with backoff while the backend is away.
  * Once stopped (the process exits) nothing more is scheduled: the index entries stay, and
  * survivors sweep what is left when this dyno's lease ends.
  */
-export class Retirements {
+export class CleanupQueue {
   private readonly backend: Backend;
-  private readonly options: RetirementOptions;
+  private readonly options: CleanupQueueOptions;
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Pending work by owner and member, so re-registration can put suspended members back. */
-  private readonly pending = new Map<string, Retirement>();
+  private readonly pending = new Map<string, CleanupJob>();
   private stopped = false;
 
-  constructor(backend: Backend, options: RetirementOptions) {
+  constructor(backend: Backend, options: CleanupQueueOptions) {
     this.backend = backend;
     this.options = options;
   }
 
   /** Runs `job` after `delayMs`; resolves after its first attempt (retries go on behind). */
-  schedule(job: Retirement, delayMs = 0): Promise<void> {
+  schedule(job: CleanupJob, delayMs = 0): Promise<void> {
     if (this.stopped) return Promise.resolve();
     const key = keyOf(job);
     this.pending.set(key, job);
@@ -82,9 +82,9 @@ export class Retirements {
   }
 
   /** Members waiting out their grace here, as re-registration entries with their jobs. */
-  suspended(): Array<{ job: Retirement; entry: ReregisterEntry }> {
+  suspended(): Array<{ job: CleanupJob; entry: ReregisterEntry }> {
     const now = Date.now();
-    const out: Array<{ job: Retirement; entry: ReregisterEntry }> = [];
+    const out: Array<{ job: CleanupJob; entry: ReregisterEntry }> = [];
     for (const job of this.pending.values()) {
       if (job.step !== 'expire' || job.seq === undefined || job.secretHash === undefined) continue;
       const graceMs = Math.max(1, (job.graceUntil ?? now) - now);
@@ -94,7 +94,7 @@ export class Retirements {
   }
 
   /** True while `job` has not completed. */
-  has(job: Retirement): boolean {
+  has(job: CleanupJob): boolean {
     return this.pending.get(keyOf(job)) === job;
   }
 
@@ -118,7 +118,7 @@ export class Retirements {
   }
 
   /** One try of the job's remaining steps: done, run again after the grace, or retry (backend failed). */
-  private async attempt(job: Retirement): Promise<'done' | 'after-grace' | 'retry'> {
+  private async attempt(job: CleanupJob): Promise<'done' | 'after-grace' | 'retry'> {
     const { backend } = this;
     const { nodeId, graceMs, leaseMs, logger } = this.options;
     try {
@@ -151,7 +151,7 @@ export class Retirements {
           break;
         default: {
           const unreachable: never = job.step;
-          throw new Error(`unknown retirement step ${String(unreachable)}`);
+          throw new Error(`unknown cleanup step ${String(unreachable)}`);
         }
       }
       await backend.unindexMember(nodeId, job.ref, job.owner);

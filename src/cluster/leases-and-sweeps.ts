@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Backend, IndexedMember, LeaseState } from './backend.ts';
 
-export interface LivenessOptions {
+export interface LeasesAndSweepsOptions {
   nodeId: string;
   leaseMs: number;
   graceMs: number;
@@ -21,15 +21,15 @@ const SWEEP_BATCH = 200;
  * get a grace period (their clients may resume elsewhere), then leave with peer-left.
  * Renewal runs at a third of the lease so one slow round trip does not look like a crash.
  */
-export class Liveness {
+export class LeasesAndSweeps {
   private renewTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping = false;
   private renewedOnce = false;
   private readonly backend: Backend;
-  private readonly options: LivenessOptions;
+  private readonly options: LeasesAndSweepsOptions;
 
-  constructor(backend: Backend, options: LivenessOptions) {
+  constructor(backend: Backend, options: LeasesAndSweepsOptions) {
     this.backend = backend;
     this.options = options;
   }

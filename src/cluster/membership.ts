@@ -2,7 +2,8 @@ import type { MemberEntry, MemberInfo, MemberRef } from './backend.ts';
 import type { HandoverInbox } from './handover.ts';
 import type { RoomKeys } from './keys.ts';
 import type { RoomEvent } from './bus-codec.ts';
-import { SIGNAL_PREFIX, SNAPSHOT_PREFIX } from './bus-codec.ts';
+import type { Numbering } from './bus-codec.ts';
+import { decodeSignal, decodeSnapshot, encodeSignal, encodeSnapshot as encodeKnown, Tag } from './bus-codec.ts';
 import type { SessionSink } from './session-types.ts';
 import type { Delivery } from './delivery.ts';
 
@@ -77,7 +78,7 @@ export function flushPending(m: Membership, sink: SessionSink): void {
 export function pendingFrames(m: Membership): string[] {
   const unconfirmed = m.delivery.unconfirmed?.frames ?? [];
   const pending = (m.pending ?? []).filter((item): item is string => typeof item === 'string');
-  return [...unconfirmed, ...pending].map((f) => SIGNAL_PREFIX + f);
+  return [...unconfirmed, ...pending].map(encodeSignal);
 }
 
 /**
@@ -119,23 +120,23 @@ export function replayResume(
   sink: SessionSink,
   joinedInfo: { resume: string; lastSeq?: number },
 ): Array<[string, number]> {
-  const first = held.find((entry) => entry.startsWith(SNAPSHOT_PREFIX));
-  const snapshot = first ? parseSnapshot(first) : null;
+  const first = held.find((entry) => entry.startsWith(Tag.Snapshot));
+  const snapshot = first ? decodeSnapshot(first) : null;
   // Without a snapshot (its dyno crashed) the best guess is that the client knew everyone.
   const before = snapshot?.known ?? peers.map((p): [string, number] => [p.name, p.seq]);
   for (const [name, peerSeq] of before) m.known.set(name, peerSeq);
   const metadata = new Map(peers.map((p) => [p.name, p.metadata ?? {}]));
   sink.joined(m.room, m.name, before.map(([name]) => name), { resume: joinedInfo.resume, resumed: true, metadata });
   reconcileKnown(m, peers, sink);
-  if (joinedInfo.lastSeq !== undefined) replayWritten(m, snapshot, joinedInfo.lastSeq, sink);
+  if (joinedInfo.lastSeq !== undefined) replayWritten(m, snapshot?.numbering, joinedInfo.lastSeq, sink);
   // A frame published while both the old dyno (its socket already dead) and this one (joining)
   // subscribed the member's channel reaches both: the old dyno hands it over into the held
   // list and this one keeps it in `early`. Deliver it once: an early frame that matches a
   // replayed held frame (as a multiset, in order) is that same frame.
   const replayed = new Map<string, number>();
   for (const entry of held) {
-    if (!entry.startsWith(SIGNAL_PREFIX)) continue;
-    const frame = entry.slice(SIGNAL_PREFIX.length);
+    const frame = decodeSignal(entry);
+    if (frame === null) continue;
     sink.deliver(frame);
     replayed.set(frame, (replayed.get(frame) ?? 0) + 1);
   }
@@ -189,19 +190,19 @@ export function reconcileReregistered(
  * bounded record, or a record that never came (its dyno crashed), mean signals may be lost:
  * the client is told, naming its peers, so it renegotiates.
  */
-function replayWritten(m: Membership, snapshot: Snapshot | null, lastSeq: number, sink: SessionSink): void {
+function replayWritten(m: Membership, numbering: Numbering | undefined, lastSeq: number, sink: SessionSink): void {
   const { delivery } = m;
   if (!delivery.numbered) return;
   if (delivery.next <= lastSeq) delivery.next = lastSeq + 1;
-  if (snapshot?.next === undefined) {
+  if (numbering === undefined) {
     if (lastSeq > 0 && m.known.size > 0) sink.signalsLost?.([...m.known.keys()]);
     return;
   }
-  const written = (snapshot.written ?? []).filter(([n]) => n > lastSeq);
-  const firstKept = written[0]?.[0] ?? snapshot.next;
+  const written = numbering.written.filter(([n]) => n > lastSeq);
+  const firstKept = written[0]?.[0] ?? numbering.next;
   if (firstKept > lastSeq + 1 && m.known.size > 0) sink.signalsLost?.([...m.known.keys()]);
   for (const [n, frame] of written) delivery.redeliver(n, frame);
-  if (delivery.next < snapshot.next) delivery.next = snapshot.next;
+  if (delivery.next < numbering.next) delivery.next = numbering.next;
 }
 
 /**
@@ -210,32 +211,7 @@ function replayWritten(m: Membership, snapshot: Snapshot | null, lastSeq: number
  * has not answered its `joined` yet is taken to know only what it knew before it.
  */
 export function encodeSnapshot(m: Membership): string {
-  const known = m.delivery.unconfirmed?.known ?? [...m.known];
-  if (!m.delivery.numbered) return SNAPSHOT_PREFIX + JSON.stringify(known);
-  return SNAPSHOT_PREFIX + JSON.stringify({ known, next: m.delivery.next, written: m.delivery.written });
-}
-
-interface Snapshot {
-  known: Array<[string, number]>;
-  next?: number;
-  written?: Array<[number, string]>;
-}
-
-function isPair<A, B>(a: (v: unknown) => v is A, b: (v: unknown) => v is B) {
-  return (pair: unknown): pair is [A, B] => Array.isArray(pair) && a(pair[0]) && b(pair[1]);
-}
-const isString = (v: unknown): v is string => typeof v === 'string';
-const isNumber = (v: unknown): v is number => typeof v === 'number';
-
-function parseSnapshot(entry: string): Snapshot | null {
-  try {
-    const value: unknown = JSON.parse(entry.slice(SNAPSHOT_PREFIX.length));
-    if (Array.isArray(value)) return { known: value.filter(isPair(isString, isNumber)) };
-    if (typeof value !== 'object' || value === null) return null;
-    const { known, next, written } = value as { known?: unknown; next?: unknown; written?: unknown };
-    if (!Array.isArray(known) || typeof next !== 'number') return null;
-    return { known: known.filter(isPair(isString, isNumber)), next, written: Array.isArray(written) ? written.filter(isPair(isNumber, isString)) : [] };
-  } catch {
-    return null;
-  }
+  const known = m.delivery.unconfirmed?.known ?? m.known;
+  const { delivery } = m;
+  return delivery.numbered ? encodeKnown(known, { next: delivery.next, written: delivery.written }) : encodeKnown(known);
 }

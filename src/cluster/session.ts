@@ -9,12 +9,12 @@ import { hashResumeSecret, newResumeSecret } from './resume-secret.ts';
 import type { Membership } from './membership.ts';
 import { applyRoomEvent, encodeSnapshot, flushPending, pendingFrames, reconcileReregistered, replayResume } from './membership.ts';
 import type { RoomEvent } from './bus-codec.ts';
-import { encodeRoomEvent, encodeRoomFrame } from './bus-codec.ts';
+import { encodeHandover, encodeRoomEvent, encodeRoomFrame } from './bus-codec.ts';
 import type { Metadata } from '../protocol/messages.ts';
 import type { BroadcastResult, CloseReason, JoinAuthorizer, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
 import type { SignalingNode } from './signaling-node.ts';
 import { replayCatchUp } from './catch-up.ts';
-import { encodeHandover, HandoverInbox } from './handover.ts';
+import { HandoverInbox } from './handover.ts';
 import { SignalOrder } from './signal-order.ts';
 
 export type { BroadcastResult, CloseReason, JoinAuthorizer, JoinInfo, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
@@ -92,7 +92,7 @@ export class Session {
     return this.serial(() => this.doBroadcast(frame));
   }
 
-  /** Called by the node for a frame published to the whole room (ROOM_FRAME_PREFIX). */
+  /** Called by the node for a frame published to the whole room (Tag.RoomFrame in bus-codec.ts). */
   roomFrame(from: string, frame: string): void {
     if (from === this.membership?.name) return;
     this.frame(frame);

@@ -1,6 +1,6 @@
 /**
  * Keeps one sender's signals to one receiver in order (docs/protocol.md, "Ordering and
- * delivery") around the hold path (issue 18, item 10) and around a dropped subscriber
+ * delivery") around the hold path and around a dropped subscriber
  * connection. A signal is one PUBLISH; when that reaches nobody a second command holds it,
  * and a PUBLISH of the next signal issued meanwhile, or pipelined before the miss was known,
  * could reach a subscriber that came back in between and overtake the held one. So a signal

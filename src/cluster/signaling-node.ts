@@ -2,14 +2,14 @@ import type { Logger } from 'pino';
 import type { Backend } from './backend.ts';
 import { ownerNode } from './backend.ts';
 import type { Namespace, RoomKeys } from './keys.ts';
-import type { Retirement } from './cleanup-queue.ts';
-import { Retirements } from './cleanup-queue.ts';
-import { decodeRoomEvent, decodeRoomFrame, DRAIN_REQUEST, REMOVED_PREFIX, REPLACED_PREFIX, ROOM_FRAME_PREFIX, SIGNAL_PREFIX } from './bus-codec.ts';
+import type { CleanupJob } from './cleanup-queue.ts';
+import { CleanupQueue } from './cleanup-queue.ts';
+import { decodeHandover, decodeRoomEvent, decodeRoomFrame, encodeBus, encodeSignal, Tag } from './bus-codec.ts';
 import type { SessionSink } from './session.ts';
 import { Session } from './session.ts';
 import { SubscriptionSet } from './subscription-set.ts';
 import { BusRecovery } from './bus-recovery.ts';
-import { decodeHandover, DEFAULT_HANDOVER_TIMEOUT_MS, HANDOVER_PREFIX } from './handover.ts';
+import { DEFAULT_HANDOVER_TIMEOUT_MS } from './handover.ts';
 
 /** How often members cut off from the bus ask the store whether their membership ended. */
 const BUS_GAP_AUDIT_MS = 1000;
@@ -61,7 +61,7 @@ export class SignalingNode {
   private readonly rooms = new Map<string, Set<Session>>();
   /** Connection id -> every open local session. */
   private readonly sessions = new Map<string, Session>();
-  private readonly retirements: Retirements;
+  private readonly cleanups: CleanupQueue;
   /** The re-registration running now, and whether another was asked for meanwhile. */
   private restoring: Promise<void> | null = null;
   private restoreAgain = false;
@@ -86,7 +86,7 @@ export class SignalingNode {
     this.subscriptions = new SubscriptionSet(backend, (error) =>
       this.log.warn({ err: error }, 'unsubscribe failed; the backend drops it when the connection resets'),
     );
-    this.retirements = new Retirements(backend, { nodeId: this.nodeId, graceMs: this.graceMs, leaseMs: this.leaseMs, logger: this.log });
+    this.cleanups = new CleanupQueue(backend, { nodeId: this.nodeId, graceMs: this.graceMs, leaseMs: this.leaseMs, logger: this.log });
     backend.onMessage((channel, payload) => this.route(channel, payload));
     backend.onReconnect(() => this.requestRestore('the backend reconnected'));
     this.recovery = new BusRecovery(this, this.log);
@@ -175,21 +175,21 @@ export class SignalingNode {
       return;
     }
     // The old dyno still subscribes to the member channel if its socket looks alive to it.
-    this.backend.publish(channel, REPLACED_PREFIX + previousOwner).catch(() => undefined);
+    this.backend.publish(channel, encodeBus({ tag: Tag.Replaced, owner: previousOwner })).catch(() => undefined);
   }
 
   /**
-   * Hands a registration no session holds any more to the retirement queue (see
+   * Hands a registration no session holds any more to the cleanup queue (see
    * cleanup-queue.ts): removed, expired or forgotten, retried until the backend confirms.
    * Resolves after the first attempt.
    */
-  retire(job: Retirement, delayMs = 0): Promise<void> {
-    return this.retirements.schedule(job, delayMs);
+  retire(job: CleanupJob, delayMs = 0): Promise<void> {
+    return this.cleanups.schedule(job, delayMs);
   }
 
   /** Registrations waiting for their cleanup (for tests and metrics). */
-  get pendingRetirements(): number {
-    return this.retirements.size;
+  get pendingCleanups(): number {
+    return this.cleanups.size;
   }
 
   /**
@@ -217,12 +217,12 @@ export class SignalingNode {
     // runs before or after it, never against a stale copy of its state.
     const outcomes = await Promise.all([...this.sessions.values()].map((session) => session.reregister()));
     const suspended = await Promise.all(
-      this.retirements.suspended().map(async ({ job, entry }) => {
+      this.cleanups.suspended().map(async ({ job, entry }) => {
         try {
           await this.backend.indexMember(this.nodeId, entry, entry.owner);
           const { status } = await this.backend.reregister(entry);
           // Its expiry ran meanwhile: what was just put back must go again, or it stays a ghost.
-          if (status !== 'clash' && status !== 'ended' && !this.retirements.has(job)) void this.retire({ ...job, step: 'expire' });
+          if (status !== 'clash' && status !== 'ended' && !this.cleanups.has(job)) void this.retire({ ...job, step: 'expire' });
           return status;
         } catch {
           return 'failed' as const;
@@ -253,7 +253,7 @@ export class SignalingNode {
     this.stopped = true;
     clearTimeout(this.restoreTimer);
     clearInterval(this.auditTimer);
-    this.retirements.stop();
+    this.cleanups.stop();
   }
 
   /**
@@ -264,7 +264,7 @@ export class SignalingNode {
    */
   async sendTo(keys: RoomKeys, to: string, frame: string): Promise<'sent' | 'not-found' | 'full'> {
     const channel = keys.memberChannel(to);
-    const payload = SIGNAL_PREFIX + frame;
+    const payload = encodeSignal(frame);
     if ((await this.backend.publish(channel, payload)) > 0) return 'sent';
     const outcome = await this.backend.hold({
       membersKey: keys.members,
@@ -291,23 +291,23 @@ export class SignalingNode {
   private route(channel: string, payload: string): void {
     const member = this.members.get(channel);
     if (member) {
-      if (payload.startsWith(SIGNAL_PREFIX)) member.frame(payload.slice(SIGNAL_PREFIX.length));
-      else if (payload === DRAIN_REQUEST) this.recovery.drain(member);
-      else if (payload.startsWith(REPLACED_PREFIX) && payload.slice(REPLACED_PREFIX.length) === member.owner) member.replaced();
-      else if (payload.startsWith(HANDOVER_PREFIX)) this.handover(payload, [member]);
-      else if (payload.startsWith(REMOVED_PREFIX) && payload.slice(REMOVED_PREFIX.length) === member.owner) member.removed();
+      if (payload.startsWith(Tag.Signal)) member.frame(payload.slice(Tag.Signal.length));
+      else if (payload === Tag.DrainRequest) this.recovery.drain(member);
+      else if (payload.startsWith(Tag.Replaced) && payload.slice(Tag.Replaced.length) === member.owner) member.replaced();
+      else if (payload.startsWith(Tag.Handover)) this.handover(payload, [member]);
+      else if (payload.startsWith(Tag.Removed) && payload.slice(Tag.Removed.length) === member.owner) member.removed();
       return;
     }
     const joining = this.joining.get(channel);
     if (joining) {
-      if (payload.startsWith(SIGNAL_PREFIX)) for (const session of joining) session.earlyFrame(payload.slice(SIGNAL_PREFIX.length));
-      else if (payload.startsWith(HANDOVER_PREFIX)) this.handover(payload, joining);
-      else if (payload.startsWith(REMOVED_PREFIX)) for (const session of joining) session.earlyRemoved(payload.slice(REMOVED_PREFIX.length));
+      if (payload.startsWith(Tag.Signal)) for (const session of joining) session.earlyFrame(payload.slice(Tag.Signal.length));
+      else if (payload.startsWith(Tag.Handover)) this.handover(payload, joining);
+      else if (payload.startsWith(Tag.Removed)) for (const session of joining) session.earlyRemoved(payload.slice(Tag.Removed.length));
       return;
     }
     const sessions = this.rooms.get(channel);
     if (!sessions) return;
-    if (payload.startsWith(ROOM_FRAME_PREFIX)) {
+    if (payload.startsWith(Tag.RoomFrame)) {
       const roomFrame = decodeRoomFrame(payload);
       if (roomFrame) for (const session of sessions) session.roomFrame(roomFrame.from, roomFrame.frame);
       return;

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.ts';
 import { RedisClusterBackend } from '../../src/backends/redis/redis-cluster-backend.ts';
 import type { RedisStore } from '../../src/backends/redis/redis-store.ts';
-import { Liveness } from '../../src/cluster/leases-and-sweeps.ts';
+import { LeasesAndSweeps } from '../../src/cluster/leases-and-sweeps.ts';
 import { NodeKeys, RoomKeys } from '../../src/cluster/keys.ts';
 import type { Session, SessionSink } from '../../src/cluster/session.ts';
 import { SignalingNode } from '../../src/cluster/signaling-node.ts';
@@ -140,9 +140,9 @@ describe.each<Kind>(['redis', 'redis-cluster'])('lost replies (%s)', (kind) => {
     const bob = b.member('c1');
     await until(async () => (await bob.session.join('r', 'alice')).ok, 'the name to be free again');
     expect(bob.events[0]).toBe('joined:');
-    // The name is free once Redis ran the retried unregister; the retirement counts as done
+    // The name is free once Redis ran the retried unregister; the cleanup counts as done
     // only when its reply is back, which a container's Redis can deliver a little later.
-    await until(() => a.node.pendingRetirements === 0, 'the retirement queue to empty');
+    await until(() => a.node.pendingCleanups === 0, 'the cleanup queue to empty');
   });
 
   it('lets a client whose resume reply was lost resume again with the secret it holds', async () => {
@@ -228,8 +228,8 @@ describe.each<Kind>(['redis', 'redis-cluster'])('re-registration (%s)', (kind) =
     const a = await core(kind, prefix, 'a');
     const b = await core(kind, prefix, 'b');
     const lost: string[] = [];
-    const start = (c: Core): Liveness => {
-      const liveness = new Liveness(c.faults.backend, {
+    const start = (c: Core): LeasesAndSweeps => {
+      const liveness = new LeasesAndSweeps(c.faults.backend, {
         nodeId: c.nodeId,
         leaseMs: LEASE_MS,
         graceMs: GRACE_MS,
@@ -391,7 +391,7 @@ describe('one queue for every change to a session', () => {
     // A refused join leaves nothing behind either.
     const taken = a.member('taken');
     expect(await taken.session.join('r', 'keeper')).toEqual({ ok: false, code: 'name-taken' });
-    await until(() => a.node.pendingRetirements === 0, 'cleanups to finish');
+    await until(() => a.node.pendingCleanups === 0, 'cleanups to finish');
     expect(await admin.scard(new NodeKeys(prefix).members(a.nodeId))).toBe(1);
   });
 
@@ -406,7 +406,7 @@ describe('one queue for every change to a session', () => {
     // Dyno a dies now, without cleaning up: its lease is over at once.
     a.node.stop();
     await admin.zadd(new NodeKeys(prefix).leases, 0, a.nodeId);
-    const liveness = new Liveness(b.faults.backend, { nodeId: b.nodeId, leaseMs: LEASE_MS, graceMs: GRACE_MS, logger: log });
+    const liveness = new LeasesAndSweeps(b.faults.backend, { nodeId: b.nodeId, leaseMs: LEASE_MS, graceMs: GRACE_MS, logger: log });
     liveness.start();
     cleanups.push(() => liveness.stop());
     const bob = b.member('c1');

@@ -26,7 +26,7 @@ import { MemoryWebhookQueue } from '../../webhooks/memory-queue.ts';
 import type { WebhookQueueOptions } from '../../webhooks/queue.ts';
 import { roomBase } from '../../webhooks/queue.ts';
 import { RoomKeys } from '../../cluster/keys.ts';
-import { encodeRoomEvent, REMOVED_PREFIX } from '../../cluster/bus-codec.ts';
+import { encodeBus, Tag } from '../../cluster/bus-codec.ts';
 
 interface Member {
   seq: number;
@@ -159,7 +159,7 @@ export class MemoryBackend implements Backend {
     const member = this.rooms.get(m.membersKey)?.members.get(m.name);
     if (!member) return false;
     this.drop(m, member.seq, 'removed');
-    void this.publish(RoomKeys.memberChannelOf(m.membersKey, m.name), REMOVED_PREFIX + member.owner);
+    void this.publish(RoomKeys.memberChannelOf(m.membersKey, m.name), encodeBus({ tag: Tag.Removed, owner: member.owner }));
     return true;
   }
 
@@ -250,7 +250,7 @@ export class MemoryBackend implements Backend {
     room?.members.delete(m.name);
     this.holds.delete(m.holdKey);
     if (room && room.members.size === 0) this.rooms.delete(m.membersKey);
-    void this.publish(RoomKeys.eventsOf(m.membersKey), encodeRoomEvent({ kind: 'left', seq, name: m.name }));
+    void this.publish(RoomKeys.eventsOf(m.membersKey), encodeBus({ tag: Tag.Left, seq, name: m.name }));
     this.webhooks?.emit(roomBase(m.membersKey), 'member.left', m.name, reason);
     if (room && room.members.size === 0) this.webhooks?.emit(roomBase(m.membersKey), 'room.finished');
   }

@@ -22,8 +22,8 @@ export class RedisBackend extends RedisStore {
     super(commands, config.prefix, false);
     this.commands = commands;
     // Subscriptions are the core's (SubscriptionSet), not ioredis's: its automatic
-    // re-subscribe replays its own list, which keeps a channel whose UNSUBSCRIBE failed during
-    // a blip (issue 18, item 3). After a reconnect the core subscribes what it holds.
+    // re-subscribe replays its own list, which would keep a channel whose UNSUBSCRIBE failed
+    // during a blip. After a reconnect the core subscribes what it holds.
     this.subscriber = new Redis(config.url, { ...connectionOptions(config, `signaling:${nodeId}:sub`), autoResubscribe: false });
     let subscriberEverReady = false;
     this.subscriber.on('ready', () => {

@@ -1,10 +1,17 @@
+import { Tag } from '../../cluster/bus-codec.ts';
+
 /**
- * Lua scripts that make membership changes atomic. A room is one hash: field = member name,
- * value = "<seq>|<owner>|<secret hash>|<grace deadline ms, 0 when connected>" followed by
- * the member's info tail "|<joined at ms>|<metadata JSON>" (member-record.ts; every script that
+ * All the Lua of the cluster (the webhook queue's own scripts live with it, in
+ * webhooks/lua.ts). A room is one hash: field = member name, value = the member record
+ * "<seq>|<owner>|<secret hash>|<grace deadline ms, 0 when connected>" followed by the
+ * member's info tail "|<joined at ms>|<metadata JSON>" (member-record.ts; every script that
  * rewrites a record keeps its tail, so metadata lasts as long as the membership); the field
  * COUNTER holds the room's join counter. Member names cannot contain control characters, so
  * COUNTER never collides with one. Times come from Redis's clock so dynos need not agree.
+ *
+ * Every script starts with PRELUDE: the bus tags (interpolated from Tag, so they are spelled
+ * once for TypeScript and Lua), the encoders of the payloads scripts publish, and the one
+ * Lua parser and writer of the member record.
  */
 
 export const COUNTER_FIELD = '\u0001seq';
@@ -15,7 +22,18 @@ export const COUNTER_FIELD = '\u0001seq';
  */
 export const TOMBSTONE_TTL_MS = 86_400_000;
 
+/** `local TAG = { Signal = 'S', ... }`: the bus-codec table, as Lua. */
+export const LUA_TAGS = `local TAG = { ${Object.entries(Tag)
+  .map(([name, tag]) => `${name} = '${tag}'`)
+  .join(', ')} }`;
+
 const PRELUDE = `
+${LUA_TAGS}
+local function bus_joined(seq, name, suffix) return TAG.Joined .. seq .. ':' .. name .. suffix end
+local function bus_renumbered(seq, old, name, suffix) return TAG.Renumbered .. seq .. ':' .. old .. ':' .. name .. suffix end
+local function bus_left(seq, name) return TAG.Left .. seq .. ':' .. name end
+local function bus_removed(owner) return TAG.Removed .. owner end
+-- seq, owner, secret hash, grace deadline (0: connected), info tail ('' or "|<joined at>|<metadata>")
 local function parse(v)
   local a = string.find(v, '|', 1, true)
   local b = string.find(v, '|', a + 1, true)
@@ -24,6 +42,9 @@ local function parse(v)
   local grace, tail = tonumber(string.sub(v, c + 1)), ''
   if d then grace, tail = tonumber(string.sub(v, c + 1, d - 1)), string.sub(v, d) end
   return tonumber(string.sub(v, 1, a - 1)), string.sub(v, a + 1, b - 1), string.sub(v, b + 1, c - 1), grace, tail
+end
+local function record(seq, owner, secret, grace, tail)
+  return seq .. '|' .. owner .. '|' .. secret .. '|' .. grace .. tail
 end
 local function now()
   local t = redis.call('TIME')
@@ -41,9 +62,15 @@ local function bury(key, owner, seq, reason)
   redis.call('HSET', key, owner, seq .. '|' .. reason)
   redis.call('PEXPIRE', key, ${TOMBSTONE_TTL_MS})
 end
+-- The reason a tombstone records, or nil when this owner's membership did not end.
+local function ended_reason(key, owner)
+  local t = redis.call('HGET', key, owner)
+  if not t then return nil end
+  return string.sub(t, string.find(t, '|', 1, true) + 1)
+end
 -- The stored secret field: one hash, or "new,previous" while the client has not been
 -- proven to hold the new one.
-local function secretMatches(stored, given)
+local function secret_matches(stored, given)
   if stored == given then return true end
   local comma = string.find(stored, ',', 1, true)
   return comma ~= nil and (string.sub(stored, 1, comma - 1) == given or string.sub(stored, comma + 1) == given)
@@ -74,7 +101,7 @@ local size = redis.call('HLEN', key)
 if size > 0 then size = size - 1 end
 if size >= tonumber(ARGV[3]) then return {-2} end
 local seq = redis.call('HINCRBY', key, ARGV[4], 1)
-redis.call('HSET', key, name, seq .. '|' .. ARGV[2] .. '|' .. ARGV[5] .. '|0' .. ARGV[6])
+redis.call('HSET', key, name, record(seq, ARGV[2], ARGV[5], 0, ARGV[6]))
 return others(key, {seq}, name)
 `,
   4,
@@ -98,7 +125,7 @@ local seq, owner = parse(v)
 if owner ~= ARGV[2] then return -1 end
 drop(KEYS[1], KEYS[2], ARGV[1])
 bury(KEYS[3], owner, seq, 'left')
-redis.call('${publish}', ARGV[3], 'L' .. seq .. ':' .. ARGV[1])
+redis.call('${publish}', ARGV[3], bus_left(seq, ARGV[1]))
 return seq
 `);
 }
@@ -106,7 +133,7 @@ return seq
 /**
  * KEYS members, hold, ended; ARGV name, events channel, member channel -> removed seq, or -1
  * when it is not a member. The server API's removal: whoever holds it, connected or reconnecting.
- * Announced to the room ('L') and to the holding dyno ('X<owner>', so it closes the socket
+ * Announced to the room (Tag.Left) and to the holding dyno (Tag.Removed, so it closes the socket
  * with 4001) in the same step, as unregister does.
  */
 export function removeScript(publish: PublishCommand): string {
@@ -116,8 +143,8 @@ if not v then return -1 end
 local seq, owner = parse(v)
 drop(KEYS[1], KEYS[2], ARGV[1])
 bury(KEYS[3], owner, seq, 'removed')
-redis.call('${publish}', ARGV[2], 'L' .. seq .. ':' .. ARGV[1])
-redis.call('${publish}', ARGV[3], 'X' .. owner)
+redis.call('${publish}', ARGV[2], bus_left(seq, ARGV[1]))
+redis.call('${publish}', ARGV[3], bus_removed(owner))
 return seq
 `);
 }
@@ -135,7 +162,7 @@ if not v then return 0 end
 local seq, owner, secret, _, tail = parse(v)
 if owner ~= ARGV[2] then return 0 end
 if ARGV[6] ~= '' then secret = ARGV[6] end
-redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. owner .. '|' .. secret .. '|' .. (now() + tonumber(ARGV[3])) .. tail)
+redis.call('HSET', KEYS[1], ARGV[1], record(seq, owner, secret, now() + tonumber(ARGV[3]), tail))
 for i = #ARGV, 7, -1 do redis.call('LPUSH', KEYS[2], ARGV[i]) end
 if ARGV[4] ~= '' then redis.call('LPUSH', KEYS[2], ARGV[4]) end
 if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
@@ -151,7 +178,7 @@ local seq, owner, secret, grace = parse(v)
 if owner ~= ARGV[2] or grace == 0 then return -1 end
 drop(KEYS[1], KEYS[2], ARGV[1])
 bury(KEYS[3], owner, seq, 'disconnected')
-redis.call('${publish}', ARGV[3], 'L' .. seq .. ':' .. ARGV[1])
+redis.call('${publish}', ARGV[3], bus_left(seq, ARGV[1]))
 return seq
 `);
 }
@@ -161,7 +188,7 @@ return seq
  * -> 1 delivered (someone subscribes after all), 0 held, -1 no such member, -2 hold full.
  * A connected member (no grace deadline) whose channel had no subscriber lost it with a
  * dropped bus connection, or is being resumed: its frame is always held, never published
- * here, and a drain request ('D') is published instead, so its dyno hands the list over
+ * here, and a drain request (Tag.DrainRequest) is published instead, so its dyno hands the list over
  * before anything published later (a PUBLISH here would land behind newer live signals).
  * In a Redis Cluster the publish must be SPUBLISH: PUBLISH would be broadcast to every node,
  * while the member channel carries the room's hash tag and so lives on the script's shard.
@@ -180,7 +207,7 @@ for _, entry in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do total = total + 
 if total > tonumber(ARGV[6]) then return -2 end
 redis.call('RPUSH', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
-if grace == 0 then redis.call('${publish}', ARGV[2], 'D') end
+if grace == 0 then redis.call('${publish}', ARGV[2], TAG.DrainRequest) end
 return 0
 `);
 }
@@ -193,14 +220,15 @@ export const HOLD_SHARDED = holdScript('SPUBLISH');
  * may still hand frames over, see cluster/handover.ts) else 0, #held, held..., name, value, ...}.
  * The secret the client resumed with stays valid beside the new one until the client is
  * known to hold the new one (its connection suspends with only that one, see SUSPEND): a
- * `joined` written into a socket that is already dead must not lock the client out.
+ * `joined` written into a socket that is already dead must not lock the client out. The
+ * replaced connection's membership ended: it gets a tombstone.
  */
 export const RESUME = script(`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return {-3} end
 local seq, owner, secret, grace, tail = parse(v)
-if not secretMatches(secret, ARGV[2]) then return {-1} end
-redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. ARGV[3] .. '|' .. ARGV[4] .. ',' .. ARGV[2] .. '|0' .. tail)
+if not secret_matches(secret, ARGV[2]) then return {-1} end
+redis.call('HSET', KEYS[1], ARGV[1], record(seq, ARGV[3], ARGV[4] .. ',' .. ARGV[2], 0, tail))
 if owner ~= ARGV[3] then bury(KEYS[3], owner, seq, 'replaced') end
 local held = redis.call('LRANGE', KEYS[2], 0, -1)
 redis.call('DEL', KEYS[2])
@@ -217,13 +245,13 @@ return others(KEYS[1], out, ARGV[1])
  * anew, metadata suffix of its announcement ("\n<JSON>" or ''). Puts a member back after the
  * store lost it or a sweep removed it.
  * -> {0} someone else holds the name; {1, seq, name, value, ...} still there (rewritten, which
- * also clears any grace a sweep put on it while this dyno was cut off); {2 or 3, new seq, ...}
- * written anew. A member written anew gets a seq above every current member's: a newcomer
- * that registered in the emptied room has a seq no higher than ours, and would drop an event
- * carrying our old one. It is announced as "R<new>:<old>:<name>": the store lost us and
- * nobody was told we left, so peers that know us by the old seq just renumber us.
- * {-1, reason}: the membership ended (its tombstone for this owner is there: left, expired,
- * removed, swept or resumed elsewhere); it is never written back.
+ * also clears any grace a sweep put on it while this dyno was cut off); {2, new seq, ...}
+ * written anew; {-1, reason}: the membership ended (this owner's tombstone is there: left,
+ * expired, removed, swept or resumed elsewhere) and is never written back. A member written
+ * anew gets a seq above every current member's: a newcomer that registered in the emptied
+ * room has a seq no higher than ours, and would drop an event carrying our old one. It is
+ * announced as Tag.Renumbered "R<new>:<old>:<name>": the store lost us and nobody was told
+ * we left, so peers that know us by the old seq just renumber us.
  * Renumbering keeps the old join order: the first member put back in a lost room reserves
  * the seqs base + 1 .. base + (highest seq it knew) ("base:ceiling", kept ten minutes), the
  * counter jumps past them, and each member put back takes base + its old seq; one whose old
@@ -239,13 +267,12 @@ local v = redis.call('HGET', key, name)
 if v then
   local seq, holder, _, _, tail = parse(v)
   if holder ~= owner then return {0} end
-  redis.call('HSET', key, name, seq .. '|' .. owner .. '|' .. ARGV[3] .. '|' .. deadline .. tail)
+  redis.call('HSET', key, name, record(seq, owner, ARGV[3], deadline, tail))
   return others(key, {1, seq}, name)
 end
-local ended = redis.call('HGET', KEYS[2], owner)
-if ended then return {-1, string.sub(ended, string.find(ended, '|', 1, true) + 1)} end
+local ended = ended_reason(KEYS[2], owner)
+if ended then return {-1, ended} end
 local old = tonumber(ARGV[4])
-local status = 2
 local counter = tonumber(redis.call('HGET', key, ARGV_COUNTER) or '0')
 local seq = counter + 1
 do
@@ -264,9 +291,9 @@ do
 end
 if counter < seq then counter = seq end
 redis.call('HSET', key, ARGV_COUNTER, counter)
-redis.call('HSET', key, name, seq .. '|' .. owner .. '|' .. ARGV[3] .. '|' .. deadline .. ARGV[8])
-redis.call('${publish}', ARGV[6], 'R' .. seq .. ':' .. old .. ':' .. name .. ARGV[9])
-return others(key, {status, seq}, name)
+redis.call('HSET', key, name, record(seq, owner, ARGV[3], deadline, ARGV[8]))
+redis.call('${publish}', ARGV[6], bus_renumbered(seq, old, name, ARGV[9]))
+return others(key, {2, seq}, name)
 `);
 }
 
@@ -286,13 +313,13 @@ if string.sub(owner, 1, #ARGV[2] + 1) ~= ARGV[2] .. '/' then return -1 end
 if ARGV[4] ~= '' and owner ~= ARGV[4] then return -1 end
 local t = now()
 if grace == 0 then
-  redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. owner .. '|' .. secret .. '|' .. (t + tonumber(ARGV[3])) .. tail)
+  redis.call('HSET', KEYS[1], ARGV[1], record(seq, owner, secret, t + tonumber(ARGV[3]), tail))
   return -2
 end
 if grace > t then return -2 end
 drop(KEYS[1], KEYS[2], ARGV[1])
 bury(KEYS[3], owner, seq, 'dyno-lost')
-redis.call('${publish}', ARGV[5], 'L' .. seq .. ':' .. ARGV[1])
+redis.call('${publish}', ARGV[5], bus_left(seq, ARGV[1]))
 return seq
 `);
 }
@@ -315,4 +342,48 @@ return 1
 export const DEAD_NODES = script(`
 local t = redis.call('TIME')
 return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), 'LIMIT', 0, 10)
+`);
+
+/**
+ * After a dyno's subscriber connection dropped and came back, signals published to its
+ * members in between reached nobody, so their senders' dynos held them (HOLD) as if the
+ * member were reconnecting. Nobody would ever hand them over: the member's socket never
+ * dropped, so it never resumes. This script hands them over: it takes the hold list of a
+ * member that `owner` holds and that is connected (no grace deadline), and returns the room's
+ * members too, so the core can also replay the peer-joined / peer-left it missed.
+ *
+ * KEYS members, hold, ended; ARGV name, owner, counter field
+ * -> {-1, reason}: the membership ended (its tombstone; a notice on the bus was missed),
+ * {-1} not ours or reconnecting (or the store lost it: re-registration puts it back), or
+ * {#held, held..., name, value, name, value...}.
+ */
+export const CATCH_UP = script(
+  `
+local ended = ended_reason(KEYS[3], ARGV[2])
+if ended then return {-1, ended} end
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return {-1} end
+local _, owner, _, grace = parse(v)
+if owner ~= ARGV[2] or grace ~= 0 then return {-1} end
+local held = redis.call('LRANGE', KEYS[2], 0, -1)
+redis.call('DEL', KEYS[2])
+local out = {#held}
+for i = 1, #held do out[#out + 1] = held[i] end
+return others(KEYS[1], out, ARGV[1])
+`,
+  3,
+);
+
+/**
+ * KEYS members, ended; ARGV name, owner -> {1} ours, {0} not there (the store lost it), or
+ * {-1, reason}: the membership ended. Read-only: asked while the bus cannot tell us.
+ */
+export const MEMBER_STATUS = script(`
+local ended = ended_reason(KEYS[2], ARGV[2])
+if ended then return {-1, ended} end
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return {0} end
+local _, owner = parse(v)
+if owner == ARGV[2] then return {1} end
+return {-1, 'replaced'}
 `);

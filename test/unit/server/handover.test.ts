@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { decodeHandover, encodeHandover, HandoverInbox } from '../../../src/cluster/handover.ts';
+import { HandoverInbox } from '../../../src/cluster/handover.ts';
 import type { MemberEntry } from '../../../src/cluster/backend.ts';
 import { type Membership, replayResume } from '../../../src/cluster/membership.ts';
-import { SIGNAL_PREFIX, SNAPSHOT_PREFIX } from '../../../src/cluster/bus-codec.ts';
+import { decodeHandover, encodeHandover, Tag } from '../../../src/cluster/bus-codec.ts';
 
 describe('hand-over payload', () => {
   it('round-trips the owner and the entries, newlines and all', () => {
-    const entries = [`${SNAPSHOT_PREFIX}[["bob",2]]`, `${SIGNAL_PREFIX}{"a":"x\\ny"}`];
+    const entries = [`${Tag.Snapshot}[["bob",2]]`, `${Tag.Signal}{"a":"x\\ny"}`];
     expect(decodeHandover(encodeHandover('n1/c7', entries))).toEqual({ owner: 'n1/c7', frames: entries });
     expect(decodeHandover(encodeHandover('n1/c7', []))).toEqual({ owner: 'n1/c7', frames: [] });
   });
@@ -47,8 +47,8 @@ describe('replayResume with a hand-over', () => {
       deliver: (frame: string) => void delivered.push(frame),
     };
     // The old dyno had 1 and 2 (2 also reached the resuming dyno); 3 was held after its unsubscribe.
-    const handed = [`${SNAPSHOT_PREFIX}[["bob",2]]`, SIGNAL_PREFIX + signal(1), SIGNAL_PREFIX + signal(2)];
-    replayResume(m, [...handed, SIGNAL_PREFIX + signal(3)], [{ name: 'bob', seq: 2 } as MemberEntry, { name: 'carol', seq: 3 } as MemberEntry], sink, { resume: 's' });
+    const handed = [`${Tag.Snapshot}[["bob",2]]`, Tag.Signal + signal(1), Tag.Signal + signal(2)];
+    replayResume(m, [...handed, Tag.Signal + signal(3)], [{ name: 'bob', seq: 2 } as MemberEntry, { name: 'carol', seq: 3 } as MemberEntry], sink, { resume: 's' });
     expect(joined).toEqual([['bob']]);
     expect(delivered).toEqual([1, 2, 3, 4].map(signal));
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MemberEntry } from '../../../src/cluster/backend.ts';
 import { type Membership, replayResume } from '../../../src/cluster/membership.ts';
-import { SIGNAL_PREFIX } from '../../../src/cluster/bus-codec.ts';
+import { Tag } from '../../../src/cluster/bus-codec.ts';
 import type { SessionSink } from '../../../src/cluster/session-types.ts';
 
 /** Only what replayResume reads; the rest of a Membership does not take part. */
@@ -28,7 +28,7 @@ describe('replayResume', () => {
   // already dead) and the resuming dyno both subscribed the channel reached both; the old
   // dyno handed it over into the held list and the new one kept it as early: delivered twice.
   it('delivers a frame that is both held (handed over by the old dyno) and early once, in order', () => {
-    const held = [signal(1), signal(2), signal(3)].map((f) => SIGNAL_PREFIX + f);
+    const held = [signal(1), signal(2), signal(3)].map((f) => Tag.Signal + f);
     const m = membership([signal(2), signal(3), signal(4), signal(5)]);
     const { sink, delivered } = recordingSink();
     replayResume(m, held, peers, sink, { resume: 'secret' });
@@ -36,7 +36,7 @@ describe('replayResume', () => {
   });
 
   it('keeps early frames that were not held, and repeats beyond the held copies', () => {
-    const held = [signal(1), signal(1)].map((f) => SIGNAL_PREFIX + f);
+    const held = [signal(1), signal(1)].map((f) => Tag.Signal + f);
     const m = membership([signal(1), signal(2), signal(1), signal(1)]);
     const { sink, delivered } = recordingSink();
     replayResume(m, held, peers, sink, { resume: 'secret' });
