@@ -12,7 +12,7 @@ import type { RoomEvent } from './bus-codec.ts';
 import { encodeHandover, encodeRoomEvent, encodeRoomFrame } from './bus-codec.ts';
 import type { Metadata } from '../protocol/messages.ts';
 import type { BroadcastResult, CloseReason, JoinAuthorizer, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
-import type { SignalingNode } from './signaling-node.ts';
+import type { SessionHost } from './host.ts';
 import { replayCatchUp } from './catch-up.ts';
 import { HandoverInbox } from './handover.ts';
 import { SignalOrder } from './signal-order.ts';
@@ -20,6 +20,12 @@ import { SignalOrder } from './signal-order.ts';
 export type { BroadcastResult, CloseReason, JoinAuthorizer, JoinInfo, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
 
 type State = 'idle' | 'joining' | 'joined' | 'closed';
+
+/**
+ * What a protocol adapter sees of its session: its side of the membership. What the node
+ * and bus recovery call (routing, re-registration, catch-up, hand-over) is not on it.
+ */
+export type SessionHandle = Pick<Session, 'room' | 'name' | 'isJoined' | 'join' | 'confirm' | 'signal' | 'broadcast' | 'leave' | 'close'>;
 
 /**
  * One connection's membership, transport- and protocol-neutral. Everything that changes it
@@ -37,12 +43,12 @@ export class Session {
   private readonly order = new SignalOrder();
   /** Set as soon as another connection took the membership over: nothing more reaches the client. */
   private replacing = false;
-  private readonly node: SignalingNode;
+  private readonly node: SessionHost<Session>;
   private readonly namespace: Namespace;
   private readonly sink: SessionSink;
   private readonly log: Logger;
 
-  constructor(node: SignalingNode, namespace: Namespace, connectionId: string, sink: SessionSink, log: Logger) {
+  constructor(node: SessionHost<Session>, namespace: Namespace, connectionId: string, sink: SessionSink, log: Logger) {
     this.node = node;
     this.namespace = namespace;
     this.connectionId = connectionId;
@@ -320,8 +326,8 @@ export class Session {
   }
 
   private detach(m: Membership): Promise<void> {
-    this.node.detachMember(m.memberChannel, this);
-    this.node.detachRoom(m.keys.events, this);
+    this.node.routes.detachMember(m.memberChannel, this);
+    this.node.routes.detachRoom(m.keys.events, this);
     return this.releaseOnce(m);
   }
 
@@ -331,8 +337,8 @@ export class Session {
    */
   private async detachAfterUnsubscribe(m: Membership): Promise<void> {
     await this.releaseOnce(m);
-    this.node.detachMember(m.memberChannel, this);
-    this.node.detachRoom(m.keys.events, this);
+    this.node.routes.detachMember(m.memberChannel, this);
+    this.node.routes.detachRoom(m.keys.events, this);
   }
 
   /** The room channel is shared by every local member: giving it back twice would cut the others off. */
@@ -362,14 +368,14 @@ export class Session {
     this.membership = m;
     // Room events are heard from before registration on, so none published after our seq
     // was assigned can be missed; the seq filter in applyRoomEvent() drops the ones from before.
-    this.node.attachRoom(keys.events, this);
+    this.node.routes.attachRoom(keys.events, this);
     // A resumed member's peers keep signalling it: what arrives before the takeover is its.
-    this.node.attachJoining(memberChannel, this);
+    this.node.routes.attachJoining(memberChannel, this);
     try {
       await this.node.subscriptions.acquire([keys.events, memberChannel]);
     } catch (error) {
-      this.node.detachJoining(memberChannel, this);
-      this.node.detachRoom(keys.events, this);
+      this.node.routes.detachJoining(memberChannel, this);
+      this.node.routes.detachRoom(keys.events, this);
       this.membership = null;
       this.state = 'idle';
       this.log.warn({ conn: this.connectionId, err: error }, 'join failed: cannot subscribe (backend unavailable)');
@@ -416,9 +422,9 @@ export class Session {
       }
       // Our member channel was subscribed before registering, so an offer can only reach
       // us once peers hear this event: peer-joined must go out after the subscription.
-      this.node.detachJoining(memberChannel, this);
+      this.node.routes.detachJoining(memberChannel, this);
       m.early = [];
-      this.node.attachMember(memberChannel, this);
+      this.node.routes.attachMember(memberChannel, this);
       await this.node.backend.publish(keys.events, encodeRoomEvent({ kind: 'joined', seq: m.seq, name, metadata: m.info.metadata }));
     } catch (error) {
       // The register may have run although its reply was lost: remove it, retrying until
@@ -446,8 +452,8 @@ export class Session {
     const outcome = await this.node.backend.resume({ ...m.ref, secretHash: previousHash, owner: this.owner, newSecretHash: secretHash });
     if (!outcome.ok) return outcome.reason === 'gone' ? 'gone' : this.fail(m, 'name-taken', 'unindex');
     this.secretHash = secretHash;
-    this.node.detachJoining(m.memberChannel, this);
-    this.node.attachMember(m.memberChannel, this);
+    this.node.routes.detachJoining(m.memberChannel, this);
+    this.node.routes.attachMember(m.memberChannel, this);
     this.node.replaceElsewhere(m.memberChannel, outcome.previousOwner, this);
     m.seq = outcome.seq;
     this.state = 'joined';
@@ -475,7 +481,7 @@ export class Session {
     cleanup: 'unindex' | 'unregister' | 'resuspend',
     previousSecretHash?: string,
   ): JoinResult {
-    this.node.detachJoining(m.memberChannel, this);
+    this.node.routes.detachJoining(m.memberChannel, this);
     void this.detach(m);
     this.membership = null;
     this.state = 'idle';

@@ -6,7 +6,10 @@ import type { CleanupJob } from './cleanup-queue.ts';
 import { CleanupQueue } from './cleanup-queue.ts';
 import { decodeHandover, decodeRoomEvent, decodeRoomFrame, encodeBus, encodeSignal, Tag } from './bus-codec.ts';
 import type { SessionSink } from './session.ts';
+import type { SessionHandle } from './session.ts';
 import { Session } from './session.ts';
+import type { SessionHost } from './host.ts';
+import { Routes } from './routes.ts';
 import { SubscriptionSet } from './subscription-set.ts';
 import { BusRecovery } from './bus-recovery.ts';
 import { DEFAULT_HANDOVER_TIMEOUT_MS } from './handover.ts';
@@ -42,7 +45,7 @@ export interface SignalingNodeOptions {
  * plus the timers that end grace periods. It knows nothing of WebSockets or of Redis;
  * protocol adapters create sessions, backends carry the messages.
  */
-export class SignalingNode {
+export class SignalingNode implements SessionHost<Session> {
   readonly nodeId: string;
   readonly prefix: string;
   readonly maxRoomSize: number;
@@ -53,12 +56,8 @@ export class SignalingNode {
   readonly handoverTimeoutMs: number;
   readonly subscriptions: SubscriptionSet;
   readonly backend: Backend;
-  /** Member channel -> the local session registered under it. */
-  private readonly members = new Map<string, Session>();
-  /** Member channel -> local sessions subscribed to it but not registered yet. */
-  private readonly joining = new Map<string, Set<Session>>();
-  /** Room events channel -> local sessions joined to (or joining) that room. */
-  private readonly rooms = new Map<string, Set<Session>>();
+  /** Where bus messages go (member channels, joining sessions, rooms). */
+  readonly routes = new Routes<Session>();
   /** Connection id -> every open local session. */
   private readonly sessions = new Map<string, Session>();
   private readonly cleanups: CleanupQueue;
@@ -106,7 +105,7 @@ export class SignalingNode {
     const recovering = this.recovery.recovering();
     if ((!down && !recovering) || this.auditing) return;
     const gaps = (channel: string): boolean => (down?.(channel) ?? false) || (recovering?.(channel) ?? false);
-    const sessions = [...this.members].filter(([channel]) => gaps(channel)).map(([, session]) => session);
+    const sessions = [...this.routes.members].filter(([channel]) => gaps(channel)).map(([, session]) => session);
     this.auditing = Promise.all(sessions.map((session) => session.audit().catch(() => undefined))).then(() => {
       this.auditing = null;
     });
@@ -114,10 +113,11 @@ export class SignalingNode {
 
   /** Local joined sessions by member channel (bus recovery walks them). */
   memberSessions(): IterableIterator<[string, Session]> {
-    return this.members.entries();
+    return this.routes.members.entries();
   }
 
-  createSession(namespace: Namespace, connectionId: string, sink: SessionSink, logger: Logger): Session {
+  /** A session for a protocol adapter, which sees only its side of it (SessionHandle). */
+  createSession(namespace: Namespace, connectionId: string, sink: SessionSink, logger: Logger): SessionHandle {
     const session = new Session(this, namespace, connectionId, sink, logger);
     this.sessions.set(connectionId, session);
     return session;
@@ -125,46 +125,15 @@ export class SignalingNode {
 
   /** Rooms with at least one local session, for metrics. */
   get localRooms(): number {
-    return this.rooms.size;
+    return this.routes.rooms.size;
   }
 
   get localMembers(): number {
-    return this.members.size;
+    return this.routes.members.size;
   }
 
   forget(session: Session): void {
     if (this.sessions.get(session.connectionId) === session) this.sessions.delete(session.connectionId);
-  }
-
-  attachMember(channel: string, session: Session): void {
-    this.members.set(channel, session);
-  }
-
-  detachMember(channel: string, session: Session): void {
-    if (this.members.get(channel) === session) this.members.delete(channel);
-  }
-
-  /** Between subscribing and registering, frames on the channel go to `session.earlyFrame`. */
-  attachJoining(channel: string, session: Session): void {
-    let set = this.joining.get(channel);
-    if (!set) this.joining.set(channel, (set = new Set()));
-    set.add(session);
-  }
-
-  detachJoining(channel: string, session: Session): void {
-    const set = this.joining.get(channel);
-    if (set?.delete(session) && set.size === 0) this.joining.delete(channel);
-  }
-
-  attachRoom(channel: string, session: Session): void {
-    let set = this.rooms.get(channel);
-    if (!set) this.rooms.set(channel, (set = new Set()));
-    set.add(session);
-  }
-
-  detachRoom(channel: string, session: Session): void {
-    const set = this.rooms.get(channel);
-    if (set?.delete(session) && set.size === 0) this.rooms.delete(channel);
   }
 
   /** A membership moved to `current`: the connection that held it before must go. */
@@ -289,7 +258,7 @@ export class SignalingNode {
   }
 
   private route(channel: string, payload: string): void {
-    const member = this.members.get(channel);
+    const member = this.routes.members.get(channel);
     if (member) {
       if (payload.startsWith(Tag.Signal)) member.frame(payload.slice(Tag.Signal.length));
       else if (payload === Tag.DrainRequest) this.recovery.drain(member);
@@ -298,14 +267,14 @@ export class SignalingNode {
       else if (payload.startsWith(Tag.Removed) && payload.slice(Tag.Removed.length) === member.owner) member.removed();
       return;
     }
-    const joining = this.joining.get(channel);
+    const joining = this.routes.joining.get(channel);
     if (joining) {
       if (payload.startsWith(Tag.Signal)) for (const session of joining) session.earlyFrame(payload.slice(Tag.Signal.length));
       else if (payload.startsWith(Tag.Handover)) this.handover(payload, joining);
       else if (payload.startsWith(Tag.Removed)) for (const session of joining) session.earlyRemoved(payload.slice(Tag.Removed.length));
       return;
     }
-    const sessions = this.rooms.get(channel);
+    const sessions = this.routes.rooms.get(channel);
     if (!sessions) return;
     if (payload.startsWith(Tag.RoomFrame)) {
       const roomFrame = decodeRoomFrame(payload);

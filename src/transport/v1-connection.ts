@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
-import type { BroadcastResult, JoinInfo, Session, SessionSink, SignalResult } from '../cluster/session.ts';
+import type { BroadcastResult, JoinInfo, SessionHandle, SessionSink, SignalResult } from '../cluster/session.ts';
 import type { SignalingNode } from '../cluster/signaling-node.ts';
 import type { EndReason } from '../cluster/backend.ts';
 import type { ConnectionMetrics } from '../metrics/metrics.ts';
@@ -88,7 +88,7 @@ class V1Connection implements SessionSink {
   private readonly ws: OwnedSocket;
   private readonly ctx: V1Context;
   private readonly id: string;
-  private readonly session: Session;
+  private readonly session: SessionHandle;
   private readonly gate: FrameGate;
   /** The last join or leave still running: `ice-servers` answers for the membership after it. */
   private membershipChange: Promise<unknown> = RESOLVED;
