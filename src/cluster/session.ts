@@ -16,10 +16,10 @@ import type { SessionHost } from './host.ts';
 import { replayCatchUp } from './catch-up.ts';
 import { HandoverInbox } from './handover.ts';
 import { SignalOrder } from './signal-order.ts';
+import type { LifecycleEvent, LifecycleState } from './lifecycle.ts';
+import { holdsMembership, IDLE, liveRule, next, takenOrEnded } from './lifecycle.ts';
 
 export type { BroadcastResult, CloseReason, JoinAuthorizer, JoinInfo, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
-
-type State = 'idle' | 'joining' | 'joined' | 'closed';
 
 /**
  * What a protocol adapter sees of its session: its side of the membership. What the node
@@ -36,13 +36,12 @@ export type SessionHandle = Pick<Session, 'room' | 'name' | 'isJoined' | 'join' 
 export class Session {
   readonly connectionId: string;
   readonly owner: string;
-  private state: State = 'idle';
+  /** Where the membership is (lifecycle.ts): changed only through move(). */
+  private life: LifecycleState = IDLE;
   private membership: Membership | null = null;
   private tail: Promise<unknown> = Promise.resolve();
   private queued = 0;
   private readonly order = new SignalOrder();
-  /** Set as soon as another connection took the membership over: nothing more reaches the client. */
-  private replacing = false;
   private readonly node: SessionHost<Session>;
   private readonly namespace: Namespace;
   private readonly sink: SessionSink;
@@ -66,7 +65,14 @@ export class Session {
   }
 
   get isJoined(): boolean {
-    return this.state === 'joined';
+    return holdsMembership(this.life);
+  }
+
+  /** Applies a lifecycle event; false when it means nothing in the current state. */
+  private move(event: LifecycleEvent): boolean {
+    const after = next(this.life, event);
+    if (after) this.life = after;
+    return after !== null;
   }
 
   /** The hash of the current resume secret (kept so a re-registration keeps it valid). */
@@ -86,7 +92,7 @@ export class Session {
    */
   confirm(): void {
     const delivery = this.membership?.delivery;
-    if (delivery?.unconfirmed && this.state === 'joined') delivery.confirm();
+    if (delivery?.unconfirmed && this.life.phase === 'joined') delivery.confirm();
   }
 
   /**
@@ -129,7 +135,7 @@ export class Session {
    */
   bufferLive(): void {
     const m = this.membership;
-    if (!m || this.state !== 'joined') return;
+    if (!m || !holdsMembership(this.life)) return;
     if (m.pending) m.drainRequested = true;
     else m.pending = [];
   }
@@ -145,7 +151,7 @@ export class Session {
   catchUp(bySubscriberDrop: boolean): Promise<string[]> {
     return this.serial(async () => {
       const m = this.membership;
-      if (!m || this.state !== 'joined') return [];
+      if (!m || !holdsMembership(this.life)) return [];
       let caught;
       try {
         caught = await this.node.backend.catchUp(m.ref, this.owner);
@@ -153,7 +159,7 @@ export class Session {
         replayCatchUp(m, [], null, m.delivery);
         throw error;
       }
-      if (this.membership !== m || this.state !== 'joined') return [];
+      if (this.membership !== m || !holdsMembership(this.life)) return [];
       if ('ended' in caught) {
         replayCatchUp(m, [], null, m.delivery);
         // A notice missed while the bus was away (removed, resumed elsewhere, swept).
@@ -176,7 +182,7 @@ export class Session {
   audit(): Promise<void> {
     return this.serial(async () => {
       const m = this.membership;
-      if (!m || this.state !== 'joined' || this.replacing) return;
+      if (!m || !holdsMembership(this.life)) return;
       const status = await this.node.backend.memberStatus(m.ref, this.owner);
       if (this.membership === m && typeof status === 'object') this.endFor(status.ended);
     });
@@ -185,13 +191,13 @@ export class Session {
   /** Ends this session for a membership that ended elsewhere; runs in the queue. */
   private endFor(reason: EndReason): void {
     if (reason === 'replaced') this.endReplaced();
-    else if (reason === 'removed') this.endTakenAway(() => this.sink.removed?.());
-    else this.endTakenAway(() => this.sink.ended?.(reason));
+    else if (reason === 'removed') this.endTakenAway('removed', () => this.sink.removed?.());
+    else this.endTakenAway(reason, () => this.sink.ended?.(reason));
   }
 
   /** Where this member's frames are published, once joined. */
   get memberChannel(): string | undefined {
-    return this.state === 'joined' ? this.membership?.memberChannel : undefined;
+    return holdsMembership(this.life) ? this.membership?.memberChannel : undefined;
   }
 
   /** The frame telling a peer that signals between it and this member may be lost. */
@@ -209,9 +215,10 @@ export class Session {
   close(reason: CloseReason = 'leave'): Promise<boolean> {
     // From now on nothing reaches the dead socket: frames wait here until the grace starts.
     if (reason === 'disconnect' && this.membership && !this.membership.pending) this.membership.pending = [];
+    if (reason === 'disconnect') this.move({ type: 'socket-closed' });
     return this.serial(async () => {
       const left = await this.doLeave(reason);
-      this.state = 'closed';
+      this.move({ type: 'closed' });
       this.node.forget(this);
       return left;
     });
@@ -220,18 +227,20 @@ export class Session {
   /** Called by the node for events on this session's room channel. */
   roomEvent(event: RoomEvent): void {
     const m = this.membership;
-    if (!m || this.replacing) return;
-    if (m.pending) m.pending.push(event);
-    else if (this.state === 'joined') applyRoomEvent(m, event, m.delivery);
+    if (!m) return;
+    const rule = liveRule(this.life, m.pending !== null);
+    if (rule === 'buffer') (m.pending ??= []).push(event);
+    else if (rule === 'deliver') applyRoomEvent(m, event, m.delivery);
   }
 
   /** Called by the node for a frame published on this member's channel. */
   frame(frame: string): void {
     const m = this.membership;
-    if (!m || this.replacing) return;
-    if (m.pending) m.pending.push(frame);
+    if (!m) return;
+    const rule = liveRule(this.life, m.pending !== null);
+    if (rule === 'buffer') (m.pending ??= []).push(frame);
     // The socket is closing but close() has not run yet: keep this and what follows for it.
-    else if (this.state === 'joined' && !m.delivery.deliver(frame)) m.pending = [frame];
+    else if (rule === 'deliver' && !m.delivery.deliver(frame)) m.pending = [frame];
   }
 
   /** Called by the node for a frame on the member channel while still registering. */
@@ -273,8 +282,7 @@ export class Session {
    * membership moved on), and the subscriptions are given back once.
    */
   replaced(): void {
-    if (this.replacing || this.state === 'closed') return;
-    this.replacing = true;
+    if (!this.move({ type: 'taken', reason: 'replaced' })) return;
     // The new holder waits for what reached us and never reached the client: hand it over
     // now, not after the close or leave queued before us (frames after this reach it too).
     if (this.membership) this.handOver(this.membership);
@@ -287,27 +295,26 @@ export class Session {
    * but the sink's `removed` (an error, then close 4001).
    */
   removed(): void {
-    if (this.replacing || this.state === 'closed') return;
-    this.replacing = true;
+    if (!this.move({ type: 'taken', reason: 'removed' })) return;
     // The record is gone already: nothing to hand over, only our side to end.
-    void this.serial(async () => this.endTakenAway(() => this.sink.removed?.()));
+    void this.serial(async () => this.endTakenAway('removed', () => this.sink.removed?.()));
   }
 
   /** Ends this session for a membership another connection holds now; runs in the queue. */
   private endReplaced(): void {
     const m = this.membership;
     if (m) this.handOver(m);
-    this.endTakenAway(() => this.sink.replaced?.());
+    this.endTakenAway('replaced', () => this.sink.replaced?.());
   }
 
   /**
    * Ends this session for a membership the backend no longer gives it (resumed elsewhere,
    * or removed by the application), then tells the client through `tell`.
    */
-  private endTakenAway(tell: () => void): void {
+  private endTakenAway(reason: EndReason, tell: () => void): void {
     const m = this.membership;
-    this.replacing = true;
-    this.state = 'closed';
+    this.move({ type: 'taken', reason });
+    this.move({ type: 'closed' });
     this.membership = null;
     if (m) {
       void this.detach(m);
@@ -356,15 +363,15 @@ export class Session {
     metadata: Metadata,
     lastSeq: number | undefined,
   ): Promise<JoinResult> {
-    if (this.state === 'joined') return { ok: false, code: 'already-joined' };
-    if (this.state === 'closed' || this.replacing) return { ok: false, code: 'unavailable' };
+    if (holdsMembership(this.life)) return { ok: false, code: 'already-joined' };
+    if (takenOrEnded(this.life)) return { ok: false, code: 'unavailable' };
     const keys = new RoomKeys(this.node.prefix, this.namespace, room);
     const ref: MemberRef = { membersKey: keys.members, holdKey: keys.holdKey(name), name };
     const memberChannel = keys.memberChannel(name);
     const delivery = new Delivery(this.sink, lastSeq !== undefined);
     const m: Membership = { room, name, keys, ref, memberChannel, seq: 0, known: new Map(), pending: [], early: [], info: { metadata, joinedAt: Date.now() }, delivery };
     if (resume !== undefined) m.inbox = new HandoverInbox();
-    this.state = 'joining';
+    this.move({ type: 'join', resume: resume !== undefined });
     this.membership = m;
     // Room events are heard from before registration on, so none published after our seq
     // was assigned can be missed; the seq filter in applyRoomEvent() drops the ones from before.
@@ -377,7 +384,7 @@ export class Session {
       this.node.routes.detachJoining(memberChannel, this);
       this.node.routes.detachRoom(keys.events, this);
       this.membership = null;
-      this.state = 'idle';
+      this.move({ type: 'join-failed' });
       this.log.warn({ conn: this.connectionId, err: error }, 'join failed: cannot subscribe (backend unavailable)');
       return { ok: false, code: 'unavailable' };
     }
@@ -432,7 +439,7 @@ export class Session {
       this.log.warn({ conn: this.connectionId, err: error }, 'join failed: backend unavailable');
       return this.fail(m, 'unavailable', 'unregister');
     }
-    this.state = 'joined';
+    this.move({ type: 'registered' });
     // A `joined` the socket refused (it closed meanwhile) never reached the client: it holds no
     // secret, so its membership ends with this connection instead of locking its name.
     const sent = this.sink.joined(room, name, [...m.known.keys()], { resume: secret, resumed: false, metadata: peerMetadata }) !== false;
@@ -456,7 +463,7 @@ export class Session {
     this.node.routes.attachMember(m.memberChannel, this);
     this.node.replaceElsewhere(m.memberChannel, outcome.previousOwner, this);
     m.seq = outcome.seq;
-    this.state = 'joined';
+    this.move({ type: 'registered' });
     let handed: string[] | null = [];
     // Live frames and room events wait in `pending` meanwhile (it is still set).
     if (outcome.previousConnected) handed = await (m.inbox ?? new HandoverInbox()).wait(outcome.previousOwner, this.node.handoverTimeoutMs);
@@ -484,14 +491,14 @@ export class Session {
     this.node.routes.detachJoining(m.memberChannel, this);
     void this.detach(m);
     this.membership = null;
-    this.state = 'idle';
+    if (!this.move({ type: 'join-failed' })) this.move({ type: 'left' });
     void this.node.retire({ ref: m.ref, owner: this.owner, step: cleanup, ...(previousSecretHash ? { secretHash: previousSecretHash } : {}) });
     return typeof result === 'string' ? { ok: false, code: result } : result;
   }
 
   private async doReregister(): Promise<ReregisterResult> {
     const m = this.membership;
-    if (this.state !== 'joined' || !m || this.replacing) return 'skipped';
+    if (!holdsMembership(this.life) || !m) return 'skipped';
     const { backend, nodeId } = this.node;
     try {
       await backend.indexMember(nodeId, m.ref, this.owner);
@@ -519,13 +526,15 @@ export class Session {
 
   private async doLeave(reason: CloseReason): Promise<boolean> {
     const m = this.membership;
-    if (this.state !== 'joined' || !m) return false;
-    this.state = 'idle';
+    // A membership taken meanwhile still ends here: what reached us is handed over.
+    const taken = this.life.phase === 'handing-over';
+    if (!m || !(holdsMembership(this.life) || taken)) return false;
+    this.move({ type: 'left' });
     const node = this.node;
     const job = { ref: m.ref, owner: this.owner };
     // A first `joined` the socket refused: the client has no secret to resume with.
     const joinedUnsent = m.delivery.unconfirmed?.joinedUnsent === true;
-    if (reason === 'disconnect' && node.graceMs > 0 && !this.replacing && !joinedUnsent) {
+    if (reason === 'disconnect' && node.graceMs > 0 && !taken && !joinedUnsent) {
       // Once the unsubscribe is done, signals for us are held by their senders' dynos; the
       // ones that reached us before that are handed to the backend with the snapshot.
       await this.detachAfterUnsubscribe(m);
@@ -549,7 +558,7 @@ export class Session {
       return true;
     }
     this.membership = null;
-    if (this.replacing) this.handOver(m);
+    if (taken) this.handOver(m);
     void this.detach(m);
     // Removed and announced in one script; retried (idempotently) until the backend confirms.
     await node.retire({ ...job, step: 'unregister' });
@@ -566,7 +575,7 @@ export class Session {
 
   private async doBroadcast(frame: (from: string) => string): Promise<BroadcastResult> {
     const m = this.membership;
-    if (this.state !== 'joined' || !m || this.replacing) return 'not-joined';
+    if (!holdsMembership(this.life) || !m) return 'not-joined';
     try {
       await this.node.backend.publish(m.keys.events, encodeRoomFrame(m.name, frame(m.name)));
       return 'sent';
@@ -577,7 +586,7 @@ export class Session {
 
   private async doSignal(to: string, frame: string | ((from: string) => string)): Promise<SignalResult> {
     const m = this.membership;
-    if (this.state !== 'joined' || !m || this.replacing) return 'not-joined';
+    if (!holdsMembership(this.life) || !m) return 'not-joined';
     try {
       const outcome = await this.node.sendTo(m.keys, to, typeof frame === 'string' ? frame : frame(m.name));
       if (outcome === 'not-found') return 'peer-not-found';
