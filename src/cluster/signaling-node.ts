@@ -8,6 +8,7 @@ import { decodeHandover, decodeRoomEvent, decodeRoomFrame, encodeBus, encodeSign
 import type { SessionSink } from './session.ts';
 import type { SessionHandle } from './session.ts';
 import { Session } from './session.ts';
+import type { SessionCore } from './session-core.ts';
 import type { SessionHost } from './host.ts';
 import { Routes } from './routes.ts';
 import { SubscriptionSet } from './subscription-set.ts';
@@ -45,7 +46,7 @@ export interface SignalingNodeOptions {
  * plus the timers that end grace periods. It knows nothing of WebSockets or of Redis;
  * protocol adapters create sessions, backends carry the messages.
  */
-export class SignalingNode implements SessionHost<Session> {
+export class SignalingNode implements SessionHost<SessionCore> {
   readonly nodeId: string;
   readonly prefix: string;
   readonly maxRoomSize: number;
@@ -57,9 +58,9 @@ export class SignalingNode implements SessionHost<Session> {
   readonly subscriptions: SubscriptionSet;
   readonly backend: Backend;
   /** Where bus messages go (member channels, joining sessions, rooms). */
-  readonly routes = new Routes<Session>();
+  readonly routes = new Routes<SessionCore>();
   /** Connection id -> every open local session. */
-  private readonly sessions = new Map<string, Session>();
+  private readonly sessions = new Map<string, SessionCore>();
   private readonly cleanups: CleanupQueue;
   /** The re-registration running now, and whether another was asked for meanwhile. */
   private restoring: Promise<void> | null = null;
@@ -112,7 +113,7 @@ export class SignalingNode implements SessionHost<Session> {
   }
 
   /** Local joined sessions by member channel (bus recovery walks them). */
-  memberSessions(): IterableIterator<[string, Session]> {
+  memberSessions(): IterableIterator<[string, SessionCore]> {
     return this.routes.members.entries();
   }
 
@@ -132,12 +133,12 @@ export class SignalingNode implements SessionHost<Session> {
     return this.routes.members.size;
   }
 
-  forget(session: Session): void {
+  forget(session: SessionCore): void {
     if (this.sessions.get(session.connectionId) === session) this.sessions.delete(session.connectionId);
   }
 
   /** A membership moved to `current`: the connection that held it before must go. */
-  replaceElsewhere(channel: string, previousOwner: string, current: Session): void {
+  replaceElsewhere(channel: string, previousOwner: string, current: SessionCore): void {
     if (ownerNode(previousOwner) === this.nodeId) {
       const old = this.sessions.get(previousOwner.slice(this.nodeId.length + 1));
       if (old && old !== current) old.replaced();
@@ -248,7 +249,7 @@ export class SignalingNode implements SessionHost<Session> {
     return outcome === 'not-found' || outcome === 'full' ? outcome : 'sent';
   }
 
-  private handover(payload: string, sessions: Iterable<Session>): void {
+  private handover(payload: string, sessions: Iterable<SessionCore>): void {
     const handover = decodeHandover(payload);
     if (!handover) {
       this.log.warn('dropped a malformed hand-over');
