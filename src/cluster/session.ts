@@ -226,7 +226,6 @@ export class Session extends SessionCore {
     // A membership taken meanwhile still ends here: what reached us is handed over.
     const taken = this.life.phase === 'handing-over';
     if (!m || !(holdsMembership(this.life) || taken)) return false;
-    this.move({ type: 'left' });
     const node = this.node;
     const job = { ref: m.ref, owner: this.owner };
     // A first `joined` the socket refused: the client has no secret to resume with.
@@ -234,8 +233,10 @@ export class Session extends SessionCore {
     if (reason === 'disconnect' && node.graceMs > 0 && !taken && !joinedUnsent) {
       // Once the unsubscribe is done, signals for us are held by their senders' dynos; the
       // ones that reached us before that are handed to the backend with the snapshot.
+      // Still closing until the unsubscribe is done: what arrives meanwhile waits for the suspend.
       await this.detachAfterUnsubscribe(m);
       this.membership = null;
+      this.move({ type: 'left' });
       const snapshot = encodeSnapshot(m);
       const frames = pendingFrames(m);
       try {
@@ -254,6 +255,7 @@ export class Session extends SessionCore {
       }
       return true;
     }
+    this.move({ type: 'left' });
     this.membership = null;
     if (taken) this.handOver(m);
     void this.detach(m);
