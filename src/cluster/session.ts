@@ -12,7 +12,7 @@ import { HandoverInbox } from './handover.ts';
 import { holdsMembership, takenOrEnded } from './lifecycle.ts';
 import { SessionCore } from './session-core.ts';
 
-export type { BroadcastResult, CloseReason, JoinAuthorizer, JoinInfo, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
+export type { BroadcastResult, CloseReason, JoinAuthorizer, JoinInfo, JoinResult, SessionSink, SignalResult } from './session-types.ts';
 
 /**
  * What a protocol adapter sees of its session: its side of the membership. What the node
