@@ -168,7 +168,8 @@ export abstract class RedisStore implements Backend {
   async reregister(e: ReregisterEntry): Promise<ReregisterOutcome> {
     const args = [e.name, e.owner, e.secretHash, e.seq, e.graceMs, RoomKeys.eventsOf(e.membersKey), e.highestKnownSeq, infoTail(e.info), metadataSuffix(e.info?.metadata)];
     const keys = [e.membersKey, endedKey(e), renumberingKey(e.membersKey)];
-    const reply = (await this.change(this.scripts.reregister, keys, args, e, { kind: 'rejoin', name: e.name })) as unknown[];
+    // No webhook event: a member the store lost is the same membership, and one that ended is not put back.
+    const reply = (await this.run(this.scripts.reregister, keys, args)) as unknown[];
     if (Number(reply[0]) === -1) return { status: 'ended', reason: String(reply[1]) as EndReason };
     const status = REREGISTER_STATUS[Number(reply[0]) as 1 | 2];
     if (status === undefined) return { status: 'clash' };
