@@ -54,7 +54,7 @@ async function member(
 ): Promise<{ client: TestClient; joined: Frame }> {
   const client = await connect(url);
   client.send({ type: 'join', room, name, ...extra });
-  return { client, joined: await client.expect('joined', 10_000) };
+  return { client, joined: await client.expect('joined', 20_000) };
 }
 
 function admin(port: number): Redis {
