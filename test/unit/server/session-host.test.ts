@@ -52,6 +52,7 @@ class FakeHost implements SessionHost<SessionCore> {
   /** The node's routing, reduced to what these tests send. */
   private route(channel: string, payload: string): void {
     const message = decodeBus(payload);
+    if (message?.tag === Tag.Removed) for (const session of this.routes.joining.get(channel) ?? []) session.earlyRemoved(message.owner);
     const member = this.routes.members.get(channel);
     if (member && message?.tag === Tag.Signal) member.frame(message.frame);
     else if (member && message?.tag === Tag.Removed && message.owner === member.owner) member.removed();
@@ -144,6 +145,29 @@ describe('a session against a fake host', () => {
     await a.join('r', 'alice');
     expect(await a.reregister()).toBe('ended');
     expect(alice.events).toEqual(['joined:', 'ended:dyno-lost']);
+    expect(host.routes.members.size).toBe(0);
+  });
+
+  it('a removal whose notice arrives while still registering is enforced once the join is done', async () => {
+    const backend = new MemoryBackend();
+    const ref = { membersKey: 'test:{v1.r}:members', holdKey: 'test:{v1.r}:h:alice', name: 'alice' };
+    // The application removes alice between her registration and its reply.
+    const racing: Backend = Object.create(backend, {
+      register: {
+        value: async (request: Parameters<Backend['register']>[0]) => {
+          const outcome = await backend.register(request);
+          await backend.remove(ref);
+          await settle();
+          return outcome;
+        },
+      },
+    }) as Backend;
+    const host = new FakeHost(backend);
+    Object.defineProperty(host, 'backend', { value: racing });
+    const alice = recorder();
+    const a = new Session(host, 'v1', 'a', alice.sink, log);
+    expect(await a.join('r', 'alice')).toEqual({ ok: true, resumed: false });
+    expect(alice.events).toEqual(['joined:', 'removed']);
     expect(host.routes.members.size).toBe(0);
   });
 });
