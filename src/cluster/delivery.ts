@@ -11,7 +11,12 @@ export interface Unconfirmed {
   previousSecretHash: string | null;
   /** The peers it knew before this `joined` (a resume's snapshot), or null: those it was told in it. */
   known: Array<[string, number]> | null;
-  /** Frames delivered since (for clients without frame numbers; numbered ones are in `written`). */
+  /**
+   * Frames delivered since (for clients without frame numbers; numbered ones are in
+   * `written`), the newest WRITTEN_MAX_FRAMES / WRITTEN_MAX_BYTES: a client that never sends
+   * anything must not make this grow without bound, and a `joined` lost in a dying socket is
+   * followed by few frames before the close.
+   */
   frames: string[];
   /** A first `joined` the socket refused (it was closing): the client holds no secret. */
   joinedUnsent?: boolean;
@@ -35,6 +40,7 @@ export class Delivery implements SessionSink {
   readonly written: Array<[number, string]> = [];
   private writtenBytes = 0;
   unconfirmed: Unconfirmed | null = null;
+  private unconfirmedBytes = 0;
 
   constructor(sink: SessionSink, numbered: boolean) {
     this.sink = sink;
@@ -48,6 +54,7 @@ export class Delivery implements SessionSink {
   /** The client answered after its `joined`: it has it, and everything written before. */
   confirm(): void {
     this.unconfirmed = null;
+    this.unconfirmedBytes = 0;
   }
 
   /**
@@ -58,7 +65,11 @@ export class Delivery implements SessionSink {
     if (!this.numbered) {
       const written = this.sink.deliver(frame) !== false;
       if (!this.unconfirmed) return written;
-      this.unconfirmed.frames.push(frame);
+      const { frames } = this.unconfirmed;
+      frames.push(frame);
+      this.unconfirmedBytes += frame.length;
+      while (frames.length > WRITTEN_MAX_FRAMES || this.unconfirmedBytes > WRITTEN_MAX_BYTES)
+        this.unconfirmedBytes -= (frames.shift() as string).length;
       return true;
     }
     const n = this.next++;
