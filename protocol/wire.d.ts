@@ -42,6 +42,13 @@ export interface JoinMessage {
   token?: string;
   /** Shown to the other members; ignored when the server has TOKEN_SECRET (the token's claim wins). */
   metadata?: Metadata;
+  /**
+   * Asks for numbered frames: `signal`, `broadcast` and `message` frames then carry `seq`,
+   * counted per membership (across resumes). On a first join send 0; with `resume`, the `seq`
+   * of the last frame the client processed: what was sent after it is delivered again (or
+   * `signals-lost` names the peers whose frames may be lost). Omitted: no numbers.
+   */
+  lastSeq?: number;
   id?: MessageId;
 }
 
@@ -124,18 +131,24 @@ export interface ServerSignalMessage {
   type: 'signal';
   from: string;
   data: Record<string, unknown>;
+  /** Its number in this membership, when the join asked for numbered frames (JoinMessage.lastSeq). */
+  seq?: number;
 }
 
 export interface ServerBroadcastMessage {
   type: 'broadcast';
   from: string;
   data: Record<string, unknown>;
+  /** Its number in this membership, when the join asked for numbered frames (JoinMessage.lastSeq). */
+  seq?: number;
 }
 
 /** From the application's backend (server API), not from a member: no `from`. */
 export interface ServerApiMessage {
   type: 'message';
   data: Record<string, unknown>;
+  /** Its number in this membership, when the join asked for numbered frames (JoinMessage.lastSeq). */
+  seq?: number;
 }
 
 /**

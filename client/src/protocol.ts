@@ -107,9 +107,9 @@ export function parseServerMessage(text: string): ServerMessage | "unknown" | nu
     case "signal":
     case "broadcast":
       if (typeof v["from"] !== "string" || !isObject(v["data"])) return null;
-      return { type: v["type"], from: v["from"], data: v["data"] };
+      return withSeq({ type: v["type"], from: v["from"], data: v["data"] }, v["seq"]);
     case "message":
-      return isObject(v["data"]) ? { type: "message", data: v["data"] } : null;
+      return isObject(v["data"]) ? withSeq({ type: "message" as const, data: v["data"] }, v["seq"]) : null;
     case "error": {
       if (typeof v["code"] !== "string") return null;
       const message = typeof v["message"] === "string" ? v["message"] : v["code"];
@@ -140,4 +140,9 @@ export const WIRE_LIMITS: Wire.WireLimits = { maxNameChars: 64, maxMetadataBytes
 export function isValidRoomOrName(value: string): boolean {
   const length = [...value].length;
   return length >= 1 && length <= WIRE_LIMITS.maxNameChars && !/[\p{Cc}\p{Cs}]/u.test(value);
+}
+
+/** Keeps a frame's number (JoinMessage.lastSeq) when the server sent one. */
+function withSeq<T extends object>(message: T, seq: unknown): T & { seq?: number } {
+  return typeof seq === "number" && Number.isSafeInteger(seq) ? { ...message, seq } : message;
 }

@@ -59,6 +59,8 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
   #retryCount = 0;
   #lostAt: number | undefined;
   #resume: string | undefined;
+  /** The number of the last signal, broadcast or message processed in this membership (wire.d.ts JoinMessage.lastSeq). */
+  #lastSeq = 0;
   #joinedOnce = false;
   #lastJoined: JoinedEvent | undefined;
 
@@ -106,6 +108,7 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
     this.#retryCount = 0;
     this.#lostAt = undefined;
     this.#resume = undefined;
+    this.#lastSeq = 0;
     this.#joinedOnce = false;
     this.#lastJoined = undefined;
     this.#setState("connecting");
@@ -173,6 +176,8 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
     const join: ClientMessage = { type: "join", room: this.room, name: this.name };
     if (this.#token !== undefined) join.token = this.#token;
     if (this.#resume !== undefined) join.resume = this.#resume;
+    // Numbered frames: a resume gets again what was sent after the last one processed.
+    join.lastSeq = this.#resume === undefined ? 0 : this.#lastSeq;
     if (this.#metadata !== undefined) join.metadata = this.#metadata;
     this.#send(join);
   }
@@ -204,10 +209,14 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
         break;
       case "signal":
       case "broadcast":
-        if (this.#state === "open") this.emit(message.type, { from: message.from, data: message.data });
+        if (this.#state !== "open") break;
+        if (message.seq !== undefined) this.#lastSeq = message.seq;
+        this.emit(message.type, { from: message.from, data: message.data });
         break;
       case "message":
-        if (this.#state === "open") this.emit("message", { data: message.data });
+        if (this.#state !== "open") break;
+        if (message.seq !== undefined) this.#lastSeq = message.seq;
+        this.emit("message", { data: message.data });
         break;
       case "error": {
         const details = message.id === undefined ? { code: message.code } : { code: message.code, id: message.id };
@@ -230,6 +239,8 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
     this.#retryCount = 0;
     this.#lostAt = undefined;
     this.#resume = message.resume;
+    // A new membership numbers its frames from 1 again.
+    if (message.resumed !== true) this.#lastSeq = 0;
     const event: JoinedEvent = {
       room: message.room,
       name: message.name,

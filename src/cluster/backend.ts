@@ -36,6 +36,20 @@ export type RegisterOutcome =
   | { ok: true; seq: number; /** Other members, in join order. */ peers: MemberEntry[] }
   | { ok: false; reason: 'name-taken' | 'room-full' };
 
+/**
+ * Why a membership ended, as its tombstone says: the webhook's `member.left` reasons, and
+ * `replaced` for one resumed on another connection. A membership that ended is never put back.
+ */
+export type EndReason = 'left' | 'disconnected' | 'removed' | 'dyno-lost' | 'replaced';
+
+/** No membership of ours any more: `ended` says why, null when the store simply lost it (re-registration puts it back). */
+export interface Gone {
+  ended: EndReason | null;
+}
+
+/** What the store says of a membership this dyno holds. */
+export type MemberStatus = 'ours' | 'missing' | { ended: EndReason };
+
 export interface RegisterRequest extends MemberRef {
   /** Opaque owner tag (dyno + connection); removal only succeeds with the same tag. */
   owner: string;
@@ -106,12 +120,13 @@ export interface ReregisterEntry extends MemberRef {
 
 /**
  * `kept`: the record was still there (rewritten). `renumbered`: written anew with a higher seq
- * after the room was lost; peers that knew the old seq keep the member. `rejoined`: written
- * anew after a sweep removed it; peers heard peer-left and now hear peer-joined.
+ * after the room was lost; peers that knew the old seq keep the member. `ended`: the
+ * membership ended meanwhile (left, expired, removed, swept, resumed elsewhere): not put back.
  */
 export type ReregisterOutcome =
-  | { status: 'kept' | 'renumbered' | 'rejoined'; seq: number; /** Other members, in join order. */ peers: MemberEntry[] }
-  | { status: 'clash' };
+  | { status: 'kept' | 'renumbered'; seq: number; /** Other members, in join order. */ peers: MemberEntry[] }
+  | { status: 'clash' }
+  | { status: 'ended'; reason: EndReason };
 
 /** What a renewal found: the lease still running, run out (we may have been swept), or none. */
 export type LeaseState = 'live' | 'lapsed' | 'missing';
@@ -209,9 +224,17 @@ export interface Backend {
   onBusReset(handler: BusResetHandler): void;
   /**
    * Takes what was held for a member that `owner` holds and that is not reconnecting (held
-   * because the bus dropped its channel), with the room's members; null when it is not ours.
+   * because the bus dropped its channel), with the room's members; Gone when it is not ours.
    */
-  catchUp(member: MemberRef, owner: string): Promise<CatchUp | null>;
+  catchUp(member: MemberRef, owner: string): Promise<CatchUp | Gone>;
+  /** Whether `owner` still holds the member, read-only (checked while the bus is down). */
+  memberStatus(member: MemberRef, owner: string): Promise<MemberStatus>;
+  /**
+   * Member channels whose subscription is lost right now (the subscriber connection is down
+   * and not back yet), or null when the bus is whole. While a channel is lost, notices on it
+   * (removal, replacement) cannot arrive: the core asks the store instead.
+   */
+  busGaps(): ((channel: string) => boolean) | null;
 
   /** Extends this dyno's lease; says whether it had run out meanwhile. */
   renewLease(nodeId: string, ttlMs: number): Promise<LeaseState>;

@@ -55,7 +55,16 @@ export type BusMessage =
   | { tag: typeof Tag.Joined; seq: number; name: string; metadata?: Metadata }
   | { tag: typeof Tag.Left; seq: number; name: string }
   | { tag: typeof Tag.Renumbered; seq: number; previous: number; name: string; metadata?: Metadata }
-  | { tag: typeof Tag.Snapshot; known: Array<[string, number]> };
+  | { tag: typeof Tag.Snapshot; known: Array<[string, number]>; numbering?: Numbering };
+
+/**
+ * A numbered client's frame numbering, carried in its snapshot: the next number and the
+ * frames written recently, with their numbers (cluster/delivery.ts).
+ */
+export interface Numbering {
+  next: number;
+  written: Array<[number, string]>;
+}
 
 const TAGS: ReadonlySet<string> = new Set(Object.values(Tag));
 
@@ -96,7 +105,9 @@ export function encodeBus(message: BusMessage): string {
     case Tag.Renumbered:
       return `${Tag.Renumbered}${message.seq}:${message.previous}:${message.name}${metadataSuffix(message.metadata)}`;
     case Tag.Snapshot:
-      return Tag.Snapshot + JSON.stringify(message.known);
+      // The plain list unless the client numbers frames, so others' snapshots stay as they were.
+      if (message.numbering === undefined) return Tag.Snapshot + JSON.stringify(message.known);
+      return Tag.Snapshot + JSON.stringify({ known: message.known, next: message.numbering.next, written: message.numbering.written });
     default:
       return unreachable(message);
   }
@@ -144,12 +155,19 @@ function decodeHandoverBody(body: string): BusMessage | null {
   }
 }
 
+const isKnownPair = (pair: unknown): pair is [string, number] => Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'number';
+const isWrittenPair = (pair: unknown): pair is [number, string] => Array.isArray(pair) && typeof pair[0] === 'number' && typeof pair[1] === 'string';
+
+/** "[[name, seq], ...]", or with numbering {"known": [...], "next": n, "written": [[n, frame], ...]}. */
 function decodeSnapshotBody(body: string): BusMessage | null {
   try {
     const value: unknown = JSON.parse(body);
-    if (!Array.isArray(value)) return null;
-    const known = value.filter((pair): pair is [string, number] => Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'number');
-    return { tag: Tag.Snapshot, known };
+    if (Array.isArray(value)) return { tag: Tag.Snapshot, known: value.filter(isKnownPair) };
+    if (typeof value !== 'object' || value === null) return null;
+    const { known, next, written } = value as { known?: unknown; next?: unknown; written?: unknown };
+    if (!Array.isArray(known) || typeof next !== 'number') return null;
+    const numbering = { next, written: Array.isArray(written) ? written.filter(isWrittenPair) : [] };
+    return { tag: Tag.Snapshot, known: known.filter(isKnownPair), numbering };
   } catch {
     return null;
   }
@@ -253,12 +271,13 @@ export function decodeHandover(payload: string): { owner: string; frames: string
   return message?.tag === Tag.Handover ? { owner: message.owner, frames: message.entries } : null;
 }
 
-export function encodeSnapshot(known: Iterable<[string, number]>): string {
-  return encodeBus({ tag: Tag.Snapshot, known: [...known] });
+export function encodeSnapshot(known: Iterable<[string, number]>, numbering?: Numbering): string {
+  return encodeBus(numbering === undefined ? { tag: Tag.Snapshot, known: [...known] } : { tag: Tag.Snapshot, known: [...known], numbering });
 }
 
-/** The peers a snapshot entry lists, or null when `entry` is not a (well-formed) snapshot. */
-export function decodeSnapshot(entry: string): Array<[string, number]> | null {
+/** The peers a snapshot entry lists (and a numbered client's numbering), or null when `entry` is not a (well-formed) snapshot. */
+export function decodeSnapshot(entry: string): { known: Array<[string, number]>; numbering?: Numbering } | null {
   const message = decodeBus(entry);
-  return message?.tag === Tag.Snapshot ? message.known : null;
+  if (message?.tag !== Tag.Snapshot) return null;
+  return message.numbering === undefined ? { known: message.known } : { known: message.known, numbering: message.numbering };
 }

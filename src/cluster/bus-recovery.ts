@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import { encodeSignal } from './bus-codec.ts';
-import type { Session } from './session.ts';
-import type { SignalingNode } from './signaling-node.ts';
+import type { BusHost, RecoveringSession } from './host.ts';
 
 const SUBSCRIBE_CHUNK = 500;
 /**
@@ -19,7 +18,7 @@ const MAX_CATCH_UP_ROUNDS = RETRY_MS.length * 4;
 interface RecoveryRun {
   collecting: boolean;
   affected: Array<(channel: string) => boolean>;
-  sessions: Session[];
+  sessions: RecoveringSession[];
   caughtUp: Set<string>;
 }
 
@@ -42,13 +41,13 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  *    the other, so the client library restarts that peer connection (docs/protocol.md).
  */
 export class BusRecovery {
-  private readonly node: SignalingNode;
+  private readonly node: BusHost;
   private readonly log: Logger;
   private readonly queued: Array<(channel: string) => boolean> = [];
   private current: RecoveryRun | null = null;
   private running: Promise<void> | null = null;
 
-  constructor(node: SignalingNode, log: Logger) {
+  constructor(node: BusHost, log: Logger) {
     this.node = node;
     this.log = log;
   }
@@ -57,11 +56,20 @@ export class BusRecovery {
    * A sender's dyno held a frame for this connected member and asks for it to be handed
    * over (HOLD script): live frames wait until it is, so they stay behind it.
    */
-  drain(session: Session): void {
+  drain(session: RecoveringSession): void {
     session.bufferLive();
     session.catchUp(false).catch(() => {
       // The backend is away: a bus reset follows, and its catch-up hands the list over.
     });
+  }
+
+  /**
+   * Channels lost and not yet caught up (their recovery still re-subscribing them, or waiting
+   * to run), or null when no recovery is under way.
+   */
+  recovering(): ((channel: string) => boolean) | null {
+    const affected = [...(this.current?.affected ?? []), ...this.queued];
+    return affected.length === 0 ? null : (channel) => affected.some((lost) => lost(channel));
   }
 
   /**
@@ -132,7 +140,7 @@ export class BusRecovery {
     // to the list (see HOLD): a moment of buffering lets the list be taken after them.
     await sleep(SETTLE_MS);
     let notices = 0;
-    let failed: Session[] = sessions;
+    let failed: RecoveringSession[] = sessions;
     for (let attempt = 0; failed.length > 0; attempt++) {
       if (attempt > 0) await sleep(RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)] as number);
       const batch = failed;
@@ -180,7 +188,7 @@ export class BusRecovery {
   }
 
   /** The other end of each possibly lost signal hears it too, on its own member channel. */
-  private notifyPeers(session: Session, peers: readonly string[], caughtUp: ReadonlySet<string>): void {
+  private notifyPeers(session: RecoveringSession, peers: readonly string[], caughtUp: ReadonlySet<string>): void {
     const frame = session.lostFrame();
     if (frame === undefined) return;
     for (const peer of peers) {

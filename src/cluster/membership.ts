@@ -2,8 +2,10 @@ import type { MemberEntry, MemberInfo, MemberRef } from './backend.ts';
 import type { HandoverInbox } from './handover.ts';
 import type { RoomKeys } from './keys.ts';
 import type { RoomEvent } from './bus-codec.ts';
+import type { Numbering } from './bus-codec.ts';
 import { decodeSignal, decodeSnapshot, encodeSignal, encodeSnapshot as encodeKnown, Tag } from './bus-codec.ts';
 import type { SessionSink } from './session-types.ts';
+import type { Delivery } from './delivery.ts';
 
 /** One membership as a session sees it: where it lives and what its client was told. */
 export interface Membership {
@@ -29,6 +31,10 @@ export interface Membership {
   drainRequested?: boolean;
   /** Its metadata and join time, kept to write it anew if the backend loses it. */
   info: MemberInfo;
+  /** A removal notice came while registering: enforced once the join is done. */
+  removedEarly?: boolean;
+  /** What reaches the client, and what is kept of it for a resume (delivery.ts). */
+  delivery: Delivery;
 }
 
 /**
@@ -65,9 +71,14 @@ export function flushPending(m: Membership, sink: SessionSink): void {
   }
 }
 
-/** The frames waiting in `pending` (a closing socket's), as held-list entries, in order. */
+/**
+ * What the client may not have got, as held-list entries in order: the frames delivered since
+ * a `joined` it never answered, then those waiting in `pending` (a closing socket's).
+ */
 export function pendingFrames(m: Membership): string[] {
-  return (m.pending ?? []).filter((item): item is string => typeof item === 'string').map(encodeSignal);
+  const unconfirmed = m.delivery.unconfirmed?.frames ?? [];
+  const pending = (m.pending ?? []).filter((item): item is string => typeof item === 'string');
+  return [...unconfirmed, ...pending].map(encodeSignal);
 }
 
 /**
@@ -96,21 +107,28 @@ export function reconcileKnown(m: Membership, peers: readonly MemberEntry[], sin
  * Replays a resumed membership: `joined` lists the peers as the client last knew them (the
  * snapshot stored when its connection dropped), then peer-left / peer-joined bring it up to
  * date, then the signals held for it and those that arrived during the takeover, in order.
- * Its peers see nothing.
+ * Its peers see nothing. Returns the peers the client was told it knew (in `joined`).
  *
  * `held`: the old dyno's hand-over (frames that reached it after the drop, when the resume
  * beat its suspend) followed by the held list; every frame in the first precedes every frame
  * in the second, and both precede `early` but may overlap it.
  */
-export function replayResume(m: Membership, held: string[], peers: MemberEntry[], sink: SessionSink, joinedInfo: { resume: string }): void {
+export function replayResume(
+  m: Membership,
+  held: string[],
+  peers: MemberEntry[],
+  sink: SessionSink,
+  joinedInfo: { resume: string; lastSeq?: number },
+): Array<[string, number]> {
   const first = held.find((entry) => entry.startsWith(Tag.Snapshot));
   const snapshot = first ? decodeSnapshot(first) : null;
   // Without a snapshot (its dyno crashed) the best guess is that the client knew everyone.
-  const before = snapshot ?? peers.map((p): [string, number] => [p.name, p.seq]);
+  const before = snapshot?.known ?? peers.map((p): [string, number] => [p.name, p.seq]);
   for (const [name, peerSeq] of before) m.known.set(name, peerSeq);
   const metadata = new Map(peers.map((p) => [p.name, p.metadata ?? {}]));
   sink.joined(m.room, m.name, before.map(([name]) => name), { resume: joinedInfo.resume, resumed: true, metadata });
   reconcileKnown(m, peers, sink);
+  if (joinedInfo.lastSeq !== undefined) replayWritten(m, snapshot?.numbering, joinedInfo.lastSeq, sink);
   // A frame published while both the old dyno (its socket already dead) and this one (joining)
   // subscribed the member's channel reaches both: the old dyno hands it over into the held
   // list and this one keeps it in `early`. Deliver it once: an early frame that matches a
@@ -133,11 +151,12 @@ export function replayResume(m: Membership, held: string[], peers: MemberEntry[]
   // must stay behind the frame it hands over (catch-up.ts).
   if (m.drainRequested) m.pending = [];
   m.drainRequested = false;
+  return before;
 }
 
 /**
- * Brings a membership up to date after it was put back in the backend (kept, renumbered or
- * rejoined, see ReregisterOutcome) and tells the client what it missed, as a resume does.
+ * Brings a membership up to date after it was put back in the backend (kept or renumbered,
+ * see ReregisterOutcome) and tells the client what it missed, as a resume does.
  * Known peers missing from `peers` are left alone: their dynos may not have put them back
  * yet, and their own announcement or leave reaches us on the events channel.
  */
@@ -145,28 +164,54 @@ export function reconcileReregistered(
   m: Membership,
   seq: number,
   peers: MemberEntry[],
-  rejoined: boolean,
   /** null: the client cannot be told any more (its socket is closing); only renumber. */
   sink: SessionSink | null,
 ): void {
   m.seq = seq;
   for (const peer of peers) {
     const known = m.known.get(peer.name);
-    if (known === peer.seq && !rejoined) continue;
-    if (known !== undefined && (!rejoined || !sink)) {
+    if (known === peer.seq) continue;
+    if (known !== undefined) {
       // A peer renumbered the same way; its announcement may still be on its way.
       m.known.set(peer.name, peer.seq);
       continue;
     }
-    // New to us, or (rejoined) everyone heard us leave and will offer anew: start over.
+    // New to us.
     if (!sink) continue;
-    if (known !== undefined) sink.peerLeft(peer.name);
     m.known.set(peer.name, peer.seq);
     sink.peerJoined(peer.name, peer.metadata);
   }
 }
 
-/** The held entry recording which peers a dropped client knew, with their join seqs. */
+/**
+ * A numbered client names the last frame it processed: what was written after it (the old
+ * connection's record, carried in the snapshot) is delivered again under its own numbers,
+ * and numbering goes on after the highest. Frames after `lastSeq` that fell out of that
+ * bounded record, or a record that never came (its dyno crashed), mean signals may be lost:
+ * the client is told, naming its peers, so it renegotiates.
+ */
+function replayWritten(m: Membership, numbering: Numbering | undefined, lastSeq: number, sink: SessionSink): void {
+  const { delivery } = m;
+  if (!delivery.numbered) return;
+  if (delivery.next <= lastSeq) delivery.next = lastSeq + 1;
+  if (numbering === undefined) {
+    if (lastSeq > 0 && m.known.size > 0) sink.signalsLost?.([...m.known.keys()]);
+    return;
+  }
+  const written = numbering.written.filter(([n]) => n > lastSeq);
+  const firstKept = written[0]?.[0] ?? numbering.next;
+  if (firstKept > lastSeq + 1 && m.known.size > 0) sink.signalsLost?.([...m.known.keys()]);
+  for (const [n, frame] of written) delivery.redeliver(n, frame);
+  if (delivery.next < numbering.next) delivery.next = numbering.next;
+}
+
+/**
+ * The held entry recording which peers a dropped client knew, with their join seqs; for a
+ * numbered client also the next frame number and the frames written recently. A client that
+ * has not answered its `joined` yet is taken to know only what it knew before it.
+ */
 export function encodeSnapshot(m: Membership): string {
-  return encodeKnown(m.known);
+  const known = m.delivery.unconfirmed?.known ?? m.known;
+  const { delivery } = m;
+  return delivery.numbered ? encodeKnown(known, { next: delivery.next, written: delivery.written }) : encodeKnown(known);
 }

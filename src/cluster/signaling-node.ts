@@ -6,7 +6,11 @@ import type { CleanupJob } from './cleanup-queue.ts';
 import { CleanupQueue } from './cleanup-queue.ts';
 import { decodeHandover, decodeRoomEvent, decodeRoomFrame, encodeBus, encodeSignal, Tag } from './bus-codec.ts';
 import type { SessionSink } from './session.ts';
+import type { SessionHandle } from './session.ts';
 import { Session } from './session.ts';
+import type { SessionCore } from './session-core.ts';
+import type { SessionHost } from './host.ts';
+import { Routes } from './routes.ts';
 import { SubscriptionSet } from './subscription-set.ts';
 import { BusRecovery } from './bus-recovery.ts';
 import { DEFAULTS } from '../config/defaults.ts';
@@ -18,6 +22,9 @@ const SETTLED_POLL_MS = 20;
 
 /** Receives what is published on a channel an adapter listens to (SignalingNode.listen). */
 export type ChannelListener = (payload: string) => void;
+
+/** How often members cut off from the bus ask the store whether their membership ended. */
+const BUS_GAP_AUDIT_MS = 1000;
 
 export interface SignalingNodeOptions {
   /** Identifies this dyno in owner tags, leases and its private channel. */
@@ -47,7 +54,7 @@ export interface SignalingNodeOptions {
  * plus the timers that end grace periods. It knows nothing of WebSockets or of Redis;
  * protocol adapters create sessions, backends carry the messages.
  */
-export class SignalingNode {
+export class SignalingNode implements SessionHost<SessionCore> {
   readonly nodeId: string;
   readonly prefix: string;
   readonly maxRoomSize: number;
@@ -58,16 +65,12 @@ export class SignalingNode {
   readonly handoverTimeoutMs: number;
   readonly subscriptions: SubscriptionSet;
   readonly backend: Backend;
-  /** Member channel -> the local session registered under it. */
-  private readonly members = new Map<string, Session>();
-  /** Member channel -> local sessions subscribed to it but not registered yet. */
-  private readonly joining = new Map<string, Set<Session>>();
-  /** Room events channel -> local sessions joined to (or joining) that room. */
-  private readonly rooms = new Map<string, Set<Session>>();
+  /** Where bus messages go (member channels, joining sessions, rooms). */
+  readonly routes = new Routes<SessionCore>();
   /** Channel -> adapters' own listeners (y-webrtc topics, PeerJS ids awaited): see listen(). */
   private readonly listeners = new Map<string, Set<ChannelListener>>();
   /** Connection id -> every open local session. */
-  private readonly sessions = new Map<string, Session>();
+  private readonly sessions = new Map<string, SessionCore>();
   private readonly cleanups: CleanupQueue;
   /** The re-registration running now, and whether another was asked for meanwhile. */
   private restoring: Promise<void> | null = null;
@@ -76,6 +79,8 @@ export class SignalingNode {
   private stopped = false;
   private readonly log: Logger;
   private readonly recovery: BusRecovery;
+  private readonly auditTimer: NodeJS.Timeout;
+  private auditing: Promise<void> | null = null;
 
   constructor(backend: Backend, options: SignalingNodeOptions) {
     this.backend = backend;
@@ -96,14 +101,34 @@ export class SignalingNode {
     backend.onReconnect(() => this.requestRestore('the backend reconnected'));
     this.recovery = new BusRecovery(this, this.log);
     backend.onBusReset((affected) => void this.recovery.reset(affected));
+    this.auditTimer = setInterval(() => this.auditCutOff(), BUS_GAP_AUDIT_MS);
+    this.auditTimer.unref();
+  }
+
+  /**
+   * While the bus is down for some member channels, a removal or a resume elsewhere cannot
+   * reach us as a notice: every second, each member whose channel is lost asks the store
+   * instead (one read-only script each, only during the outage), so a removed member is
+   * closed within seconds whatever the bus does.
+   */
+  private auditCutOff(): void {
+    const down = this.backend.busGaps();
+    const recovering = this.recovery.recovering();
+    if ((!down && !recovering) || this.auditing) return;
+    const gaps = (channel: string): boolean => (down?.(channel) ?? false) || (recovering?.(channel) ?? false);
+    const sessions = [...this.routes.members].filter(([channel]) => gaps(channel)).map(([, session]) => session);
+    this.auditing = Promise.all(sessions.map((session) => session.audit().catch(() => undefined))).then(() => {
+      this.auditing = null;
+    });
   }
 
   /** Local joined sessions by member channel (bus recovery walks them). */
-  memberSessions(): IterableIterator<[string, Session]> {
-    return this.members.entries();
+  memberSessions(): IterableIterator<[string, SessionCore]> {
+    return this.routes.members.entries();
   }
 
-  createSession(namespace: Namespace, connectionId: string, sink: SessionSink, logger: Logger): Session {
+  /** A session for a protocol adapter, which sees only its side of it (SessionHandle). */
+  createSession(namespace: Namespace, connectionId: string, sink: SessionSink, logger: Logger): SessionHandle {
     const session = new Session(this, namespace, connectionId, sink, logger);
     this.sessions.set(connectionId, session);
     return session;
@@ -111,50 +136,19 @@ export class SignalingNode {
 
   /** Rooms with at least one local session, for metrics. */
   get localRooms(): number {
-    return this.rooms.size;
+    return this.routes.rooms.size;
   }
 
   get localMembers(): number {
-    return this.members.size;
+    return this.routes.members.size;
   }
 
-  forget(session: Session): void {
+  forget(session: SessionCore): void {
     if (this.sessions.get(session.connectionId) === session) this.sessions.delete(session.connectionId);
   }
 
-  attachMember(channel: string, session: Session): void {
-    this.members.set(channel, session);
-  }
-
-  detachMember(channel: string, session: Session): void {
-    if (this.members.get(channel) === session) this.members.delete(channel);
-  }
-
-  /** Between subscribing and registering, frames on the channel go to `session.earlyFrame`. */
-  attachJoining(channel: string, session: Session): void {
-    let set = this.joining.get(channel);
-    if (!set) this.joining.set(channel, (set = new Set()));
-    set.add(session);
-  }
-
-  detachJoining(channel: string, session: Session): void {
-    const set = this.joining.get(channel);
-    if (set?.delete(session) && set.size === 0) this.joining.delete(channel);
-  }
-
-  attachRoom(channel: string, session: Session): void {
-    let set = this.rooms.get(channel);
-    if (!set) this.rooms.set(channel, (set = new Set()));
-    set.add(session);
-  }
-
-  detachRoom(channel: string, session: Session): void {
-    const set = this.rooms.get(channel);
-    if (set?.delete(session) && set.size === 0) this.rooms.delete(channel);
-  }
-
   /** A membership moved to `current`: the connection that held it before must go. */
-  replaceElsewhere(channel: string, previousOwner: string, current: Session): void {
+  replaceElsewhere(channel: string, previousOwner: string, current: SessionCore): void {
     if (ownerNode(previousOwner) === this.nodeId) {
       const old = this.sessions.get(previousOwner.slice(this.nodeId.length + 1));
       if (old && old !== current) old.replaced();
@@ -208,7 +202,7 @@ export class SignalingNode {
           await this.backend.indexMember(this.nodeId, entry, entry.owner);
           const { status } = await this.backend.reregister(entry);
           // Its expiry ran meanwhile: what was just put back must go again, or it stays a ghost.
-          if (status !== 'clash' && !this.cleanups.has(job)) void this.retire({ ...job, step: 'expire' });
+          if (status !== 'clash' && status !== 'ended' && !this.cleanups.has(job)) void this.retire({ ...job, step: 'expire' });
           return status;
         } catch {
           return 'failed' as const;
@@ -217,7 +211,7 @@ export class SignalingNode {
     );
     const count = (status: string): number => [...outcomes, ...suspended].filter((o) => o === status).length;
     const failed = count('failed');
-    const summary = { reason, kept: count('kept'), renumbered: count('renumbered'), rejoined: count('rejoined'), clashes: count('clash'), failed };
+    const summary = { reason, kept: count('kept'), renumbered: count('renumbered'), ended: count('ended'), clashes: count('clash'), failed };
     if (failed > 0) {
       this.log.warn(summary, 're-registration partly failed; retrying in a second');
       clearTimeout(this.restoreTimer);
@@ -267,6 +261,7 @@ export class SignalingNode {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.restoreTimer);
+    clearInterval(this.auditTimer);
     this.cleanups.stop();
   }
 
@@ -293,7 +288,7 @@ export class SignalingNode {
     return outcome === 'not-found' || outcome === 'full' ? outcome : 'sent';
   }
 
-  private handover(payload: string, sessions: Iterable<Session>): void {
+  private handover(payload: string, sessions: Iterable<SessionCore>): void {
     const handover = decodeHandover(payload);
     if (!handover) {
       this.log.warn('dropped a malformed hand-over');
@@ -305,7 +300,7 @@ export class SignalingNode {
   private route(channel: string, payload: string): void {
     const listening = this.listeners.get(channel);
     if (listening) for (const listener of listening) listener(payload);
-    const member = this.members.get(channel);
+    const member = this.routes.members.get(channel);
     if (member) {
       if (payload.startsWith(Tag.Signal)) member.frame(payload.slice(Tag.Signal.length));
       else if (payload === Tag.DrainRequest) this.recovery.drain(member);
@@ -314,13 +309,14 @@ export class SignalingNode {
       else if (payload.startsWith(Tag.Removed) && payload.slice(Tag.Removed.length) === member.owner) member.removed();
       return;
     }
-    const joining = this.joining.get(channel);
+    const joining = this.routes.joining.get(channel);
     if (joining) {
       if (payload.startsWith(Tag.Signal)) for (const session of joining) session.earlyFrame(payload.slice(Tag.Signal.length));
       else if (payload.startsWith(Tag.Handover)) this.handover(payload, joining);
+      else if (payload.startsWith(Tag.Removed)) for (const session of joining) session.earlyRemoved(payload.slice(Tag.Removed.length));
       return;
     }
-    const sessions = this.rooms.get(channel);
+    const sessions = this.routes.rooms.get(channel);
     if (!sessions) return;
     if (payload.startsWith(Tag.RoomFrame)) {
       const roomFrame = decodeRoomFrame(payload);

@@ -64,6 +64,11 @@ export function parseV1(text: string): ParseResult {
         if (typeof token !== 'string' || token.length > MAX_TOKEN_CHARS) return fail(`join.token must be a string of at most ${MAX_TOKEN_CHARS} characters`);
         message.token = token;
       }
+      const lastSeq = value['lastSeq'];
+      if (lastSeq !== undefined) {
+        if (typeof lastSeq !== 'number' || !Number.isSafeInteger(lastSeq) || lastSeq < 0) return fail('join.lastSeq must be a non-negative integer: the seq of the last frame processed, 0 for none');
+        message.lastSeq = lastSeq;
+      }
       const metadata = value['metadata'];
       if (metadata !== undefined) {
         const problem = metadataProblem(metadata, 'join.metadata');

@@ -83,6 +83,11 @@ export function serveArticle(
       log.info('membership taken by another connection; closing this one');
       ws.close(CloseCode.Replaced, 'membership taken by another connection');
     },
+    // Its membership ended while this dyno was cut off (swept as dead): the client opens anew.
+    ended: (reason) => {
+      log.info({ reason }, 'membership ended while this dyno was cut off; closing with 1012');
+      ws.close(CloseCode.ServiceRestart, `membership ended (${reason}); open again`);
+    },
   };
   const session = node.createSession('article', id, sink, log);
   const fail = (code: ArticleErrorCode, message: string): void => {
@@ -160,6 +165,8 @@ export function serveArticle(
     const text = gate.admit(data, isBinary);
     if (text === null) return;
     const parsed = parseArticle(text);
+    // Anything the client sends after `opened` proves it got it (cluster/delivery.ts).
+    session.confirm();
     if (!parsed.ok) return fail(ErrorCode.BadRequest, parsed.message);
     queue = queue
       .then(() => handle(parsed.message, text))

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
-import type { Session, SessionSink, SignalResult } from '../cluster/session.ts';
+import type { SessionHandle, SessionSink, SignalResult } from '../cluster/session.ts';
 import type { SignalingNode } from '../cluster/signaling-node.ts';
 import type { ConnectionMetrics } from '../metrics/metrics.ts';
 import { CloseCode } from '../protocol/error-codes.ts';
@@ -75,7 +75,7 @@ export class PeerJsConnection implements SessionSink {
   private readonly ctx: PeerJsContext;
   private readonly conn = connectionId();
   private readonly id: string;
-  private readonly session: Session;
+  private readonly session: SessionHandle;
   private readonly gate: FrameGate;
   /** Settles once the registration is decided; frames read before it wait for it. */
   private registered: Promise<boolean>;
@@ -153,7 +153,7 @@ export class PeerJsConnection implements SessionSink {
     try {
       // The token is the resume secret: a registration of this id under it is taken over,
       // a missing one is started under it, another token's is refused (name-taken).
-      result = await this.session.join(peerRoom(this.ctx.key, this.id), this.id, token, undefined, {}, token);
+      result = await this.session.join(peerRoom(this.ctx.key, this.id), this.id, token, undefined, {}, { secret: token });
     } finally {
       policy.joinDone();
     }

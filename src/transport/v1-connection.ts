@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
-import type { BroadcastResult, JoinInfo, Session, SessionSink, SignalResult } from '../cluster/session.ts';
+import type { BroadcastResult, JoinInfo, SessionHandle, SessionSink, SignalResult } from '../cluster/session.ts';
 import type { SignalingNode } from '../cluster/signaling-node.ts';
+import type { EndReason } from '../cluster/backend.ts';
 import type { ConnectionMetrics } from '../metrics/metrics.ts';
 import { NO_METRICS } from '../metrics/metrics.ts';
 import { CloseCode, ErrorCode } from '../protocol/error-codes.ts';
@@ -87,7 +88,7 @@ class V1Connection implements SessionSink {
   private readonly ws: OwnedSocket;
   private readonly ctx: V1Context;
   private readonly id: string;
-  private readonly session: Session;
+  private readonly session: SessionHandle;
   private readonly gate: FrameGate;
   /** The last join or leave still running: `ice-servers` answers for the membership after it. */
   private membershipChange: Promise<unknown> = RESOLVED;
@@ -117,9 +118,9 @@ class V1Connection implements SessionSink {
 
   // SessionSink ------------------------------------------------------------------------
 
-  joined(room: string, name: string, peers: string[], info: JoinInfo): void {
+  joined(room: string, name: string, peers: string[], info: JoinInfo): boolean {
     const members = peers.map((peer) => ({ name: peer, metadata: info.metadata?.get(peer) ?? {} }));
-    this.send(encode({ type: 'joined', room, name, peers, members, resume: info.resume, resumed: info.resumed, ...this.ice(name) }));
+    return this.send(encode({ type: 'joined', room, name, peers, members, resume: info.resume, resumed: info.resumed, ...this.ice(name) }));
   }
 
   peerJoined(name: string, metadata?: Metadata): void {
@@ -132,8 +133,10 @@ class V1Connection implements SessionSink {
     this.send(encode({ type: 'peer-left', name }));
   }
 
-  deliver(frame: string): boolean {
-    return this.send(frame);
+  deliver(frame: string, seq?: number): boolean {
+    // Numbered frames (the client's join carried lastSeq) lead with their number: every
+    // relayed frame is a JSON object encoded by encode-v1.ts, so it starts with '{'.
+    return this.send(seq === undefined ? frame : `{"seq":${seq},${frame.slice(1)}`);
   }
 
   signalsLost(peers: string[]): void {
@@ -147,6 +150,11 @@ class V1Connection implements SessionSink {
   replaced(): void {
     this.logger().info('membership resumed on another connection; closing this one');
     this.ws.close(CloseCode.Replaced, 'resumed on another connection');
+  }
+
+  ended(reason: EndReason): void {
+    this.logger().info({ reason }, 'membership ended while this dyno was cut off; closing with 1012 so the client joins again');
+    this.ws.close(CloseCode.ServiceRestart, `membership ended (${reason}); join again`);
   }
 
   removed(): void {
@@ -163,6 +171,8 @@ class V1Connection implements SessionSink {
     const parsed = parseV1(text);
     if (!parsed.ok) return this.refuse(ErrorCode.BadRequest, parsed.message, parsed.id);
     const message = parsed.message;
+    // Anything the client sends after a `joined` proves it got it (delivery.ts).
+    this.session.confirm();
     const handling = this.handle(message, (data as Buffer).length);
     if (message.type === 'join' || message.type === 'leave') this.membershipChange = handling.catch(() => undefined);
     // Backend failures come back as results (`unavailable`); what throws is a bug here. Not
@@ -216,7 +226,7 @@ class V1Connection implements SessionSink {
       }
       metadata = check.metadata ?? {};
     }
-    const result = await this.session.join(message.room, message.name, message.resume, message.resume === undefined ? undefined : authorize, metadata);
+    const result = await this.session.join(message.room, message.name, message.resume, message.resume === undefined ? undefined : authorize, metadata, message.lastSeq === undefined ? {} : { lastSeq: message.lastSeq });
     metrics.join(result.ok ? 'joined' : result.code);
     if (result.ok) {
       this.logger().info({ resumed: result.resumed }, result.resumed ? 'resumed' : 'joined');

@@ -13,14 +13,11 @@ export type WebhookEventType = 'room.started' | 'room.finished' | 'member.joined
 export type LeaveReason = 'left' | 'disconnected' | 'removed' | 'dyno-lost';
 
 /**
- * A membership change a backend script may make, with what the webhook events need.
- * `rejoin`: a member put back by its dyno after a sweep had removed it (and member.left was
- * sent): a new membership for the application. Put back after the store lost it is no event.
+ * A membership change a backend script may make, with what the webhook events need. A member
+ * put back after the store lost it is no event, and one that ended (member.left) is never put
+ * back (cluster/backend.ts, EndReason).
  */
-export type MembershipChange =
-  | { kind: 'join'; name: string }
-  | { kind: 'rejoin'; name: string }
-  | { kind: 'leave'; name: string; reason: LeaveReason };
+export type MembershipChange = { kind: 'join'; name: string } | { kind: 'leave'; name: string; reason: LeaveReason };
 
 export interface QueuedEvent {
   /** Rises with every event of the room (see nextSeq). */

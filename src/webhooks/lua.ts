@@ -15,12 +15,11 @@ local function wh_int(x) return string.format('%.0f', x) end
 /**
  * Wraps a membership script (cluster-side source in backends/redis/scripts.ts, unchanged) so
  * the same atomic call also appends the resulting events to the room's outbox. The caller
- * appends KEYS members, outbox, meta and ARGV kind ('join'|'rejoin'|'leave'), name, reason,
- * max queued, ttl ms; they are read from the end, so the wrapped script's own KEYS and ARGV
- * keep their positions. What counts as the change, by the wrapped script's reply: join, a
- * table whose first element is a positive seq (REGISTER); rejoin, a table starting with 3
- * (reregisterScript: written anew after a sweep); leave, a positive number (the removed seq).
- * Everything else (taken, full, not owner, kept, clash) emits nothing.
+ * appends KEYS members, outbox, meta and ARGV kind ('join'|'leave'), name, reason, max
+ * queued, ttl ms; they are read from the end, so the wrapped script's own KEYS and ARGV keep
+ * their positions. What counts as the change, by the wrapped script's reply: join, a table
+ * whose first element is a positive seq (REGISTER); leave, a positive number (the removed
+ * seq). Everything else (taken, full, not owner) emits nothing.
  */
 export function withWebhookEvents(source: string): string {
   return `local function wh_membership()
@@ -45,7 +44,7 @@ end
 local wh_existed = redis.call('EXISTS', wh_members)
 local wh_reply = wh_membership()
 local wh_first = type(wh_reply) == 'table' and tonumber(wh_reply[1]) or 0
-if (wh_kind == 'join' and wh_first > 0) or (wh_kind == 'rejoin' and wh_first == 3) then
+if wh_kind == 'join' and wh_first > 0 then
   if wh_existed == 0 then wh_emit('room.started', '', '') end
   wh_emit('member.joined', wh_name, '')
 elseif wh_kind == 'leave' and type(wh_reply) == 'number' and wh_reply > 0 then

@@ -6,7 +6,7 @@ import { RedisClusterBackend } from '../../src/backends/redis/redis-cluster-back
 import type { RedisStore } from '../../src/backends/redis/redis-store.ts';
 import { LeasesAndSweeps } from '../../src/cluster/leases-and-sweeps.ts';
 import { NodeKeys, RoomKeys } from '../../src/cluster/keys.ts';
-import type { Session, SessionSink } from '../../src/cluster/session.ts';
+import type { SessionHandle, SessionSink } from '../../src/cluster/session.ts';
 import { SignalingNode } from '../../src/cluster/signaling-node.ts';
 import { redisClusterNodes } from '../../src/config/redis-cluster-nodes.ts';
 import { FaultyBackend, gate } from '../fixtures/faulty-backend.ts';
@@ -25,7 +25,7 @@ const GRACE_MS = 300;
 const LEASE_MS = 600;
 
 interface Member {
-  session: Session;
+  session: SessionHandle;
   events: string[];
   secrets: string[];
 }
@@ -97,6 +97,7 @@ async function core(kind: Kind, prefix: string, name: string, graceMs = GRACE_MS
         peerLeft: (peer) => void events.push(`-${peer}`),
         deliver: (frame) => void events.push(`frame:${frame}`),
         replaced: () => void events.push('replaced'),
+        ended: (reason) => void events.push(`ended:${reason}`),
         signalsLost: (peers) => void events.push(`lost:${peers.join(',')}`),
       };
       return { session: node.createSession('v1', connection, sink, log), events, secrets };
@@ -222,7 +223,7 @@ describe.each<Kind>(['redis', 'redis-cluster'])('re-registration (%s)', (kind) =
     await until(() => [alice, carol, bob].every((m) => m.events.includes('+dave')), 'everyone to hear dave');
   });
 
-  it('puts back the members of a dyno whose lease ran out while it was stalled', async () => {
+  it('does not put back the members of a dyno swept while it was stalled: they are told, and join anew', async () => {
     const prefix = uniquePrefix('lapse');
     const a = await core(kind, prefix, 'a');
     const b = await core(kind, prefix, 'b');
@@ -255,14 +256,19 @@ describe.each<Kind>(['redis', 'redis-cluster'])('re-registration (%s)', (kind) =
     start(b);
     await until(() => bob.events.includes('-alice'), 'bob to hear alice swept', 15_000);
     stall.open();
-    await until(() => bob.events.includes('+alice'), 'bob to hear alice back');
-    // Bob starts over with alice, and alice with bob (both offer; the client resolves glare).
-    await until(() => alice.events.includes('-bob'), 'alice to start over with bob');
-    expect(alice.events).toEqual(['joined:', '+bob', '-bob', '+bob']);
+    // Bob heard alice leave: that membership ended for good. Her session is told so (her
+    // socket closes, her client joins again) instead of being written back.
+    await until(() => alice.events.includes('ended:dyno-lost'), 'alice to hear her membership ended');
     expect(lost.length).toBeGreaterThan(0);
-    // And the name is alice's again: signals reach her.
+    await pause(500);
+    expect(alice.events).toEqual(['joined:', '+bob', 'ended:dyno-lost']);
+    expect(bob.events).toEqual(['joined:alice', '-alice']);
+    // Her client joins again: a new membership, which bob hears, and signals reach her.
+    const again = a.member('c2');
+    expect(await again.session.join('r', 'alice')).toEqual({ ok: true, resumed: false });
+    await until(() => bob.events.includes('+alice'), 'bob to hear alice join again');
     expect(await bob.session.signal('alice', 'hello')).toBe('sent');
-    await until(() => alice.events.includes('frame:hello'), 'alice to get the signal');
+    await until(() => again.events.includes('frame:hello'), 'alice to get the signal');
   });
 });
 

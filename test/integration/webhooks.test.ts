@@ -244,11 +244,11 @@ describe('delivery (one Redis)', () => {
     expect(receiver.room('dead')).toEqual([]);
   }, TEST_TIMEOUT_MS);
 
-  it('a dyno stalled past its lease is swept (dyno-lost); when it wakes up and puts its member back, that member joined again', async () => {
+  it('a dyno stalled past its lease is swept (dyno-lost); when it wakes up its member is told, and joins again as a new membership', async () => {
     const prefix = uniquePrefix('wh-stall');
     const d0 = await dyno('redis', prefix);
     const d1 = await dyno('redis', prefix);
-    await member(d0, 'stall', 'alice');
+    const alice = await member(d0, 'stall', 'alice');
     const bob = await member(d1, 'stall', 'bob');
     await storyIs('stall', ['room.started', 'member.joined alice', 'member.joined bob']);
     d0.process.kill('SIGSTOP');
@@ -257,7 +257,12 @@ describe('delivery (one Redis)', () => {
     } finally {
       d0.process.kill('SIGCONT');
     }
-    // alice's socket was never closed: her dyno finds its lease lapsed and registers her anew.
+    // alice's socket was never closed: her dyno finds its lease lapsed and her membership
+    // ended, and closes her socket with 1012; her client reconnects and resumes, which finds
+    // the membership gone and starts a new one (as the client library does).
+    expect((await alice.client.closed).code).toBe(1012);
+    const again = await member(d1, 'stall', 'alice', String(alice.joined['resume']));
+    expect(again.joined['resumed']).toBe(false);
     await bob.client.expect('peer-joined', 15_000);
     await storyIs('stall', ['room.started', 'member.joined alice', 'member.joined bob', 'member.left alice dyno-lost', 'member.joined alice']);
   }, TEST_TIMEOUT_MS);

@@ -2,12 +2,14 @@ import type {
   Backend,
   BusHandler,
   CatchUp,
+  Gone,
   HoldOutcome,
   HoldRequest,
   MemberEntry,
   MemberDetail,
   MemberInfo,
   MemberRef,
+  MemberStatus,
   RegisterOutcome,
   RegisterRequest,
   LeaseState,
@@ -79,10 +81,11 @@ export class MemoryBackend implements Backend {
     const room = this.rooms.get(r.membersKey);
     const member = room?.members.get(r.name);
     if (!room || !member) return { ok: false, reason: 'gone' };
-    if (member.secretHash !== r.secretHash) return { ok: false, reason: 'name-taken' };
+    if (!secretMatches(member.secretHash, r.secretHash)) return { ok: false, reason: 'name-taken' };
     const previousOwner = member.owner;
     const previousConnected = member.graceUntil === 0;
-    Object.assign(member, { owner: r.owner, secretHash: r.newSecretHash, graceUntil: 0 });
+    // As the RESUME script: the secret resumed with stays valid until the client is proven to hold the new one.
+    Object.assign(member, { owner: r.owner, secretHash: `${r.newSecretHash},${r.secretHash}`, graceUntil: 0 });
     const held = this.takeHeld(r.holdKey);
     return { ok: true, seq: member.seq, previousOwner, previousConnected, held, peers: this.peers(room, r.name) };
   }
@@ -184,11 +187,19 @@ export class MemoryBackend implements Backend {
   onReconnect(): void {}
   /** In-process delivery never drops a subscription. */
   onBusReset(): void {}
-  async catchUp(m: MemberRef, owner: string): Promise<CatchUp | null> {
+  async catchUp(m: MemberRef, owner: string): Promise<CatchUp | Gone> {
     const room = this.rooms.get(m.membersKey);
     const member = room?.members.get(m.name);
-    if (!room || !member || member.owner !== owner || member.graceUntil !== 0) return null;
+    if (!room || !member || member.owner !== owner || member.graceUntil !== 0) return { ended: null };
     return { held: this.takeHeld(m.holdKey), peers: this.peers(room, m.name) };
+  }
+  async memberStatus(m: MemberRef, owner: string): Promise<MemberStatus> {
+    const member = this.rooms.get(m.membersKey)?.members.get(m.name);
+    if (!member) return 'missing';
+    return member.owner === owner ? 'ours' : { ended: 'replaced' };
+  }
+  busGaps(): null {
+    return null;
   }
   async renewLease(): Promise<LeaseState> {
     return 'live';
@@ -243,4 +254,11 @@ export class MemoryBackend implements Backend {
     this.webhooks?.emit(roomBase(m.membersKey), 'member.left', m.name, reason);
     if (room && room.members.size === 0) this.webhooks?.emit(roomBase(m.membersKey), 'room.finished');
   }
+}
+
+/** As the scripts' secretMatches: one hash, or "new,previous". */
+function secretMatches(stored: string, given: string): boolean {
+  if (stored === given) return true;
+  const comma = stored.indexOf(',');
+  return comma !== -1 && (stored.slice(0, comma) === given || stored.slice(comma + 1) === given);
 }

@@ -5,6 +5,8 @@ import type { RedisConnectionConfig } from './connection.ts';
 import { connectionOptions, createConnection } from './connection.ts';
 import { indexFailureLogger, RedisStore } from './redis-store.ts';
 
+const ALL_CHANNELS = (): boolean => true;
+
 /**
  * One Redis as presence store and bus. Two connections, because a subscribed connection can
  * run nothing but (un)subscribe commands. All logic stays in the cluster core; RedisStore
@@ -65,6 +67,10 @@ export class RedisBackend extends RedisStore {
 
   async unsubscribe(channels: readonly string[]): Promise<void> {
     await this.subscriber.unsubscribe(...channels);
+  }
+
+  busGaps(): ((channel: string) => boolean) | null {
+    return this.subscriber.status === 'ready' ? null : ALL_CHANNELS;
   }
 
   isReady(): boolean {

@@ -48,6 +48,11 @@ export class RedisClusterBackend extends RedisStore {
   private readonly subscriber: Cluster;
   private readonly recovery: ClusterRecovery;
   private readonly watch: SubscriberWatch;
+  /**
+   * Slots whose subscriptions were lost and whose shard subscribers ioredis has not made
+   * ready again: their members are audited against the store meanwhile (busGaps).
+   */
+  private readonly lostSlots = new Set<number>();
 
   constructor(config: RedisClusterConfig & { prefix: string }, nodeId: string, log: Logger) {
     const cluster = createClusterClient(config, `signaling:${nodeId}`);
@@ -77,7 +82,23 @@ export class RedisClusterBackend extends RedisStore {
    * the core re-subscribes their channels and catches their members up.
    */
   private watchSubscribers(nodeId: string, log: Logger): SubscriberWatch {
-    return new SubscriberWatch(this.subscriber, this.cluster, `signaling:${nodeId}:sub`, (slots) => this.busResetHandler((channel) => slots.has(keySlot(channel))), log);
+    this.subscriber.on('subscribersReady', () => this.lostSlots.clear());
+    return new SubscriberWatch(
+      this.subscriber,
+      this.cluster,
+      `signaling:${nodeId}:sub`,
+      (slots) => {
+        for (const slot of slots) this.lostSlots.add(slot);
+        this.busResetHandler((channel) => slots.has(keySlot(channel)));
+      },
+      log,
+    );
+  }
+
+  busGaps(): ((channel: string) => boolean) | null {
+    if (this.lostSlots.size === 0) return null;
+    const slots = new Set(this.lostSlots);
+    return (channel) => slots.has(keySlot(channel));
   }
 
   async connect(): Promise<void> {

@@ -6,12 +6,15 @@ import type {
   BusHandler,
   BusResetHandler,
   CatchUp,
+  EndReason,
+  Gone,
   HoldOutcome,
   HoldRequest,
   IndexedMember,
   LeaseState,
   MemberDetail,
   MemberRef,
+  MemberStatus,
   RegisterOutcome,
   RegisterRequest,
   ReregisterEntry,
@@ -29,7 +32,7 @@ import * as lua from './scripts.ts';
 import type { MembershipChange } from '../../webhooks/events.ts';
 import type { WebhookQueueOptions } from '../../webhooks/queue.ts';
 import { RedisWebhookQueue } from '../../webhooks/redis-queue.ts';
-import { catchUpMember } from './subscriber-recovery.ts';
+import { catchUpMember, endedKey, memberStatus } from './subscriber-recovery.ts';
 import { infoTail, parseRecord, peersFrom } from './member-record.ts';
 import type { FailureReport } from './best-effort-writes.ts';
 import { BestEffortWrites } from './best-effort-writes.ts';
@@ -62,13 +65,8 @@ const PLAIN = publishingScripts('PUBLISH');
 const SHARDED = publishingScripts('SPUBLISH');
 
 const HOLD_OUTCOMES: Record<number, HoldOutcome> = { 1: 'delivered', 0: 'held', [-1]: 'not-found', [-2]: 'full' };
-const REREGISTER_STATUS = { 1: 'kept', 2: 'renumbered', 3: 'rejoined' } as const;
+const REREGISTER_STATUS = { 1: 'kept', 2: 'renumbered' } as const;
 const LEASE_STATES: Record<number, LeaseState> = { 1: 'live', 0: 'lapsed', [-1]: 'missing' };
-
-/** Where a sweep records the seq of a member it removed (same hash tag as the room). */
-function tombstoneKey(m: MemberRef): string {
-  return `${m.holdKey}:swept`;
-}
 
 /** The seqs reserved for members put back in a lost room (see reregisterScript). */
 function renumberingKey(membersKey: string): string {
@@ -160,7 +158,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async resume(r: ResumeRequest): Promise<ResumeOutcome> {
-    const reply = (await this.run(SCRIPTS.resume, [r.membersKey, r.holdKey], [r.name, r.secretHash, r.owner, r.newSecretHash])) as unknown[];
+    const reply = (await this.run(SCRIPTS.resume, [r.membersKey, r.holdKey, endedKey(r)], [r.name, r.secretHash, r.owner, r.newSecretHash])) as unknown[];
     const seq = Number(reply[0]);
     if (seq === -3) return { ok: false, reason: 'gone' };
     if (seq === -1) return { ok: false, reason: 'name-taken' };
@@ -170,7 +168,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async unregister(m: MemberRef, owner: string): Promise<number | null> {
-    const seq = Number(await this.change(this.scripts.unregister, [m.membersKey, m.holdKey], [m.name, owner, RoomKeys.eventsOf(m.membersKey)], m, { kind: 'leave', name: m.name, reason: 'left' }));
+    const seq = Number(await this.change(this.scripts.unregister, [m.membersKey, m.holdKey, endedKey(m)], [m.name, owner, RoomKeys.eventsOf(m.membersKey)], m, { kind: 'leave', name: m.name, reason: 'left' }));
     if (seq !== -1) this.unindexIfEmpty(m.membersKey);
     return seq === -1 ? null : seq;
   }
@@ -181,7 +179,7 @@ export abstract class RedisStore implements Backend {
   }
 
   async expire(m: MemberRef, owner: string): Promise<number | null> {
-    const seq = Number(await this.change(this.scripts.expire, [m.membersKey, m.holdKey], [m.name, owner, RoomKeys.eventsOf(m.membersKey)], m, { kind: 'leave', name: m.name, reason: 'disconnected' }));
+    const seq = Number(await this.change(this.scripts.expire, [m.membersKey, m.holdKey, endedKey(m)], [m.name, owner, RoomKeys.eventsOf(m.membersKey)], m, { kind: 'leave', name: m.name, reason: 'disconnected' }));
     if (seq !== -1) this.unindexIfEmpty(m.membersKey);
     return seq === -1 ? null : seq;
   }
@@ -193,9 +191,11 @@ export abstract class RedisStore implements Backend {
 
   async reregister(e: ReregisterEntry): Promise<ReregisterOutcome> {
     const args = [e.name, e.owner, e.secretHash, e.seq, e.graceMs, RoomKeys.eventsOf(e.membersKey), e.highestKnownSeq, infoTail(e.info), metadataSuffix(e.info?.metadata)];
-    const keys = [e.membersKey, tombstoneKey(e), renumberingKey(e.membersKey)];
-    const reply = (await this.change(this.scripts.reregister, keys, args, e, { kind: 'rejoin', name: e.name })) as unknown[];
-    const status = REREGISTER_STATUS[Number(reply[0]) as 1 | 2 | 3];
+    const keys = [e.membersKey, endedKey(e), renumberingKey(e.membersKey)];
+    // No webhook event: a member the store lost is the same membership, and one that ended is not put back.
+    const reply = (await this.run(this.scripts.reregister, keys, args)) as unknown[];
+    if (Number(reply[0]) === -1) return { status: 'ended', reason: String(reply[1]) as EndReason };
+    const status = REREGISTER_STATUS[Number(reply[0]) as 1 | 2];
     if (status === undefined) return { status: 'clash' };
     if (status !== 'kept') this.indexRoom(e.membersKey);
     return { status, seq: Number(reply[1]), peers: peersFrom(reply, 2) };
@@ -252,7 +252,7 @@ export abstract class RedisStore implements Backend {
 
   async remove(m: MemberRef): Promise<boolean> {
     const args = [m.name, RoomKeys.eventsOf(m.membersKey), RoomKeys.memberChannelOf(m.membersKey, m.name)];
-    const seq = Number(await this.change(this.scripts.remove, [m.membersKey, m.holdKey], args, m, { kind: 'leave', name: m.name, reason: 'removed' }));
+    const seq = Number(await this.change(this.scripts.remove, [m.membersKey, m.holdKey, endedKey(m)], args, m, { kind: 'leave', name: m.name, reason: 'removed' }));
     if (seq !== -1) this.unindexIfEmpty(m.membersKey);
     return seq !== -1;
   }
@@ -293,9 +293,15 @@ export abstract class RedisStore implements Backend {
     this.busResetHandler = handler;
   }
 
-  catchUp(m: MemberRef, owner: string): Promise<CatchUp | null> {
+  catchUp(m: MemberRef, owner: string): Promise<CatchUp | Gone> {
     return catchUpMember(this.client, m, owner);
   }
+
+  memberStatus(m: MemberRef, owner: string): Promise<MemberStatus> {
+    return memberStatus(this.client, m, owner);
+  }
+
+  abstract busGaps(): ((channel: string) => boolean) | null;
 
   // The dyno registry below uses single-key commands only: on a cluster the leases, each
   // dyno's member set and its sweep lock may live on different shards, and need not agree.
@@ -342,7 +348,7 @@ export abstract class RedisStore implements Backend {
 
   async sweepMember(nodeId: string, m: IndexedMember, graceMs: number): Promise<SweepOutcome> {
     const args = [m.name, nodeId, graceMs, m.owner ?? '', RoomKeys.eventsOf(m.membersKey)];
-    const seq = Number(await this.change(this.scripts.sweepMember, [m.membersKey, m.holdKey, tombstoneKey(m)], args, m, { kind: 'leave', name: m.name, reason: 'dyno-lost' }));
+    const seq = Number(await this.change(this.scripts.sweepMember, [m.membersKey, m.holdKey, endedKey(m)], args, m, { kind: 'leave', name: m.name, reason: 'dyno-lost' }));
     if (seq === -2) return { action: 'kept' };
     if (seq !== -1) this.unindexIfEmpty(m.membersKey);
     // An entry without the owner part (any connection of that dyno) has three parts.

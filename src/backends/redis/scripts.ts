@@ -18,8 +18,11 @@ export const COUNTER_FIELD = '\u0001seq';
 
 /** How long the seqs reserved for members put back in a lost room stay reserved (reregisterScript). */
 const RENUMBERING_TTL_MS = 10 * 60_000;
-/** How long a sweep's tombstone tells a stalled dyno that its member's peers heard peer-left. */
-const TOMBSTONE_TTL_MS = 24 * 3_600_000;
+/**
+ * How long the tombstone of an ended membership is kept: longer than any dyno may stay cut
+ * off (stalled, partitioned) and still try to put the member back.
+ */
+export const TOMBSTONE_TTL_MS = 24 * 3_600_000;
 /** Dead dynos one DEAD_NODES call returns: the sweep takes the rest on its next tick. */
 const DEAD_NODES_PER_CALL = 10;
 
@@ -55,6 +58,26 @@ local function drop(key, hold, name)
   redis.call('HDEL', key, name)
   redis.call('DEL', hold)
   if redis.call('HLEN', key) <= 1 then redis.call('DEL', key) end
+end
+-- Every way a membership ends leaves a tombstone: a hash (the member's "ended" key) of
+-- owner -> "<seq>|<reason>". Re-registration and catch-up respect it, so a dyno that was cut
+-- off never brings back a membership that ended.
+local function bury(key, owner, seq, reason)
+  redis.call('HSET', key, owner, seq .. '|' .. reason)
+  redis.call('PEXPIRE', key, ${TOMBSTONE_TTL_MS})
+end
+-- The reason a tombstone records, or nil when this owner's membership did not end.
+local function ended_reason(key, owner)
+  local t = redis.call('HGET', key, owner)
+  if not t then return nil end
+  return string.sub(t, string.find(t, '|', 1, true) + 1)
+end
+-- The stored secret field: one hash, or "new,previous" while the client has not been
+-- proven to hold the new one.
+local function secret_matches(stored, given)
+  if stored == given then return true end
+  local comma = string.find(stored, ',', 1, true)
+  return comma ~= nil and (string.sub(stored, 1, comma - 1) == given or string.sub(stored, comma + 1) == given)
 end
 local function others(key, out, except)
   local all = redis.call('HGETALL', key)
@@ -101,7 +124,7 @@ return others(key, {seq}, name)
  */
 export type PublishCommand = 'PUBLISH' | 'SPUBLISH';
 
-/** KEYS members, hold; ARGV name, owner, events channel -> removed seq, or -1 when `owner` does not hold it. */
+/** KEYS members, hold, ended; ARGV name, owner, events channel -> removed seq, or -1 when `owner` does not hold it. */
 export function unregisterScript(publish: PublishCommand): string {
   return script(`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
@@ -109,14 +132,15 @@ if not v then return -1 end
 local seq, owner = parse(v)
 if owner ~= ARGV[2] then return -1 end
 drop(KEYS[1], KEYS[2], ARGV[1])
+bury(KEYS[3], owner, seq, 'left')
 redis.call('${publish}', ARGV[3], bus_left(seq, ARGV[1]))
 return seq
 `);
 }
 
 /**
- * KEYS members, hold; ARGV name, events channel, member channel -> removed seq, or -1 when it
- * is not a member. The server API's removal: whoever holds it, connected or reconnecting.
+ * KEYS members, hold, ended; ARGV name, events channel, member channel -> removed seq, or -1
+ * when it is not a member. The server API's removal: whoever holds it, connected or reconnecting.
  * Announced to the room (Tag.Left) and to the holding dyno (Tag.Removed, so it closes the socket
  * with 4001) in the same step, as unregister does.
  */
@@ -126,6 +150,7 @@ local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return -1 end
 local seq, owner = parse(v)
 drop(KEYS[1], KEYS[2], ARGV[1])
+bury(KEYS[3], owner, seq, 'removed')
 redis.call('${publish}', ARGV[2], bus_left(seq, ARGV[1]))
 redis.call('${publish}', ARGV[3], bus_removed(owner))
 return seq
@@ -152,7 +177,7 @@ if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[5
 return 1
 `);
 
-/** KEYS members, hold; ARGV name, owner, events channel -> removed seq, or -1 unless still suspended by owner. */
+/** KEYS members, hold, ended; ARGV name, owner, events channel -> removed seq, or -1 unless still suspended by owner. */
 export function expireScript(publish: PublishCommand): string {
   return script(`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
@@ -160,6 +185,7 @@ if not v then return -1 end
 local seq, owner, secret, grace = parse(v)
 if owner ~= ARGV[2] or grace == 0 then return -1 end
 drop(KEYS[1], KEYS[2], ARGV[1])
+bury(KEYS[3], owner, seq, 'disconnected')
 redis.call('${publish}', ARGV[3], bus_left(seq, ARGV[1]))
 return seq
 `);
@@ -197,16 +223,21 @@ export const HOLD = holdScript('PUBLISH');
 export const HOLD_SHARDED = holdScript('SPUBLISH');
 
 /**
- * KEYS members, hold; ARGV name, secret hash, new owner, new secret hash.
+ * KEYS members, hold, ended; ARGV name, secret hash, new owner, new secret hash.
  * -> {-3} gone, {-1} wrong secret, or {seq, previous owner, 1 if it was not suspended (so it
  * may still hand frames over, see cluster/handover.ts) else 0, #held, held..., name, value, ...}.
+ * The secret the client resumed with stays valid beside the new one until the client is
+ * known to hold the new one (its connection suspends with only that one, see SUSPEND): a
+ * `joined` written into a socket that is already dead must not lock the client out. The
+ * replaced connection's membership ended: it gets a tombstone.
  */
 export const RESUME = script(`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return {-3} end
 local seq, owner, secret, grace, tail = parse(v)
-if secret ~= ARGV[2] then return {-1} end
-redis.call('HSET', KEYS[1], ARGV[1], record(seq, ARGV[3], ARGV[4], 0, tail))
+if not secret_matches(secret, ARGV[2]) then return {-1} end
+redis.call('HSET', KEYS[1], ARGV[1], record(seq, ARGV[3], ARGV[4] .. ',' .. ARGV[2], 0, tail))
+if owner ~= ARGV[3] then bury(KEYS[3], owner, seq, 'replaced') end
 local held = redis.call('LRANGE', KEYS[2], 0, -1)
 redis.call('DEL', KEYS[2])
 local connected = 0
@@ -217,19 +248,18 @@ return others(KEYS[1], out, ARGV[1])
 `);
 
 /**
- * KEYS members, tombstone, renumbering; ARGV name, owner, secret hash, seq, grace ms (0:
+ * KEYS members, ended, renumbering; ARGV name, owner, secret hash, seq, grace ms (0:
  * connected), events channel, highest seq this member knew of, info tail of a record written
  * anew, metadata suffix of its announcement ("\n<JSON>" or ''). Puts a member back after the
  * store lost it or a sweep removed it.
  * -> {0} someone else holds the name; {1, seq, name, value, ...} still there (rewritten, which
- * also clears any grace a sweep put on it while this dyno was cut off); {2 or 3, new seq, ...}
- * written anew. A member written anew gets a seq above every current member's: a newcomer
- * that registered in the emptied room has a seq no higher than ours, and would drop an event
- * carrying our old one. The announcement says how peers should take it:
- *  - 3, Tag.Joined "J<new>:<name>": the sweep's tombstone for our old seq is there, so peers heard
- *    peer-left; for them (and for us) this is a new membership;
- *  - 2, Tag.Renumbered "R<new>:<old>:<name>": otherwise the store lost us and nobody was told we left;
- *    peers that know us by the old seq just renumber us.
+ * also clears any grace a sweep put on it while this dyno was cut off); {2, new seq, ...}
+ * written anew; {-1, reason}: the membership ended (this owner's tombstone is there: left,
+ * expired, removed, swept or resumed elsewhere) and is never written back. A member written
+ * anew gets a seq above every current member's: a newcomer that registered in the emptied
+ * room has a seq no higher than ours, and would drop an event carrying our old one. It is
+ * announced as Tag.Renumbered "R<new>:<old>:<name>": the store lost us and nobody was told
+ * we left, so peers that know us by the old seq just renumber us.
  * Renumbering keeps the old join order: the first member put back in a lost room reserves
  * the seqs base + 1 .. base + (highest seq it knew) ("base:ceiling", kept RENUMBERING_TTL_MS), the
  * counter jumps past them, and each member put back takes base + its old seq; one whose old
@@ -248,13 +278,12 @@ if v then
   redis.call('HSET', key, name, record(seq, owner, ARGV[3], deadline, tail))
   return others(key, {1, seq}, name)
 end
+local ended = ended_reason(KEYS[2], owner)
+if ended then return {-1, ended} end
 local old = tonumber(ARGV[4])
-local status = 2
-if tonumber(redis.call('GET', KEYS[2]) or '-1') == old then status = 3 end
-redis.call('DEL', KEYS[2])
 local counter = tonumber(redis.call('HGET', key, ARGV_COUNTER) or '0')
 local seq = counter + 1
-if status == 2 then
+do
   local base, ceiling
   local r = redis.call('GET', KEYS[3])
   if r then
@@ -271,21 +300,16 @@ end
 if counter < seq then counter = seq end
 redis.call('HSET', key, ARGV_COUNTER, counter)
 redis.call('HSET', key, name, record(seq, owner, ARGV[3], deadline, ARGV[8]))
-if status == 2 then
-  redis.call('${publish}', ARGV[6], bus_renumbered(seq, old, name, ARGV[9]))
-else
-  redis.call('${publish}', ARGV[6], bus_joined(seq, name, ARGV[9]))
-end
-return others(key, {status, seq}, name)
+redis.call('${publish}', ARGV[6], bus_renumbered(seq, old, name, ARGV[9]))
+return others(key, {2, seq}, name)
 `);
 }
 
 /**
- * KEYS members, hold, tombstone; ARGV name, dead node id, grace ms, owner ('' = any
- * connection of that dyno), events channel. A member of a dead dyno first gets a grace period
- * (its client may resume elsewhere), then is removed, and the removal announced. The
- * tombstone (the removed seq, kept TOMBSTONE_TTL_MS) tells a dyno that was only stalled, and puts the
- * member back, that its peers heard peer-left.
+ * KEYS members, hold, ended; ARGV name, dead node id, grace ms, owner ('' = any connection
+ * of that dyno), events channel. A member of a dead dyno first gets a grace period (its
+ * client may resume elsewhere), then is removed, and the removal announced. Its tombstone
+ * tells a dyno that was only stalled that the membership ended: it is not put back.
  * -> -1 not that dyno's (or that connection's) any more, -2 kept for now, or the removed seq.
  */
 export function sweepMemberScript(publish: PublishCommand): string {
@@ -302,7 +326,7 @@ if grace == 0 then
 end
 if grace > t then return -2 end
 drop(KEYS[1], KEYS[2], ARGV[1])
-redis.call('SET', KEYS[3], seq, 'PX', ${TOMBSTONE_TTL_MS})
+bury(KEYS[3], owner, seq, 'dyno-lost')
 redis.call('${publish}', ARGV[5], bus_left(seq, ARGV[1]))
 return seq
 `);
@@ -335,11 +359,15 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now(), 'LIMIT', 0, ${DEAD_NO
  * member that `owner` holds and that is connected (no grace deadline), and returns the room's
  * members too, so the core can also replay the peer-joined / peer-left it missed.
  *
- * KEYS members, hold; ARGV name, owner, counter field
- * -> {-1} not ours or reconnecting, or {#held, held..., name, value, name, value...}.
+ * KEYS members, hold, ended; ARGV name, owner, counter field
+ * -> {-1, reason}: the membership ended (its tombstone; a notice on the bus was missed),
+ * {-1} not ours or reconnecting (or the store lost it: re-registration puts it back), or
+ * {#held, held..., name, value, name, value...}.
  */
 export const CATCH_UP = script(
   `
+local ended = ended_reason(KEYS[3], ARGV[2])
+if ended then return {-1, ended} end
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return {-1} end
 local _, owner, _, grace = parse(v)
@@ -352,3 +380,17 @@ return others(KEYS[1], out, ARGV[1])
 `,
   3,
 );
+
+/**
+ * KEYS members, ended; ARGV name, owner -> {1} ours, {0} not there (the store lost it), or
+ * {-1, reason}: the membership ended. Read-only: asked while the bus cannot tell us.
+ */
+export const MEMBER_STATUS = script(`
+local ended = ended_reason(KEYS[2], ARGV[2])
+if ended then return {-1, ended} end
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return {0} end
+local _, owner = parse(v)
+if owner == ARGV[2] then return {1} end
+return {-1, 'replaced'}
+`);

@@ -1,17 +1,31 @@
 import { createHash } from 'node:crypto';
-import type { CatchUp, MemberRef } from '../../cluster/backend.ts';
+import type { Cluster, Redis } from 'ioredis';
+import type { CatchUp, EndReason, Gone, MemberRef, MemberStatus } from '../../cluster/backend.ts';
 import { runScript } from './connection.ts';
-import type { RedisClient } from './redis-store.ts';
-import { CATCH_UP, COUNTER_FIELD } from './scripts.ts';
+import { CATCH_UP, COUNTER_FIELD, MEMBER_STATUS } from './scripts.ts';
 import { peersFrom } from './member-record.ts';
 
 /** CATCH_UP (scripts.ts): the signals held for a connected member while its channel had no subscriber, and the room. */
 const SCRIPT = { source: CATCH_UP, sha: createHash('sha1').update(CATCH_UP).digest('hex') };
+const STATUS_SCRIPT = { source: MEMBER_STATUS, sha: createHash('sha1').update(MEMBER_STATUS).digest('hex') };
 
-export async function catchUpMember(client: RedisClient, m: MemberRef, owner: string): Promise<CatchUp | null> {
-  const reply = (await runScript(client, SCRIPT, [m.membersKey, m.holdKey], [m.name, owner, COUNTER_FIELD])) as unknown[];
+/** Where the tombstones of a member's ended memberships live (same hash tag as the room). */
+export function endedKey(m: MemberRef): string {
+  return `${m.holdKey}:ended`;
+}
+
+export async function memberStatus(client: Redis | Cluster, m: MemberRef, owner: string): Promise<MemberStatus> {
+  const reply = (await runScript(client, STATUS_SCRIPT, [m.membersKey, endedKey(m)], [m.name, owner])) as unknown[];
+  const code = Number(reply[0]);
+  if (code === 1) return 'ours';
+  if (code === 0) return 'missing';
+  return { ended: String(reply[1]) as EndReason };
+}
+
+export async function catchUpMember(client: Redis | Cluster, m: MemberRef, owner: string): Promise<CatchUp | Gone> {
+  const reply = (await runScript(client, SCRIPT, [m.membersKey, m.holdKey, endedKey(m)], [m.name, owner, COUNTER_FIELD])) as unknown[];
   const count = Number(reply[0]);
-  if (count < 0) return null;
+  if (count < 0) return reply.length > 1 ? { ended: String(reply[1]) as EndReason } : { ended: null };
   const held = reply.slice(1, 1 + count).map(String);
   return { held, peers: peersFrom(reply, 1 + count) };
 }

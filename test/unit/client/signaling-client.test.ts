@@ -36,7 +36,7 @@ describe("SignalingClient: joining and relaying", () => {
     expect(event.resume).toBe("secret-1");
     expect(alice.iceServers).toEqual(event.iceServers);
     expect(states).toEqual(["closed", "connecting", "open"]);
-    expect(server.messagesOfType("join")).toEqual([{ type: "join", room: "room-1", name: "alice" }]);
+    expect(server.messagesOfType("join")).toEqual([{ type: "join", room: "room-1", name: "alice", lastSeq: 0 }]);
   });
 
   it("sends the token in join when given one", async () => {
@@ -115,7 +115,7 @@ describe("SignalingClient: liveness and reconnects", () => {
     expect(states).toEqual(["open", "reconnecting", "open"]);
     expect(server.messagesOfType("ping").length).toBeGreaterThan(0);
     const joins = server.messagesOfType("join");
-    expect(joins[1]).toEqual({ type: "join", room: "room-1", name: "alice", resume: first.resume });
+    expect(joins[1]).toEqual({ type: "join", room: "room-1", name: "alice", resume: first.resume, lastSeq: 0 });
     expect(second.resume).not.toBe(first.resume);
     // The dead socket was dropped, not left half-open.
     await until(() => server.openSockets === 1, 2000, "dead socket to be dropped");

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { applyRoomEvent } from '../../../src/cluster/membership.ts';
 import type { Membership } from '../../../src/cluster/membership.ts';
 import { RoomKeys } from '../../../src/cluster/keys.ts';
+import { Delivery } from '../../../src/cluster/delivery.ts';
 import type { BusMessage } from '../../../src/cluster/bus-codec.ts';
 import { decodeBus, decodeRoomEvent, encodeBus, encodeRoomEvent, Tag } from '../../../src/cluster/bus-codec.ts';
 import * as lua from '../../../src/backends/redis/scripts.ts';
@@ -96,6 +97,7 @@ describe('room events', () => {
     const member = (known: Array<[string, number]>, seq: number): Membership => ({
       room: 'r', name: 'me', keys, ref: { membersKey: keys.members, holdKey: keys.holdKey('me'), name: 'me' },
       memberChannel: keys.memberChannel('me'), seq, known: new Map(known), pending: null, early: [], info: { metadata: {}, joinedAt: 0 },
+      delivery: new Delivery({ joined: () => undefined, peerJoined: () => undefined, peerLeft: () => undefined, deliver: () => undefined }, false),
     });
     const told: string[] = [];
     const sink = { joined: () => undefined, peerJoined: (n: string) => void told.push(`+${n}`), peerLeft: (n: string) => void told.push(`-${n}`), deliver: () => undefined };

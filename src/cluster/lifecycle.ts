@@ -1,0 +1,95 @@
+import type { EndReason } from './backend.ts';
+
+/**
+ * Where one connection's membership is. Every change goes through `next`, and what happens
+ * to a frame or room event arriving live is decided by `liveRule`, both here and nowhere
+ * else.
+ *
+ * - idle: no membership (a fresh connection, or after a leave or a failed join); may join.
+ * - joining: subscribed, registering or resuming. Frames on the member channel are kept as
+ *   early frames (by the node's routing), room events wait for the `joined` reply.
+ * - joined: the client gets what arrives, unless a replay or a bus recovery is running,
+ *   in which case it waits behind what is replayed (the membership's buffer).
+ * - closing: the socket is gone and the suspend (or leave) is queued: what arrives waits for
+ *   it, and is stored with it for a resume.
+ * - handing-over: another connection or the application took the membership (resumed
+ *   elsewhere, removed, swept): nothing more reaches this client; what it never got is
+ *   handed to the new holder, and the session ends.
+ * - ended: for good; `closed` when the socket went, else why the membership was taken.
+ */
+export type LifecycleState =
+  | { phase: 'idle' }
+  | { phase: 'joining'; resume: boolean }
+  | { phase: 'joined' }
+  | { phase: 'closing' }
+  | { phase: 'handing-over'; reason: EndReason }
+  | { phase: 'ended'; reason: EndReason | 'closed' };
+
+export type LifecycleEvent =
+  | { type: 'join'; resume: boolean }
+  | { type: 'registered' }
+  | { type: 'join-failed' }
+  | { type: 'left' }
+  | { type: 'socket-closed' }
+  | { type: 'taken'; reason: EndReason }
+  | { type: 'closed' };
+
+export const IDLE: LifecycleState = { phase: 'idle' };
+
+/** The state after `event`, or null when the event means nothing in this state (ignored). */
+export function next(state: LifecycleState, event: LifecycleEvent): LifecycleState | null {
+  switch (event.type) {
+    case 'join':
+      return state.phase === 'idle' ? { phase: 'joining', resume: event.resume } : null;
+    case 'registered':
+      return state.phase === 'joining' ? { phase: 'joined' } : null;
+    case 'join-failed':
+      return state.phase === 'joining' ? IDLE : null;
+    case 'left':
+      return state.phase === 'joined' || state.phase === 'closing' ? IDLE : null;
+    case 'socket-closed':
+      return state.phase === 'joined' ? { phase: 'closing' } : null;
+    case 'taken':
+      return state.phase === 'handing-over' || state.phase === 'ended' ? null : { phase: 'handing-over', reason: event.reason };
+    case 'closed':
+      if (state.phase === 'ended') return null;
+      return { phase: 'ended', reason: state.phase === 'handing-over' ? state.reason : 'closed' };
+    default: {
+      const unreachable: never = event;
+      throw new Error(`unknown lifecycle event ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+/** True while the connection holds a live membership (joined, or closing with its suspend queued). */
+export function holdsMembership(state: LifecycleState): boolean {
+  return state.phase === 'joined' || state.phase === 'closing';
+}
+
+/** True once the membership was taken from this connection, or the connection ended. */
+export function takenOrEnded(state: LifecycleState): boolean {
+  return state.phase === 'handing-over' || state.phase === 'ended';
+}
+
+/**
+ * What happens to a frame or room event that arrives live for this membership:
+ * `deliver` to the client, `buffer` behind what is being replayed or for the suspend, or
+ * `drop` (nobody here holds the membership: the new holder, or nobody, gets it).
+ */
+export function liveRule(state: LifecycleState, buffering: boolean): 'deliver' | 'buffer' | 'drop' {
+  switch (state.phase) {
+    case 'idle':
+    case 'handing-over':
+    case 'ended':
+      return 'drop';
+    case 'joining':
+    case 'closing':
+      return 'buffer';
+    case 'joined':
+      return buffering ? 'buffer' : 'deliver';
+    default: {
+      const unreachable: never = state;
+      throw new Error(`unknown lifecycle state ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
