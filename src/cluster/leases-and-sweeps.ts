@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Backend, IndexedMember, LeaseState } from './backend.ts';
+import { Pacer } from './pacer.ts';
 
 export interface LivenessOptions {
   nodeId: string;
@@ -28,6 +29,8 @@ export class Liveness {
   private renewedOnce = false;
   private readonly backend: Backend;
   private readonly options: LivenessOptions;
+  /** A dead dyno's members are swept a few at a time, so live signals never queue behind the sweep. */
+  private readonly pacer = new Pacer();
 
   constructor(backend: Backend, options: LivenessOptions) {
     this.backend = backend;
@@ -73,7 +76,7 @@ export class Liveness {
         const members = await this.backend.deadNodeMembers(deadNode);
         for (let i = 0; i < members.length; i += SWEEP_BATCH) {
           // Each removal is announced by its own script, so nothing is published here.
-          const outcomes = await Promise.all(members.slice(i, i + SWEEP_BATCH).map((m: IndexedMember) => this.backend.sweepMember(deadNode, m, graceMs)));
+          const outcomes = await Promise.all(members.slice(i, i + SWEEP_BATCH).map((m: IndexedMember) => this.pacer.run(() => this.backend.sweepMember(deadNode, m, graceMs))));
           removed += outcomes.filter((o) => o.action === 'removed').length;
         }
         await this.backend.forgetNode(deadNode);
