@@ -14,6 +14,10 @@ import type { SignalingNode } from './signaling-node.ts';
 import { replayCatchUp } from './catch-up.ts';
 import { encodeHandover, HandoverInbox } from './handover.ts';
 import { SignalOrder } from './signal-order.ts';
+import { Pacer } from './pacer.ts';
+
+/** Clean-ups after dropped connections (suspend or leave): a dyno's members dropping at once are paced. */
+const departures = new Pacer({ inFlight: 64 });
 
 export type { BroadcastResult, CloseReason, JoinAuthorizer, JoinInfo, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
 
@@ -167,7 +171,7 @@ export class Session {
     // From now on nothing reaches the dead socket: frames wait here until the grace starts.
     if (reason === 'disconnect' && this.membership && !this.membership.pending) this.membership.pending = [];
     return this.serial(async () => {
-      const left = await this.doLeave(reason);
+      const left = await departures.run(() => this.doLeave(reason));
       this.state = 'closed';
       this.node.forget(this);
       return left;
