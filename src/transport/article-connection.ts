@@ -155,9 +155,9 @@ export function serveArticle(
     else if (result !== 'sent') fail(result, `the description was not delivered (${result})`);
   }
 
-  const gate = new FrameGate(ws, policy, { refuse: fail, logger: () => log });
+  const gate = new ArticleGate(ws, policy, fail, () => log);
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    const text = gate.admit(data, isBinary);
+    const text = gate.check(data, isBinary);
     if (text === null) return;
     const parsed = parseArticle(text);
     if (!parsed.ok) return fail(ErrorCode.BadRequest, parsed.message);
@@ -176,4 +176,30 @@ export function serveArticle(
       .then((wasJoined) => log.info({ code, wasJoined }, 'connection closed'))
       .catch((error: unknown) => log.warn({ err: error }, 'cleanup after close failed'));
   });
+}
+
+type GateCode = typeof ErrorCode.RateLimited | typeof ErrorCode.BadRequest;
+
+/** The frame checks for an article connection, which answers through its callbacks. */
+class ArticleGate extends FrameGate {
+  private readonly onRefuse: (code: GateCode, message: string) => void;
+  private readonly log: () => Logger;
+
+  constructor(ws: WebSocket, policy: ConnectionPolicy, onRefuse: (code: GateCode, message: string) => void, log: () => Logger) {
+    super(ws, policy);
+    this.onRefuse = onRefuse;
+    this.log = log;
+  }
+
+  refuse(code: GateCode, message: string): void {
+    this.onRefuse(code, message);
+  }
+
+  logger(): Logger {
+    return this.log();
+  }
+
+  check(data: RawData, isBinary: boolean): string | null {
+    return this.admit(data, isBinary);
+  }
 }

@@ -63,7 +63,20 @@ export function serveV1(
   metrics: ConnectionMetrics = NO_METRICS,
   policy: ConnectionPolicy = DEFAULT_POLICY,
 ): void {
-  new V1Connection(ws as OwnedSocket, request, { node, log, metrics, policy });
+  new V1Connection(ws as OwnedSocket, request, sharedContext(node, log, metrics, policy));
+}
+
+/** One context per dyno (per node, logger, metrics and policy), not an object per connection. */
+const contexts = new WeakMap<SignalingNode, V1Context[]>();
+function sharedContext(node: SignalingNode, log: Logger, metrics: ConnectionMetrics, policy: ConnectionPolicy): V1Context {
+  const known = contexts.get(node) ?? [];
+  let ctx = known.find((c) => c.log === log && c.metrics === metrics && c.policy === policy);
+  if (!ctx) {
+    ctx = { node, log, metrics, policy };
+    known.push(ctx);
+    contexts.set(node, known);
+  }
+  return ctx;
 }
 
 // Module-level listeners (ws calls them with `this` = the socket): a dyno holds thousands of
@@ -83,26 +96,27 @@ function onClose(this: OwnedSocket, code: number): void {
  * Logging uses the dyno's logger with this connection's fields, not a child logger per
  * connection (a pino child costs a few hundred bytes for as long as the socket lives).
  */
-class V1Connection implements SessionSink {
-  private readonly ws: OwnedSocket;
+class V1Connection extends FrameGate implements SessionSink {
   private readonly ctx: V1Context;
   private readonly id: string;
   private readonly session: Session;
-  private readonly gate: FrameGate;
-  /** The last join or leave still running: `ice-servers` answers for the membership after it. */
+  /**
+   * The last join or leave while it runs: `ice-servers` answers for the membership after it.
+   * Back to a shared settled promise once it is done, so an idle member holds none.
+   */
   private membershipChange: Promise<unknown> = RESOLVED;
 
   constructor(ws: OwnedSocket, request: IncomingMessage, ctx: V1Context) {
-    this.ws = ws;
+    super(ws, ctx.policy);
     this.ctx = ctx;
     this.id = connectionId();
     this.session = ctx.node.createSession('v1', this.id, this, ctx.log);
-    this.gate = new FrameGate(ws, ctx.policy, this);
     ws[CONNECTION] = this;
     ws.on('message', onMessage);
     ws.on('error', onError);
     ws.on('close', onClose);
-    this.logger().info({ ip: clientAddress(request), protocol: 'v1' }, 'connection open');
+    // Read only when logged: reading the peer address makes Node keep it on the socket.
+    if (ctx.log.isLevelEnabled('info')) this.logger().info({ ip: clientAddress(request), protocol: 'v1' }, 'connection open');
   }
 
   /** The dyno's logger with this connection's fields (conn, and room and name once joined). */
@@ -158,13 +172,19 @@ class V1Connection implements SessionSink {
   // Socket events -----------------------------------------------------------------------
 
   message(data: RawData, isBinary: boolean): void {
-    const text = this.gate.admit(data, isBinary);
+    const text = this.admit(data, isBinary);
     if (text === null) return;
     const parsed = parseV1(text);
     if (!parsed.ok) return this.refuse(ErrorCode.BadRequest, parsed.message, parsed.id);
     const message = parsed.message;
     const handling = this.handle(message, (data as Buffer).length);
-    if (message.type === 'join' || message.type === 'leave') this.membershipChange = handling.catch(() => undefined);
+    if (message.type === 'join' || message.type === 'leave') {
+      const change: Promise<unknown> = handling.then(
+        () => this.settled(change),
+        () => this.settled(change),
+      );
+      this.membershipChange = change;
+    }
     // Backend failures come back as results (`unavailable`); what throws is a bug here. Not
     // `unavailable` (clients would retry the same message forever): close with 1011, and the
     // client reconnects and resumes.
@@ -186,6 +206,10 @@ class V1Connection implements SessionSink {
   }
 
   // Internals ---------------------------------------------------------------------------
+
+  private settled(change: Promise<unknown>): void {
+    if (this.membershipChange === change) this.membershipChange = RESOLVED;
+  }
 
   /** Never buffers without bound: a peer that stops reading is cut off (MAX_BUFFERED_BYTES). */
   private send(frame: string): boolean {
