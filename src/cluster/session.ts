@@ -18,6 +18,7 @@ import { Pacer } from './pacer.ts';
 
 /** Clean-ups after dropped connections (suspend or leave): a dyno's members dropping at once are paced. */
 const departures = new Pacer({ inFlight: 64 });
+const SETTLED: Promise<unknown> = Promise.resolve();
 
 export type { BroadcastResult, CloseReason, JoinAuthorizer, JoinInfo, JoinResult, ReregisterResult, SessionSink, SignalResult } from './session-types.ts';
 
@@ -34,7 +35,8 @@ export class Session {
   readonly owner: string;
   private state: State = 'idle';
   private membership: Membership | null = null;
-  private tail: Promise<unknown> = Promise.resolve();
+  /** The last queued operation; a shared settled promise while nothing is queued (an idle member holds none). */
+  private tail: Promise<unknown> = SETTLED;
   private queued = 0;
   private readonly order = new SignalOrder();
   /** Set as soon as another connection took the membership over: nothing more reaches the client. */
@@ -272,7 +274,9 @@ export class Session {
 
   private serial<T>(operation: () => Promise<T>): Promise<T> {
     this.queued++;
-    const run = this.tail.then(operation).finally(() => this.queued--);
+    const run = this.tail.then(operation).finally(() => {
+      if (--this.queued === 0) this.tail = SETTLED;
+    });
     this.tail = run.catch(() => undefined);
     return run;
   }
