@@ -38,7 +38,8 @@ export class Session {
   /** The last queued operation; a shared settled promise while nothing is queued (an idle member holds none). */
   private tail: Promise<unknown> = SETTLED;
   private queued = 0;
-  private readonly order = new SignalOrder();
+  /** Made at the first signal: most members of a dyno are idle and never send one. */
+  private order: SignalOrder | undefined;
   /** Set as soon as another connection took the membership over: nothing more reaches the client. */
   private replacing = false;
   private readonly node: SignalingNode;
@@ -105,8 +106,9 @@ export class Session {
    * any join or leave queued before it, so it names the member that actually sends it.
    */
   signal(to: string, frame: string | ((from: string) => string)): Promise<SignalResult> {
-    if (this.queued === 0) return this.order.run(to, () => this.doSignal(to, frame));
-    return this.serial(() => this.order.run(to, () => this.doSignal(to, frame)));
+    const order = (this.order ??= new SignalOrder());
+    if (this.queued === 0) return order.run(to, () => this.doSignal(to, frame));
+    return this.serial(() => order.run(to, () => this.doSignal(to, frame)));
   }
 
   /**
