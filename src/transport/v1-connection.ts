@@ -231,14 +231,14 @@ class V1Connection extends FrameGate implements SessionSink {
     // only if the membership is gone and a new one would start (docs/protocol.md).
     const authorize = tokens ? () => tokens.check(message.token, message.room, message.name) : undefined;
     // With TOKEN_SECRET only the token's `metadata` claim counts: the client's could be forged.
-    let metadata = tokens ? {} : (message.metadata ?? {});
+    let metadata: Metadata = tokens ? NO_METADATA : (message.metadata ?? NO_METADATA);
     if (authorize && message.resume === undefined) {
       const check = await authorize();
       if (!check.ok) {
         metrics.join('unauthorized');
         return this.refuse(ErrorCode.Unauthorized, check.reason, message.id);
       }
-      metadata = check.metadata ?? {};
+      metadata = check.metadata ?? NO_METADATA;
     }
     const result = await this.session.join(message.room, message.name, message.resume, message.resume === undefined ? undefined : authorize, metadata);
     metrics.join(result.ok ? 'joined' : result.code);
@@ -336,3 +336,5 @@ class V1Connection extends FrameGate implements SessionSink {
 }
 
 const RESOLVED: Promise<unknown> = Promise.resolve();
+/** Most members have none: one shared (frozen) empty object instead of one each for as long as they stay. */
+const NO_METADATA: Metadata = Object.freeze({});
