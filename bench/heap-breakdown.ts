@@ -9,11 +9,11 @@
 import { parseArgs } from 'node:util';
 import { liveServers, startCluster } from './lib/cluster.ts';
 import { growth, heapByKind } from './lib/heap-snapshot.ts';
+import { joinIdleRooms } from './lib/idle-rooms.ts';
 import { LoadgenPool } from './lib/loadgen-pool.ts';
 import { parseOptions } from './lib/options.ts';
 import { load1 } from './lib/proc-stats.ts';
 import { killOnExit } from './lib/servers.ts';
-import type { StormPrepareCommand, WorkerReply } from './lib/worker-protocol.ts';
 
 const { values } = parseArgs({
   options: {
@@ -31,26 +31,6 @@ const builds: Array<{ label: string; main?: string }> = [
   { label: 'after' },
 ];
 
-/** Opens `count` members in rooms of `size`, member j of a room on dyno j % 2, and joins them. */
-async function joinIdle(pool: LoadgenPool, urls: [string, string], count: number, size: number): Promise<void> {
-  const prefix = `heap-${Date.now().toString(36)}-`;
-  const byWorker: Array<StormPrepareCommand['members']> = pool.workers.map(() => []);
-  for (let r = 0; r * size < count; r++) {
-    const n = Math.min(size, count - r * size);
-    for (let j = 0; j < n; j++)
-      byWorker[r % byWorker.length]?.push({ room: `${prefix}${r}`, name: `m${j}`, dyno: (j % 2) as 0 | 1, expectedPeers: n - 1 });
-  }
-  await pool.run(byWorker.map((list) => ({ cmd: 'storm-prepare', kind: 'signaling', urls, members: list })));
-  const replies = await pool.all<Extract<WorkerReply, { cmd: 'storm-go' }>>({
-    cmd: 'storm-go',
-    startAt: performance.timeOrigin + performance.now() + 300,
-    timeoutMs: 120_000,
-  });
-  const incomplete = replies.reduce((n, r) => n + r.report.incomplete, 0);
-  if (incomplete > 0)
-    throw new Error(`${incomplete} members did not complete their join: ${JSON.stringify(replies.map((r) => r.report.errors))}`);
-}
-
 killOnExit(liveServers);
 say(`${members} idle members in rooms of ${roomSize} over two dynos; node-0's heap; load ${load1()}`);
 for (const build of builds) {
@@ -63,7 +43,7 @@ for (const build of builds) {
   try {
     const url = cluster.nodes[0].inspectorUrl as string;
     const before = await heapByKind(url);
-    await joinIdle(pool, cluster.urls, members, roomSize);
+    await joinIdleRooms(pool, 'signaling', cluster.urls, members, roomSize, `heap-${Date.now().toString(36)}-`);
     await new Promise((r) => setTimeout(r, 2000));
     const after = await heapByKind(url);
     const perNode = members / 2;
