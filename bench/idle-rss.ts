@@ -62,15 +62,15 @@ async function measure(target: Target, members: number): Promise<Row> {
     const inspectors = await Promise.all(cluster.nodes.map((n) => Inspector.connect(n.inspectorUrl as string)));
     const pids = cluster.nodes.map((n) => n.pid as number);
     const before = await settledMemory(inspectors, pids);
-    await joinIdleRooms(pool, target.kind, cluster.urls, members, roomSize, `rss-${Date.now().toString(36)}-`);
+    const joined = await joinIdleRooms(pool, target.kind, cluster.urls, members, roomSize, `rss-${Date.now().toString(36)}-`);
     const after = await settledMemory(inspectors, pids, 3000);
     for (const i of inspectors) i.close();
-    const perNode = members / 2;
+    const perNode = joined / 2;
     const rss = after.map((a, i) => (a.rss - (before[i]?.rss ?? 0)) / perNode);
     const heap = after.map((a, i) => (a.heapUsed - (before[i]?.heapUsed ?? 0)) / perNode);
     const row: Row = {
       label: target.label,
-      members,
+      members: joined,
       rssPerMember: Math.round((rss[0]! + rss[1]!) / 2),
       heapPerMember: Math.round((heap[0]! + heap[1]!) / 2),
       rssMb: after.map((a) => Math.round(a.rss / 2 ** 20)),

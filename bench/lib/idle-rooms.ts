@@ -5,7 +5,8 @@ import type { StormPrepareCommand, WorkerReply } from './worker-protocol.ts';
 /**
  * Opens `count` members in rooms of `size` (member j of a room on dyno j % 2, so each room
  * spans both) and joins them; they stay open and idle until the pool is told to close.
- * socket.io has no peers list, so its members only wait for their own `joined`.
+ * socket.io has no peers list, so its members only wait for their own `joined`. Resolves
+ * to the number of members that completed their join.
  */
 export async function joinIdleRooms(
   pool: LoadgenPool,
