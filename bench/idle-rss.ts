@@ -77,7 +77,7 @@ async function measure(target: Target, members: number): Promise<Row> {
       load1: load1(),
     };
     say(
-      `| ${row.label} | ${members} | ${(row.rssPerMember / 1024).toFixed(2)} KB | ${(row.heapPerMember / 1024).toFixed(2)} KB | ${row.rssMb.join(' / ')} | ${row.load1} |`,
+      `| ${row.label} | ${joined} | ${(row.rssPerMember / 1024).toFixed(2)} KB | ${(row.heapPerMember / 1024).toFixed(2)} KB | ${row.rssMb.join(' / ')} | ${row.load1} |`,
     );
     return row;
   } finally {

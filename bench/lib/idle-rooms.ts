@@ -35,6 +35,10 @@ export async function joinIdleRooms(
     timeoutMs: 120_000,
   });
   const incomplete = replies.reduce((n, r) => n + r.report.incomplete, 0);
+  // On a loaded machine some joins miss the deadline: say so, and count only the ones that joined.
   if (incomplete > 0)
-    throw new Error(`${incomplete} members did not complete their join: ${JSON.stringify(replies.map((r) => r.report.errors))}`);
+    process.stderr.write(
+      `${incomplete} of ${count} members did not complete their join: ${JSON.stringify(replies.map((r) => r.report.errors))}\n`,
+    );
+  return count - incomplete;
 }
