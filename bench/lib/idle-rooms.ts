@@ -15,7 +15,7 @@ export async function joinIdleRooms(
   count: number,
   size: number,
   prefix: string,
-): Promise<void> {
+): Promise<number> {
   const byWorker: Array<StormPrepareCommand['members']> = pool.workers.map(() => []);
   for (let r = 0; r * size < count; r++) {
     const n = Math.min(size, count - r * size);
