@@ -50,12 +50,9 @@ export class RoomKeys {
     this.memberPrefix = intern(`${base}:m:`);
   }
 
-  /**
-   * Channel only the dyno holding this member subscribes to. Interned: a member keeps its own
-   * for as long as it stays, and a signal's PUBLISH writes it flat anyway.
-   */
+  /** Channel only the dyno holding this member subscribes to (built per signal: not interned here). */
   memberChannel(name: string): string {
-    return intern(this.memberPrefix + encodeSegment(name));
+    return this.memberPrefix + encodeSegment(name);
   }
 
   /** List of what is held for a member while it reconnects (kept by its membership: interned). */
