@@ -26,7 +26,7 @@ const { values } = parseArgs({
   },
 });
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
-const rates = (values.rates as string).split(',').map(Number);
+const rates = values.rates.split(',').map(Number);
 const options = { ...parseOptions([]), measureMs: Number(values.seconds) * 1000 };
 
 interface Target {

@@ -28,7 +28,7 @@ const { values } = parseArgs({
 });
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
-const sizes = (values.members as string).split(',').map(Number);
+const sizes = values.members.split(',').map(Number);
 const roomSize = Number(values['room-size']);
 
 interface Target {

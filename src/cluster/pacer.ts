@@ -153,7 +153,7 @@ export class Pacer {
     try {
       result = item.task();
     } catch (error) {
-      result = Promise.reject(error);
+      result = Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     result.then(item.resolve, item.reject).finally(() => {
       this.running--;

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocketServer } from 'ws';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HEARTBEAT_SLICE, startHeartbeat } from '../../../src/transport/heartbeat.ts';
 
