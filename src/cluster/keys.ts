@@ -26,7 +26,7 @@ export function encodeSegment(value: string): string {
  * one string shared by every member of the room on this dyno, and by ioredis's own record of
  * the subscription (property names are interned). Freed like any string once unused.
  */
-export function intern(value: string): string {
+function intern(value: string): string {
   for (const key in { [value]: 0 }) return key;
   return value;
 }

@@ -13,7 +13,7 @@ export interface PacerOptions {
   inFlight: number;
 }
 
-export const PACER_DEFAULTS: PacerOptions = { perTurn: 32, inFlight: 32 };
+const PACER_DEFAULTS: PacerOptions = { perTurn: 32, inFlight: 32 };
 
 interface Delayed {
   due: number;
@@ -81,11 +81,6 @@ export class Pacer {
   /** Tasks waiting for their turn. */
   get waiting(): number {
     return this.queue.length - this.head;
-  }
-
-  /** Tasks started and not settled yet. */
-  get active(): number {
-    return this.running;
   }
 
   private pump(): void {
