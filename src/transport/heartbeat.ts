@@ -6,6 +6,8 @@ import type { WebSocket, WebSocketServer } from 'ws';
  * (a round over 40,000 idle members is over a second of write(2) calls).
  */
 const PHASE_MS = 25;
+/** At most this many phases (each a Set): a long HEARTBEAT_MS gets longer phases instead of more. */
+const MAX_PHASES = 1024;
 /** Sockets visited per turn of the event loop at most: a late or crowded phase never stalls signals. */
 export const HEARTBEAT_SLICE = 64;
 
@@ -22,7 +24,7 @@ type Beating = WebSocket & { [STATE]: number };
  * Heroku router's 55 s idle cut-off (HEARTBEAT_MS, 25 s by default).
  */
 export function startHeartbeat(wss: WebSocketServer, intervalMs: number): () => void {
-  const count = Math.max(1, Math.round(intervalMs / PHASE_MS));
+  const count = Math.min(MAX_PHASES, Math.max(1, Math.round(intervalMs / PHASE_MS)));
   const phases: Array<Set<WebSocket>> = Array.from({ length: count }, () => new Set());
   let current = 0;
   let joinAt = 0;
