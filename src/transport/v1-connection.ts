@@ -63,7 +63,7 @@ export function serveV1(
   metrics: ConnectionMetrics = NO_METRICS,
   policy: ConnectionPolicy = DEFAULT_POLICY,
 ): void {
-  new V1Connection(ws as OwnedSocket, request, sharedContext(node, log, metrics, policy));
+  new V1Connection(ws, request, sharedContext(node, log, metrics, policy));
 }
 
 /** One context per dyno (per node, logger, metrics and policy), not an object per connection. */
