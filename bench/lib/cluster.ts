@@ -39,6 +39,8 @@ export interface ClusterExtras {
   inspect?: boolean;
   /** More dyno settings on top of DYNO_ENV. */
   env?: Record<string, string>;
+  /** The dynos run this src/main.ts (another checkout: before/after in one run). */
+  main?: string;
 }
 
 const live = new Set<Server>();
@@ -57,8 +59,8 @@ export async function startCluster(kind: TargetKind, options: BenchOptions, extr
   const nodes: [Server, Server] = givenNodes
     ? [external('node-0', givenNodes[0]), external('node-1', givenNodes[1])]
     : await Promise.all([
-        startNode(serverKind, 'node-0', redis.url, { env: { ...DYNO_ENV, ...extras.env }, inspect: extras.inspect === true }),
-        startNode(serverKind, 'node-1', redis.url, { env: { ...DYNO_ENV, ...extras.env }, inspect: extras.inspect === true }),
+        startNode(serverKind, 'node-0', redis.url, { env: { ...DYNO_ENV, ...extras.env }, inspect: extras.inspect === true, ...(extras.main ? { main: extras.main } : {}) }),
+        startNode(serverKind, 'node-1', redis.url, { env: { ...DYNO_ENV, ...extras.env }, inspect: extras.inspect === true, ...(extras.main ? { main: extras.main } : {}) }),
       ]);
   for (const n of nodes) live.add(n);
   return {

@@ -28,6 +28,8 @@ export interface NodeOptions {
   env?: Record<string, string>;
   /** Open the V8 inspector so the bench can force a GC without any server-side hook. */
   inspect?: boolean;
+  /** Another build's src/main.ts (a checkout of the base commit), for before/after in one run. */
+  main?: string;
 }
 
 /** redis-server on a free port, without persistence: every target starts from an empty one. */
@@ -57,7 +59,7 @@ export async function startNode(kind: ServerKind, role: string, redisUrl: string
     NODE_ENV: 'production',
     ...options.env,
   };
-  const child = spawn(process.execPath, [...execArgv, kind === 'dyno' ? DYNO_MAIN : SOCKETIO_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...execArgv, kind === 'dyno' ? (options.main ?? DYNO_MAIN) : SOCKETIO_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = collect(child);
   const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(String(code ?? signal))));
   // LOG_LEVEL=warn hides the dyno's "listening" line, so readiness is asked over HTTP:

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Backend, MemberRef, ReregisterEntry } from './backend.ts';
+import { Pacer } from './pacer.ts';
 
 /**
  * What is left to do for a registration this dyno made and no session holds any more:
@@ -48,10 +49,11 @@ const MAX_RETRY_MS = 5000;
 export class CleanupQueue {
   private readonly backend: Backend;
   private readonly options: CleanupQueueOptions;
-  private readonly timers = new Set<NodeJS.Timeout>();
   /** Pending work by owner and member, so re-registration can put suspended members back. */
   private readonly pending = new Map<string, CleanupJob>();
   private stopped = false;
+  /** Grace periods that began together (a dyno's members dropped at once) end together: paced. */
+  private readonly pacer = new Pacer();
 
   constructor(backend: Backend, options: CleanupQueueOptions) {
     this.backend = backend;
@@ -65,7 +67,7 @@ export class CleanupQueue {
     this.pending.set(key, job);
     return new Promise<void>((resolve) => {
       const run = (attempt: number): void => {
-        void this.attempt(job).then((result) => {
+        void this.pacer.run(() => this.attempt(job)).then((result) => {
           resolve();
           if (result === 'done') {
             if (this.pending.get(key) === job) this.pending.delete(key);
@@ -104,17 +106,11 @@ export class CleanupQueue {
 
   stop(): void {
     this.stopped = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.pacer.stop();
   }
 
   private later(run: () => void, delayMs: number): void {
-    if (this.stopped) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      run();
-    }, delayMs);
-    this.timers.add(timer);
+    if (!this.stopped) this.pacer.after(delayMs, run);
   }
 
   /** One try of the job's remaining steps: done, run again after the grace, or retry (backend failed). */

@@ -21,6 +21,17 @@ export function encodeSegment(value: string): string {
 }
 
 /**
+ * The one flat copy of `value` in V8's string table. Keys built by concatenation are rope
+ * strings (a node per part, and a flat copy besides once hashed); a room's keys interned are
+ * one string shared by every member of the room on this dyno, and by ioredis's own record of
+ * the subscription (property names are interned). Freed like any string once unused.
+ */
+function intern(value: string): string {
+  for (const key in { [value]: 0 }) return key;
+  return value;
+}
+
+/**
  * Protocols keep separate rooms: v1 rooms and article-protocol rooms never meet. `peerjs`
  * holds one room per PeerJS id (room "<key>/<id>", its one member named by the id).
  */
@@ -36,19 +47,20 @@ export class RoomKeys {
 
   constructor(prefix: string, namespace: Namespace, room: string) {
     const base = `${prefix}{${namespace}.${encodeSegment(room)}}`;
-    this.members = `${base}:members`;
-    this.events = `${base}:events`;
-    this.memberPrefix = `${base}:m:`;
+    // Held by every member for as long as it stays: interned (see intern()).
+    this.members = intern(`${base}:members`);
+    this.events = intern(`${base}:events`);
+    this.memberPrefix = intern(`${base}:m:`);
   }
 
-  /** Channel only the dyno holding this member subscribes to. */
+  /** Channel only the dyno holding this member subscribes to (built per signal: not interned here). */
   memberChannel(name: string): string {
     return this.memberPrefix + encodeSegment(name);
   }
 
-  /** List of what is held for a member while it reconnects. */
+  /** List of what is held for a member while it reconnects (kept by its membership: interned). */
   holdKey(name: string): string {
-    return `${this.members.slice(0, -':members'.length)}:h:${encodeSegment(name)}`;
+    return intern(`${this.members.slice(0, -':members'.length)}:h:${encodeSegment(name)}`);
   }
 
   /** The channel of member `name` of the room a members key belongs to (server API). */

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Backend, IndexedMember, LeaseState } from './backend.ts';
+import { Pacer } from './pacer.ts';
 
 export interface LeasesAndSweepsOptions {
   nodeId: string;
@@ -33,6 +34,8 @@ export class LeasesAndSweeps {
   private renewedOnce = false;
   private readonly backend: Backend;
   private readonly options: LeasesAndSweepsOptions;
+  /** A dead dyno's members are swept a few at a time, so live signals never queue behind the sweep. */
+  private readonly pacer = new Pacer();
 
   constructor(backend: Backend, options: LeasesAndSweepsOptions) {
     this.backend = backend;
@@ -82,7 +85,7 @@ export class LeasesAndSweeps {
             // Each removal is announced by its own script, so nothing is published here. A
             // member whose room's master does not answer stays indexed for the next sweep;
             // the others are swept now.
-            const outcomes = await Promise.allSettled(members.slice(i, i + SWEEP_BATCH).map((m: IndexedMember) => this.backend.sweepMember(deadNode, m, graceMs)));
+            const outcomes = await Promise.allSettled(members.slice(i, i + SWEEP_BATCH).map((m: IndexedMember) => this.pacer.run(() => this.backend.sweepMember(deadNode, m, graceMs))));
             removed += outcomes.filter((o) => o.status === 'fulfilled' && o.value.action === 'removed').length;
             failed += outcomes.filter((o) => o.status === 'rejected').length;
           }

@@ -9,7 +9,9 @@ import { encodeHandover } from './bus-codec.ts';
 import type { ReregisterResult, SessionSink } from './session-types.ts';
 import type { SessionHost } from './host.ts';
 import { replayCatchUp } from './catch-up.ts';
-import { SignalOrder } from './signal-order.ts';
+import type { SignalOrder } from './signal-order.ts';
+
+const SETTLED: Promise<unknown> = Promise.resolve();
 import type { LifecycleEvent, LifecycleState } from './lifecycle.ts';
 import { holdsMembership, IDLE, liveRule, next } from './lifecycle.ts';
 
@@ -26,9 +28,11 @@ export class SessionCore {
   /** Where the membership is (lifecycle.ts): changed only through move(). */
   protected life: LifecycleState = IDLE;
   protected membership: Membership | null = null;
-  protected tail: Promise<unknown> = Promise.resolve();
+  /** The last queued operation; a shared settled promise while nothing is queued (an idle member holds none). */
+  protected tail: Promise<unknown> = SETTLED;
   protected queued = 0;
-  protected readonly order = new SignalOrder();
+  /** Made at the first signal: most members of a dyno are idle and never send one. */
+  protected order: SignalOrder | undefined;
   protected readonly node: SessionHost<SessionCore>;
   protected readonly namespace: Namespace;
   protected readonly sink: SessionSink;
@@ -264,7 +268,9 @@ export class SessionCore {
 
   protected serial<T>(operation: () => Promise<T>): Promise<T> {
     this.queued++;
-    const run = this.tail.then(operation).finally(() => this.queued--);
+    const run = this.tail.then(operation).finally(() => {
+      if (--this.queued === 0) this.tail = SETTLED;
+    });
     this.tail = run.catch(() => undefined);
     return run;
   }

@@ -11,6 +11,11 @@ import type { BroadcastResult, CloseReason, JoinAuthorizer, JoinOptions, JoinRes
 import { HandoverInbox } from './handover.ts';
 import { holdsMembership, takenOrEnded } from './lifecycle.ts';
 import { SessionCore } from './session-core.ts';
+import { Pacer } from './pacer.ts';
+import { SignalOrder } from './signal-order.ts';
+
+/** Clean-ups after dropped connections (suspend or leave): a dyno's members dropping at once are paced. */
+const departures = new Pacer({ inFlight: 64 });
 
 export type { BroadcastResult, CloseReason, JoinAuthorizer, JoinInfo, JoinResult, SessionSink, SignalResult } from './session-types.ts';
 
@@ -65,8 +70,9 @@ export class Session extends SessionCore {
    * any join or leave queued before it, so it names the member that actually sends it.
    */
   signal(to: string, frame: string | ((from: string) => string)): Promise<SignalResult> {
-    if (this.queued === 0) return this.order.run(to, () => this.doSignal(to, frame));
-    return this.serial(() => this.order.run(to, () => this.doSignal(to, frame)));
+    const order = (this.order ??= new SignalOrder());
+    if (this.queued === 0) return order.run(to, () => this.doSignal(to, frame));
+    return this.serial(() => order.run(to, () => this.doSignal(to, frame)));
   }
 
   /** The connection is gone: leave (or start the grace period) and refuse everything after. */
@@ -75,7 +81,7 @@ export class Session extends SessionCore {
     if (reason === 'disconnect' && this.membership && !this.membership.pending) this.membership.pending = [];
     if (reason === 'disconnect') this.move({ type: 'socket-closed' });
     return this.serial(async () => {
-      const left = await this.doLeave(reason);
+      const left = await departures.run(() => this.doLeave(reason));
       this.move({ type: 'closed' });
       this.node.forget(this);
       return left;

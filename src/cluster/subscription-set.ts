@@ -2,8 +2,11 @@ import type { Backend } from './backend.ts';
 
 interface Entry {
   count: number;
-  /** Settles when the backend has confirmed the subscription. */
-  ready: Promise<void>;
+  /**
+   * Settles when the backend has confirmed the subscription; null once it has, so an idle
+   * member's channel holds no promise.
+   */
+  ready: Promise<void> | null;
 }
 
 /**
@@ -28,7 +31,7 @@ export class SubscriptionSet {
       const entry = this.entries.get(channel);
       if (entry) {
         entry.count++;
-        waits.push(entry.ready);
+        if (entry.ready) waits.push(entry.ready);
       } else {
         fresh.push(channel);
       }
@@ -36,8 +39,17 @@ export class SubscriptionSet {
     if (fresh.length > 0) {
       const ready = this.backend.subscribe(fresh);
       // Other acquirers await `ready` too; swallow here so a failure is not reported unhandled.
-      ready.catch(() => undefined);
-      for (const channel of fresh) this.entries.set(channel, { count: 1, ready });
+      const entries = fresh.map((channel) => {
+        const entry: Entry = { count: 1, ready };
+        this.entries.set(channel, entry);
+        return entry;
+      });
+      ready.then(
+        () => {
+          for (const entry of entries) if (entry.ready === ready) entry.ready = null;
+        },
+        () => undefined,
+      );
       waits.push(ready);
     }
     try {

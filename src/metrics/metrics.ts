@@ -45,6 +45,8 @@ export class SignalingMetrics implements ConnectionMetrics {
   private readonly joins: Counter<'outcome' | 'protocol'>;
   private readonly signals: Counter<'outcome' | 'protocol'>;
   private readonly badFrames: Counter<'protocol'>;
+  /** The signal counter's children, bound once per protocol and outcome. */
+  private readonly signalChildren: Map<Protocol, Map<SignalOutcome, { inc(value?: number): void }>>;
   private readonly busDelivery: Histogram;
   private readonly probes: Counter<'result'>;
   private readonly refusedUpgrades: Counter<'reason'>;
@@ -95,6 +97,10 @@ export class SignalingMetrics implements ConnectionMetrics {
       for (const outcome of SIGNAL_OUTCOMES) this.signals.inc({ protocol, outcome }, 0);
       this.badFrames.inc({ protocol }, 0);
     }
+    // Bound once: inc({ protocol, outcome }) hashes the labels on every call, and this one runs per signal.
+    this.signalChildren = new Map(
+      PROTOCOLS.map((protocol) => [protocol, new Map(SIGNAL_OUTCOMES.map((outcome) => [outcome, this.signals.labels({ protocol, outcome })]))]),
+    );
     this.busDelivery = new Histogram({
       name: 'signaling_bus_delivery_seconds',
       help:
@@ -120,14 +126,20 @@ export class SignalingMetrics implements ConnectionMetrics {
   }
 
   signal(outcome: SignalOutcome): void {
-    this.signals.inc({ protocol: 'v1', outcome });
+    this.countSignal('v1', outcome);
+  }
+
+  private countSignal(protocol: Protocol, outcome: SignalOutcome): void {
+    const child = this.signalChildren.get(protocol)?.get(outcome);
+    if (child) child.inc();
+    else this.signals.inc({ protocol, outcome });
   }
 
   /** What one protocol's adapter reports, labelled with it. */
   forProtocol(protocol: Protocol): ConnectionMetrics {
     return {
       join: (outcome) => this.joins.inc({ protocol, outcome }),
-      signal: (outcome) => this.signals.inc({ protocol, outcome }),
+      signal: (outcome) => this.countSignal(protocol, outcome),
       badFrame: () => this.badFrames.inc({ protocol }),
     };
   }

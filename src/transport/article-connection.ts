@@ -160,9 +160,9 @@ export function serveArticle(
     else if (result !== 'sent') fail(result, `the description was not delivered (${result})`);
   }
 
-  const gate = new FrameGate(ws, policy, { refuse: fail, logger: () => log });
+  const gate = new ArticleGate(ws, policy, fail, () => log);
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    const text = gate.admit(data, isBinary);
+    const text = gate.check(data, isBinary);
     if (text === null) return;
     const parsed = parseArticle(text);
     // Anything the client sends after `opened` proves it got it (cluster/delivery.ts).
@@ -183,4 +183,30 @@ export function serveArticle(
       .then((wasJoined) => log.info({ code, wasJoined }, 'connection closed'))
       .catch((error: unknown) => log.warn({ err: error }, 'cleanup after close failed'));
   });
+}
+
+type GateCode = typeof ErrorCode.RateLimited | typeof ErrorCode.BadRequest;
+
+/** The frame checks for an article connection, which answers through its callbacks. */
+class ArticleGate extends FrameGate {
+  private readonly onRefuse: (code: GateCode, message: string) => void;
+  private readonly log: () => Logger;
+
+  constructor(ws: WebSocket, policy: ConnectionPolicy, onRefuse: (code: GateCode, message: string) => void, log: () => Logger) {
+    super(ws, policy);
+    this.onRefuse = onRefuse;
+    this.log = log;
+  }
+
+  refuse(code: GateCode, message: string): void {
+    this.onRefuse(code, message);
+  }
+
+  logger(): Logger {
+    return this.log();
+  }
+
+  check(data: RawData, isBinary: boolean): string | null {
+    return this.admit(data, isBinary);
+  }
 }

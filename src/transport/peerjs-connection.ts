@@ -68,26 +68,23 @@ function onClose(this: OwnedSocket, code: number): void {
  * namespace, and its token is that membership's resume secret, so the same id and token
  * take the id over from any dyno while another token gets ID-TAKEN.
  */
-export class PeerJsConnection implements SessionSink {
+export class PeerJsConnection extends FrameGate implements SessionSink {
   /** Last frame from the client (ms): any frame, HEARTBEAT included, proves it alive. */
   lastSeen = Date.now();
-  private readonly ws: WebSocket;
   private readonly ctx: PeerJsContext;
   private readonly conn = connectionId();
   private readonly id: string;
   private readonly session: SessionHandle;
-  private readonly gate: FrameGate;
   /** Settles once the registration is decided; frames read before it wait for it. */
   private registered: Promise<boolean>;
   /** Per destination, the relay still running: messages to one id go out in order. */
   private readonly chains = new Map<string, Promise<void>>();
 
   constructor(ws: WebSocket, request: IncomingMessage, ctx: PeerJsContext, id: string, token: string) {
-    this.ws = ws;
+    super(ws, ctx.policy);
     this.ctx = ctx;
     this.id = id;
     this.session = ctx.node.createSession('peerjs', this.conn, this, ctx.log);
-    this.gate = new FrameGate(ws, ctx.policy, { refuse: (_code, message) => this.send(errorFrame(message)), logger: () => this.logger() });
     ctx.open.add(this);
     (ws as OwnedSocket)[CONNECTION] = this;
     ws.on('message', onMessage);
@@ -95,6 +92,11 @@ export class PeerJsConnection implements SessionSink {
     ws.on('close', onClose);
     this.logger().info({ ip: clientAddress(request), protocol: 'peerjs' }, 'connection open');
     this.registered = this.register(token);
+  }
+
+  /** The gate's refusals (rate, binary frames) are ERROR frames, as the reference's refusals are. */
+  refuse(_code: string, message: string): void {
+    this.send(errorFrame(message));
   }
 
   logger(): Logger {
@@ -175,7 +177,7 @@ export class PeerJsConnection implements SessionSink {
 
   message(data: RawData, isBinary: boolean): void {
     this.lastSeen = Date.now();
-    const text = this.gate.admit(data, isBinary);
+    const text = this.admit(data, isBinary);
     if (text === null) return;
     const message = parsePeerJs(text);
     if (message.kind === 'malformed') {

@@ -1,33 +1,23 @@
 /** What to do with one incoming message. */
 export type RateDecision = 'allow' | 'refuse' | 'cut';
 
+/** The clock every bucket reads: one function for all of them, not a closure per connection. */
+export function monotonicMs(): number {
+  return performance.now();
+}
+
 /**
- * A per-connection token bucket. A burst (a page trickling 30 ICE candidates at once) fits;
- * a sustained flood gets `rate-limited` errors, and a client that keeps going regardless is
- * cut off: refused messages still count, so the deficit grows until `cut`.
+ * A token bucket's arithmetic. A burst (a page trickling 30 ICE candidates at once) fits; a
+ * sustained flood gets `rate-limited` errors, and a client that keeps going regardless is
+ * cut off: refused messages still count, so the deficit grows until `cut`. Kept as plain
+ * numbers by its owner (a connection holds two buckets and one clock reading), so an idle
+ * member pays for no bucket objects.
  */
-export class RateLimiter {
-  private tokens: number;
-  private last: number;
-  private readonly perSecond: number;
-  private readonly burst: number;
-  private readonly now: () => number;
+export function takeTokens(tokens: number, elapsedMs: number, perSecond: number, burst: number, cost: number): number {
+  return Math.min(burst, tokens + (elapsedMs / 1000) * perSecond) - cost;
+}
 
-  constructor(perSecond: number, burst: number, now: () => number = () => performance.now()) {
-    this.perSecond = perSecond;
-    this.burst = burst;
-    this.now = now;
-    this.tokens = burst;
-    this.last = now();
-  }
-
-  /** `cost`: 1 for a message bucket, the frame's size for a byte bucket. */
-  take(cost = 1): RateDecision {
-    const t = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.perSecond);
-    this.last = t;
-    this.tokens -= cost;
-    if (this.tokens >= 0) return 'allow';
-    return this.tokens < -this.burst ? 'cut' : 'refuse';
-  }
+export function decide(tokens: number, burst: number): RateDecision {
+  if (tokens >= 0) return 'allow';
+  return tokens < -burst ? 'cut' : 'refuse';
 }

@@ -64,7 +64,20 @@ export function serveV1(
   metrics: ConnectionMetrics = NO_METRICS,
   policy: ConnectionPolicy = DEFAULT_POLICY,
 ): void {
-  new V1Connection(ws, request, { node, log, metrics, policy });
+  new V1Connection(ws, request, sharedContext(node, log, metrics, policy));
+}
+
+/** One context per dyno (per node, logger, metrics and policy), not an object per connection. */
+const contexts = new WeakMap<SignalingNode, V1Context[]>();
+function sharedContext(node: SignalingNode, log: Logger, metrics: ConnectionMetrics, policy: ConnectionPolicy): V1Context {
+  const known = contexts.get(node) ?? [];
+  let ctx = known.find((c) => c.log === log && c.metrics === metrics && c.policy === policy);
+  if (!ctx) {
+    ctx = { node, log, metrics, policy };
+    known.push(ctx);
+    contexts.set(node, known);
+  }
+  return ctx;
 }
 
 // Module-level listeners (ws calls them with `this` = the socket): a dyno holds thousands of
@@ -84,26 +97,27 @@ function onClose(this: OwnedSocket, code: number): void {
  * Logging uses the dyno's logger with this connection's fields, not a child logger per
  * connection (a pino child costs a few hundred bytes for as long as the socket lives).
  */
-class V1Connection implements SessionSink {
-  private readonly ws: OwnedSocket;
+class V1Connection extends FrameGate implements SessionSink {
   private readonly ctx: V1Context;
   private readonly id: string;
   private readonly session: SessionHandle;
-  private readonly gate: FrameGate;
-  /** The last join or leave still running: `ice-servers` answers for the membership after it. */
+  /**
+   * The last join or leave while it runs: `ice-servers` answers for the membership after it.
+   * Back to a shared settled promise once it is done, so an idle member holds none.
+   */
   private membershipChange: Promise<unknown> = RESOLVED;
 
   constructor(ws: OwnedSocket, request: IncomingMessage, ctx: V1Context) {
-    this.ws = ws;
+    super(ws, ctx.policy);
     this.ctx = ctx;
     this.id = connectionId();
     this.session = ctx.node.createSession('v1', this.id, this, ctx.log);
-    this.gate = new FrameGate(ws, ctx.policy, this);
     ws[CONNECTION] = this;
     ws.on('message', onMessage);
     ws.on('error', onError);
     ws.on('close', onClose);
-    this.logger().info({ ip: clientAddress(request), protocol: 'v1' }, 'connection open');
+    // Read only when logged: reading the peer address makes Node keep it on the socket.
+    if (ctx.log.isLevelEnabled('info')) this.logger().info({ ip: clientAddress(request), protocol: 'v1' }, 'connection open');
   }
 
   /** The dyno's logger with this connection's fields (conn, and room and name once joined). */
@@ -166,7 +180,7 @@ class V1Connection implements SessionSink {
   // Socket events -----------------------------------------------------------------------
 
   message(data: RawData, isBinary: boolean): void {
-    const text = this.gate.admit(data, isBinary);
+    const text = this.admit(data, isBinary);
     if (text === null) return;
     const parsed = parseV1(text);
     if (!parsed.ok) return this.refuse(ErrorCode.BadRequest, parsed.message, parsed.id);
@@ -174,7 +188,13 @@ class V1Connection implements SessionSink {
     // Anything the client sends after a `joined` proves it got it (delivery.ts).
     this.session.confirm();
     const handling = this.handle(message, (data as Buffer).length);
-    if (message.type === 'join' || message.type === 'leave') this.membershipChange = handling.catch(() => undefined);
+    if (message.type === 'join' || message.type === 'leave') {
+      const change: Promise<unknown> = handling.then(
+        () => this.settled(change),
+        () => this.settled(change),
+      );
+      this.membershipChange = change;
+    }
     // Backend failures come back as results (`unavailable`); what throws is a bug here. Not
     // `unavailable` (clients would retry the same message forever): close with 1011, and the
     // client reconnects and resumes.
@@ -188,14 +208,24 @@ class V1Connection implements SessionSink {
     // A dropped connection keeps the membership for RESUME_GRACE_MS. A normal close means
     // "I am done", and after 1008/1009 the client will not come back, so those leave now.
     const reason = LEAVE_CODES.has(code) ? 'leave' : 'disconnect';
-    const log = this.logger();
+    // The fields as they are now (the close changes them); the child logger only when a line
+    // is written: a dyno whose members all drop at once closes thousands in one turn.
+    const { room, name } = this.session;
+    const base = this.ctx.log;
+    const log = (): Logger => base.child(name === undefined ? { conn: this.id } : { conn: this.id, room, name });
     this.session
       .close(reason)
-      .then((wasJoined) => log.info({ code, wasJoined, reason }, 'connection closed'))
-      .catch((error: unknown) => log.warn({ err: error }, 'cleanup after close failed'));
+      .then((wasJoined) => {
+        if (base.isLevelEnabled('info')) log().info({ code, wasJoined, reason }, 'connection closed');
+      })
+      .catch((error: unknown) => log().warn({ err: error }, 'cleanup after close failed'));
   }
 
   // Internals ---------------------------------------------------------------------------
+
+  private settled(change: Promise<unknown>): void {
+    if (this.membershipChange === change) this.membershipChange = RESOLVED;
+  }
 
   /** Never buffers without bound: a peer that stops reading is cut off (MAX_BUFFERED_BYTES). */
   private send(frame: string): boolean {
@@ -217,14 +247,14 @@ class V1Connection implements SessionSink {
     // only if the membership is gone and a new one would start (docs/protocol.md).
     const authorize = tokens ? () => tokens.check(message.token, message.room, message.name) : undefined;
     // With TOKEN_SECRET only the token's `metadata` claim counts: the client's could be forged.
-    let metadata = tokens ? {} : (message.metadata ?? {});
+    let metadata: Metadata = tokens ? NO_METADATA : (message.metadata ?? NO_METADATA);
     if (authorize && message.resume === undefined) {
       const check = await authorize();
       if (!check.ok) {
         metrics.join('unauthorized');
         return this.refuse(ErrorCode.Unauthorized, check.reason, message.id);
       }
-      metadata = check.metadata ?? {};
+      metadata = check.metadata ?? NO_METADATA;
     }
     const result = await this.session.join(message.room, message.name, message.resume, message.resume === undefined ? undefined : authorize, metadata, message.lastSeq === undefined ? {} : { lastSeq: message.lastSeq });
     metrics.join(result.ok ? 'joined' : result.code);
@@ -322,3 +352,5 @@ class V1Connection implements SessionSink {
 }
 
 const RESOLVED: Promise<unknown> = Promise.resolve();
+/** Most members have none: one shared (frozen) empty object instead of one each for as long as they stay. */
+const NO_METADATA: Metadata = Object.freeze({});

@@ -35,10 +35,20 @@ export class WsGateway {
   readonly wss: WebSocketServer;
   private accepting = true;
   private readonly options: GatewayOptions;
+  /**
+   * Open sockets. Kept here rather than by ws (clientTracking), which adds a closure per
+   * socket to forget it; `untrack` is one listener for all of them.
+   */
+  private readonly open = new Set<WebSocket>();
+  private readonly untrack: (this: WebSocket) => void;
 
   constructor(server: Server, options: GatewayOptions) {
     this.options = options;
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload, perMessageDeflate: false });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload, perMessageDeflate: false, clientTracking: false });
+    const open = this.open;
+    this.untrack = function untrack(this: WebSocket): void {
+      open.delete(this);
+    };
     server.on('upgrade', (request, socket, head) => this.upgrade(request, socket, head));
   }
 
@@ -47,8 +57,8 @@ export class WsGateway {
     this.accepting = false;
   }
 
-  get clients(): Set<WebSocket> {
-    return this.wss.clients;
+  get clients(): ReadonlySet<WebSocket> {
+    return this.open;
   }
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -62,7 +72,7 @@ export class WsGateway {
     // Read only when a per-address limit is set: the header split costs every upgrade.
     const address = admission?.perAddress ? clientAddress(request) : undefined;
     if (admission) {
-      const verdict = admission.admitUpgrade(this.wss.clients.size, address);
+      const verdict = admission.admitUpgrade(this.open.size, address);
       if (!verdict.ok) {
         this.options.onRefused?.(verdict.reason);
         const inBand = this.options.inBandRefusals?.get(path);
@@ -71,6 +81,8 @@ export class WsGateway {
       }
     }
     this.wss.handleUpgrade(request, socket, head, (ws) => {
+      this.open.add(ws);
+      ws.on('close', this.untrack);
       admission?.track(ws, address);
       // noServer mode does not emit 'connection' by itself; the heartbeat listens for it.
       this.wss.emit('connection', ws, request);

@@ -56,19 +56,16 @@ export function serveYWebrtc(ws: WebSocket, request: IncomingMessage, ctx: YWebr
  * publish right behind a subscribe goes out only once this dyno hears the topic: the answers
  * to a y-webrtc announce cannot overtake the subscription.
  */
-class YWebrtcConnection implements TopicSubscriber {
-  private readonly ws: OwnedSocket;
+class YWebrtcConnection extends FrameGate implements TopicSubscriber {
   private readonly ctx: YWebrtcContext;
   private readonly conn = connectionId();
   private readonly topics = new Set<string>();
-  private readonly gate: FrameGate;
   private queue: Promise<void> = Promise.resolve();
   private closedYet = false;
 
   constructor(ws: OwnedSocket, request: IncomingMessage, ctx: YWebrtcContext) {
-    this.ws = ws;
+    super(ws, ctx.policy);
     this.ctx = ctx;
-    this.gate = new FrameGate(ws, ctx.policy, { refuse: (_code, message) => this.refuse(message), logger: () => this.logger() });
     ws[CONNECTION] = this;
     ws.on('message', onMessage);
     ws.on('error', onError);
@@ -87,16 +84,16 @@ class YWebrtcConnection implements TopicSubscriber {
   }
 
   message(data: RawData, isBinary: boolean): void {
-    const text = this.gate.admit(data, isBinary);
+    const text = this.admit(data, isBinary);
     if (text === null) return;
     let message: unknown;
     try {
       message = JSON.parse(text);
     } catch {
       this.ctx.metrics.badFrame?.();
-      return this.refuse('frames must be JSON objects such as {"type":"ping"}');
+      return this.refuseWith('frames must be JSON objects such as {"type":"ping"}');
     }
-    if (typeof message !== 'object' || message === null || Array.isArray(message)) return this.refuse('frames must be JSON objects with a type');
+    if (typeof message !== 'object' || message === null || Array.isArray(message)) return this.refuseWith('frames must be JSON objects with a type');
     const bytes = Buffer.byteLength(text);
     this.queue = this.queue
       .then(() => this.handle(message as Record<string, unknown>, bytes))
@@ -113,7 +110,12 @@ class YWebrtcConnection implements TopicSubscriber {
     this.topics.clear();
   }
 
-  private refuse(message: string): void {
+  /** The gate's refusals (rate, binary frames) are answered like the adapter's own. */
+  refuse(_code: string, message: string): void {
+    this.refuseWith(message);
+  }
+
+  private refuseWith(message: string): void {
     this.deliver(errorFrame(message));
   }
 
@@ -124,7 +126,7 @@ class YWebrtcConnection implements TopicSubscriber {
       case 'subscribe':
       case 'unsubscribe': {
         const names = message['topics'] ?? [];
-        if (!Array.isArray(names)) return this.refuse(`${type}.topics must be an array of strings`);
+        if (!Array.isArray(names)) return this.refuseWith(`${type}.topics must be an array of strings`);
         if (type === 'subscribe') return this.subscribe(names);
         for (const name of names) {
           if (typeof name === 'string' && this.topics.delete(name)) this.ctx.hub.unsubscribe(name, this);
@@ -148,11 +150,11 @@ class YWebrtcConnection implements TopicSubscriber {
       // Not a string: skipped, as the reference server does.
       if (typeof name !== 'string' || this.topics.has(name)) continue;
       if (name.length > MAX_TOPIC_LENGTH) {
-        this.refuse(`topics are limited to ${MAX_TOPIC_LENGTH} characters; not subscribed to one of ${name.length}`);
+        this.refuseWith(`topics are limited to ${MAX_TOPIC_LENGTH} characters; not subscribed to one of ${name.length}`);
         continue;
       }
       if (this.topics.size >= MAX_TOPICS_PER_CONNECTION) {
-        this.refuse(`a connection may subscribe to at most ${MAX_TOPICS_PER_CONNECTION} topics; not subscribed to ${JSON.stringify(name.slice(0, 64))}`);
+        this.refuseWith(`a connection may subscribe to at most ${MAX_TOPICS_PER_CONNECTION} topics; not subscribed to ${JSON.stringify(name.slice(0, 64))}`);
         continue;
       }
       this.topics.add(name);
@@ -165,12 +167,12 @@ class YWebrtcConnection implements TopicSubscriber {
     const topic = message['topic'];
     // A falsy topic is ignored, as the reference does; any other non-string is an error.
     if (!topic) return;
-    if (typeof topic !== 'string') return this.refuse('publish.topic must be a string');
+    if (typeof topic !== 'string') return this.refuseWith('publish.topic must be a string');
     const { policy, metrics } = this.ctx;
-    if (bytes > policy.maxSignalBytes) return this.refuse(`publish frames are limited to MAX_SIGNAL_BYTES (${policy.maxSignalBytes} bytes); this one has ${bytes}`);
+    if (bytes > policy.maxSignalBytes) return this.refuseWith(`publish frames are limited to MAX_SIGNAL_BYTES (${policy.maxSignalBytes} bytes); this one has ${bytes}`);
     if (!policy.inflight.acquire(bytes)) {
       metrics.signal('overloaded');
-      return this.refuse(OVERLOADED);
+      return this.refuseWith(OVERLOADED);
     }
     // `clients` is the receiving dyno's to set; whatever the sender put there is dropped.
     const { clients: _ignored, ...rest } = message;
@@ -179,7 +181,7 @@ class YWebrtcConnection implements TopicSubscriber {
       metrics.signal('sent');
     } catch {
       metrics.signal('unavailable');
-      this.refuse(UNAVAILABLE);
+      this.refuseWith(UNAVAILABLE);
     } finally {
       policy.inflight.release(bytes);
     }
