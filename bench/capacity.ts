@@ -41,20 +41,27 @@ const cpuWindowMs = Number(values['cpu-seconds']) * 1000;
 
 killOnExit(liveServers);
 mkdirSync(RESULTS, { recursive: true });
-say(`open files limit ${openFiles}: steps ${targets.join(', ')} members${Math.max(...wanted) > ceiling ? ` (clipped from ${Math.max(...wanted)}; raise ulimit -n for more)` : ''}`);
+say(
+  `open files limit ${openFiles}: steps ${targets.join(', ')} members${Math.max(...wanted) > ceiling ? ` (clipped from ${Math.max(...wanted)}; raise ulimit -n for more)` : ''}`,
+);
 say(`HEARTBEAT_MS=${heartbeatMs}, CPU read over ${cpuWindowMs / 1000} s per step; load ${load1()}`);
 const pool = new LoadgenPool(workers);
 // A bench client does not retry a refused join: on a busy box a Redis command may outlast
 // the default 5 s timeout while thousands of members join at once.
-const cluster = await startCluster('signaling', parseOptions([]), { inspect: true, env: { HEARTBEAT_MS: String(heartbeatMs), REDIS_COMMAND_TIMEOUT_MS: '60000' } });
+const cluster = await startCluster('signaling', parseOptions([]), {
+  inspect: true,
+  env: { HEARTBEAT_MS: String(heartbeatMs), REDIS_COMMAND_TIMEOUT_MS: '60000' },
+});
 try {
   const result = await measureCapacity(pool, cluster, targets, heartbeatMs, cpuWindowMs, say);
   const last = result.steps.at(-1);
   if (last) {
     const fit = Math.floor((DYNO_MB * 2 ** 20 - result.baseline.rssBytes) / last.rssPerMember);
     const at25s = (last.cpuMsPerRound / 25_000) * 100 + result.baseline.cores * 100;
-    say(`\nat ${last.members} members: ${(last.rssPerMember / 1024).toFixed(2)} KB RSS per member over an idle ${(result.baseline.rssBytes / 2 ** 20).toFixed(0)} MB: ` +
-      `${fit} members fit in ${DYNO_MB} MB; heartbeat ${last.cpuMsPerRound} ms CPU per round = ${at25s.toFixed(2)} % of a core at the default HEARTBEAT_MS=25000; load ${load1()}`);
+    say(
+      `\nat ${last.members} members: ${(last.rssPerMember / 1024).toFixed(2)} KB RSS per member over an idle ${(result.baseline.rssBytes / 2 ** 20).toFixed(0)} MB: ` +
+        `${fit} members fit in ${DYNO_MB} MB; heartbeat ${last.cpuMsPerRound} ms CPU per round = ${at25s.toFixed(2)} % of a core at the default HEARTBEAT_MS=25000; load ${load1()}`,
+    );
   }
   const out = join(RESULTS, `capacity-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(out, `${JSON.stringify({ openFiles, node: process.version, ...result }, null, 2)}\n`);

@@ -34,11 +34,31 @@ async function run(label: string, env: Record<string, string>): Promise<void> {
   const pids = redisPids();
   const before = pids.map(cpuSeconds);
   console.log(`\n== ${label}`);
-  const bench = spawnSync(process.execPath, ['bench/run.ts', '--targets', 'signaling', '--phases', 'rates', '--no-profile', '--rates', rates, '--dyno-urls', dynos.map((d) => d.wsUrl()).join(',')], {
-    encoding: 'utf8',
-    env: { ...process.env, BENCH_REDIS_URL: env['REDIS_URL'] ?? `redis://${(env['REDIS_CLUSTER_NODES'] ?? '').split(',')[0]}` },
-  });
-  console.log(bench.stdout.split('\n').filter((l) => l.startsWith('|')).join('\n'));
+  const bench = spawnSync(
+    process.execPath,
+    [
+      'bench/run.ts',
+      '--targets',
+      'signaling',
+      '--phases',
+      'rates',
+      '--no-profile',
+      '--rates',
+      rates,
+      '--dyno-urls',
+      dynos.map((d) => d.wsUrl()).join(','),
+    ],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, BENCH_REDIS_URL: env['REDIS_URL'] ?? `redis://${(env['REDIS_CLUSTER_NODES'] ?? '').split(',')[0]}` },
+    },
+  );
+  console.log(
+    bench.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('|'))
+      .join('\n'),
+  );
   const cpu = pids.map((pid, i) => cpuSeconds(pid) - (before[i] ?? 0));
   console.log(`redis CPU seconds during the steps, per process: ${cpu.map((c) => c.toFixed(2)).join(' / ')}`);
   await Promise.all(dynos.map((d) => d.stop()));

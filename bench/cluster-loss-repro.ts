@@ -21,10 +21,26 @@ const pairs = await Promise.all(
     return { a, b, joined, i };
   }),
 );
-const peerJoined = await Promise.all(pairs.map((p) => p.a.next(3000).then((f) => f.type === 'peer-joined', () => false)));
+const peerJoined = await Promise.all(
+  pairs.map((p) =>
+    p.a.next(3000).then(
+      (f) => f.type === 'peer-joined',
+      () => false,
+    ),
+  ),
+);
 for (const p of pairs) p.a.send({ type: 'signal', to: 'b', data: { i: p.i } });
-const delivered = await Promise.all(pairs.map((p) => p.b.next(3000).then((f) => f.type === 'signal', () => false)));
-console.log(`${n} pairs: joined ${pairs.filter((p) => p.joined).length}, peer-joined heard ${peerJoined.filter(Boolean).length}, signals delivered ${delivered.filter(Boolean).length}`);
+const delivered = await Promise.all(
+  pairs.map((p) =>
+    p.b.next(3000).then(
+      (f) => f.type === 'signal',
+      () => false,
+    ),
+  ),
+);
+console.log(
+  `${n} pairs: joined ${pairs.filter((p) => p.joined).length}, peer-joined heard ${peerJoined.filter(Boolean).length}, signals delivered ${delivered.filter(Boolean).length}`,
+);
 for (const p of pairs) {
   p.a.ws.terminate();
   p.b.ws.terminate();

@@ -130,11 +130,13 @@ async function inbound(page: Page, peers: string[], mode: Mode): Promise<Array<I
           .filter((pc) => pc.signalingState !== 'closed')
           .map(async (pc) => {
             let best: { frames: number; width: number; fps: number } | null = null;
-            (await pc.getStats()).forEach((s: { type: string; kind?: string; framesDecoded?: number; frameWidth?: number; framesPerSecond?: number }) => {
-              if (s.type === 'inbound-rtp' && s.kind === 'video' && (s.framesDecoded ?? 0) > (best?.frames ?? -1)) {
-                best = { frames: s.framesDecoded ?? 0, width: s.frameWidth ?? 0, fps: s.framesPerSecond ?? 0 };
-              }
-            });
+            (await pc.getStats()).forEach(
+              (s: { type: string; kind?: string; framesDecoded?: number; frameWidth?: number; framesPerSecond?: number }) => {
+                if (s.type === 'inbound-rtp' && s.kind === 'video' && (s.framesDecoded ?? 0) > (best?.frames ?? -1)) {
+                  best = { frames: s.framesDecoded ?? 0, width: s.frameWidth ?? 0, fps: s.framesPerSecond ?? 0 };
+                }
+              },
+            );
             return best;
           }),
       );
@@ -151,11 +153,13 @@ async function inbound(page: Page, peers: string[], mode: Mode): Promise<Array<I
         continue;
       }
       let best: { frames: number; width: number; fps: number } | null = null;
-      (await pc.getStats()).forEach((s: { type: string; kind?: string; framesDecoded?: number; frameWidth?: number; framesPerSecond?: number }) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'video' && (s.framesDecoded ?? 0) > (best?.frames ?? -1)) {
-          best = { frames: s.framesDecoded ?? 0, width: s.frameWidth ?? 0, fps: s.framesPerSecond ?? 0 };
-        }
-      });
+      (await pc.getStats()).forEach(
+        (s: { type: string; kind?: string; framesDecoded?: number; frameWidth?: number; framesPerSecond?: number }) => {
+          if (s.type === 'inbound-rtp' && s.kind === 'video' && (s.framesDecoded ?? 0) > (best?.frames ?? -1)) {
+            best = { frames: s.framesDecoded ?? 0, width: s.frameWidth ?? 0, fps: s.framesPerSecond ?? 0 };
+          }
+        },
+      );
       out.push(best);
     }
     return out;
@@ -180,11 +184,23 @@ interface CpuSoFar {
 async function cpuSoFar(cdp: CDPSession): Promise<CpuSoFar> {
   const { metrics } = await cdp.send('Performance.getMetrics');
   const get = (name: string): number => metrics.find((m) => m.name === name)?.value ?? 0;
-  return { process: get('ProcessTime'), thread: get('ThreadTime'), script: get('ScriptDuration'), styleLayout: get('RecalcStyleDuration') + get('LayoutDuration') };
+  return {
+    process: get('ProcessTime'),
+    thread: get('ThreadTime'),
+    script: get('ScriptDuration'),
+    styleLayout: get('RecalcStyleDuration') + get('LayoutDuration'),
+  };
 }
 
 /** Opens `name`'s invite link; `beforeGoto` runs on the page's CDP session first (a profiler start). */
-async function open(browser: Browser, origin: string, room: string, name: string, mode: Mode, beforeGoto?: (cdp: CDPSession) => Promise<void>): Promise<OpenPage & { started: number }> {
+async function open(
+  browser: Browser,
+  origin: string,
+  room: string,
+  name: string,
+  mode: Mode,
+  beforeGoto?: (cdp: CDPSession) => Promise<void>,
+): Promise<OpenPage & { started: number }> {
   const context = await browser.newContext({ viewport: { width: 640, height: 480 } });
   if (mode !== 'article') await context.addInitScript({ path: PROBES });
   else await context.addInitScript({ content: ARTICLE_SHOWS_VIDEO });
@@ -196,7 +212,9 @@ async function open(browser: Browser, origin: string, room: string, name: string
   await page.goto(`${origin}/?room=${room}&name=${name}${mode === 'before' ? '&adaptive=0' : ''}`);
   if (mode === 'article') {
     // The article's client opens the room once the camera is there: wait, so pages join in order.
-    await page.waitForFunction(() => (window as unknown as { articleSelfStreamId?: string }).articleSelfStreamId !== undefined, undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => (window as unknown as { articleSelfStreamId?: string }).articleSelfStreamId !== undefined, undefined, {
+      timeout: 15_000,
+    });
   }
   return { page, cdp, started };
 }
@@ -205,7 +223,15 @@ async function open(browser: Browser, origin: string, room: string, name: string
 async function fullMesh(pages: Page[], names: string[], mode: Mode): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const rows = await Promise.all(pages.map((p, i) => inbound(p, names.filter((_, j) => j !== i), mode)));
+    const rows = await Promise.all(
+      pages.map((p, i) =>
+        inbound(
+          p,
+          names.filter((_, j) => j !== i),
+          mode,
+        ),
+      ),
+    );
     if (rows.every((row) => row.every((v) => v !== null && v.frames > 0))) return;
     if (Date.now() > deadline) throw new Error(`no full mesh within 60 s: ${JSON.stringify(rows)}`);
     await sleep(100);
@@ -266,7 +292,9 @@ async function round(cluster: Cluster, fronts: Front[], mode: Mode, index: numbe
       const { profile: cpuProfile } = (await joiner.cdp.send('Profiler.stop')) as { profile: unknown };
       writeFileSync(PROFILE, JSON.stringify(cpuProfile));
       const summary = summarizeProfile(PROFILE, 12);
-      say(`profile of ${NAMES[PEOPLE - 1]}'s setup (${mode}, ${(joinMs / 1000).toFixed(2)} s) in ${PROFILE}: busy ${summary.busyPercent} % of wall time; self time:`);
+      say(
+        `profile of ${NAMES[PEOPLE - 1]}'s setup (${mode}, ${(joinMs / 1000).toFixed(2)} s) in ${PROFILE}: busy ${summary.busyPercent} % of wall time; self time:`,
+      );
       for (const f of summary.topFrames) say(`  ${String(f.percent).padStart(5)} %  ${f.frame}`);
     }
     await sleep(2000);
@@ -278,8 +306,17 @@ async function round(cluster: Cluster, fronts: Front[], mode: Mode, index: numbe
     const seconds = (performance.now() - wallStart) / 1000;
     const cores = (cpuOf(pids) - cpuStart) / seconds;
     const after = await Promise.all(opened.map((o) => cpuSoFar(o.cdp)));
-    const perPage = (key: 'process' | 'thread'): number => after.reduce((sum, t, i) => sum + t[key] - (before[i]?.[key] ?? 0), 0) / opened.length / seconds;
-    const rows = await Promise.all(pages.map((p, i) => inbound(p, NAMES.filter((_, j) => j !== i), mode)));
+    const perPage = (key: 'process' | 'thread'): number =>
+      after.reduce((sum, t, i) => sum + t[key] - (before[i]?.[key] ?? 0), 0) / opened.length / seconds;
+    const rows = await Promise.all(
+      pages.map((p, i) =>
+        inbound(
+          p,
+          NAMES.filter((_, j) => j !== i),
+          mode,
+        ),
+      ),
+    );
     const all = rows.flat().filter((v): v is Inbound => v !== null);
     const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     const fps = mean(all.map((v) => v.fps));
@@ -292,7 +329,12 @@ async function round(cluster: Cluster, fronts: Front[], mode: Mode, index: numbe
       setupScript: setup.script,
       setupStyleLayout: setup.styleLayout,
       pageCpu: perPage('process'),
-      pageMain: perPage('thread'), cores, width: mean(all.map((v) => v.width)), fps, cpuMsPerFrame: (1000 * cores) / Math.max(0.1, fps * all.length) };
+      pageMain: perPage('thread'),
+      cores,
+      width: mean(all.map((v) => v.width)),
+      fps,
+      cpuMsPerFrame: (1000 * cores) / Math.max(0.1, fps * all.length),
+    };
   } finally {
     await browser.close();
   }
@@ -309,8 +351,12 @@ const cluster = await startCluster('redis', { redisUrl: redis.url, env: { REDIS_
 const fronts = MODES.includes('article') ? await Promise.all(cluster.dynos.map((d) => startFront(d.port))) : [];
 const results: RoundResult[] = [];
 try {
-  say(`${PEOPLE}-person call, 2 dynos + Redis, headless Chromium; ${availableParallelism()} cores, load ${loadavg()[0]?.toFixed(2)} at start`);
-  say('round  mode     join-to-video  setup CPU: renderer per s, in all (main thread; script, style+layout)  page CPU: renderer (main)  Chromium CPU  inbound width  inbound fps  CPU per frame');
+  say(
+    `${PEOPLE}-person call, 2 dynos + Redis, headless Chromium; ${availableParallelism()} cores, load ${loadavg()[0]?.toFixed(2)} at start`,
+  );
+  say(
+    'round  mode     join-to-video  setup CPU: renderer per s, in all (main thread; script, style+layout)  page CPU: renderer (main)  Chromium CPU  inbound width  inbound fps  CPU per frame',
+  );
   for (let i = 0; i < ROUNDS * MODES.length; i++) {
     const mode = MODES[i % MODES.length] as Mode;
     let r: RoundResult;
@@ -357,7 +403,13 @@ try {
   // Rounds alternate, so each page round has an article round beside it under much the same load.
   const pairs: Array<[RoundResult, RoundResult]> = [];
   for (const r of results) {
-    const other = results.find((o) => o.mode === 'article' && r.mode === 'after' && Math.abs(results.indexOf(o) - results.indexOf(r)) === 1 && !pairs.some(([, a]) => a === o));
+    const other = results.find(
+      (o) =>
+        o.mode === 'article' &&
+        r.mode === 'after' &&
+        Math.abs(results.indexOf(o) - results.indexOf(r)) === 1 &&
+        !pairs.some(([, a]) => a === o),
+    );
     if (other !== undefined) pairs.push([r, other]);
   }
   if (pairs.length > 0) {

@@ -10,9 +10,28 @@ import { SDP } from './lib/sdp.ts';
 
 const offerSdp = SDP.repeat(4); // ~4 KB, a real two-track offer's size
 const frames: Record<string, string> = {
-  'offer (4 KB SDP)': JSON.stringify({ type: 'signal', to: 'b', data: { session: 'k3j4h5', description: { type: 'offer', sdp: offerSdp } } }),
-  'ICE candidate': JSON.stringify({ type: 'signal', to: 'b', data: { session: 'k3j4h5', candidate: { candidate: 'candidate:842163049 1 udp 1677729535 203.0.113.7 46154 typ srflx raddr 0.0.0.0 rport 0 generation 0', sdpMid: '0', sdpMLineIndex: 0 } } }),
-  'worst case: 30 KB of small numbers': JSON.stringify({ type: 'signal', to: 'b', data: { v: Array.from({ length: 15_000 }, (_, i) => i % 10) } }),
+  'offer (4 KB SDP)': JSON.stringify({
+    type: 'signal',
+    to: 'b',
+    data: { session: 'k3j4h5', description: { type: 'offer', sdp: offerSdp } },
+  }),
+  'ICE candidate': JSON.stringify({
+    type: 'signal',
+    to: 'b',
+    data: {
+      session: 'k3j4h5',
+      candidate: {
+        candidate: 'candidate:842163049 1 udp 1677729535 203.0.113.7 46154 typ srflx raddr 0.0.0.0 rport 0 generation 0',
+        sdpMid: '0',
+        sdpMLineIndex: 0,
+      },
+    },
+  }),
+  'worst case: 30 KB of small numbers': JSON.stringify({
+    type: 'signal',
+    to: 'b',
+    data: { v: Array.from({ length: 15_000 }, (_, i) => i % 10) },
+  }),
   [`${MAX_JSON_DEPTH} levels deep (the limit)`]: `{"type":"signal","to":"b","data":${'{"d":'.repeat(MAX_JSON_DEPTH - 1)}{}${'}'.repeat(MAX_JSON_DEPTH - 1)}}`,
 };
 
@@ -49,7 +68,9 @@ function nsPerCall(fns: Array<() => unknown>): number[] {
 let sink = 0;
 const fmt = (ns: number): string => (ns >= 10_000 ? `${(ns / 1000).toFixed(1)} µs` : `${ns.toFixed(0)} ns`).padStart(9);
 process.stdout.write(`Node ${process.version}; ns per frame, median of 15 rounds timed side by side\n`);
-process.stdout.write(`${'frame'.padEnd(36)} ${'bytes'.padStart(6)} ${'JSON.parse'.padStart(10)} ${'shape check'.padStart(11)} ${'parseV1'.padStart(9)} ${'stringify data'.padStart(14)} ${'check/parseV1'.padStart(13)}\n`);
+process.stdout.write(
+  `${'frame'.padEnd(36)} ${'bytes'.padStart(6)} ${'JSON.parse'.padStart(10)} ${'shape check'.padStart(11)} ${'parseV1'.padStart(9)} ${'stringify data'.padStart(14)} ${'check/parseV1'.padStart(13)}\n`,
+);
 for (const [label, text] of Object.entries(frames)) {
   const parsed = JSON.parse(text) as { data: Record<string, unknown> };
   const [parse, check, full, stringify] = nsPerCall([
@@ -58,6 +79,8 @@ for (const [label, text] of Object.entries(frames)) {
     () => (sink += parseV1(text).ok ? 1 : 0),
     () => (sink += JSON.stringify(parsed.data).length),
   ]) as [number, number, number, number];
-  process.stdout.write(`${label.padEnd(36)} ${String(text.length).padStart(6)} ${fmt(parse)} ${fmt(check).padStart(11)} ${fmt(full)} ${fmt(stringify).padStart(14)} ${`${((100 * check) / full).toFixed(1)} %`.padStart(13)}\n`);
+  process.stdout.write(
+    `${label.padEnd(36)} ${String(text.length).padStart(6)} ${fmt(parse)} ${fmt(check).padStart(11)} ${fmt(full)} ${fmt(stringify).padStart(14)} ${`${((100 * check) / full).toFixed(1)} %`.padStart(13)}\n`,
+  );
 }
 if (sink === 0) process.stdout.write('\n');

@@ -7,7 +7,15 @@
  */
 import type { BenchClient, ClientEvents, TargetKind } from './lib/bench-client.ts';
 import { openClient } from './lib/bench-client.ts';
-import type { StepCommand, StepReport, StormGoCommand, StormPrepareCommand, StormReport, WorkerCommand, WorkerReply } from './lib/worker-protocol.ts';
+import type {
+  StepCommand,
+  StepReport,
+  StormGoCommand,
+  StormPrepareCommand,
+  StormReport,
+  WorkerCommand,
+  WorkerReply,
+} from './lib/worker-protocol.ts';
 
 const now = (): number => performance.now();
 const absolute = (t: number): number => performance.timeOrigin + t;
@@ -191,8 +199,20 @@ async function stormPrepare(c: StormPrepareCommand): Promise<void> {
   members = await openAll(c.members.length, async (i) => {
     const spec = c.members[i] as StormPrepareCommand['members'][number];
     // The events read `member` once the socket answers, never before the next statement built it.
-    const client = openClient(c.kind, c.urls[spec.dyno], memberEvents(() => member));
-    const member: Member = { client, room: spec.room, name: spec.name, joined: false, known: 0, expected: spec.expectedPeers, completeAt: 0 };
+    const client = openClient(
+      c.kind,
+      c.urls[spec.dyno],
+      memberEvents(() => member),
+    );
+    const member: Member = {
+      client,
+      room: spec.room,
+      name: spec.name,
+      joined: false,
+      known: 0,
+      expected: spec.expectedPeers,
+      completeAt: 0,
+    };
     await client.open;
     return member;
   });
@@ -249,6 +269,8 @@ async function handle(c: WorkerCommand): Promise<WorkerReply> {
 process.on('message', (command: WorkerCommand) => {
   handle(command)
     .then((reply) => process.send?.(reply))
-    .catch((error: unknown) => process.send?.({ ok: false, error: error instanceof Error ? error.stack ?? error.message : String(error) } satisfies WorkerReply));
+    .catch((error: unknown) =>
+      process.send?.({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) } satisfies WorkerReply),
+    );
 });
 process.on('disconnect', () => process.exit(0));

@@ -37,14 +37,23 @@ const pairs = Number(values.pairs);
 
 async function main(): Promise<void> {
   killOnExit(liveServers);
-  const options = { ...parseOptions([]), pairs, workers: Number(values.workers), warmupMs: 1000, measureMs: seconds * 1000, drainMs: 120_000 };
+  const options = {
+    ...parseOptions([]),
+    pairs,
+    workers: Number(values.workers),
+    warmupMs: 1000,
+    measureMs: seconds * 1000,
+    drainMs: 120_000,
+  };
   const pool = new LoadgenPool(options.workers);
   const loadgenPids = [...pool.pids, process.pid];
   const cluster = await startCluster('signaling', options);
   try {
     await openPairs(pool, cluster, pairs, `over-${Date.now().toString(36)}-`);
     say(`two dynos, ${pairs} pairs, carried rate ${carried}/s; each step ${seconds} s (+1 s warm-up)`);
-    say('| offered/s | x carried | sent | delivered | refused (by code) | lost silently | peak RSS MB node-0 / node-1 / redis | subscribers dropped (CLIENT LIST / INFO) | queued in clients, drained after the step | back to p99 <= 20 ms after that |');
+    say(
+      '| offered/s | x carried | sent | delivered | refused (by code) | lost silently | peak RSS MB node-0 / node-1 / redis | subscribers dropped (CLIENT LIST / INFO) | queued in clients, drained after the step | back to p99 <= 20 ms after that |',
+    );
     say('|--:|--:|--:|--:|--|--:|--|--|--:|--:|');
     for (const factor of factors) {
       const rate = Math.round(carried * factor);
@@ -67,7 +76,14 @@ async function main(): Promise<void> {
       const stoppedAt = Date.now();
       let recoveredMs: number | null = null;
       for (let probe = 0; probe < 30 && recoveredMs === null; probe++) {
-        const check = await runStep(pool, cluster, { ...options, warmupMs: 0, measureMs: 500, drainMs: 2000 }, 2 + probe, Math.round(carried / 10), loadgenPids);
+        const check = await runStep(
+          pool,
+          cluster,
+          { ...options, warmupMs: 0, measureMs: 500, drainMs: 2000 },
+          2 + probe,
+          Math.round(carried / 10),
+          loadgenPids,
+        );
         if (check.latencyMs.p99 <= 20 && check.lost === 0) recoveredMs = Date.now() - stoppedAt;
       }
       const idsAfter = pubsubClientIds(cluster.redis.url);

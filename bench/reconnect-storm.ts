@@ -30,7 +30,9 @@ try {
   for (let run = 1; run <= Number(values.runs); run++) {
     const env: Record<string, string> = { RESUME_GRACE_MS: values.grace, REDIS_PREFIX: `storm${run}-${Date.now().toString(36)}:` };
     const newEnv: Record<string, string> = values['joins-per-sec'] ? { MAX_JOINS_PER_SEC: values['joins-per-sec'] } : {};
-    say(`== run ${run} (load ${loadavg()[0]?.toFixed(1)}): ${values.members} members in rooms of ${values['room-size']}, MAX_JOINS_PER_SEC=${newEnv['MAX_JOINS_PER_SEC'] ?? '(default)'}, RESUME_GRACE_MS=${env['RESUME_GRACE_MS']}`);
+    say(
+      `== run ${run} (load ${loadavg()[0]?.toFixed(1)}): ${values.members} members in rooms of ${values['room-size']}, MAX_JOINS_PER_SEC=${newEnv['MAX_JOINS_PER_SEC'] ?? '(default)'}, RESUME_GRACE_MS=${env['RESUME_GRACE_MS']}`,
+    );
     const result = await runReconnectStorm({
       members: Number(values.members),
       roomSize: Number(values['room-size']),
@@ -42,10 +44,14 @@ try {
       settleMs: 2000,
       say,
     });
-    say(`storm: ${result.stormMs} ms from SIGTERM to the last member back (old dynos drained in ${result.drainMs} ms, new ones listening at ${result.restartMs} ms, then ${result.afterStartMs} ms of storm)`);
+    say(
+      `storm: ${result.stormMs} ms from SIGTERM to the last member back (old dynos drained in ${result.drainMs} ms, new ones listening at ${result.restartMs} ms, then ${result.afterStartMs} ms of storm)`,
+    );
     say(`       ${result.back}/${result.members} back, ${result.resumed} resumed, ${result.peerLeft} peer-left seen`);
     say(`       joins refused by the cap: ${result.throttled}; client errors ${JSON.stringify(result.errors)}`);
-    say(`       new dynos: RSS idle ${result.newDynos.map((d) => mb(d.idleRssBytes)).join(' / ')}, peak ${result.newDynos.map((d) => mb(d.peakRssBytes)).join(' / ')}, after ${result.newDynos.map((d) => mb(d.rssBytes)).join(' / ')}; bench process RSS ${mb(process.memoryUsage().rss)}; load ${loadavg()[0]?.toFixed(1)}`);
+    say(
+      `       new dynos: RSS idle ${result.newDynos.map((d) => mb(d.idleRssBytes)).join(' / ')}, peak ${result.newDynos.map((d) => mb(d.peakRssBytes)).join(' / ')}, after ${result.newDynos.map((d) => mb(d.rssBytes)).join(' / ')}; bench process RSS ${mb(process.memoryUsage().rss)}; load ${loadavg()[0]?.toFixed(1)}`,
+    );
   }
 } finally {
   await redis.stop();

@@ -52,7 +52,12 @@ function openFilesLimit(): number {
   return Number(/Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? Infinity);
 }
 
-async function withCluster<T>(kind: TargetKind, options: BenchOptions, run: (c: BenchCluster) => Promise<T>, extras: ClusterExtras = {}): Promise<T> {
+async function withCluster<T>(
+  kind: TargetKind,
+  options: BenchOptions,
+  run: (c: BenchCluster) => Promise<T>,
+  extras: ClusterExtras = {},
+): Promise<T> {
   const cluster = await startCluster(kind, options, extras);
   try {
     return await run(cluster);
@@ -62,7 +67,12 @@ async function withCluster<T>(kind: TargetKind, options: BenchOptions, run: (c: 
 }
 
 /** Rate steps, then (signaling only) the join storm on the same cluster. */
-async function ratesAndStorm(pool: LoadgenPool, cluster: BenchCluster, options: BenchOptions, loadgenPids: number[]): Promise<TargetResult> {
+async function ratesAndStorm(
+  pool: LoadgenPool,
+  cluster: BenchCluster,
+  options: BenchOptions,
+  loadgenPids: number[],
+): Promise<TargetResult> {
   const kind = cluster.kind;
   const result: TargetResult = { steps: [], highestSustained: 0 };
   if (options.phases.has('rates')) {
@@ -117,14 +127,22 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const needed = Math.ceil(options.idleConnections / options.workers) + 1000;
   if (openFilesLimit() < needed) {
-    throw new Error(`ulimit -n is ${openFilesLimit()}; each load generator needs ${needed} descriptors: raise it (ulimit -n 65536) or lower --idle-connections`);
+    throw new Error(
+      `ulimit -n is ${openFilesLimit()}; each load generator needs ${needed} descriptors: raise it (ulimit -n 65536) or lower --idle-connections`,
+    );
   }
   killOnExit(liveServers);
   mkdirSync(RESULTS, { recursive: true });
   const started = Date.now();
   const info = machine();
-  say(`machine: ${info['cpu']}, ${info['cores']} cores, Node ${info['node']}, Redis ${info['redis']}; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  say(`${options.pairs} pairs over 2 nodes, ${options.workers} load generators, ${options.measureMs / 1000} s per step after ${options.warmupMs / 1000} s warm-up; ~1 KB signals\n`);
+  say(
+    `machine: ${info['cpu']}, ${info['cores']} cores, Node ${info['node']}, Redis ${info['redis']}; load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+  say(
+    `${options.pairs} pairs over 2 nodes, ${options.workers} load generators, ${options.measureMs / 1000} s per step after ${options.warmupMs / 1000} s warm-up; ~1 KB signals\n`,
+  );
   const pool = new LoadgenPool(options.workers);
   const loadgenPids = [...pool.pids, process.pid];
   const results: Partial<Record<TargetKind, TargetResult>> = {};
@@ -135,9 +153,13 @@ async function main(): Promise<void> {
       results[kind] = target;
       if (options.phases.has('idle') && !(kind === 'signaling' ? options.dynoUrls : options.socketioUrls)) {
         say(`== ${kind}: RSS per idle joined connection (${options.idleConnections} connections)`);
-        target.idle = await withCluster(kind, options, (cluster) => measureIdleMemory(pool, cluster, options.idleConnections), { inspect: true });
+        target.idle = await withCluster(kind, options, (cluster) => measureIdleMemory(pool, cluster, options.idleConnections), {
+          inspect: true,
+        });
         await pool.all({ cmd: 'close' });
-        say(`   ${kb(target.idle.rssPerConnection)} RSS, ${kb(target.idle.heapPerConnection)} heap per connection (redis ${kb(target.idle.redisRssPerConnection)}); load ${load1()}`);
+        say(
+          `   ${kb(target.idle.rssPerConnection)} RSS, ${kb(target.idle.heapPerConnection)} heap per connection (redis ${kb(target.idle.redisRssPerConnection)}); load ${load1()}`,
+        );
       }
     }
     if (options.phases.has('profile') && options.targets.includes('signaling') && !options.dynoUrls) {
@@ -155,7 +177,16 @@ async function main(): Promise<void> {
   say(`\n${summary.lines.join('\n')}`);
   const out = options.out ?? join(RESULTS, `bench-${stamp()}.json`);
   const seconds = Math.round((Date.now() - started) / 1000);
-  const record = { machine: info, options: { ...options, phases: [...options.phases] }, seconds, loadEnd: loadavg(), ...summary, lines: undefined, ...results, profile };
+  const record = {
+    machine: info,
+    options: { ...options, phases: [...options.phases] },
+    seconds,
+    loadEnd: loadavg(),
+    ...summary,
+    lines: undefined,
+    ...results,
+    profile,
+  };
   writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`);
   say(`\nresults: ${out} (${seconds} s)`);
 }

@@ -93,9 +93,13 @@ try {
   }
 
   console.log(`backend ${kind}, ${roomCount} rooms, two dynos (API calls to dyno 1)`);
-  console.log(`GET /api/v1/rooms?limit=100: ${pageTimes.length} pages, ${listed} rooms listed, walk ${ms(walk)}; page p50 ${ms(percentile(pageTimes, 50))}, p95 ${ms(percentile(pageTimes, 95))}`);
+  console.log(
+    `GET /api/v1/rooms?limit=100: ${pageTimes.length} pages, ${listed} rooms listed, walk ${ms(walk)}; page p50 ${ms(percentile(pageTimes, 50))}, p95 ${ms(percentile(pageTimes, 95))}`,
+  );
   console.log(`GET /api/v1/rooms/{room}: p50 ${ms(percentile(roomTimes, 50))}, p95 ${ms(percentile(roomTimes, 95))} (200 calls)`);
-  console.log(`broadcast to 15 members over 2 dynos, until the last got it: p50 ${ms(percentile(fanout, 50))}, p95 ${ms(percentile(fanout, 95))} (200 broadcasts)`);
+  console.log(
+    `broadcast to 15 members over 2 dynos, until the last got it: p50 ${ms(percentile(fanout, 50))}, p95 ${ms(percentile(fanout, 95))} (200 broadcasts)`,
+  );
 } finally {
   for (const ws of sockets) ws.terminate();
   await cluster.stop();

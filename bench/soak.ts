@@ -26,12 +26,24 @@ async function main(): Promise<void> {
   const redis = await startRedis({ controllable: true });
   const port = Number(new URL(redis.url).port);
   const prefix = uniquePrefix('soak');
-  const env = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, RESUME_GRACE_MS: String(GRACE_MS), NODE_LEASE_MS: String(LEASE_MS), RATE_LIMIT_PER_SEC: '1000', RATE_LIMIT_BURST: '1000', LOG_LEVEL: 'info' };
-  const dynos: Dyno[] = [await startDyno({ env: { ...env, NODE_OPTIONS: '--inspect=127.0.0.1:0' } }), await startDyno({ env: { ...env, NODE_OPTIONS: '--inspect=127.0.0.1:0' } })];
+  const env = {
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: prefix,
+    RESUME_GRACE_MS: String(GRACE_MS),
+    NODE_LEASE_MS: String(LEASE_MS),
+    RATE_LIMIT_PER_SEC: '1000',
+    RATE_LIMIT_BURST: '1000',
+    LOG_LEVEL: 'info',
+  };
+  const dynos: Dyno[] = [
+    await startDyno({ env: { ...env, NODE_OPTIONS: '--inspect=127.0.0.1:0' } }),
+    await startDyno({ env: { ...env, NODE_OPTIONS: '--inspect=127.0.0.1:0' } }),
+  ];
   const counts = emptyCounts();
   const dbsize = async (): Promise<number> => Number(await redisCli(port, 'DBSIZE'));
   const tombstones = async (): Promise<number> => (await redisCli(port, 'KEYS', `${prefix}*:swept`)).split('\n').filter(Boolean).length;
-  const channels = async (): Promise<number> => (await redisCli(port, 'PUBSUB', 'CHANNELS', `${prefix}{*`)).split('\n').filter(Boolean).length;
+  const channels = async (): Promise<number> =>
+    (await redisCli(port, 'PUBSUB', 'CHANNELS', `${prefix}{*`)).split('\n').filter(Boolean).length;
   const heaps = async (): Promise<number[]> =>
     Promise.all(
       dynos.map(async (d) => {
@@ -49,7 +61,9 @@ async function main(): Promise<void> {
     const keys0 = await dbsize();
     const heap0 = await heaps();
     say(`start: DBSIZE ${keys0}, heap MB ${heap0.map((h) => (h / 1e6).toFixed(1)).join(' / ')}`);
-    say('| minute | rounds | joins | signals | crash sweeps | DBSIZE (start) | tombstones (expire in a day) | member/room channels subscribed | heap MB after GC node-0 / node-1 |');
+    say(
+      '| minute | rounds | joins | signals | crash sweeps | DBSIZE (start) | tombstones (expire in a day) | member/room channels subscribed | heap MB after GC node-0 / node-1 |',
+    );
     say('|--:|--:|--:|--:|--:|--:|--:|--:|--|');
     const started = Date.now();
     let crashes = 0;
@@ -65,7 +79,9 @@ async function main(): Promise<void> {
       }
       await settle();
       const heap = await heaps();
-      say(`| ${minute} | ${counts.rounds} | ${counts.joins} | ${counts.signals} | ${crashes} | ${await dbsize()} (${keys0}) | ${await tombstones()} | ${await channels()} | ${heap.map((h) => (h / 1e6).toFixed(1)).join(' / ')} |`);
+      say(
+        `| ${minute} | ${counts.rounds} | ${counts.joins} | ${counts.signals} | ${crashes} | ${await dbsize()} (${keys0}) | ${await tombstones()} | ${await channels()} | ${heap.map((h) => (h / 1e6).toFixed(1)).join(' / ')} |`,
+      );
     }
   } finally {
     await Promise.all(dynos.map((d) => d.stop()));

@@ -71,7 +71,9 @@ async function failovers(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  say('| backend | run | sent | delivered | refused | lost, both ends told | lost silently | out of order | duplicates | recovery ms | hand-over done ms |');
+  say(
+    '| backend | run | sent | delivered | refused | lost, both ends told | lost silently | out of order | duplicates | recovery ms | hand-over done ms |',
+  );
   say('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
   if (values.only === 'failover') return failovers();
   const redis = await startRedis({ controllable: true });

@@ -90,7 +90,9 @@ for (let run = 0; run < runs; run++) {
 const median = (xs: number[]): number => [...xs].sort((a, c) => a - c)[Math.floor(xs.length / 2)] ?? Number.NaN;
 console.log(`sweep of ${members} members, two passes, median of ${runs} runs:`);
 console.log(`  one script at a time: ${median(sequential).toFixed(0)} ms`);
-console.log(`  batched (LeasesAndSweeps): ${median(batched).toFixed(0)} ms  (${(median(sequential) / median(batched)).toFixed(1)}x faster)`);
+console.log(
+  `  batched (LeasesAndSweeps): ${median(batched).toFixed(0)} ms  (${(median(sequential) / median(batched)).toFixed(1)}x faster)`,
+);
 admin.disconnect();
 await redis.stop();
 process.exit(0);

@@ -19,7 +19,14 @@ const rates = (process.argv[2] ?? '1000,4000').split(',').map(Number);
 const pairs = Number(process.argv[3] ?? 50);
 const seconds = Number(process.argv[4] ?? 5);
 const PAD = 'x'.repeat(900);
-const ENV = { LOG_LEVEL: 'info', RATE_LIMIT_PER_SEC: '100000', RATE_LIMIT_BURST: '100000', RATE_LIMIT_BYTES_PER_SEC: '100000000', RATE_LIMIT_BYTES_BURST: '100000000', MAX_JOINS_PER_SEC: '100000' };
+const ENV = {
+  LOG_LEVEL: 'info',
+  RATE_LIMIT_PER_SEC: '100000',
+  RATE_LIMIT_BURST: '100000',
+  RATE_LIMIT_BYTES_PER_SEC: '100000000',
+  RATE_LIMIT_BYTES_BURST: '100000000',
+  MAX_JOINS_PER_SEC: '100000',
+};
 
 type Protocol = 'v1' | 'peerjs' | 'ywebrtc';
 interface Pair {
@@ -32,7 +39,8 @@ const open = (url: string): Promise<WebSocket> =>
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
   });
-const firstMessage = (ws: WebSocket): Promise<Record<string, unknown>> => new Promise((resolve) => ws.once('message', (d: Buffer) => resolve(JSON.parse(d.toString('utf8')) as Record<string, unknown>)));
+const firstMessage = (ws: WebSocket): Promise<Record<string, unknown>> =>
+  new Promise((resolve) => ws.once('message', (d: Buffer) => resolve(JSON.parse(d.toString('utf8')) as Record<string, unknown>)));
 
 /** Received latencies (ms) of the current step; the receivers push into it. */
 let latencies: number[] = [];
@@ -42,7 +50,10 @@ async function openPair(protocol: Protocol, base: [string, string], i: number): 
   const tag = `${protocol}-${i}-${Date.now().toString(36)}`;
   if (protocol === 'v1') {
     const [a, b] = await Promise.all([open(`${base[0]}/signaling`), open(`${base[1]}/signaling`)]);
-    for (const [ws, name] of [[a, 'a'], [b, 'b']] as const) {
+    for (const [ws, name] of [
+      [a, 'a'],
+      [b, 'b'],
+    ] as const) {
       const reply = firstMessage(ws);
       ws.send(JSON.stringify({ type: 'join', room: tag, name }));
       await reply;
@@ -99,12 +110,20 @@ async function step(list: Pair[], rate: number): Promise<{ sent: number; got: nu
 }
 
 const redis = await startRedis();
-const dynos = await Promise.all([startDyno({ env: { ...ENV, REDIS_URL: redis.url } }), startDyno({ env: { ...ENV, REDIS_URL: redis.url } })]);
+const dynos = await Promise.all([
+  startDyno({ env: { ...ENV, REDIS_URL: redis.url } }),
+  startDyno({ env: { ...ENV, REDIS_URL: redis.url } }),
+]);
 const base: [string, string] = [dynos[0].wsUrl(''), dynos[1].wsUrl('')];
 const protocols: Protocol[] = ['v1', 'peerjs', 'ywebrtc'];
 const opened = new Map<Protocol, Pair[]>();
-for (const protocol of protocols) opened.set(protocol, await Promise.all(Array.from({ length: pairs }, (_, i) => openPair(protocol, base, i))));
-console.log(`${pairs} pairs per protocol, sender on dyno 0, receiver on dyno 1, ~1 KB messages, ${seconds} s per step; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+for (const protocol of protocols)
+  opened.set(protocol, await Promise.all(Array.from({ length: pairs }, (_, i) => openPair(protocol, base, i))));
+console.log(
+  `${pairs} pairs per protocol, sender on dyno 0, receiver on dyno 1, ~1 KB messages, ${seconds} s per step; load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 console.log('| protocol | offered/s | delivered/s | delivered | p50 ms | p99 ms |\n|---|---|---|---|---|---|');
 for (const [i, rate] of rates.entries()) {
   // Rotated per rate, so no protocol always runs right after another's step.
@@ -113,7 +132,11 @@ for (const [i, rate] of rates.entries()) {
     console.log(`| ${protocol} | ${rate} | ${r.perSecond} | ${r.got}/${r.sent} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`);
   }
 }
-console.log(`load at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `load at the end ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 await Promise.all(dynos.map((d) => d.stop()));
 await redis.stop();
 process.exit(0);

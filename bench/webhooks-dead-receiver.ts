@@ -55,7 +55,13 @@ const redis = await startRedis();
 const secret = `whsec_${randomBytes(32).toString('base64')}`;
 
 async function run(label: string, webhook: Record<string, string>): Promise<string> {
-  const env = { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('bench-wh'), RATE_LIMIT_PER_SEC: '100000', RATE_LIMIT_BURST: '100000', ...webhook };
+  const env = {
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: uniquePrefix('bench-wh'),
+    RATE_LIMIT_PER_SEC: '100000',
+    RATE_LIMIT_BURST: '100000',
+    ...webhook,
+  };
   const dynos = [await startDyno({ env }), await startDyno({ env })] as [Dyno, Dyno];
   const rssStart = dynos.map(rssMb);
   let stop = false;
@@ -91,11 +97,13 @@ async function run(label: string, webhook: Record<string, string>): Promise<stri
   }
   const rssEnd = dynos.map(rssMb);
   const cpu = dynos.map(cpuSeconds);
-  const lag = await Promise.all(dynos.map(async (d) => {
-    const text = await (await fetch(`${d.httpUrl}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith('nodejs_eventloop_lag_p99_seconds'));
-    return Number(line?.slice(line.lastIndexOf(' ') + 1)) * 1000;
-  }));
+  const lag = await Promise.all(
+    dynos.map(async (d) => {
+      const text = await (await fetch(`${d.httpUrl}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith('nodejs_eventloop_lag_p99_seconds'));
+      return Number(line?.slice(line.lastIndexOf(' ') + 1)) * 1000;
+    }),
+  );
   stop = true;
   await Promise.all(churn);
   a.ws.terminate();
@@ -112,15 +120,22 @@ const hooks = (path: string, extra: Record<string, string> = {}): Record<string,
   ...extra,
 });
 const only = process.argv[3];
-const rows = only === 'quick' ? [await run('webhooks off', {}), await run('receiver answers 204', hooks('/ok'))] : [
-  await run('webhooks off', {}),
-  await run('receiver answers 204', hooks('/ok')),
-  await run('receiver answers 500 (default backoff)', hooks('/fail')),
-  await run('receiver answers 500 (backoff 50-200 ms)', hooks('/fail', { WEBHOOK_BACKOFF_MS: '50', WEBHOOK_BACKOFF_MAX_MS: '200' })),
-  await run('receiver never answers', hooks('/hang', { WEBHOOK_TIMEOUT_MS: '2000' })),
-];
-console.log(`\n${seconds} s per run, ${ROOMS} rooms each leaving and rejoining every ${PACE_MS} ms (${(ROOMS * 2000) / PACE_MS} webhook events/s), two dynos on one Redis\n`);
-console.log('| run | round trips | RTT median ms | RTT p99 ms | membership changes | RSS start MB (dyno 1 / 2) | RSS end MB | CPU s | event-loop lag p99 ms |');
+const rows =
+  only === 'quick'
+    ? [await run('webhooks off', {}), await run('receiver answers 204', hooks('/ok'))]
+    : [
+        await run('webhooks off', {}),
+        await run('receiver answers 204', hooks('/ok')),
+        await run('receiver answers 500 (default backoff)', hooks('/fail')),
+        await run('receiver answers 500 (backoff 50-200 ms)', hooks('/fail', { WEBHOOK_BACKOFF_MS: '50', WEBHOOK_BACKOFF_MAX_MS: '200' })),
+        await run('receiver never answers', hooks('/hang', { WEBHOOK_TIMEOUT_MS: '2000' })),
+      ];
+console.log(
+  `\n${seconds} s per run, ${ROOMS} rooms each leaving and rejoining every ${PACE_MS} ms (${(ROOMS * 2000) / PACE_MS} webhook events/s), two dynos on one Redis\n`,
+);
+console.log(
+  '| run | round trips | RTT median ms | RTT p99 ms | membership changes | RSS start MB (dyno 1 / 2) | RSS end MB | CPU s | event-loop lag p99 ms |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);
 receiver.kill();

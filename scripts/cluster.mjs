@@ -156,13 +156,20 @@ const adminSocket = join(stateDir, 'haproxy.sock');
 const redisPort = await freePort();
 const redisUrl = `redis://127.0.0.1:${redisPort}`;
 start('redis', redisServer, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {}, true);
-await waitFor('redis-server', () => new Promise((resolve) => {
-  const conn = createConnection(redisPort, '127.0.0.1');
-  conn.setEncoding('utf8');
-  conn.on('data', (reply) => { conn.destroy(); resolve(reply.startsWith('+PONG')); });
-  conn.on('error', () => resolve(false));
-  conn.write('PING\r\n');
-}));
+await waitFor(
+  'redis-server',
+  () =>
+    new Promise((resolve) => {
+      const conn = createConnection(redisPort, '127.0.0.1');
+      conn.setEncoding('utf8');
+      conn.on('data', (reply) => {
+        conn.destroy();
+        resolve(reply.startsWith('+PONG'));
+      });
+      conn.on('error', () => resolve(false));
+      conn.write('PING\r\n');
+    }),
+);
 
 // Dynos: named like Heroku's (web.1, web.2, ...). They inherit the terminal, so their logs are
 // pretty on a TTY and JSON when piped.

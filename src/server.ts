@@ -92,13 +92,17 @@ export async function createSignalingServer({ config, logger, publicDir, backend
     () => gateway.clients,
     logger,
   );
-  const admission = new Admission({ ...config.admission, maxConnections: connectionCeiling(config.admission.maxConnections, logger) }, logger);
+  const admission = new Admission(
+    { ...config.admission, maxConnections: connectionCeiling(config.admission.maxConnections, logger) },
+    logger,
+  );
   const policy = connectionPolicy(config, backpressure, admission);
   const observe = createObservability(backend, node, logger, () => gateway.clients.size);
   // A backend handed in by a test may not queue events; only those built here always do.
-  const webhooks = config.webhook && isWebhookSource(store)
-    ? createWebhooks(store, config.webhook, { nodeId: config.nodeId, logger, registry: observe.metrics.registry })
-    : undefined;
+  const webhooks =
+    config.webhook && isWebhookSource(store)
+      ? createWebhooks(store, config.webhook, { nodeId: config.nodeId, logger, registry: observe.metrics.registry })
+      : undefined;
   const thirdParty = thirdPartyEndpoints({
     config: config.thirdParty,
     allowedOrigins: config.allowedOrigins,
@@ -120,14 +124,20 @@ export async function createSignalingServer({ config, logger, publicDir, backend
   });
   const http = createHttpServer(app);
   const routes = new Map<string, UpgradeHandler>([
-    ['/signaling', (ws, req) => {
-      serveV1(ws, req, node, logger, observe.metrics.forProtocol('v1'), policy);
-      backpressure.adopt(ws);
-    }],
-    ['/video_chat/signaling', (ws, req) => {
-      serveArticle(ws, req, node, logger, observe.metrics.forProtocol('article'), policy);
-      backpressure.adopt(ws);
-    }],
+    [
+      '/signaling',
+      (ws, req) => {
+        serveV1(ws, req, node, logger, observe.metrics.forProtocol('v1'), policy);
+        backpressure.adopt(ws);
+      },
+    ],
+    [
+      '/video_chat/signaling',
+      (ws, req) => {
+        serveArticle(ws, req, node, logger, observe.metrics.forProtocol('article'), policy);
+        backpressure.adopt(ws);
+      },
+    ],
     ...thirdParty.routes,
   ]);
   const gateway = new WsGateway(http, {
@@ -164,11 +174,15 @@ export async function createSignalingServer({ config, logger, publicDir, backend
       backpressure.stop();
       observe.stop();
       const closing = [...gateway.clients].map(
-        (ws) => new Promise<void>((resolve) => {
-          ws.once('close', () => resolve());
-          ws.close(code, 'server shutting down');
-          setTimeout(() => { ws.terminate(); resolve(); }, CLOSE_HANDSHAKE_MS).unref();
-        }),
+        (ws) =>
+          new Promise<void>((resolve) => {
+            ws.once('close', () => resolve());
+            ws.close(code, 'server shutting down');
+            setTimeout(() => {
+              ws.terminate();
+              resolve();
+            }, CLOSE_HANDSHAKE_MS).unref();
+          }),
       );
       await Promise.all(closing);
       // Closed sessions leave or start their grace in the backend: let them finish first.
@@ -210,12 +224,22 @@ async function createBackend(config: Config, logger: Logger): Promise<Backend & 
   }
   const backend = config.redisCluster
     ? new RedisClusterBackend(
-        { ...config.redisCluster, tlsVerify: config.redisTlsVerify, commandTimeoutMs: config.redisCommandTimeoutMs, prefix: config.redisPrefix },
+        {
+          ...config.redisCluster,
+          tlsVerify: config.redisTlsVerify,
+          commandTimeoutMs: config.redisCommandTimeoutMs,
+          prefix: config.redisPrefix,
+        },
         config.nodeId,
         logger,
       )
     : new RedisBackend(
-        { url: config.redisUrl ?? '', tlsVerify: config.redisTlsVerify, commandTimeoutMs: config.redisCommandTimeoutMs, prefix: config.redisPrefix },
+        {
+          url: config.redisUrl ?? '',
+          tlsVerify: config.redisTlsVerify,
+          commandTimeoutMs: config.redisCommandTimeoutMs,
+          prefix: config.redisPrefix,
+        },
         config.nodeId,
         logger,
       );

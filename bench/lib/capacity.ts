@@ -69,7 +69,9 @@ export async function measureCapacity(
   const [base] = await settledMemory([inspector], [pid]);
   const { cores: baseCores, maxLoopDelayMs: baseStall } = await cpuOver();
   const baseline = { rssBytes: base?.rss ?? 0, heapUsedBytes: base?.heapUsed ?? 0, cores: baseCores, maxLoopDelayMs: baseStall };
-  say(`   0 members: RSS ${mb(baseline.rssBytes)}, heap ${mb(baseline.heapUsedBytes)}, ${(baseCores * 100).toFixed(2)} % of a core; longest loop stall ${baseStall} ms`);
+  say(
+    `   0 members: RSS ${mb(baseline.rssBytes)}, heap ${mb(baseline.heapUsedBytes)}, ${(baseCores * 100).toFixed(2)} % of a core; longest loop stall ${baseStall} ms`,
+  );
   const steps: CapacityStep[] = [];
   let members = 0;
   let room = 0;
@@ -80,7 +82,14 @@ export async function measureCapacity(
     const opened = Date.now();
     // Both ends of every pair on node-0: [url0, url0].
     const commands: WorkerCommand[] = split(pairs, pool.workers.length).map((count) => {
-      const command: WorkerCommand = { cmd: 'pairs', kind: cluster.kind, urls: [cluster.urls[0], cluster.urls[0]], roomPrefix: `cap-${Date.now().toString(36)}-`, first: room, count };
+      const command: WorkerCommand = {
+        cmd: 'pairs',
+        kind: cluster.kind,
+        urls: [cluster.urls[0], cluster.urls[0]],
+        roomPrefix: `cap-${Date.now().toString(36)}-`,
+        first: room,
+        count,
+      };
       room += count;
       return command;
     });

@@ -59,8 +59,16 @@ export async function startCluster(kind: TargetKind, options: BenchOptions, extr
   const nodes: [Server, Server] = givenNodes
     ? [external('node-0', givenNodes[0]), external('node-1', givenNodes[1])]
     : await Promise.all([
-        startNode(serverKind, 'node-0', redis.url, { env: { ...DYNO_ENV, ...extras.env }, inspect: extras.inspect === true, ...(extras.main ? { main: extras.main } : {}) }),
-        startNode(serverKind, 'node-1', redis.url, { env: { ...DYNO_ENV, ...extras.env }, inspect: extras.inspect === true, ...(extras.main ? { main: extras.main } : {}) }),
+        startNode(serverKind, 'node-0', redis.url, {
+          env: { ...DYNO_ENV, ...extras.env },
+          inspect: extras.inspect === true,
+          ...(extras.main ? { main: extras.main } : {}),
+        }),
+        startNode(serverKind, 'node-1', redis.url, {
+          env: { ...DYNO_ENV, ...extras.env },
+          inspect: extras.inspect === true,
+          ...(extras.main ? { main: extras.main } : {}),
+        }),
       ]);
   for (const n of nodes) live.add(n);
   return {

@@ -50,7 +50,11 @@ export function summarizeProfile(path: string, top = 15): ProfileSummary {
     }
     const where = shortUrl(url);
     const caller = parentOf.get(node.id)?.callFrame;
-    const name = functionName || (where || !caller ? '(anonymous)' : `(native, called by ${caller.functionName || '(anonymous)'} ${shortUrl(caller.url)}:${caller.lineNumber + 1})`);
+    const name =
+      functionName ||
+      (where || !caller
+        ? '(anonymous)'
+        : `(native, called by ${caller.functionName || '(anonymous)'} ${shortUrl(caller.url)}:${caller.lineNumber + 1})`);
     const frame = where ? `${name} ${where}:${lineNumber + 1}` : name;
     byFrame.set(frame, (byFrame.get(frame) ?? 0) + hits);
     const area = areaOf(functionName, url);

@@ -112,7 +112,8 @@ function group(s: Snapshot): Map<string, HeapKind> {
     else if (type === 'closure') {
       const context = contextOf(i);
       key = `closure ${name || '(anonymous)'} [${context === undefined ? '' : edgeNames(context, 'context').join(', ')}]`;
-    } else if (type === 'string' || type === 'concatenated string' || type === 'sliced string') key = STRING_DETAIL ? `(string) ${stringShape(name)}` : '(string)';
+    } else if (type === 'string' || type === 'concatenated string' || type === 'sliced string')
+      key = STRING_DETAIL ? `(string) ${stringShape(name)}` : '(string)';
     else if (type === 'hidden' || type === 'array' || type === 'code' || type === 'object shape')
       key = `(${type}) ${name.length > 40 ? `${name.slice(0, 40)}…` : name}`;
     else key = `(${type})`;

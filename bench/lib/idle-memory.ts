@@ -35,12 +35,16 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  */
 export async function measureIdleMemory(pool: LoadgenPool, cluster: BenchCluster, connections: number): Promise<IdleMemoryResult> {
   const inspectors = await Promise.all(cluster.nodes.map((n) => Inspector.connect(n.inspectorUrl as string)));
-  const settle = (): Promise<SettledMemory[]> => settledMemory(inspectors, cluster.nodes.map((n) => n.pid as number));
-  const redisBefore = cluster.redis.pid ? sampleProcess(cluster.redis.pid)?.rssBytes ?? null : null;
+  const settle = (): Promise<SettledMemory[]> =>
+    settledMemory(
+      inspectors,
+      cluster.nodes.map((n) => n.pid as number),
+    );
+  const redisBefore = cluster.redis.pid ? (sampleProcess(cluster.redis.pid)?.rssBytes ?? null) : null;
   const before = await settle();
   await openPairs(pool, cluster, Math.floor(connections / 2), `idle-${Date.now().toString(36)}-`);
   const after = await settle();
-  const redisAfter = cluster.redis.pid ? sampleProcess(cluster.redis.pid)?.rssBytes ?? null : null;
+  const redisAfter = cluster.redis.pid ? (sampleProcess(cluster.redis.pid)?.rssBytes ?? null) : null;
   for (const inspector of inspectors) inspector.close();
   const perNode = Math.floor(connections / 2);
   const nodes: NodeMemory[] = cluster.nodes.map((n, i) => {

@@ -14,7 +14,9 @@ export class LoadgenPool {
   readonly workers: ChildProcess[];
 
   constructor(count: number) {
-    this.workers = Array.from({ length: count }, () => fork(WORKER, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    this.workers = Array.from({ length: count }, () =>
+      fork(WORKER, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    );
   }
 
   get pids(): number[] {
@@ -37,7 +39,8 @@ export class LoadgenPool {
 
   private ask<R>(worker: ChildProcess, command: WorkerCommand): Promise<R> {
     return new Promise((resolve, reject) => {
-      const onExit = (code: number | null): void => reject(new Error(`load generator ${worker.pid} exited (${String(code)}) during ${command.cmd}`));
+      const onExit = (code: number | null): void =>
+        reject(new Error(`load generator ${worker.pid} exited (${String(code)}) during ${command.cmd}`));
       worker.once('exit', onExit);
       worker.once('message', (reply: WorkerReply) => {
         worker.off('exit', onExit);

@@ -40,7 +40,14 @@ export async function openPairs(pool: LoadgenPool, cluster: BenchCluster, count:
 }
 
 /** Runs one open-loop step at `rate` signals/s over the whole cluster. */
-export async function runStep(pool: LoadgenPool, cluster: BenchCluster, options: BenchOptions, step: number, rate: number, loadgenPids: number[]): Promise<StepResult> {
+export async function runStep(
+  pool: LoadgenPool,
+  cluster: BenchCluster,
+  options: BenchOptions,
+  step: number,
+  rate: number,
+  loadgenPids: number[],
+): Promise<StepResult> {
   const before = cluster.redis.url ? await commandCounts(cluster.redis.url).catch(() => null) : null;
   const usage = new UsageWindow([...cluster.watched(), { role: 'loadgen', pids: loadgenPids }]);
   const startAt = performance.timeOrigin + performance.now() + 200;
@@ -98,7 +105,8 @@ export async function runSteps(
   const results: StepResult[] = [];
   for (const [i, rate] of options.rates.entries()) {
     // On a terminal, a line that says which step runs, replaced by its result; in a log, rows only.
-    if (process.stdout.isTTY) process.stdout.write(`  ${cluster.kind} at ${rate}/s for ${(options.warmupMs + options.measureMs) / 1000} s ...`);
+    if (process.stdout.isTTY)
+      process.stdout.write(`  ${cluster.kind} at ${rate}/s for ${(options.warmupMs + options.measureMs) / 1000} s ...`);
     const result = await runStep(pool, cluster, options, i + 1, rate, loadgenPids);
     if (process.stdout.isTTY) process.stdout.write('\r\x1b[2K');
     results.push(result);

@@ -14,7 +14,9 @@ export const STEP_HEADER =
 
 export function stepRow(target: string, s: StepResult): string {
   const roles = ['node-0', 'node-1', 'redis', 'loadgen'].map((r) => role(s, r));
-  const errors = Object.entries(s.errors).map(([code, n]) => `${code} ${n}`).join(', ');
+  const errors = Object.entries(s.errors)
+    .map(([code, n]) => `${code} ${n}`)
+    .join(', ');
   const loss = `${s.lossPercent}%${errors ? ` (${errors})` : ''}`;
   const ms = (v: number): string => (Number.isFinite(v) ? v.toFixed(v < 10 ? 2 : 0) : '-');
   return `| ${target}${s.sustained ? '' : ' ✗'} | ${s.offered} | ${s.achieved} | ${loss} | ${ms(s.latencyMs.p50)} | ${ms(s.latencyMs.p90)} | ${ms(s.latencyMs.p99)} | ${ms(s.latencyMs.max)} | ${roles.map((r) => r.cores).join(' / ')} | ${roles.map((r) => r.rss).join(' / ')} | ${s.redisCommandsPerSignal ?? '-'} | ${ms(s.sendLagMs.p99)} | ${s.load1} |`;

@@ -59,7 +59,10 @@ export async function startNode(kind: ServerKind, role: string, redisUrl: string
     NODE_ENV: 'production',
     ...options.env,
   };
-  const child = spawn(process.execPath, [...execArgv, kind === 'dyno' ? (options.main ?? DYNO_MAIN) : SOCKETIO_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...execArgv, kind === 'dyno' ? (options.main ?? DYNO_MAIN) : SOCKETIO_MAIN], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const output = collect(child);
   const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(String(code ?? signal))));
   // LOG_LEVEL=warn hides the dyno's "listening" line, so readiness is asked over HTTP:
@@ -129,6 +132,12 @@ async function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> 
 /** Kills every child still running if the bench dies, so no server outlives it. */
 export function killOnExit(servers: () => readonly Server[]): void {
   process.once('exit', () => {
-    for (const s of servers()) if (s.pid) try { process.kill(s.pid, 'SIGKILL'); } catch { /* gone */ }
+    for (const s of servers())
+      if (s.pid)
+        try {
+          process.kill(s.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
   });
 }

@@ -4,11 +4,11 @@
  * device that disappears (its track ends, or it leaves the device list) is replaced by
  * another of its kind, and the page says so.
  */
-import { type DeviceChoice, type MeshCall, fallbackDevice, trackConstraint } from "../src/index.ts";
-import { type DeviceSelects, canChooseSpeaker, deviceLabel, fillSelects, listDevices, trackDevice } from "./device-pickers.ts";
-import type { Strings } from "./i18n/en.ts";
+import { type DeviceChoice, type MeshCall, fallbackDevice, trackConstraint } from '../src/index.ts';
+import { type DeviceSelects, canChooseSpeaker, deviceLabel, fillSelects, listDevices, trackDevice } from './device-pickers.ts';
+import type { Strings } from './i18n/en.ts';
 
-type Kind = "audio" | "video";
+type Kind = 'audio' | 'video';
 
 export interface CallDevicesOptions {
   selects: DeviceSelects;
@@ -36,12 +36,12 @@ export class CallDevices {
   constructor(options: CallDevicesOptions) {
     this.#o = options;
     const { selects } = options;
-    selects.camera.addEventListener("change", this.#onCamera);
-    selects.mic.addEventListener("change", this.#onMic);
-    selects.speaker.addEventListener("change", this.#onSpeaker);
+    selects.camera.addEventListener('change', this.#onCamera);
+    selects.mic.addEventListener('change', this.#onMic);
+    selects.speaker.addEventListener('change', this.#onSpeaker);
     const onDeviceChange = (): void => void this.#onDeviceChange();
-    navigator.mediaDevices?.addEventListener("devicechange", onDeviceChange);
-    this.#offDeviceChange = () => navigator.mediaDevices?.removeEventListener("devicechange", onDeviceChange);
+    navigator.mediaDevices?.addEventListener('devicechange', onDeviceChange);
+    this.#offDeviceChange = () => navigator.mediaDevices?.removeEventListener('devicechange', onDeviceChange);
     for (const track of options.stream.getTracks()) this.#watch(track);
     void this.refresh();
   }
@@ -49,30 +49,37 @@ export class CallDevices {
   close(): void {
     this.#closed = true;
     const { selects } = this.#o;
-    selects.camera.removeEventListener("change", this.#onCamera);
-    selects.mic.removeEventListener("change", this.#onMic);
-    selects.speaker.removeEventListener("change", this.#onSpeaker);
+    selects.camera.removeEventListener('change', this.#onCamera);
+    selects.mic.removeEventListener('change', this.#onMic);
+    selects.speaker.removeEventListener('change', this.#onSpeaker);
     this.#offDeviceChange();
-    for (const [track, onEnded] of this.#watched) track.removeEventListener("ended", onEnded);
+    for (const [track, onEnded] of this.#watched) track.removeEventListener('ended', onEnded);
     this.#watched.clear();
   }
 
   async refresh(): Promise<void> {
     const { stream, selects, strings } = this.#o;
-    fillSelects(selects, await listDevices(), { camera: trackDevice(stream.getVideoTracks()[0]), mic: trackDevice(stream.getAudioTracks()[0]), speaker: selects.speaker.value }, strings);
+    fillSelects(
+      selects,
+      await listDevices(),
+      { camera: trackDevice(stream.getVideoTracks()[0]), mic: trackDevice(stream.getAudioTracks()[0]), speaker: selects.speaker.value },
+      strings,
+    );
   }
 
   /** Switches `kind` to `deviceId`; returns false (and says so) when that device cannot be opened. */
   async switchTo(kind: Kind, deviceId: string): Promise<boolean> {
     const { stream, call, strings } = this.#o;
-    const old = kind === "audio" ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
-    if (old !== undefined && old.readyState === "live" && trackDevice(old) === deviceId) return true;
+    const old = kind === 'audio' ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+    if (old !== undefined && old.readyState === 'live' && trackDevice(old) === deviceId) return true;
     let fresh: MediaStreamTrack | undefined;
     try {
       // The old camera is let go first: many cannot be opened twice at once.
-      if (kind === "video") old?.stop();
-      const got = await navigator.mediaDevices.getUserMedia(kind === "audio" ? { audio: trackConstraint(deviceId) } : { video: trackConstraint(deviceId) });
-      fresh = kind === "audio" ? got.getAudioTracks()[0] : got.getVideoTracks()[0];
+      if (kind === 'video') old?.stop();
+      const got = await navigator.mediaDevices.getUserMedia(
+        kind === 'audio' ? { audio: trackConstraint(deviceId) } : { video: trackConstraint(deviceId) },
+      );
+      fresh = kind === 'audio' ? got.getAudioTracks()[0] : got.getVideoTracks()[0];
     } catch {
       fresh = undefined;
     }
@@ -81,7 +88,7 @@ export class CallDevices {
       return false;
     }
     if (fresh === undefined) {
-      this.#o.say(strings.switchFailed(kind === "audio" ? strings.micWord : strings.cameraWord));
+      this.#o.say(strings.switchFailed(kind === 'audio' ? strings.micWord : strings.cameraWord));
       return false;
     }
     if (old !== undefined) {
@@ -92,15 +99,15 @@ export class CallDevices {
     }
     stream.addTrack(fresh);
     this.#watch(fresh);
-    if (kind === "audio" || !this.#o.sharing()) await call.replaceTrack(kind, fresh);
-    this.#o.remember(kind === "audio" ? { micId: deviceId } : { cameraId: deviceId });
+    if (kind === 'audio' || !this.#o.sharing()) await call.replaceTrack(kind, fresh);
+    this.#o.remember(kind === 'audio' ? { micId: deviceId } : { cameraId: deviceId });
     this.#o.changed();
     await this.refresh();
     return true;
   }
 
-  readonly #onCamera = (): void => void this.switchTo("video", this.#o.selects.camera.value);
-  readonly #onMic = (): void => void this.switchTo("audio", this.#o.selects.mic.value);
+  readonly #onCamera = (): void => void this.switchTo('video', this.#o.selects.camera.value);
+  readonly #onMic = (): void => void this.switchTo('audio', this.#o.selects.mic.value);
   readonly #onSpeaker = (): void => {
     const id = this.#o.selects.speaker.value;
     if (!canChooseSpeaker()) return;
@@ -110,7 +117,7 @@ export class CallDevices {
 
   #unwatch(track: MediaStreamTrack): void {
     const onEnded = this.#watched.get(track);
-    if (onEnded !== undefined) track.removeEventListener("ended", onEnded);
+    if (onEnded !== undefined) track.removeEventListener('ended', onEnded);
     this.#watched.delete(track);
   }
 
@@ -119,7 +126,7 @@ export class CallDevices {
     const onEnded = (): void => {
       if (!this.#closed && this.#o.stream.getTracks().includes(track)) void this.#fallBack(track.kind as Kind, trackDevice(track));
     };
-    track.addEventListener("ended", onEnded);
+    track.addEventListener('ended', onEnded);
     this.#watched.set(track, onEnded);
   }
 
@@ -128,9 +135,9 @@ export class CallDevices {
     const devices = await listDevices();
     for (const track of this.#o.stream.getTracks()) {
       const id = trackDevice(track);
-      const kind = track.kind === "audio" ? "audioinput" : "videoinput";
+      const kind = track.kind === 'audio' ? 'audioinput' : 'videoinput';
       // Only judge once labels are readable (a list without ids says nothing).
-      if (id !== undefined && devices.some((d) => d.kind === kind && d.deviceId !== "") && !devices.some((d) => d.deviceId === id)) {
+      if (id !== undefined && devices.some((d) => d.kind === kind && d.deviceId !== '') && !devices.some((d) => d.deviceId === id)) {
         await this.#fallBack(track.kind as Kind, id);
       }
     }
@@ -139,15 +146,15 @@ export class CallDevices {
 
   async #fallBack(kind: Kind, goneId: string | undefined): Promise<void> {
     const { strings } = this.#o;
-    const what = kind === "audio" ? strings.micWord : strings.cameraWord;
+    const what = kind === 'audio' ? strings.micWord : strings.cameraWord;
     const devices = await listDevices();
-    const deviceKind = kind === "audio" ? "audioinput" : "videoinput";
+    const deviceKind = kind === 'audio' ? 'audioinput' : 'videoinput';
     const next = fallbackDevice(devices, deviceKind, goneId);
     if (next === undefined || !(await this.switchTo(kind, next))) {
       this.#o.say(strings.deviceGoneNone(what));
       return;
     }
-    const mine = devices.filter((d) => d.kind === deviceKind && d.deviceId !== "");
+    const mine = devices.filter((d) => d.kind === deviceKind && d.deviceId !== '');
     const index = mine.findIndex((d) => d.deviceId === next);
     this.#o.say(strings.deviceFellBack(what, index < 0 ? next : deviceLabel(mine[index] as MediaDeviceInfo, index, strings)));
   }

@@ -3,15 +3,15 @@
  * a peer that never turns their camera on: with a relay-only policy and bad TURN credentials
  * Chrome stays in "new" forever, so the tile alone would say "waiting" indefinitely.
  */
-import type { IceFailure } from "../src/index.ts";
-import type { Strings } from "./i18n/en.ts";
+import type { IceFailure } from '../src/index.ts';
+import type { Strings } from './i18n/en.ts';
 
 /** The sentence shown for `peer`; the English relay wording is relied on by test/browser/turn-relay. */
 export function describeIceFailure(strings: Strings, peer: string, failure: IceFailure, relayOnly: boolean): string {
   const refused = failure.candidateErrors.some((e) => e.errorCode === 401);
-  const detail = refused ? strings.relayRefusedDetail : "";
+  const detail = refused ? strings.relayRefusedDetail : '';
   if (relayOnly) return strings.relayFailed(peer, detail);
-  if (failure.reason === "no-candidates") return strings.noCandidates(peer, detail);
+  if (failure.reason === 'no-candidates') return strings.noCandidates(peer, detail);
   return strings.noPath(peer);
 }
 
@@ -38,7 +38,9 @@ export class CallProblems {
 
   #render(): void {
     // textContent: peer names are any Unicode, never markup.
-    this.#element.replaceChildren(...[...this.#lines.values()].map((line) => Object.assign(document.createElement("p"), { textContent: line })));
+    this.#element.replaceChildren(
+      ...[...this.#lines.values()].map((line) => Object.assign(document.createElement('p'), { textContent: line })),
+    );
     this.#element.hidden = this.#lines.size === 0;
   }
 }

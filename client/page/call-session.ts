@@ -17,18 +17,18 @@ import {
   type TrackKind,
   type DeviceChoice,
   canShareScreen,
-} from "../src/index.ts";
-import { CallDevices } from "./call-devices.ts";
-import type { CallProblems } from "./call-problems.ts";
-import { describeIceFailure } from "./call-problems.ts";
-import type { ChatPanel } from "./chat-panel.ts";
-import { canChooseSpeaker } from "./device-pickers.ts";
-import type { PageElements } from "./elements.ts";
-import type { Strings } from "./i18n/en.ts";
-import { type InviteParams, inviteUrl } from "./invite.ts";
-import type { TileLayout } from "./layout.ts";
-import { LINK_COPIED_MS, LOCAL_METER_MS, LOCAL_SPEAKING_LEVEL, SPEAKING_HOLD_MS } from "./page-constants.ts";
-import type { TileGrid } from "./tiles.ts";
+} from '../src/index.ts';
+import { CallDevices } from './call-devices.ts';
+import type { CallProblems } from './call-problems.ts';
+import { describeIceFailure } from './call-problems.ts';
+import type { ChatPanel } from './chat-panel.ts';
+import { canChooseSpeaker } from './device-pickers.ts';
+import type { PageElements } from './elements.ts';
+import type { Strings } from './i18n/en.ts';
+import { type InviteParams, inviteUrl } from './invite.ts';
+import type { TileLayout } from './layout.ts';
+import { LINK_COPIED_MS, LOCAL_METER_MS, LOCAL_SPEAKING_LEVEL, SPEAKING_HOLD_MS } from './page-constants.ts';
+import type { TileGrid } from './tiles.ts';
 
 /** What a call needs from the page around it (objects that live as long as the page). */
 export interface CallSessionOptions {
@@ -51,8 +51,8 @@ export interface CallSessionOptions {
 
 /** A peer's `metadata.displayName`, when its application set one (a non-empty string). */
 export function displayName(metadata: Record<string, unknown> | undefined): string | undefined {
-  const value = metadata?.["displayName"];
-  return typeof value === "string" && value.trim() !== "" ? value : undefined;
+  const value = metadata?.['displayName'];
+  return typeof value === 'string' && value.trim() !== '' ? value : undefined;
 }
 
 export class CallSession {
@@ -84,15 +84,20 @@ export class CallSession {
       tiles.clear();
       problems.clear();
       el.localVideo.srcObject = null;
-      el.localTile.dataset["speaking"] = "false";
+      el.localTile.dataset['speaking'] = 'false';
       el.unmuteButton.hidden = true;
       el.inviteFallback.hidden = true;
       el.devicesPanel.hidden = true;
-      el.devicesButton.setAttribute("aria-expanded", "false");
+      el.devicesButton.setAttribute('aria-expanded', 'false');
       el.heavyNotice.hidden = true;
     });
 
-    const call = new MeshCall({ signaling: client, localStream: stream, rtcConfiguration: invite.relayOnly ? { iceTransportPolicy: "relay" } : {}, adaptiveQuality: invite.adaptiveQuality });
+    const call = new MeshCall({
+      signaling: client,
+      localStream: stream,
+      rtcConfiguration: invite.relayOnly ? { iceTransportPolicy: 'relay' } : {},
+      adaptiveQuality: invite.adaptiveQuality,
+    });
     this.#call = call;
     this.#defer(() => {
       call.close();
@@ -108,7 +113,7 @@ export class CallSession {
     this.#defer(() => stats.stop());
     const chat = new Chat(client);
     this.#defer(() => chat.close());
-    chat.on("message", (message) => options.chatPanel.show(message, displayName(client.metadataOf(message.from)) ?? message.from));
+    chat.on('message', (message) => options.chatPanel.show(message, displayName(client.metadataOf(message.from)) ?? message.from));
     options.chatPanel.connect((text) => void chat.send(text));
     this.#defer(() => options.chatPanel.clear());
 
@@ -134,58 +139,58 @@ export class CallSession {
     this.#defer(() => this.#stopMeter());
     if (options.speakerId !== undefined && canChooseSpeaker()) void tiles.setSpeaker(options.speakerId);
 
-    share.on("change", ({ track }) => {
+    share.on('change', ({ track }) => {
       this.#shareTrack = track ?? undefined;
       this.#showLocal();
       this.#tellMediaState();
       this.#updateControls();
     });
-    stats.on("sample", (sample) => tiles.setStats(sample));
-    stats.on("local", ({ level, speaking }) => (level === null ? this.#fallBackToMeter() : this.#showLocalSpeaking(speaking)));
-    call.on("peer-added", ({ peer }) => {
+    stats.on('sample', (sample) => tiles.setStats(sample));
+    stats.on('local', ({ level, speaking }) => (level === null ? this.#fallBackToMeter() : this.#showLocalSpeaking(speaking)));
+    call.on('peer-added', ({ peer }) => {
       tiles.add(peer, displayName(client.metadataOf(peer)));
       this.#updatePeople();
     });
-    call.on("peer-removed", ({ peer }) => {
+    call.on('peer-removed', ({ peer }) => {
       tiles.remove(peer);
       problems.clear(peer);
       this.#updatePeople();
     });
-    call.on("peer-media", ({ peer, ...state }) => tiles.setMedia(peer, state));
-    call.on("stream", ({ peer, stream: remote }) => tiles.setStream(peer, remote));
-    call.on("connection-state", ({ peer, state }) => {
+    call.on('peer-media', ({ peer, ...state }) => tiles.setMedia(peer, state));
+    call.on('stream', ({ peer, stream: remote }) => tiles.setStream(peer, remote));
+    call.on('connection-state', ({ peer, state }) => {
       tiles.setState(peer, state);
-      if (state === "connected") problems.clear(peer);
+      if (state === 'connected') problems.clear(peer);
     });
-    call.on("ice-failed", ({ peer, ...failure }) => problems.set(peer, describeIceFailure(S, peer, failure, invite.relayOnly)));
-    call.on("error", ({ error }) => console.warn(error));
-    client.on("peer-joined", ({ name: peer }) => this.#announce(S.peerJoined(peer)));
-    client.on("peer-left", ({ name: peer }) => this.#announce(S.peerLeft(peer)));
-    client.on("error", (error) => console.warn(error));
-    client.on("state", ({ state, error }) => {
+    call.on('ice-failed', ({ peer, ...failure }) => problems.set(peer, describeIceFailure(S, peer, failure, invite.relayOnly)));
+    call.on('error', ({ error }) => console.warn(error));
+    client.on('peer-joined', ({ name: peer }) => this.#announce(S.peerJoined(peer)));
+    client.on('peer-left', ({ name: peer }) => this.#announce(S.peerLeft(peer)));
+    client.on('error', (error) => console.warn(error));
+    client.on('state', ({ state, error }) => {
       options.onSignaling(client);
-      if (state === "closed" && error !== undefined && !this.#closed) options.onEnded(error);
+      if (state === 'closed' && error !== undefined && !this.#closed) options.onEnded(error);
     });
     this.#defer(() => client.removeAllListeners());
 
-    this.#listen(el.micButton, "click", () => this.#toggle("audio"));
-    this.#listen(el.cameraButton, "click", () => this.#toggle("video"));
+    this.#listen(el.micButton, 'click', () => this.#toggle('audio'));
+    this.#listen(el.cameraButton, 'click', () => this.#toggle('video'));
     el.shareButton.hidden = !canShareScreen();
-    this.#listen(el.shareButton, "click", () => void this.#toggleShare());
-    this.#listen(el.devicesButton, "click", () => {
+    this.#listen(el.shareButton, 'click', () => void this.#toggleShare());
+    this.#listen(el.devicesButton, 'click', () => {
       el.devicesPanel.hidden = !el.devicesPanel.hidden;
-      el.devicesButton.setAttribute("aria-expanded", String(!el.devicesPanel.hidden));
+      el.devicesButton.setAttribute('aria-expanded', String(!el.devicesPanel.hidden));
       if (!el.devicesPanel.hidden) void this.#devices?.refresh();
     });
-    this.#listen(el.inviteButton, "click", () => void this.#copyInvite());
+    this.#listen(el.inviteButton, 'click', () => void this.#copyInvite());
     // Nobody looks at a hidden page: no statistics sampling, no meter, until it is shown.
     const onVisibility = (): void => {
-      const hidden = document.visibilityState === "hidden";
+      const hidden = document.visibilityState === 'hidden';
       call.setStatsPaused(hidden);
       // The fallback meter too; the first sample after the page is shown again restarts it.
       if (hidden) this.#stopMeter();
     };
-    this.#listen(document, "visibilitychange", onVisibility);
+    this.#listen(document, 'visibilitychange', onVisibility);
     onVisibility();
 
     this.#showLocal();
@@ -224,37 +229,40 @@ export class CallSession {
   }
 
   #localTrack(kind: TrackKind): MediaStreamTrack | undefined {
-    return kind === "audio" ? this.#media?.getAudioTracks()[0] : this.#media?.getVideoTracks()[0];
+    return kind === 'audio' ? this.#media?.getAudioTracks()[0] : this.#media?.getVideoTracks()[0];
   }
 
   #updateTrackButton(button: HTMLButtonElement, kind: TrackKind, onText: string, offText: string): void {
     const track = this.#localTrack(kind);
     button.disabled = track === undefined;
     const off = track === undefined || !track.enabled;
-    button.setAttribute("aria-pressed", String(off));
+    button.setAttribute('aria-pressed', String(off));
     button.textContent = off ? offText : onText;
   }
 
   #updateControls(): void {
     const { el, strings: S } = this.#o;
-    this.#updateTrackButton(el.micButton, "audio", S.mute, S.unmute);
-    this.#updateTrackButton(el.cameraButton, "video", S.cameraOff, S.cameraOn);
+    this.#updateTrackButton(el.micButton, 'audio', S.mute, S.unmute);
+    this.#updateTrackButton(el.cameraButton, 'video', S.cameraOff, S.cameraOn);
     const sharing = this.#share.sharing;
     el.shareButton.textContent = sharing ? S.stopSharing : S.shareScreen;
-    el.shareButton.setAttribute("aria-pressed", String(sharing));
-    el.app.dataset["sharing"] = String(sharing);
-    const audio = this.#localTrack("audio");
-    const video = this.#localTrack("video");
-    const facts = [audio === undefined ? S.ownNoMic : audio.enabled ? "" : S.ownMuted, video === undefined ? S.ownNoCamera : video.enabled ? "" : S.ownCameraOff];
-    el.localState.textContent = facts.filter((f) => f !== "").join(" · ");
-    el.localTile.dataset["muted"] = String(audio === undefined || !audio.enabled);
+    el.shareButton.setAttribute('aria-pressed', String(sharing));
+    el.app.dataset['sharing'] = String(sharing);
+    const audio = this.#localTrack('audio');
+    const video = this.#localTrack('video');
+    const facts = [
+      audio === undefined ? S.ownNoMic : audio.enabled ? '' : S.ownMuted,
+      video === undefined ? S.ownNoCamera : video.enabled ? '' : S.ownCameraOff,
+    ];
+    el.localState.textContent = facts.filter((f) => f !== '').join(' · ');
+    el.localTile.dataset['muted'] = String(audio === undefined || !audio.enabled);
     el.localVideo.hidden = !sharing && (video === undefined || !video.enabled);
   }
 
   /** What the others' pages show about us (muted mark, a screen shown whole). */
   #tellMediaState(): void {
-    const audio = this.#localTrack("audio");
-    const video = this.#localTrack("video");
+    const audio = this.#localTrack('audio');
+    const video = this.#localTrack('video');
     const sharing = this.#share.sharing;
     this.#call.setMediaState({ audio: audio?.enabled ?? false, video: sharing || (video?.enabled ?? false), screen: sharing });
   }
@@ -262,7 +270,7 @@ export class CallSession {
   #toggle(kind: TrackKind): void {
     const track = this.#localTrack(kind);
     if (track === undefined) return;
-    if (kind === "video" && this.#share.sharing) {
+    if (kind === 'video' && this.#share.sharing) {
       track.enabled = !track.enabled; // the camera is not on the senders while sharing
     } else {
       this.#call.setTrackEnabled(kind, !track.enabled);
@@ -275,7 +283,7 @@ export class CallSession {
     const { el, strings: S } = this.#o;
     const people = this.#call.peers.length + 1;
     el.heavyNotice.hidden = people <= HEAVY_ROOM_SIZE;
-    el.heavyNotice.textContent = people > HEAVY_ROOM_SIZE ? S.heavyCall(people) : "";
+    el.heavyNotice.textContent = people > HEAVY_ROOM_SIZE ? S.heavyCall(people) : '';
     this.#o.layout.refresh();
   }
 
@@ -283,14 +291,14 @@ export class CallSession {
     const { el } = this.#o;
     const screen = this.#share.sharing ? this.#shareTrack : undefined;
     el.localVideo.srcObject = screen !== undefined ? new MediaStream([screen]) : this.#media;
-    el.localTile.dataset["screen"] = String(screen !== undefined);
+    el.localTile.dataset['screen'] = String(screen !== undefined);
   }
 
   /** Our own tile lights up while we speak and the microphone is on. */
   #showLocalSpeaking(speaking: boolean): void {
-    const value = String(speaking && this.#localTrack("audio")?.enabled === true);
+    const value = String(speaking && this.#localTrack('audio')?.enabled === true);
     const tile = this.#o.el.localTile;
-    if (tile.dataset["speaking"] !== value) tile.dataset["speaking"] = value;
+    if (tile.dataset['speaking'] !== value) tile.dataset['speaking'] = value;
   }
 
   /**
@@ -298,7 +306,7 @@ export class CallSession {
    * microphone instead, stopped while the page is hidden.
    */
   #fallBackToMeter(): void {
-    const track = this.#localTrack("audio");
+    const track = this.#localTrack('audio');
     if (this.#localFallback !== undefined || track === undefined) return;
     let meter: LevelMeter;
     try {
@@ -348,7 +356,7 @@ export class CallSession {
       else await this.#share.start();
     } catch (error) {
       // The person cancelled the browser's picker: not worth a sentence.
-      if (!(error instanceof DOMException && error.name === "NotAllowedError")) this.#say(this.#o.strings.shareFailed);
+      if (!(error instanceof DOMException && error.name === 'NotAllowedError')) this.#say(this.#o.strings.shareFailed);
     }
   }
 }

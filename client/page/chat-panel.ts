@@ -2,8 +2,8 @@
  * The chat panel: the message log (role="log", so screen readers hear new messages), the
  * input, and the unread badge on the chat button while the panel is closed.
  */
-import type { ChatMessage } from "../src/index.ts";
-import type { Strings } from "./i18n/en.ts";
+import type { ChatMessage } from '../src/index.ts';
+import type { Strings } from './i18n/en.ts';
 
 export interface ChatElements {
   panel: HTMLElement;
@@ -30,13 +30,13 @@ export class ChatPanel {
     this.#el = elements;
     this.#strings = strings;
     this.#lang = lang;
-    elements.toggle.addEventListener("click", () => this.setOpen(elements.panel.hidden === true));
-    elements.form.addEventListener("submit", (event) => {
+    elements.toggle.addEventListener('click', () => this.setOpen(elements.panel.hidden === true));
+    elements.form.addEventListener('submit', (event) => {
       event.preventDefault();
       const text = elements.input.value;
-      if (text.trim() === "" || this.#send === undefined) return;
+      if (text.trim() === '' || this.#send === undefined) return;
       this.#send(text);
-      elements.input.value = "";
+      elements.input.value = '';
     });
   }
 
@@ -47,37 +47,37 @@ export class ChatPanel {
 
   setOpen(open: boolean): void {
     this.#el.panel.hidden = !open;
-    this.#el.toggle.setAttribute("aria-expanded", String(open));
+    this.#el.toggle.setAttribute('aria-expanded', String(open));
     if (open) {
       this.#setUnread(0);
       this.#el.input.focus();
-      this.#el.log.lastElementChild?.scrollIntoView({ block: "end" });
+      this.#el.log.lastElementChild?.scrollIntoView({ block: 'end' });
     }
   }
 
   /** `label`: the sender's shown name (display name or member name). */
   show(message: ChatMessage, label: string): void {
-    const item = document.createElement("div");
-    item.className = "chat-item";
-    item.dataset["from"] = message.from;
-    item.dataset["own"] = String(message.own);
-    const who = document.createElement("span");
-    who.className = "chat-name";
+    const item = document.createElement('div');
+    item.className = 'chat-item';
+    item.dataset['from'] = message.from;
+    item.dataset['own'] = String(message.own);
+    const who = document.createElement('span');
+    who.className = 'chat-name';
     who.textContent = message.own ? this.#strings.youInChat : label; // textContent: never markup
-    const time = document.createElement("time");
+    const time = document.createElement('time');
     time.dateTime = new Date(message.at).toISOString();
-    this.#time ??= new Intl.DateTimeFormat(this.#lang, { hour: "2-digit", minute: "2-digit" });
+    this.#time ??= new Intl.DateTimeFormat(this.#lang, { hour: '2-digit', minute: '2-digit' });
     time.textContent = this.#time.format(message.at);
-    const text = document.createElement("p");
-    text.className = "chat-text";
+    const text = document.createElement('p');
+    text.className = 'chat-text';
     text.textContent = message.text;
-    item.append(who, " ", time, text);
+    item.append(who, ' ', time, text);
     this.#el.log.append(item);
     while (this.#el.log.childElementCount > MAX_SHOWN) this.#el.log.firstElementChild?.remove();
     if (this.#el.panel.hidden) {
       if (!message.own) this.#setUnread(this.#unread + 1);
     } else {
-      item.scrollIntoView({ block: "end" });
+      item.scrollIntoView({ block: 'end' });
     }
   }
 
@@ -90,9 +90,9 @@ export class ChatPanel {
 
   #setUnread(count: number): void {
     this.#unread = count;
-    this.#el.badge.dataset["unread"] = String(count);
+    this.#el.badge.dataset['unread'] = String(count);
     this.#el.badge.textContent = String(count);
-    this.#el.badge.setAttribute("aria-label", this.#strings.unread(count));
+    this.#el.badge.setAttribute('aria-label', this.#strings.unread(count));
     this.#el.badge.hidden = count === 0;
   }
 }

@@ -18,17 +18,17 @@ export interface InviteParams {
 export function readInvite(location: Location): InviteParams {
   const params = new URLSearchParams(location.search);
   return {
-    room: params.get("room")?.trim() ?? "",
-    name: params.get("name")?.trim() ?? "",
-    relayOnly: params.get("relay") === "1",
-    adaptiveQuality: params.get("adaptive") !== "0",
-    lang: params.get("lang"),
+    room: params.get('room')?.trim() ?? '',
+    name: params.get('name')?.trim() ?? '',
+    relayOnly: params.get('relay') === '1',
+    adaptiveQuality: params.get('adaptive') !== '0',
+    lang: params.get('lang'),
   };
 }
 
 /** `ws://host/signaling` next to an http page, `wss://` next to an https one. */
 export function signalingUrl(location: Location): string {
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${scheme}//${location.host}/signaling`;
 }
 
@@ -38,7 +38,7 @@ export function signalingUrl(location: Location): string {
  */
 export function inviteUrl(location: Location, room: string, lang: string | null = null): string {
   const url = new URL(location.pathname, location.origin);
-  url.searchParams.set("room", room);
-  if (lang !== null) url.searchParams.set("lang", lang);
+  url.searchParams.set('room', room);
+  if (lang !== null) url.searchParams.set('lang', lang);
   return url.toString();
 }

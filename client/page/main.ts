@@ -2,18 +2,26 @@
  * The video chat page: routing between the pre-join screen and a call (call-session.ts), the
  * page's language, and what is remembered between visits. Only the page code touches the DOM.
  */
-import { type DeviceChoice, SignalingClient, SignalingError, type SignalingState, loadChoice, newRoomName, saveChoice } from "../src/index.ts";
-import { describeEnd, stateText } from "./status-text.ts";
-import { CallProblems } from "./call-problems.ts";
-import { CallSession } from "./call-session.ts";
-import { ChatPanel } from "./chat-panel.ts";
-import { findElements } from "./elements.ts";
-import { applyStatic, LANGUAGES, pickLanguage } from "./i18n/index.ts";
-import { inviteUrl, readInvite, signalingUrl } from "./invite.ts";
-import { TileLayout } from "./layout.ts";
-import { openLocalMedia } from "./media.ts";
-import { PreJoin } from "./prejoin.ts";
-import { TileGrid } from "./tiles.ts";
+import {
+  type DeviceChoice,
+  SignalingClient,
+  SignalingError,
+  type SignalingState,
+  loadChoice,
+  newRoomName,
+  saveChoice,
+} from '../src/index.ts';
+import { describeEnd, stateText } from './status-text.ts';
+import { CallProblems } from './call-problems.ts';
+import { CallSession } from './call-session.ts';
+import { ChatPanel } from './chat-panel.ts';
+import { findElements } from './elements.ts';
+import { applyStatic, LANGUAGES, pickLanguage } from './i18n/index.ts';
+import { inviteUrl, readInvite, signalingUrl } from './invite.ts';
+import { TileLayout } from './layout.ts';
+import { openLocalMedia } from './media.ts';
+import { PreJoin } from './prejoin.ts';
+import { TileGrid } from './tiles.ts';
 
 const invite = readInvite(location);
 const lang = pickLanguage(invite.lang, navigator.languages ?? [navigator.language]);
@@ -21,10 +29,10 @@ const S = LANGUAGES[lang];
 const el = findElements();
 
 document.documentElement.lang = lang;
-el.app.dataset["lang"] = lang;
+el.app.dataset['lang'] = lang;
 document.title = S.title;
 const missing = applyStatic(document, S);
-if (missing.length > 0) console.error(`strings missing for ${lang}: ${missing.join(", ")}`);
+if (missing.length > 0) console.error(`strings missing for ${lang}: ${missing.join(', ')}`);
 
 const storage = ((): Storage | undefined => {
   try {
@@ -50,25 +58,25 @@ let session: CallSession | undefined;
 /** Bumped by every join and end, so a join still waiting for the camera can tell it was cancelled. */
 let generation = 0;
 
-function showSignaling(state: SignalingState, room = ""): void {
-  el.app.dataset["signaling"] = state;
+function showSignaling(state: SignalingState, room = ''): void {
+  el.app.dataset['signaling'] = state;
   el.signalingLabel.textContent = stateText(S, state, room);
 }
 
-function showView(view: "join" | "call"): void {
-  el.app.dataset["view"] = view;
-  el.form.hidden = view !== "join";
-  el.callView.hidden = view !== "call";
+function showView(view: 'join' | 'call'): void {
+  el.app.dataset['view'] = view;
+  el.form.hidden = view !== 'join';
+  el.callView.hidden = view !== 'call';
 }
 
 function showJoinError(text: string | null): void {
-  el.joinError.textContent = text ?? "";
+  el.joinError.textContent = text ?? '';
   el.joinError.hidden = text === null;
 }
 
 /** The address bar shows the room's link (never our name), with the language if the link forced one. */
 function showRoomInAddress(room: string): void {
-  history.replaceState(null, "", inviteUrl(location, room, invite.lang === null ? null : lang));
+  history.replaceState(null, '', inviteUrl(location, room, invite.lang === null ? null : lang));
 }
 
 async function join(room: string, name: string, media?: { stream: MediaStream | null; notice: string | null }): Promise<void> {
@@ -84,8 +92,8 @@ async function join(room: string, name: string, media?: { stream: MediaStream | 
     return;
   }
   showRoomInAddress(room);
-  showView("call");
-  showSignaling("connecting");
+  showView('call');
+  showSignaling('connecting');
   el.localName.textContent = S.you(name);
   const { stream, notice } = media ?? (await openLocalMedia(S, { cameraId: saved.cameraId, micId: saved.micId }));
   if (mine !== generation) {
@@ -93,7 +101,7 @@ async function join(room: string, name: string, media?: { stream: MediaStream | 
     for (const track of stream?.getTracks() ?? []) track.stop();
     return;
   }
-  el.notice.textContent = notice ?? "";
+  el.notice.textContent = notice ?? '';
   el.notice.hidden = notice === null;
   try {
     session = new CallSession({
@@ -124,49 +132,49 @@ function end(reason: string | null, preview = false): void {
   const current = session;
   session = undefined;
   current?.close();
-  showSignaling("closed");
-  showView("join");
+  showSignaling('closed');
+  showView('join');
   showJoinError(reason);
   if (preview) void preJoin.open(saved);
 }
 
-el.form.addEventListener("submit", (event) => {
+el.form.addEventListener('submit', (event) => {
   event.preventDefault();
   const room = el.roomInput.value.trim();
   const name = el.nameInput.value.trim();
-  if (room === "" || name === "") {
+  if (room === '' || name === '') {
     showJoinError(S.enterRoomAndName);
     return;
   }
   remember({ ...preJoin.choice, name });
   void join(room, name, preJoin.take());
 });
-el.newRoom.addEventListener("click", () => {
+el.newRoom.addEventListener('click', () => {
   el.roomInput.value = newRoomName();
   showRoomInAddress(el.roomInput.value);
   el.roomNote.hidden = false;
   el.nameInput.focus();
 });
-el.leaveButton.addEventListener("click", () => end(null));
-el.unmuteButton.addEventListener("click", () => {
+el.leaveButton.addEventListener('click', () => end(null));
+el.unmuteButton.addEventListener('click', () => {
   tiles.unmuteAll();
   el.unmuteButton.hidden = true;
 });
 // Closing the tab: say goodbye so the others drop our tile at once, not after a timeout.
-addEventListener("pagehide", () => session?.client.leave());
-addEventListener("pageshow", (event) => {
+addEventListener('pagehide', () => session?.client.leave());
+addEventListener('pageshow', (event) => {
   // Back from the back/forward cache: that call is over.
   if (event.persisted && session !== undefined) end(S.leftPage);
 });
 
 el.roomInput.value = invite.room;
-el.nameInput.value = invite.name !== "" ? invite.name : (saved.name ?? "");
-el.roomNote.hidden = invite.room === "";
-showView("join");
-showSignaling("closed");
+el.nameInput.value = invite.name !== '' ? invite.name : (saved.name ?? '');
+el.roomNote.hidden = invite.room === '';
+showView('join');
+showSignaling('closed');
 // `/?room=R&name=N` joins at once (an automation contract); anything else shows the pre-join screen.
-if (invite.room !== "" && invite.name !== "") void join(invite.room, invite.name);
+if (invite.room !== '' && invite.name !== '') void join(invite.room, invite.name);
 else {
   void preJoin.open(saved);
-  (invite.room === "" ? el.roomInput : el.nameInput).focus();
+  (invite.room === '' ? el.roomInput : el.nameInput).focus();
 }

@@ -5,8 +5,8 @@
  * what happened instead. A chosen device that is gone (unplugged since the last
  * visit) is replaced by any device of its kind.
  */
-import { trackConstraint } from "../src/index.ts";
-import type { Strings } from "./i18n/en.ts";
+import { trackConstraint } from '../src/index.ts';
+import type { Strings } from './i18n/en.ts';
 
 export interface LocalMediaResult {
   /** What we got; null means receive-only. */
@@ -21,7 +21,7 @@ export interface ChosenDevices {
 }
 
 function errorName(error: unknown): string {
-  return error instanceof DOMException || error instanceof Error ? error.name : "Error";
+  return error instanceof DOMException || error instanceof Error ? error.name : 'Error';
 }
 
 async function tryGet(constraints: MediaStreamConstraints): Promise<MediaStream | string> {
@@ -39,7 +39,7 @@ async function tryChosen(audio: string | undefined | false, video: string | unde
     video: video === false ? false : trackConstraint(video),
   };
   const got = await tryGet(constraints);
-  if (got !== "OverconstrainedError" && got !== "NotFoundError") return got;
+  if (got !== 'OverconstrainedError' && got !== 'NotFoundError') return got;
   if ((audio === false || audio === undefined) && (video === false || video === undefined)) return got;
   return await tryGet({ audio: audio !== false, video: video !== false });
 }
@@ -48,13 +48,13 @@ export async function openLocalMedia(strings: Strings, chosen: ChosenDevices = {
   const stillJoin = strings.stillJoin;
   if (navigator.mediaDevices?.getUserMedia === undefined) return { stream: null, notice: `${strings.noMediaApi} ${stillJoin}` };
   const both = await tryChosen(chosen.micId, chosen.cameraId);
-  if (typeof both !== "string") return { stream: both, notice: null };
-  if (both === "NotAllowedError" || both === "SecurityError") return { stream: null, notice: `${strings.mediaRefused} ${stillJoin}` };
+  if (typeof both !== 'string') return { stream: both, notice: null };
+  if (both === 'NotAllowedError' || both === 'SecurityError') return { stream: null, notice: `${strings.mediaRefused} ${stillJoin}` };
   // Missing or busy hardware: find out which half works.
-  const busy = both === "NotReadableError" || both === "AbortError";
+  const busy = both === 'NotReadableError' || both === 'AbortError';
   const audio = await tryChosen(chosen.micId, false);
-  if (typeof audio !== "string") return { stream: audio, notice: busy ? strings.cameraBusySoundOnly : strings.noCameraSoundOnly };
+  if (typeof audio !== 'string') return { stream: audio, notice: busy ? strings.cameraBusySoundOnly : strings.noCameraSoundOnly };
   const video = await tryChosen(false, chosen.cameraId);
-  if (typeof video !== "string") return { stream: video, notice: strings.noMicVideoOnly };
+  if (typeof video !== 'string') return { stream: video, notice: strings.noMicVideoOnly };
   return { stream: null, notice: `${busy ? strings.bothBusy : strings.noneFound} ${stillJoin}` };
 }

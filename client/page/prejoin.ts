@@ -3,11 +3,11 @@
  * choices. The stream it opens is handed to the call on Join (no second permission
  * prompt, and the devices sent are the ones shown).
  */
-import { type DeviceChoice, LevelMeter } from "../src/index.ts";
-import { type DeviceSelects, fillSelects, listDevices, trackDevice } from "./device-pickers.ts";
-import type { Strings } from "./i18n/en.ts";
-import { openLocalMedia } from "./media.ts";
-import { PREJOIN_METER_SCALE } from "./page-constants.ts";
+import { type DeviceChoice, LevelMeter } from '../src/index.ts';
+import { type DeviceSelects, fillSelects, listDevices, trackDevice } from './device-pickers.ts';
+import type { Strings } from './i18n/en.ts';
+import { openLocalMedia } from './media.ts';
+import { PREJOIN_METER_SCALE } from './page-constants.ts';
 
 export interface PreJoinElements {
   video: HTMLVideoElement;
@@ -33,9 +33,9 @@ export class PreJoin {
     this.#el = elements;
     this.#strings = strings;
     const reopen = (): void => void this.open({ cameraId: elements.selects.camera.value, micId: elements.selects.mic.value });
-    elements.selects.camera.addEventListener("change", reopen);
-    elements.selects.mic.addEventListener("change", reopen);
-    elements.selects.speaker.addEventListener("change", () => (this.#speaker = elements.selects.speaker.value));
+    elements.selects.camera.addEventListener('change', reopen);
+    elements.selects.mic.addEventListener('change', reopen);
+    elements.selects.speaker.addEventListener('change', () => (this.#speaker = elements.selects.speaker.value));
   }
 
   /** The choices as shown now (what to remember). */
@@ -45,7 +45,7 @@ export class PreJoin {
     const mic = trackDevice(this.#stream?.getAudioTracks()[0]);
     if (camera !== undefined) choice.cameraId = camera;
     if (mic !== undefined) choice.micId = mic;
-    if (this.#speaker !== undefined && this.#speaker !== "") choice.speakerId = this.#speaker;
+    if (this.#speaker !== undefined && this.#speaker !== '') choice.speakerId = this.#speaker;
     return choice;
   }
 
@@ -68,7 +68,12 @@ export class PreJoin {
     const audio = stream?.getAudioTracks()[0];
     if (audio !== undefined) this.#startMeter(audio);
     // Labels are only readable once a permission was given: list after opening.
-    fillSelects(this.#el.selects, await listDevices(), { camera: trackDevice(video), mic: trackDevice(audio), speaker: this.#speaker }, this.#strings);
+    fillSelects(
+      this.#el.selects,
+      await listDevices(),
+      { camera: trackDevice(video), mic: trackDevice(audio), speaker: this.#speaker },
+      this.#strings,
+    );
   }
 
   /**
@@ -110,9 +115,9 @@ export class PreJoin {
       const meter = this.#meter;
       if (meter === undefined) return;
       const percent = Math.min(100, Math.round(meter.level() * PREJOIN_METER_SCALE));
-      this.#el.meter.dataset["level"] = String(percent);
-      this.#el.meter.setAttribute("aria-valuenow", String(percent));
-      this.#el.meter.style.setProperty("--level", `${percent}%`);
+      this.#el.meter.dataset['level'] = String(percent);
+      this.#el.meter.setAttribute('aria-valuenow', String(percent));
+      this.#el.meter.style.setProperty('--level', `${percent}%`);
       this.#frame = requestAnimationFrame(tick);
     };
     tick();
@@ -122,7 +127,7 @@ export class PreJoin {
     cancelAnimationFrame(this.#frame);
     this.#meter?.close();
     this.#meter = undefined;
-    this.#el.meter.dataset["level"] = "0";
-    this.#el.meter.style.setProperty("--level", "0%");
+    this.#el.meter.dataset['level'] = '0';
+    this.#el.meter.style.setProperty('--level', '0%');
   }
 }

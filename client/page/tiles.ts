@@ -5,8 +5,8 @@
  * (styles.css); layout.ts adds spotlight and full screen.
  */
 
-import type { LinkQuality, PeerState, PeerStatsEvent } from "../src/index.ts";
-import type { Strings } from "./i18n/en.ts";
+import type { LinkQuality, PeerState, PeerStatsEvent } from '../src/index.ts';
+import type { Strings } from './i18n/en.ts';
 
 interface Tile {
   root: HTMLElement;
@@ -17,19 +17,19 @@ interface Tile {
 
 function stateLabel(strings: Strings, state: PeerState): string {
   switch (state) {
-    case "new":
+    case 'new':
       return strings.tileNew;
-    case "connecting":
+    case 'connecting':
       return strings.tileConnecting;
-    case "connected":
+    case 'connected':
       return strings.tileConnected;
-    case "disconnected":
+    case 'disconnected':
       return strings.tileDisconnected;
-    case "failed":
+    case 'failed':
       return strings.tileFailed;
-    case "closed":
+    case 'closed':
       return strings.tileClosed;
-    case "reconnecting":
+    case 'reconnecting':
       return strings.tileReconnecting;
     default: {
       const never: never = state;
@@ -40,11 +40,11 @@ function stateLabel(strings: Strings, state: PeerState): string {
 
 function qualityLabel(strings: Strings, quality: LinkQuality): string {
   switch (quality) {
-    case "good":
+    case 'good':
       return strings.qualityGood;
-    case "weak":
+    case 'weak':
       return strings.qualityWeak;
-    case "bad":
+    case 'bad':
       return strings.qualityBad;
     default: {
       const never: never = quality;
@@ -59,7 +59,7 @@ export class TileGrid {
   readonly #strings: Strings;
   /** Called when the browser refuses to play sound without a user gesture. */
   readonly #onSoundBlocked: () => void;
-  #sinkId = "";
+  #sinkId = '';
 
   constructor(container: HTMLElement, strings: Strings, onSoundBlocked: () => void) {
     this.#container = container;
@@ -71,35 +71,35 @@ export class TileGrid {
   add(peer: string, label?: string): void {
     if (this.#tiles.has(peer)) return;
     const s = this.#strings;
-    const root = document.createElement("figure");
-    root.className = "tile";
-    root.dataset["peer"] = peer;
-    root.dataset["connection"] = "new";
+    const root = document.createElement('figure');
+    root.className = 'tile';
+    root.dataset['peer'] = peer;
+    root.dataset['connection'] = 'new';
     root.tabIndex = 0;
     root.title = s.tileHint;
-    const video = document.createElement("video");
+    const video = document.createElement('video');
     video.autoplay = true;
     video.playsInline = true;
-    const caption = document.createElement("figcaption");
-    const name = document.createElement("span");
-    name.className = "name";
+    const caption = document.createElement('figcaption');
+    const name = document.createElement('span');
+    name.className = 'name';
     name.textContent = label ?? peer; // textContent: names are any Unicode, never markup
-    const muted = document.createElement("span");
-    muted.className = "muted-mark";
+    const muted = document.createElement('span');
+    muted.className = 'muted-mark';
     muted.textContent = s.mutedMark;
-    const state = document.createElement("span");
-    state.className = "state";
-    state.textContent = stateLabel(s, "new");
-    const quality = document.createElement("span");
-    quality.className = "quality";
-    quality.setAttribute("role", "img");
+    const state = document.createElement('span');
+    state.className = 'state';
+    state.textContent = stateLabel(s, 'new');
+    const quality = document.createElement('span');
+    quality.className = 'quality';
+    quality.setAttribute('role', 'img');
     quality.hidden = true;
-    caption.append(quality, name, " ", muted, " ", state);
+    caption.append(quality, name, ' ', muted, ' ', state);
     root.append(video, caption);
     this.#container.append(root);
     this.#tiles.set(peer, { root, video, state, quality });
     this.#count();
-    if (this.#sinkId !== "") void this.#applySink(video);
+    if (this.#sinkId !== '') void this.#applySink(video);
   }
 
   setStream(peer: string, stream: MediaStream): void {
@@ -114,12 +114,12 @@ export class TileGrid {
   setState(peer: string, state: PeerState): void {
     const tile = this.#tiles.get(peer);
     if (tile === undefined) return;
-    tile.root.dataset["connection"] = state;
+    tile.root.dataset['connection'] = state;
     tile.state.textContent = stateLabel(this.#strings, state);
-    if (state !== "connected") {
+    if (state !== 'connected') {
       // A quality reading of a connection that is gone would mislead.
-      delete tile.root.dataset["quality"];
-      delete tile.root.dataset["speaking"];
+      delete tile.root.dataset['quality'];
+      delete tile.root.dataset['speaking'];
       tile.quality.hidden = true;
     }
   }
@@ -130,18 +130,18 @@ export class TileGrid {
    */
   setStats(sample: PeerStatsEvent): void {
     const tile = this.#tiles.get(sample.peer);
-    if (tile === undefined || tile.root.dataset["connection"] !== "connected") return;
+    if (tile === undefined || tile.root.dataset['connection'] !== 'connected') return;
     const s = this.#strings;
     const data = tile.root.dataset;
-    if (data["quality"] !== sample.quality) data["quality"] = sample.quality;
-    const speaking = String(sample.speaking && data["muted"] !== "true");
-    if (data["speaking"] !== speaking) data["speaking"] = speaking;
+    if (data['quality'] !== sample.quality) data['quality'] = sample.quality;
+    const speaking = String(sample.speaking && data['muted'] !== 'true');
+    if (data['speaking'] !== speaking) data['speaking'] = speaking;
     const rtt = sample.rttMs === null ? s.unknownRtt : `${sample.rttMs} ms`;
     const label = `${qualityLabel(s, sample.quality)}. ${s.qualityDetails(rtt, `${sample.lossPercent} %`)}`;
     tile.quality.hidden = false;
     if (tile.quality.title !== label) {
       tile.quality.title = label;
-      tile.quality.setAttribute("aria-label", label);
+      tile.quality.setAttribute('aria-label', label);
     }
   }
 
@@ -150,9 +150,9 @@ export class TileGrid {
     this.add(peer);
     const tile = this.#tiles.get(peer);
     if (tile === undefined) return;
-    tile.root.dataset["muted"] = String(!media.audio);
-    tile.root.dataset["screen"] = String(media.screen);
-    if (!media.audio) tile.root.dataset["speaking"] = "false";
+    tile.root.dataset['muted'] = String(!media.audio);
+    tile.root.dataset['screen'] = String(media.screen);
+    if (!media.audio) tile.root.dataset['speaking'] = 'false';
   }
 
   remove(peer: string): void {
@@ -188,13 +188,13 @@ export class TileGrid {
   }
 
   #count(): void {
-    this.#container.dataset["count"] = String(this.#tiles.size);
+    this.#container.dataset['count'] = String(this.#tiles.size);
   }
 
   #play(video: HTMLVideoElement): void {
     video.play().catch((error: unknown) => {
       // AbortError only means a newer srcObject replaced this one.
-      if (!(error instanceof DOMException) || error.name !== "NotAllowedError") return;
+      if (!(error instanceof DOMException) || error.name !== 'NotAllowedError') return;
       // Autoplay with sound refused (no gesture yet): play muted, offer a button.
       video.muted = true;
       void video.play().catch(() => undefined);

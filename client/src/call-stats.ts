@@ -7,8 +7,8 @@
  * With a MeshCall the samples come from each connection's one sampler (MeshCall.onStats),
  * shared with the media-stall watch: no getStats() of its own. Another source is polled.
  */
-import { type LinkSample, type StatsCounters, readLinkSample } from "./link-quality.ts";
-import { TypedEmitter } from "./typed-emitter.ts";
+import { type LinkSample, type StatsCounters, readLinkSample } from './link-quality.ts';
+import { TypedEmitter } from './typed-emitter.ts';
 
 /** What CallStats needs from a MeshCall. */
 export interface StatsSource {
@@ -18,7 +18,7 @@ export interface StatsSource {
   onStats?(listener: (peer: string, report: RTCStatsReport) => void): () => void;
 }
 
-export interface PeerStatsEvent extends Omit<LinkSample, "counters" | "localAudioLevel"> {
+export interface PeerStatsEvent extends Omit<LinkSample, 'counters' | 'localAudioLevel'> {
   peer: string;
   speaking: boolean;
 }
@@ -45,7 +45,7 @@ export interface CallStatsOptions {
 
 const STATS_TIMEOUT_MS = 2_000;
 /** Our own speaking state, next to the peers' in the same map. */
-const SELF = Symbol("self");
+const SELF = Symbol('self');
 
 export class CallStats extends TypedEmitter<CallStatsEvents> {
   readonly #source: StatsSource;
@@ -100,8 +100,8 @@ export class CallStats extends TypedEmitter<CallStatsEvents> {
     this.#counters.set(peer, sample.counters);
     if (first) return; // loss and level need two samples
     const { counters: _counters, localAudioLevel, ...rest } = sample;
-    this.emit("sample", { peer, ...rest, speaking: this.#speaking(peer, sample.audioLevel) });
-    this.emit("local", { level: localAudioLevel, speaking: localAudioLevel !== null && this.#speaking(SELF, localAudioLevel) });
+    this.emit('sample', { peer, ...rest, speaking: this.#speaking(peer, sample.audioLevel) });
+    this.emit('local', { level: localAudioLevel, speaking: localAudioLevel !== null && this.#speaking(SELF, localAudioLevel) });
   }
 
   #speaking(who: string | typeof SELF, level: number): boolean {

@@ -10,9 +10,9 @@
  *
  *   { "chat": { "id": "<1..64 chars>", "text": "<1..2000 chars>", "at": <ms since epoch> } }
  */
-import type { SignalingClientEvents } from "./signaling-events.ts";
-import { newSessionId } from "./signal-data.ts";
-import { TypedEmitter } from "./typed-emitter.ts";
+import type { SignalingClientEvents } from './signaling-events.ts';
+import { newSessionId } from './signal-data.ts';
+import { TypedEmitter } from './typed-emitter.ts';
 
 export const MAX_CHAT_LENGTH = 2000;
 
@@ -52,12 +52,12 @@ interface Sent {
 const SEEN_PER_SENDER = 500;
 
 export function parseChat(data: Record<string, unknown>): { id: string; text: string; at: number } | null {
-  const chat = data["chat"];
-  if (typeof chat !== "object" || chat === null || Array.isArray(chat)) return null;
+  const chat = data['chat'];
+  if (typeof chat !== 'object' || chat === null || Array.isArray(chat)) return null;
   const { id, text, at } = chat as Record<string, unknown>;
-  if (typeof id !== "string" || id.length === 0 || id.length > 64) return null;
-  if (typeof text !== "string" || text.trim() === "" || [...text].length > MAX_CHAT_LENGTH) return null;
-  return { id, text, at: typeof at === "number" && Number.isFinite(at) ? at : Date.now() };
+  if (typeof id !== 'string' || id.length === 0 || id.length > 64) return null;
+  if (typeof text !== 'string' || text.trim() === '' || [...text].length > MAX_CHAT_LENGTH) return null;
+  return { id, text, at: typeof at === 'number' && Number.isFinite(at) ? at : Date.now() };
 }
 
 export class Chat extends TypedEmitter<ChatEvents> {
@@ -72,8 +72,8 @@ export class Chat extends TypedEmitter<ChatEvents> {
     this.#signaling = signaling;
     this.#resendWindowMs = options.resendWindowMs ?? 15_000;
     this.#unsubscribe = [
-      signaling.on("broadcast", ({ from, data }) => this.#receive(from, data)),
-      signaling.on("joined", ({ rejoin }) => {
+      signaling.on('broadcast', ({ from, data }) => this.#receive(from, data)),
+      signaling.on('joined', ({ rejoin }) => {
         if (rejoin) this.#resend();
       }),
     ];
@@ -82,13 +82,13 @@ export class Chat extends TypedEmitter<ChatEvents> {
   /** Sends `text` to the room; returns our copy (emitted as a `message` too), or null for empty or too long text. */
   send(text: string): ChatMessage | null {
     const trimmed = text.trim();
-    if (trimmed === "" || [...trimmed].length > MAX_CHAT_LENGTH) return null;
+    if (trimmed === '' || [...trimmed].length > MAX_CHAT_LENGTH) return null;
     const message: ChatMessage = { id: newSessionId(), from: this.#signaling.name, text: trimmed, at: Date.now(), own: true };
     const entry: Sent = { message, sentAt: Date.now(), delivered: false };
     entry.delivered = this.#signaling.broadcast(this.#wire(message));
     this.#sent.push(entry);
     this.#prune();
-    this.emit("message", message);
+    this.emit('message', message);
     return message;
   }
 
@@ -130,6 +130,6 @@ export class Chat extends TypedEmitter<ChatEvents> {
     if (seen.has(chat.id)) return;
     seen.add(chat.id);
     if (seen.size > SEEN_PER_SENDER) seen.delete(seen.values().next().value as string);
-    this.emit("message", { id: chat.id, from, text: chat.text, at: chat.at, own: false });
+    this.emit('message', { id: chat.id, from, text: chat.text, at: chat.at, own: false });
   }
 }

@@ -1,6 +1,6 @@
-import type { ClientCloseCodeValue, CloseCodeDecisions, CloseCodeRanges, CloseDecision, ErrorCodeValue } from "../../protocol/wire.js";
+import type { ClientCloseCodeValue, CloseCodeDecisions, CloseCodeRanges, CloseDecision, ErrorCodeValue } from '../../protocol/wire.js';
 
-export type { CloseDecision } from "../../protocol/wire.js";
+export type { CloseDecision } from '../../protocol/wire.js';
 
 /**
  * What the client does when the socket closes without `leave()`: protocol/wire.d.ts's
@@ -12,38 +12,38 @@ export type { CloseDecision } from "../../protocol/wire.js";
  * different decision does not compile.
  */
 export const CLOSE_DECISIONS = {
-  1000: "stop",
-  1001: "reconnect",
-  1002: "stop",
-  1003: "stop",
-  1005: "reconnect",
-  1006: "reconnect",
-  1007: "stop",
-  1008: "stop",
-  1009: "stop",
-  1010: "stop",
-  1011: "reconnect",
-  1012: "reconnect",
-  1013: "reconnect",
-  1014: "reconnect",
-  1015: "stop",
-  4000: "stop",
-  4001: "stop",
+  1000: 'stop',
+  1001: 'reconnect',
+  1002: 'stop',
+  1003: 'stop',
+  1005: 'reconnect',
+  1006: 'reconnect',
+  1007: 'stop',
+  1008: 'stop',
+  1009: 'stop',
+  1010: 'stop',
+  1011: 'reconnect',
+  1012: 'reconnect',
+  1013: 'reconnect',
+  1014: 'reconnect',
+  1015: 'stop',
+  4000: 'stop',
+  4001: 'stop',
 } as const satisfies CloseCodeDecisions;
 
 /** Codes the table does not list decide by range; anything else reconnects (a proxy may invent a code). */
 export const CLOSE_RANGES = [
-  { from: 3000, to: 3999, owner: "library", decision: "reconnect" },
-  { from: 4000, to: 4499, owner: "server", decision: "stop" },
-  { from: 4500, to: 4899, owner: "server", decision: "reconnect" },
-  { from: 4900, to: 4999, owner: "client", decision: "reconnect" },
+  { from: 3000, to: 3999, owner: 'library', decision: 'reconnect' },
+  { from: 4000, to: 4499, owner: 'server', decision: 'stop' },
+  { from: 4500, to: 4899, owner: 'server', decision: 'reconnect' },
+  { from: 4900, to: 4999, owner: 'client', decision: 'reconnect' },
 ] as const satisfies CloseCodeRanges;
 
 /** Applies the table to a close code. */
 export function closeDecision(code: number): CloseDecision {
   const listed = (CLOSE_DECISIONS as Partial<Record<number, CloseDecision>>)[code];
   if (listed !== undefined) return listed;
-  return CLOSE_RANGES.find((range) => code >= range.from && code <= range.to)?.decision ?? "reconnect";
+  return CLOSE_RANGES.find((range) => code >= range.from && code <= range.to)?.decision ?? 'reconnect';
 }
 
 /**
@@ -54,11 +54,11 @@ export const CLIENT_CLOSE_DEAD_LINK: ClientCloseCodeValue = 4900;
 
 /** Server error codes that end the session when they answer a join. */
 const FATAL_JOIN_ERRORS: ReadonlySet<string> = new Set<ErrorCodeValue>([
-  "bad-request",
-  "unauthorized",
-  "room-full",
-  "already-joined",
-  "name-taken",
+  'bad-request',
+  'unauthorized',
+  'room-full',
+  'already-joined',
+  'name-taken',
 ]);
 
 /**
@@ -67,6 +67,6 @@ const FATAL_JOIN_ERRORS: ReadonlySet<string> = new Set<ErrorCodeValue>([
  * socket (it has not yet noticed it died), and that hold ends by itself.
  */
 export function joinErrorDecision(code: string, isRejoin: boolean): CloseDecision {
-  if (code === "name-taken" && isRejoin) return "reconnect";
-  return FATAL_JOIN_ERRORS.has(code) ? "stop" : "reconnect";
+  if (code === 'name-taken' && isRejoin) return 'reconnect';
+  return FATAL_JOIN_ERRORS.has(code) ? 'stop' : 'reconnect';
 }

@@ -17,19 +17,19 @@
  * on ICE restarts when Chromium offered first), so there the default is left alone.
  */
 
-const PREFERRED_VIDEO = "video/vp8";
+const PREFERRED_VIDEO = 'video/vp8';
 
 type CapabilitiesSource = { getCapabilities?: (kind: string) => RTCRtpCapabilities | null } | undefined;
 
 /** Retransmission and protection entries, which carry no picture of their own. */
-const NOT_A_PICTURE = new Set(["video/rtx", "video/red", "video/ulpfec", "video/flexfec-03"]);
+const NOT_A_PICTURE = new Set(['video/rtx', 'video/red', 'video/ulpfec', 'video/flexfec-03']);
 
 /**
  * The receiver's video codecs with VP8 first; null when nothing needs changing (VP8 leads
  * already, the engine has no VP8, or it cannot tell).
  */
 export function preferredVideoCodecs(source: CapabilitiesSource): RTCRtpCodec[] | null {
-  const codecs = source?.getCapabilities?.("video")?.codecs;
+  const codecs = source?.getCapabilities?.('video')?.codecs;
   if (codecs === undefined || codecs.length === 0) return null;
   const lead = codecs.find((c) => !NOT_A_PICTURE.has(c.mimeType.toLowerCase()));
   if (lead === undefined || lead.mimeType.toLowerCase() === PREFERRED_VIDEO) return null;
@@ -47,7 +47,7 @@ export function preferVp8(pc: RTCPeerConnection): void {
   const codecs = preferredVideoCodecs(Receiver);
   if (codecs === null) return;
   for (const transceiver of pc.getTransceivers()) {
-    if (transceiver.receiver.track.kind !== "video" || transceiver.currentDirection === "stopped") continue;
+    if (transceiver.receiver.track.kind !== 'video' || transceiver.currentDirection === 'stopped') continue;
     try {
       transceiver.setCodecPreferences?.(codecs);
     } catch {

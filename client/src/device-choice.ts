@@ -16,17 +16,17 @@ export interface KeyValueStore {
   setItem(key: string, value: string): void;
 }
 
-const KEY = "video-chat:choices";
-const FIELDS = ["cameraId", "micId", "speakerId", "name"] as const;
+const KEY = 'video-chat:choices';
+const FIELDS = ['cameraId', 'micId', 'speakerId', 'name'] as const;
 
 export function loadChoice(store: KeyValueStore | undefined): DeviceChoice {
   try {
-    const raw: unknown = JSON.parse(store?.getItem(KEY) ?? "{}");
-    if (typeof raw !== "object" || raw === null) return {};
+    const raw: unknown = JSON.parse(store?.getItem(KEY) ?? '{}');
+    if (typeof raw !== 'object' || raw === null) return {};
     const choice: DeviceChoice = {};
     for (const field of FIELDS) {
       const value = (raw as Record<string, unknown>)[field];
-      if (typeof value === "string" && value.length <= 256) choice[field] = value;
+      if (typeof value === 'string' && value.length <= 256) choice[field] = value;
     }
     return choice;
   } catch {
@@ -43,18 +43,22 @@ export function saveChoice(store: KeyValueStore | undefined, choice: DeviceChoic
   }
 }
 
-export type DeviceKind = "videoinput" | "audioinput" | "audiooutput";
+export type DeviceKind = 'videoinput' | 'audioinput' | 'audiooutput';
 
 /** getUserMedia constraints for a chosen device (any device of that kind when none is chosen). */
 export function trackConstraint(deviceId: string | undefined): MediaTrackConstraints | true {
-  return deviceId === undefined || deviceId === "" ? true : { deviceId: { exact: deviceId } };
+  return deviceId === undefined || deviceId === '' ? true : { deviceId: { exact: deviceId } };
 }
 
 /**
  * The device to use instead of `goneId` (unplugged): the system default when there is one,
  * else the first left of that kind; undefined when none is left.
  */
-export function fallbackDevice(devices: readonly Pick<MediaDeviceInfo, "deviceId" | "kind">[], kind: DeviceKind, goneId: string | undefined): string | undefined {
-  const left = devices.filter((d) => d.kind === kind && d.deviceId !== "" && d.deviceId !== goneId);
-  return (left.find((d) => d.deviceId === "default") ?? left[0])?.deviceId;
+export function fallbackDevice(
+  devices: readonly Pick<MediaDeviceInfo, 'deviceId' | 'kind'>[],
+  kind: DeviceKind,
+  goneId: string | undefined,
+): string | undefined {
+  const left = devices.filter((d) => d.kind === kind && d.deviceId !== '' && d.deviceId !== goneId);
+  return (left.find((d) => d.deviceId === 'default') ?? left[0])?.deviceId;
 }

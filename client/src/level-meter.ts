@@ -22,7 +22,7 @@ export class LevelMeter {
   /** Root mean square of the last few milliseconds, 0..1. */
   level(): number {
     // A context started without a user gesture may be suspended; resuming is harmless.
-    if (this.#context.state === "suspended") void this.#context.resume().catch(() => undefined);
+    if (this.#context.state === 'suspended') void this.#context.resume().catch(() => undefined);
     this.#analyser.getFloatTimeDomainData(this.#buffer);
     let sum = 0;
     for (const v of this.#buffer) sum += v * v;

@@ -8,7 +8,7 @@
  * do, Firefox does not). Pure functions over plain objects, so they are tested without a browser.
  */
 
-export type LinkQuality = "good" | "weak" | "bad";
+export type LinkQuality = 'good' | 'weak' | 'bad';
 
 /** The counters kept between two samples. */
 export interface StatsCounters {
@@ -45,12 +45,12 @@ export const BAD_LOSS_PERCENT = 10;
 
 type Stat = Record<string, unknown> & { type?: string; kind?: string };
 
-const num = (value: unknown): number | undefined => (typeof value === "number" && Number.isFinite(value) ? value : undefined);
+const num = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
 
 export function classify(rttMs: number | null, lossPercent: number): LinkQuality {
-  if ((rttMs !== null && rttMs >= BAD_RTT_MS) || lossPercent >= BAD_LOSS_PERCENT) return "bad";
-  if ((rttMs !== null && rttMs >= WEAK_RTT_MS) || lossPercent >= WEAK_LOSS_PERCENT) return "weak";
-  return "good";
+  if ((rttMs !== null && rttMs >= BAD_RTT_MS) || lossPercent >= BAD_LOSS_PERCENT) return 'bad';
+  if ((rttMs !== null && rttMs >= WEAK_RTT_MS) || lossPercent >= WEAK_LOSS_PERCENT) return 'weak';
+  return 'good';
 }
 
 /** Reads one report (anything with forEach over stats objects) against the previous counters. */
@@ -67,23 +67,23 @@ export function readLinkSample(report: { forEach(fn: (stat: Stat) => void): void
   let localEnergy: number | undefined;
   let localDuration: number | undefined;
   report.forEach((s) => {
-    if (s.type === "candidate-pair" && (s["nominated"] === true || s["selected"] === true) && s["state"] === "succeeded") {
-      pairRtt = num(s["currentRoundTripTime"]) ?? pairRtt;
-    } else if (s.type === "remote-inbound-rtp") {
-      remoteRtt = num(s["roundTripTime"]) ?? remoteRtt;
-    } else if (s.type === "inbound-rtp") {
-      received += num(s["packetsReceived"]) ?? 0;
-      lost += Math.max(0, num(s["packetsLost"]) ?? 0);
-      if (s.kind === "video") framesDecoded += num(s["framesDecoded"]) ?? 0;
-      if (s.kind === "audio") {
-        audioLevel = Math.max(audioLevel, num(s["audioLevel"]) ?? 0);
-        audioEnergy += num(s["totalAudioEnergy"]) ?? 0;
-        audioDuration += num(s["totalSamplesDuration"]) ?? 0;
+    if (s.type === 'candidate-pair' && (s['nominated'] === true || s['selected'] === true) && s['state'] === 'succeeded') {
+      pairRtt = num(s['currentRoundTripTime']) ?? pairRtt;
+    } else if (s.type === 'remote-inbound-rtp') {
+      remoteRtt = num(s['roundTripTime']) ?? remoteRtt;
+    } else if (s.type === 'inbound-rtp') {
+      received += num(s['packetsReceived']) ?? 0;
+      lost += Math.max(0, num(s['packetsLost']) ?? 0);
+      if (s.kind === 'video') framesDecoded += num(s['framesDecoded']) ?? 0;
+      if (s.kind === 'audio') {
+        audioLevel = Math.max(audioLevel, num(s['audioLevel']) ?? 0);
+        audioEnergy += num(s['totalAudioEnergy']) ?? 0;
+        audioDuration += num(s['totalSamplesDuration']) ?? 0;
       }
-    } else if (s.type === "media-source" && s.kind === "audio") {
-      localLevel = num(s["audioLevel"]) ?? localLevel;
-      localEnergy = num(s["totalAudioEnergy"]) ?? localEnergy;
-      localDuration = num(s["totalSamplesDuration"]) ?? localDuration;
+    } else if (s.type === 'media-source' && s.kind === 'audio') {
+      localLevel = num(s['audioLevel']) ?? localLevel;
+      localEnergy = num(s['totalAudioEnergy']) ?? localEnergy;
+      localDuration = num(s['totalSamplesDuration']) ?? localDuration;
     }
   });
   const rtt = pairRtt ?? remoteRtt;
@@ -105,6 +105,6 @@ export function readLinkSample(report: { forEach(fn: (stat: Stat) => void): void
   }
   let quality = classify(rttMs, lossPercent);
   // Connected but nothing arrives (the peer's sender stopped, or the path died): not good.
-  if (previous !== undefined && received === previous.received) quality = "bad";
+  if (previous !== undefined && received === previous.received) quality = 'bad';
   return { quality, rttMs, lossPercent: Math.round(lossPercent * 10) / 10, audioLevel, localAudioLevel, counters };
 }

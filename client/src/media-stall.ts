@@ -13,7 +13,7 @@
  * rising. Nothing is sampled while we do not expect media (no transceiver receiving). The
  * reports come from the link's StatsSampler, shared with the call's statistics.
  */
-import { StatsSampler } from "./stats-sampler.ts";
+import { StatsSampler } from './stats-sampler.ts';
 
 export interface MediaStallOptions {
   pc: RTCPeerConnection;
@@ -64,7 +64,7 @@ export class MediaStallMonitor {
   #observe(report: RTCStatsReport): void {
     let count = 0;
     report.forEach((s: { type?: string; packetsReceived?: number }) => {
-      if (s.type === "inbound-rtp") count += s.packetsReceived ?? 0;
+      if (s.type === 'inbound-rtp') count += s.packetsReceived ?? 0;
     });
     const now = Date.now();
     if (count !== this.#lastCount) {
@@ -79,5 +79,5 @@ export class MediaStallMonitor {
 
 /** Some transceiver receives, so the peer sends us something. */
 function expectsMedia(pc: RTCPeerConnection): boolean {
-  return pc.getTransceivers().some((t) => t.currentDirection === "sendrecv" || t.currentDirection === "recvonly");
+  return pc.getTransceivers().some((t) => t.currentDirection === 'sendrecv' || t.currentDirection === 'recvonly');
 }

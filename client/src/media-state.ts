@@ -17,9 +17,9 @@ export interface MediaState {
 
 /** The media state in signal data, or null when `data` is something else (or malformed). */
 export function parseMediaState(data: Record<string, unknown>): MediaState | null {
-  const media = data["media"];
-  if (typeof media !== "object" || media === null || Array.isArray(media)) return null;
+  const media = data['media'];
+  if (typeof media !== 'object' || media === null || Array.isArray(media)) return null;
   const { audio, video, screen } = media as Record<string, unknown>;
-  if (typeof audio !== "boolean" || typeof video !== "boolean") return null;
+  if (typeof audio !== 'boolean' || typeof video !== 'boolean') return null;
   return { audio, video, screen: screen === true };
 }

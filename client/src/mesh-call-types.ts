@@ -1,12 +1,12 @@
 /**
  * The options, events and per-peer record of a MeshCall (mesh-call.ts), apart from its logic.
  */
-import type { MediaState } from "./media-state.ts";
-import type { IceFailure, PeerLink } from "./peer-link.ts";
-import type { ReconnectPolicy } from "./reconnect-policy.ts";
-import type { JoinedEvent, SignalingClientEvents } from "./signaling-events.ts";
-import type { SignalingError } from "./signaling-error.ts";
-import type { MeshSignalData } from "./signal-data.ts";
+import type { MediaState } from './media-state.ts';
+import type { IceFailure, PeerLink } from './peer-link.ts';
+import type { ReconnectPolicy } from './reconnect-policy.ts';
+import type { JoinedEvent, SignalingClientEvents } from './signaling-events.ts';
+import type { SignalingError } from './signaling-error.ts';
+import type { MeshSignalData } from './signal-data.ts';
 
 /** What a MeshCall needs from its signaling link; {@link SignalingClient} provides it. */
 export interface MeshSignaling {
@@ -51,31 +51,31 @@ export interface MeshCallOptions {
 }
 
 /** A peer's connection state, or `reconnecting` from a broken link until its replacement connects. */
-export type PeerState = RTCPeerConnectionState | "reconnecting";
+export type PeerState = RTCPeerConnectionState | 'reconnecting';
 
 /** Events of {@link MeshCall}. */
 export interface MeshCallEvents {
   /** A peer is in the room (a tile can appear before media flows). */
-  "peer-added": { peer: string };
+  'peer-added': { peer: string };
   /** The peer left, or we did: its connection is closed right after this event. */
-  "peer-removed": { peer: string };
+  'peer-removed': { peer: string };
   /** A remote stream of `peer` (emitted once per stream; tracks may be added to it later). */
   stream: { peer: string; stream: MediaStream };
-  "connection-state": { peer: string; state: PeerState };
+  'connection-state': { peer: string; state: PeerState };
   /** The connection with `peer` broke (`reason`); a new one is made after `delayMs`. */
-  "peer-reconnecting": { peer: string; reason: string; delayMs: number; attempt: number };
+  'peer-reconnecting': { peer: string; reason: string; delayMs: number; attempt: number };
   /**
    * The rebuild policy gave up on `peer` (or threw): no new connection is made, the state
    * reads `failed`. A re-join, or an offer from the peer, starts over.
    */
-  "peer-failed": { peer: string; reason: string; attempt: number };
+  'peer-failed': { peer: string; reason: string; attempt: number };
   /**
    * ICE cannot connect to `peer` (see {@link IceFailure}); after `failed` an ICE restart is
    * tried. With `no-candidates` under a relay-only policy, the TURN settings are the suspect.
    */
-  "ice-failed": { peer: string } & IceFailure;
+  'ice-failed': { peer: string } & IceFailure;
   /** What `peer` says about its own media (muted, camera off, sharing its screen). */
-  "peer-media": { peer: string } & MediaState;
+  'peer-media': { peer: string } & MediaState;
   /** A non-fatal problem with one peer's connection. */
   error: { peer: string; error: SignalingError };
 }

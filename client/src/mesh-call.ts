@@ -16,17 +16,17 @@
  * rebuilding stops and the peer reads `failed` until a re-join or the peer's
  * next offer starts over.
  */
-import { type MediaState, parseMediaState } from "./media-state.ts";
-import type { MeshCallEvents, MeshCallOptions, MeshSignaling, PeerConnectionConstructor, PeerEntry, PeerState } from "./mesh-call-types.ts";
-import { MAX_PENDING_CANDIDATES, PeerLink, type LocalMedia, type TrackKind } from "./peer-link.ts";
-import { applyVideoSendSettings, videoSendSettings } from "./send-quality.ts";
-import { ExponentialBackoffPolicy, type ReconnectPolicy, nextDelay } from "./reconnect-policy.ts";
-import type { JoinedEvent } from "./signaling-events.ts";
-import { SignalingError } from "./signaling-error.ts";
-import { type MeshSignalData, parseMeshSignal } from "./signal-data.ts";
-import { TypedEmitter } from "./typed-emitter.ts";
+import { type MediaState, parseMediaState } from './media-state.ts';
+import type { MeshCallEvents, MeshCallOptions, MeshSignaling, PeerConnectionConstructor, PeerEntry, PeerState } from './mesh-call-types.ts';
+import { MAX_PENDING_CANDIDATES, PeerLink, type LocalMedia, type TrackKind } from './peer-link.ts';
+import { applyVideoSendSettings, videoSendSettings } from './send-quality.ts';
+import { ExponentialBackoffPolicy, type ReconnectPolicy, nextDelay } from './reconnect-policy.ts';
+import type { JoinedEvent } from './signaling-events.ts';
+import { SignalingError } from './signaling-error.ts';
+import { type MeshSignalData, parseMeshSignal } from './signal-data.ts';
+import { TypedEmitter } from './typed-emitter.ts';
 
-export type { MeshCallEvents, MeshCallOptions, MeshSignaling, PeerConnectionConstructor, PeerState } from "./mesh-call-types.ts";
+export type { MeshCallEvents, MeshCallOptions, MeshSignaling, PeerConnectionConstructor, PeerState } from './mesh-call-types.ts';
 
 export class MeshCall extends TypedEmitter<MeshCallEvents> {
   readonly #signaling: MeshSignaling;
@@ -52,7 +52,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   constructor(options: MeshCallOptions) {
     super();
     const Ctor = options.RTCPeerConnection ?? (globalThis as { RTCPeerConnection?: PeerConnectionConstructor }).RTCPeerConnection;
-    if (Ctor === undefined) throw new SignalingError("invalid-options", "no RTCPeerConnection implementation available");
+    if (Ctor === undefined) throw new SignalingError('invalid-options', 'no RTCPeerConnection implementation available');
     this.#PeerConnection = Ctor;
     this.#signaling = options.signaling;
     this.#baseConfiguration = options.rtcConfiguration ?? {};
@@ -67,17 +67,17 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     };
     const s = this.#signaling;
     this.#unsubscribe = [
-      s.on("joined", (event) => this.#onJoined(event)),
-      s.on("peer-joined", ({ name }) => {
+      s.on('joined', (event) => this.#onJoined(event)),
+      s.on('peer-joined', ({ name }) => {
         this.#connect(name, true);
         this.#sendMediaState(name);
       }),
-      s.on("signals-lost", ({ peers }) => this.#onSignalsLost(peers)),
-      s.on("peer-left", ({ name }) => this.#remove(name)),
-      s.on("ice-servers", ({ iceServers }) => this.#onIceServers(iceServers)),
-      s.on("signal", ({ from, data }) => this.#onSignal(from, data)),
-      s.on("state", ({ state }) => {
-        if (state === "closed") for (const peer of [...this.#peers.keys()]) this.#remove(peer);
+      s.on('signals-lost', ({ peers }) => this.#onSignalsLost(peers)),
+      s.on('peer-left', ({ name }) => this.#remove(name)),
+      s.on('ice-servers', ({ iceServers }) => this.#onIceServers(iceServers)),
+      s.on('signal', ({ from, data }) => this.#onSignal(from, data)),
+      s.on('state', ({ state }) => {
+        if (state === 'closed') for (const peer of [...this.#peers.keys()]) this.#remove(peer);
       }),
     ];
     // Created after the client joined: treat that join as our first.
@@ -93,7 +93,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   connectionState(peer: string): PeerState | undefined {
     const entry = this.#peers.get(peer);
     if (entry === undefined) return undefined;
-    return this.#shown(entry, entry.link === undefined || entry.link.closed ? "new" : entry.link.connectionState);
+    return this.#shown(entry, entry.link === undefined || entry.link.closed ? 'new' : entry.link.connectionState);
   }
 
   /** Mutes or unmutes (audio) or blanks (video) the local track without renegotiating. */
@@ -144,8 +144,10 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   /** Sends another track of `kind` (a different camera, or a device that appeared later) to everyone. */
   async replaceTrack(kind: TrackKind, track: MediaStreamTrack | null): Promise<void> {
     this.#local.tracks[kind] = track;
-    await Promise.all([...this.#peers.values()].map((entry) => entry.link?.setLocalTrack(kind, track, this.#local.stream) ?? Promise.resolve()));
-    if (kind === "video") this.#applySendSettings();
+    await Promise.all(
+      [...this.#peers.values()].map((entry) => entry.link?.setLocalTrack(kind, track, this.#local.stream) ?? Promise.resolve()),
+    );
+    if (kind === 'video') this.#applySendSettings();
   }
 
   /** Video send settings for the room's size on every link, or on `links` (send-quality.ts). */
@@ -156,7 +158,10 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
       if (link === undefined || link.closed) continue;
       for (const sender of link.videoSenders()) {
         applyVideoSendSettings(sender, settings).catch((cause: unknown) =>
-          this.emit("error", { peer: link.peer, error: new SignalingError("peer-connection", `${link.peer}: setting video send parameters failed`, { cause }) }),
+          this.emit('error', {
+            peer: link.peer,
+            error: new SignalingError('peer-connection', `${link.peer}: setting video send parameters failed`, { cause }),
+          }),
         );
       }
     }
@@ -210,7 +215,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
       const entry = this.#peers.get(peer);
       const link = entry?.link;
       if (entry?.rebuildTimer !== undefined) continue; // a new connection is already on its way
-      if (link !== undefined && !link.closed && link.connectionState === "connected") {
+      if (link !== undefined && !link.closed && link.connectionState === 'connected') {
         // Media does not need the server: keep it, but finish what the outage interrupted.
         if (event.iceServers.length > 0) link.setIceServers(event.iceServers);
         link.resync();
@@ -232,7 +237,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   #onSignal(from: string, raw: Record<string, unknown>): void {
     const media = parseMediaState(raw);
     if (media !== null) {
-      if (this.#peers.has(from)) this.emit("peer-media", { peer: from, ...media });
+      if (this.#peers.has(from)) this.emit('peer-media', { peer: from, ...media });
       return;
     }
     const data = parseMeshSignal(raw);
@@ -244,7 +249,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     if (data.to !== undefined && data.to !== link?.session) return;
     const live = link !== undefined && !link.closed;
     const stale = link?.remoteSession !== undefined && link.remoteSession !== data.session;
-    if ("candidate" in data) {
+    if ('candidate' in data) {
       if (live && !stale) link.receive(data);
       // Ahead of its description: hold it until a connection for that session exists (bounded
       // as a link bounds its own: a peer cannot make us hoard memory).
@@ -256,7 +261,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     if (!live || stale) {
       // An offer from a new connection of the peer: start over too, and answer it. An answer
       // can only be for a connection of ours that is gone: our deadline or rebuild covers it.
-      if (data.description.type !== "offer") return;
+      if (data.description.type !== 'offer') return;
       // Still the peer's connection that broke here: our replacement will tell it to start over.
       if (!live && link !== undefined && data.session === link.remoteSession) return;
       target = this.#connect(from, false, data.session);
@@ -271,9 +276,19 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   #add(peer: string): PeerEntry {
     let entry = this.#peers.get(peer);
     if (entry === undefined) {
-      entry = { link: undefined, streams: new Set(), looseTracks: undefined, early: [], failures: 0, brokenAt: undefined, gaveUp: false, recovering: false, rebuildTimer: undefined };
+      entry = {
+        link: undefined,
+        streams: new Set(),
+        looseTracks: undefined,
+        early: [],
+        failures: 0,
+        brokenAt: undefined,
+        gaveUp: false,
+        recovering: false,
+        rebuildTimer: undefined,
+      };
       this.#peers.set(peer, entry);
-      this.emit("peer-added", { peer });
+      this.emit('peer-added', { peer });
       this.#applySendSettings();
     }
     return entry;
@@ -307,8 +322,8 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
       send: (data: MeshSignalData) => this.#signaling.signal(peer, data),
       onTrack: (event) => this.#onTrack(peer, entry, event),
       onConnectionState: (state) => this.#onConnectionState(peer, entry, state),
-      onError: (error) => this.emit("error", { peer, error }),
-      onIceFailed: (failure) => this.emit("ice-failed", { peer, ...failure }),
+      onError: (error) => this.emit('error', { peer, error }),
+      onIceFailed: (failure) => this.emit('ice-failed', { peer, ...failure }),
       onBroken: (why) => this.#onBroken(peer, link, why),
       settleTimeoutMs: this.#settleTimeoutMs,
       mediaStallMs: this.#mediaStallMs,
@@ -321,25 +336,25 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     entry.link = link;
     // Chromium has encodings before negotiating: its encoder starts at the room's size (else a no-op).
     this.#applySendSettings([link]);
-    this.emit("connection-state", { peer, state: this.#shown(entry, link.connectionState) });
+    this.emit('connection-state', { peer, state: this.#shown(entry, link.connectionState) });
     return link;
   }
 
   #onConnectionState(peer: string, entry: PeerEntry, state: RTCPeerConnectionState): void {
-    if (state === "connected") {
+    if (state === 'connected') {
       entry.recovering = false;
       entry.failures = 0;
       entry.brokenAt = undefined;
       // Senders have encodings once negotiated; the room may have grown meanwhile.
       this.#applySendSettings();
     }
-    this.emit("connection-state", { peer, state: this.#shown(entry, state) });
+    this.emit('connection-state', { peer, state: this.#shown(entry, state) });
   }
 
   /** What the app sees: while recovering, anything short of `connected` is `reconnecting`. */
   #shown(entry: PeerEntry, state: RTCPeerConnectionState): PeerState {
-    if (entry.gaveUp) return "failed";
-    return entry.recovering && state !== "connected" && state !== "closed" ? "reconnecting" : state;
+    if (entry.gaveUp) return 'failed';
+    return entry.recovering && state !== 'connected' && state !== 'closed' ? 'reconnecting' : state;
   }
 
   /** The link gave up: build a new one after the policy's delay (unless the peer beats us to it with a new offer). */
@@ -355,9 +370,9 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     if (delay === null || delay instanceof SignalingError) {
       entry.recovering = false;
       entry.gaveUp = true;
-      if (delay !== null) this.emit("error", { peer, error: delay });
-      this.emit("peer-failed", { peer, reason, attempt: attempt + 1 });
-      this.emit("connection-state", { peer, state: "failed" });
+      if (delay !== null) this.emit('error', { peer, error: delay });
+      this.emit('peer-failed', { peer, reason, attempt: attempt + 1 });
+      this.emit('connection-state', { peer, state: 'failed' });
       return;
     }
     entry.recovering = true;
@@ -365,8 +380,8 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
       entry.rebuildTimer = undefined;
       if (!this.#closed && this.#peers.get(peer) === entry && entry.link === link) this.#connect(peer, true);
     }, delay);
-    this.emit("peer-reconnecting", { peer, reason, delayMs: delay, attempt: attempt + 1 });
-    this.emit("connection-state", { peer, state: "reconnecting" });
+    this.emit('peer-reconnecting', { peer, reason, delayMs: delay, attempt: attempt + 1 });
+    this.emit('connection-state', { peer, state: 'reconnecting' });
   }
 
   #onTrack(peer: string, entry: PeerEntry, event: RTCTrackEvent): void {
@@ -381,7 +396,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     }
     if (entry.streams.has(stream.id)) return;
     entry.streams.add(stream.id);
-    this.emit("stream", { peer, stream });
+    this.emit('stream', { peer, stream });
   }
 
   #remove(peer: string): void {
@@ -392,7 +407,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
     entry.rebuildTimer = undefined;
     // Announced before the connection is closed: closing can block the thread for hundreds
     // of milliseconds (Firefox), and the tile should not wait for that.
-    this.emit("peer-removed", { peer });
+    this.emit('peer-removed', { peer });
     entry.link?.close();
     if (!this.#closed) this.#applySendSettings();
   }

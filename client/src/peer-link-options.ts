@@ -1,9 +1,9 @@
 /** The types a PeerLink is built from and reports with. */
-import type { SignalingError } from "./signaling-error.ts";
-import type { MeshSignalData } from "./signal-data.ts";
+import type { SignalingError } from './signaling-error.ts';
+import type { MeshSignalData } from './signal-data.ts';
 
 /** Audio and video are the only kinds a call carries. */
-export type TrackKind = "audio" | "video";
+export type TrackKind = 'audio' | 'video';
 
 /** An `icecandidateerror`: a STUN or TURN server that could not be used (401: refused credentials). */
 export interface IceCandidateErrorInfo {
@@ -18,7 +18,7 @@ export interface IceCandidateErrorInfo {
  * waits forever in `new` rather than failing; `failed`: ICE tried every pair and none worked.
  */
 export interface IceFailure {
-  reason: "no-candidates" | "failed";
+  reason: 'no-candidates' | 'failed';
   /** The candidate errors of the last gathering (at most 8). */
   candidateErrors: IceCandidateErrorInfo[];
 }

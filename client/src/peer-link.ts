@@ -22,21 +22,21 @@
  * unsettled past the deadline (settle-watchdog.ts), reports the link broken;
  * MeshCall then replaces it with a new connection (and a new session id).
  */
-import { preferVp8 } from "./codec-preference.ts";
-import { MediaStallMonitor } from "./media-stall.ts";
-import { type PeerLinkOptions, type IceCandidateErrorInfo, type IceFailure } from "./peer-link-options.ts";
-import { type DtlsRole, answerRole, oppositeRole, readSetup, readUfrag, withSetup } from "./sdp-lines.ts";
-import { SettleWatchdog } from "./settle-watchdog.ts";
-import { StatsSampler } from "./stats-sampler.ts";
-import { SignalingError } from "./signaling-error.ts";
-import { type MeshSignalData, newSessionId } from "./signal-data.ts";
+import { preferVp8 } from './codec-preference.ts';
+import { MediaStallMonitor } from './media-stall.ts';
+import { type PeerLinkOptions, type IceCandidateErrorInfo, type IceFailure } from './peer-link-options.ts';
+import { type DtlsRole, answerRole, oppositeRole, readSetup, readUfrag, withSetup } from './sdp-lines.ts';
+import { SettleWatchdog } from './settle-watchdog.ts';
+import { StatsSampler } from './stats-sampler.ts';
+import { SignalingError } from './signaling-error.ts';
+import { type MeshSignalData, newSessionId } from './signal-data.ts';
 
-export type { IceCandidateErrorInfo, IceFailure, LocalMedia, PeerLinkOptions, TrackKind } from "./peer-link-options.ts";
+export type { IceCandidateErrorInfo, IceFailure, LocalMedia, PeerLinkOptions, TrackKind } from './peer-link-options.ts';
 
 const MAX_CANDIDATE_ERRORS = 8;
 /** Candidates held before the remote description: a peer cannot make us hoard memory. */
 export const MAX_PENDING_CANDIDATES = 64;
-const KINDS = ["audio", "video"] as const;
+const KINDS = ['audio', 'video'] as const;
 
 export class PeerLink {
   readonly peer: string;
@@ -82,19 +82,19 @@ export class PeerLink {
     const onStats = options.onStats;
     if (onStats !== undefined) {
       const wants = options.wantsStats ?? (() => true);
-      this.#sampler.add(onStats, () => wants() && !this.#closed && pc.connectionState === "connected");
+      this.#sampler.add(onStats, () => wants() && !this.#closed && pc.connectionState === 'connected');
     }
     this.#stall = new MediaStallMonitor({
       pc,
       sampler: this.#sampler,
       stallMs: options.mediaStallMs ?? 0,
-      active: () => !this.#closed && pc.connectionState === "connected" && pc.signalingState === "stable",
+      active: () => !this.#closed && pc.connectionState === 'connected' && pc.signalingState === 'stable',
       onStall: () => pc.restartIce(),
     });
     pc.onnegotiationneeded = () => void this.#negotiate();
     pc.onicecandidate = ({ candidate }) => {
       // A null candidate only marks the end of gathering; peers do not need it.
-      if (candidate !== null && candidate.candidate !== "") {
+      if (candidate !== null && candidate.candidate !== '') {
         this.#gathered++;
         this.#send({ candidate: candidate.toJSON() });
       }
@@ -105,11 +105,11 @@ export class PeerLink {
       this.#candidateErrors.push({ url, errorCode, errorText });
     };
     pc.onicegatheringstatechange = () => {
-      if (pc.iceGatheringState === "gathering") {
+      if (pc.iceGatheringState === 'gathering') {
         this.#gathered = 0;
         this.#candidateErrors = [];
-      } else if (pc.iceGatheringState === "complete" && this.#gathered === 0) {
-        this.#iceFailed("no-candidates");
+      } else if (pc.iceGatheringState === 'complete' && this.#gathered === 0) {
+        this.#iceFailed('no-candidates');
       }
     };
     pc.ontrack = (event) => options.onTrack(event);
@@ -121,8 +121,8 @@ export class PeerLink {
     pc.oniceconnectionstatechange = () => {
       this.#watch();
       // A network change (Wi-Fi to cellular) fails ICE; a restart finds new paths.
-      if (pc.iceConnectionState === "failed") {
-        this.#iceFailed("failed");
+      if (pc.iceConnectionState === 'failed') {
+        this.#iceFailed('failed');
         pc.restartIce();
       }
     };
@@ -134,7 +134,7 @@ export class PeerLink {
         else pc.addTrack(track);
       } else if (options.initiator) {
         // Without a local track, still ask to receive this kind, or the offer would omit it.
-        pc.addTransceiver(kind, { direction: "recvonly" });
+        pc.addTransceiver(kind, { direction: 'recvonly' });
       }
     }
     this.#watch();
@@ -159,8 +159,10 @@ export class PeerLink {
    * description from another session arriving right behind it is recognised as stale.
    */
   receive(data: MeshSignalData): void {
-    if ("description" in data) this.remoteSession ??= data.session;
-    this.#queue = this.#queue.then(() => this.#apply(data)).catch((cause: unknown) => this.#break(`applying a signal failed: ${message(cause)}`, cause));
+    if ('description' in data) this.remoteSession ??= data.session;
+    this.#queue = this.#queue
+      .then(() => this.#apply(data))
+      .catch((cause: unknown) => this.#break(`applying a signal failed: ${message(cause)}`, cause));
   }
 
   /** Fresh ICE servers (TURN credentials expire): used by the next ICE restart. */
@@ -168,7 +170,7 @@ export class PeerLink {
     try {
       this.#pc.setConfiguration({ ...this.#pc.getConfiguration(), iceServers });
     } catch (cause) {
-      this.#report("updating ICE servers", cause);
+      this.#report('updating ICE servers', cause);
     }
   }
 
@@ -179,7 +181,7 @@ export class PeerLink {
    */
   recover(mayRestart: boolean): void {
     if (this.#closed) return;
-    if (this.#pc.signalingState === "stable" && this.#pc.localDescription?.type !== "answer" && !mayRestart) return;
+    if (this.#pc.signalingState === 'stable' && this.#pc.localDescription?.type !== 'answer' && !mayRestart) return;
     this.#unsent = true;
     this.resync();
   }
@@ -195,12 +197,12 @@ export class PeerLink {
     this.#unsent = false;
     const local = this.#pc.localDescription;
     switch (this.#pc.signalingState) {
-      case "have-local-offer":
+      case 'have-local-offer':
         this.#sendLocalDescription();
         break;
-      case "stable":
-        if (local?.type === "answer") this.#sendLocalDescription();
-        else if (this.#pc.connectionState !== "connected") this.#pc.restartIce();
+      case 'stable':
+        if (local?.type === 'answer') this.#sendLocalDescription();
+        else if (this.#pc.connectionState !== 'connected') this.#pc.restartIce();
         break;
       default:
         // Mid-way through answering: the answer goes out when it is made.
@@ -218,8 +220,8 @@ export class PeerLink {
   }
 
   /** Sends `track` (or nothing, for null) as this link's `kind`; renegotiates only if needed. */
-  async setLocalTrack(kind: "audio" | "video", track: MediaStreamTrack | null, stream: MediaStream | null): Promise<void> {
-    const candidates = this.#pc.getTransceivers().filter((t) => t.receiver.track.kind === kind && t.currentDirection !== "stopped");
+  async setLocalTrack(kind: 'audio' | 'video', track: MediaStreamTrack | null, stream: MediaStream | null): Promise<void> {
+    const candidates = this.#pc.getTransceivers().filter((t) => t.receiver.track.kind === kind && t.currentDirection !== 'stopped');
     const transceiver = candidates.find((t) => t.sender.track !== null) ?? candidates[0];
     if (transceiver === undefined) {
       if (track !== null) {
@@ -229,9 +231,9 @@ export class PeerLink {
       return;
     }
     await transceiver.sender.replaceTrack(track);
-    if (track !== null && (transceiver.direction === "recvonly" || transceiver.direction === "inactive")) {
+    if (track !== null && (transceiver.direction === 'recvonly' || transceiver.direction === 'inactive')) {
       if (stream !== null) transceiver.sender.setStreams?.(stream);
-      transceiver.direction = "sendrecv"; // fires negotiationneeded
+      transceiver.direction = 'sendrecv'; // fires negotiationneeded
     }
   }
 
@@ -242,8 +244,8 @@ export class PeerLink {
   /** Senders currently sending video (send-quality.ts tunes them). */
   videoSenders(): RTCRtpSender[] {
     // Test fakes may have no senders at all.
-    if (typeof this.#pc.getSenders !== "function") return [];
-    return this.#pc.getSenders().filter((s) => s.track?.kind === "video");
+    if (typeof this.#pc.getSenders !== 'function') return [];
+    return this.#pc.getSenders().filter((s) => s.track?.kind === 'video');
   }
 
   close(): void {
@@ -283,54 +285,54 @@ export class PeerLink {
     if (this.remoteSession !== undefined && data.session !== this.remoteSession) return;
     if (data.to !== undefined && data.to !== this.session) return;
     const pc = this.#pc;
-    if ("candidate" in data) {
+    if ('candidate' in data) {
       if (pc.remoteDescription === null) {
         if (this.#pendingCandidates.length < MAX_PENDING_CANDIDATES) this.#pendingCandidates.push(data.candidate);
       } else await this.#addCandidate(data.candidate);
       return;
     }
     const description = data.description;
-    if (description.type === "answer" && pc.signalingState !== "have-local-offer") return; // stale answer
+    if (description.type === 'answer' && pc.signalingState !== 'have-local-offer') return; // stale answer
     // Signals are applied one at a time here, so the spec's
     // isSettingRemoteAnswerPending case cannot arise.
-    const offerCollision = description.type === "offer" && (this.#makingOffer || pc.signalingState !== "stable");
+    const offerCollision = description.type === 'offer' && (this.#makingOffer || pc.signalingState !== 'stable');
     this.#ignoreOffer = !this.polite && offerCollision;
     if (this.#ignoreOffer) return;
     await pc.setRemoteDescription(description); // the polite side rolls back implicitly
-    if (description.type === "answer") {
-      const theirs = answerRole(description.sdp ?? "");
+    if (description.type === 'answer') {
+      const theirs = answerRole(description.sdp ?? '');
       if (theirs !== undefined) this.#dtlsRole = oppositeRole(theirs);
     }
     const pending = this.#pendingCandidates;
     this.#pendingCandidates = [];
     for (const candidate of pending) await this.#addCandidate(candidate);
-    if (description.type === "offer") await this.#answer(description.sdp ?? "");
+    if (description.type === 'offer') await this.#answer(description.sdp ?? '');
   }
 
   async #answer(offerSdp: string): Promise<void> {
     const pc = this.#pc;
     preferVp8(pc);
     const role = this.#dtlsRole;
-    if (role !== undefined && readSetup(offerSdp) === "actpass") {
+    if (role !== undefined && readSetup(offerSdp) === 'actpass') {
       // A renegotiation: keep the DTLS role the association has (see the top of this file).
       const answer = await pc.createAnswer();
-      await pc.setLocalDescription({ type: "answer", sdp: withSetup(answer.sdp ?? "", role) });
+      await pc.setLocalDescription({ type: 'answer', sdp: withSetup(answer.sdp ?? '', role) });
     } else {
       await pc.setLocalDescription();
     }
-    this.#dtlsRole ??= answerRole(pc.localDescription?.sdp ?? "");
+    this.#dtlsRole ??= answerRole(pc.localDescription?.sdp ?? '');
     this.#sendLocalDescription();
   }
 
   async #addCandidate(candidate: RTCIceCandidateInit): Promise<void> {
     // A candidate of an earlier ICE round (it crossed our restart) or of an offer we ignored:
     // it cannot apply to the current one, and is no sign of trouble.
-    const ufrag = readUfrag(this.#pc.remoteDescription?.sdp ?? "");
+    const ufrag = readUfrag(this.#pc.remoteDescription?.sdp ?? '');
     if (candidate.usernameFragment != null && ufrag !== undefined && candidate.usernameFragment !== ufrag) return;
     try {
       await this.#pc.addIceCandidate(candidate);
     } catch (cause) {
-      if (!this.#ignoreOffer) this.#report("adding an ICE candidate", cause);
+      if (!this.#ignoreOffer) this.#report('adding an ICE candidate', cause);
     }
   }
 
@@ -348,24 +350,28 @@ export class PeerLink {
   #watch(): void {
     if (this.#closed) return;
     const pc = this.#pc;
-    this.#watchdog.update(pc.connectionState === "connected" && pc.signalingState === "stable");
+    this.#watchdog.update(pc.connectionState === 'connected' && pc.signalingState === 'stable');
   }
 
-  #iceFailed(reason: IceFailure["reason"]): void {
+  #iceFailed(reason: IceFailure['reason']): void {
     if (!this.#closed) this.#options.onIceFailed?.({ reason, candidateErrors: [...this.#candidateErrors] });
   }
 
   /** A non-fatal problem: reported, the link carries on. */
   #report(doing: string, cause: unknown): void {
     if (this.#closed) return;
-    this.#options.onError(new SignalingError("peer-connection", `${this.peer}: ${doing} failed: ${message(cause)}`, { cause }));
+    this.#options.onError(new SignalingError('peer-connection', `${this.peer}: ${doing} failed: ${message(cause)}`, { cause }));
   }
 
   /** Negotiation cannot go on: report it, close, and let MeshCall build a new connection. */
   #break(why: string, cause?: unknown): void {
     if (this.#closed || this.#broken) return;
     this.#broken = true;
-    const error = new SignalingError("peer-connection", `${this.peer}: ${why}; starting a new connection`, cause === undefined ? {} : { cause });
+    const error = new SignalingError(
+      'peer-connection',
+      `${this.peer}: ${why}; starting a new connection`,
+      cause === undefined ? {} : { cause },
+    );
     this.#options.onError(error);
     this.close();
     this.#options.onBroken?.(why);

@@ -3,7 +3,7 @@
  * next delay and the policy may answer `null` to give up. Close codes that mean
  * "do not retry" never reach the policy (see close-codes.ts).
  */
-import { SignalingError } from "./signaling-error.ts";
+import { SignalingError } from './signaling-error.ts';
 
 /** What the client knows when it asks for the next delay. */
 export interface ReconnectContext {
@@ -81,18 +81,25 @@ export function nextDelay(policy: ReconnectPolicy, context: ReconnectContext): n
   try {
     delay = policy.nextRetryDelayInMs(context);
   } catch (cause) {
-    return new SignalingError("policy-failed", `reconnect policy threw, retrying stopped (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
+    return new SignalingError(
+      'policy-failed',
+      `reconnect policy threw, retrying stopped (${cause instanceof Error ? cause.message : String(cause)})`,
+      { cause },
+    );
   }
   if (delay === null) return null;
-  if (typeof delay !== "number" || Number.isNaN(delay)) {
-    return new SignalingError("policy-failed", `reconnect policy answered ${describeValue(delay)}, not a number of milliseconds or null; retrying stopped`);
+  if (typeof delay !== 'number' || Number.isNaN(delay)) {
+    return new SignalingError(
+      'policy-failed',
+      `reconnect policy answered ${describeValue(delay)}, not a number of milliseconds or null; retrying stopped`,
+    );
   }
   return Math.min(MAX_TIMER_MS, Math.max(0, delay));
 }
 
 /** `value` as a message can show it: JSON where it has a form, else its type (`NaN` stays `NaN`). */
 function describeValue(value: unknown): string {
-  if (typeof value === "number") return String(value);
+  if (typeof value === 'number') return String(value);
   try {
     return JSON.stringify(value) ?? typeof value;
   } catch {

@@ -7,7 +7,7 @@
  */
 
 /** 32 symbols, so a byte masked to 5 bits picks one without bias. */
-export const ROOM_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789";
+export const ROOM_ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789';
 
 /** Bits of randomness in a name from {@link newRoomName}. */
 export const ROOM_NAME_BITS = 80;
@@ -16,9 +16,9 @@ export const ROOM_NAME_BITS = 80;
 export function newRoomName(random: (bytes: Uint8Array<ArrayBuffer>) => void = (b) => void globalThis.crypto.getRandomValues(b)): string {
   const bytes = new Uint8Array(16);
   random(bytes);
-  let name = "";
+  let name = '';
   for (let i = 0; i < 16; i++) {
-    if (i > 0 && i % 4 === 0) name += "-";
+    if (i > 0 && i % 4 === 0) name += '-';
     name += ROOM_ALPHABET[(bytes[i] ?? 0) & 31];
   }
   return name;

@@ -4,8 +4,8 @@
  * others see it in our tile; stopping (our button, or the browser's own "stop sharing",
  * which ends the track) puts the camera back.
  */
-import { TypedEmitter } from "./typed-emitter.ts";
-import type { TrackKind } from "./peer-link.ts";
+import { TypedEmitter } from './typed-emitter.ts';
+import type { TrackKind } from './peer-link.ts';
 
 export interface ShareTarget {
   replaceTrack(kind: TrackKind, track: MediaStreamTrack | null): Promise<void>;
@@ -21,7 +21,7 @@ type DisplayMedia = { getDisplayMedia?: (options?: DisplayMediaStreamOptions) =>
 /** False where the browser cannot share a screen at all (iOS, old browsers): hide the button. */
 export function canShareScreen(): boolean {
   const devices = (globalThis.navigator as { mediaDevices?: DisplayMedia } | undefined)?.mediaDevices;
-  return typeof devices?.getDisplayMedia === "function";
+  return typeof devices?.getDisplayMedia === 'function';
 }
 
 export class ScreenShare extends TypedEmitter<ScreenShareEvents> {
@@ -44,16 +44,16 @@ export class ScreenShare extends TypedEmitter<ScreenShareEvents> {
   async start(): Promise<void> {
     if (this.#track !== null) return;
     const devices = navigator.mediaDevices as MediaDevices & DisplayMedia;
-    if (devices.getDisplayMedia === undefined) throw new Error("getDisplayMedia is not available");
+    if (devices.getDisplayMedia === undefined) throw new Error('getDisplayMedia is not available');
     const stream = await devices.getDisplayMedia({ video: { frameRate: 15 }, audio: false });
     const track = stream.getVideoTracks()[0];
     if (track === undefined) return;
     // Text on a shared screen matters more than motion.
-    if ("contentHint" in track) track.contentHint = "detail";
+    if ('contentHint' in track) track.contentHint = 'detail';
     this.#track = track;
-    track.addEventListener("ended", this.#onEnded);
-    await this.#target.replaceTrack("video", track);
-    this.emit("change", { track });
+    track.addEventListener('ended', this.#onEnded);
+    await this.#target.replaceTrack('video', track);
+    this.emit('change', { track });
   }
 
   /** The browser's own "stop sharing" ends the track. */
@@ -63,9 +63,9 @@ export class ScreenShare extends TypedEmitter<ScreenShareEvents> {
     const track = this.#track;
     if (track === null) return;
     this.#track = null;
-    track.removeEventListener("ended", this.#onEnded);
+    track.removeEventListener('ended', this.#onEnded);
     track.stop();
-    await this.#target.replaceTrack("video", this.#camera());
-    this.emit("change", { track: null });
+    await this.#target.replaceTrack('video', this.#camera());
+    this.emit('change', { track: null });
   }
 }

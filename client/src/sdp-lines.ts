@@ -4,7 +4,7 @@
  */
 
 /** DTLS role of one side of an established association (RFC 8842 `a=setup`). */
-export type DtlsRole = "active" | "passive";
+export type DtlsRole = 'active' | 'passive';
 
 const SETUP = /^a=setup:(\S+)\r?$/m;
 const SETUP_ALL = /^a=setup:\S+(\r?)$/gm;
@@ -18,11 +18,11 @@ export function readSetup(sdp: string): string | undefined {
 /** `active` or `passive` from an answer's `a=setup`; undefined for anything else. */
 export function answerRole(sdp: string): DtlsRole | undefined {
   const setup = readSetup(sdp);
-  return setup === "active" || setup === "passive" ? setup : undefined;
+  return setup === 'active' || setup === 'passive' ? setup : undefined;
 }
 
 export function oppositeRole(role: DtlsRole): DtlsRole {
-  return role === "active" ? "passive" : "active";
+  return role === 'active' ? 'passive' : 'active';
 }
 
 /**

@@ -23,7 +23,7 @@ export type MeshSignalData =
   | { session: string; to?: string; candidate: RTCIceCandidateInit };
 
 function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function optional<T>(value: unknown, guard: (v: unknown) => v is T): T | null | undefined | false {
@@ -31,35 +31,35 @@ function optional<T>(value: unknown, guard: (v: unknown) => v is T): T | null | 
   return guard(value) ? value : false;
 }
 
-const isString = (v: unknown): v is string => typeof v === "string";
-const isIndex = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
-const isSessionId = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= 64;
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+const isSessionId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 64;
 
 /**
  * Validates signal data from another browser (which may be buggy or hostile).
  * Returns `null` for anything that is not one of the two shapes above.
  */
 export function parseMeshSignal(data: Record<string, unknown>): MeshSignalData | null {
-  const session = data["session"];
+  const session = data['session'];
   if (!isSessionId(session)) return null;
-  const to = data["to"];
+  const to = data['to'];
   if (to !== undefined && !isSessionId(to)) return null;
   const tag = to === undefined ? { session } : { session, to };
-  const description = data["description"];
+  const description = data['description'];
   if (isObject(description)) {
-    const type = description["type"];
-    const sdp = description["sdp"];
-    if ((type !== "offer" && type !== "answer") || typeof sdp !== "string") return null;
+    const type = description['type'];
+    const sdp = description['sdp'];
+    if ((type !== 'offer' && type !== 'answer') || typeof sdp !== 'string') return null;
     return { ...tag, description: { type, sdp } };
   }
-  const candidate = data["candidate"];
-  if (isObject(candidate) && typeof candidate["candidate"] === "string") {
-    const sdpMid = optional(candidate["sdpMid"], isString);
-    const sdpMLineIndex = optional(candidate["sdpMLineIndex"], isIndex);
-    const usernameFragment = optional(candidate["usernameFragment"], isString);
+  const candidate = data['candidate'];
+  if (isObject(candidate) && typeof candidate['candidate'] === 'string') {
+    const sdpMid = optional(candidate['sdpMid'], isString);
+    const sdpMLineIndex = optional(candidate['sdpMLineIndex'], isIndex);
+    const usernameFragment = optional(candidate['usernameFragment'], isString);
     if (sdpMid === false || sdpMLineIndex === false || usernameFragment === false) return null;
     if (sdpMid == null && sdpMLineIndex == null) return null; // addIceCandidate would throw
-    const init: RTCIceCandidateInit = { candidate: candidate["candidate"] };
+    const init: RTCIceCandidateInit = { candidate: candidate['candidate'] };
     if (sdpMid != null) init.sdpMid = sdpMid;
     if (sdpMLineIndex != null) init.sdpMLineIndex = sdpMLineIndex;
     if (usernameFragment != null) init.usernameFragment = usernameFragment;
@@ -74,5 +74,5 @@ export function newSessionId(): string {
   // getRandomValues works outside secure contexts too (unlike randomUUID),
   // so the page also works on a plain-http LAN address.
   globalThis.crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }

@@ -2,15 +2,23 @@
  * SignalingClient: one member of one room, speaking protocol v1 over a
  * WebSocket, that keeps itself joined across network loss and dyno restarts.
  */
-import { CLIENT_CLOSE_DEAD_LINK, closeDecision, joinErrorDecision } from "./close-codes.ts";
-import { IceRefreshTimer } from "./ice-refresh.ts";
-import { PingWatchdog } from "./ping-watchdog.ts";
-import { type ClientMessage, type IceServersMessage, type JoinedMessage, type Metadata, WIRE_LIMITS, isValidRoomOrName, parseServerMessage } from "./protocol.ts";
-import { ExponentialBackoffPolicy, type ReconnectContext, type ReconnectPolicy, nextDelay } from "./reconnect-policy.ts";
-import { SignalingError } from "./signaling-error.ts";
-import type { JoinedEvent, SignalingClientEvents, SignalingState } from "./signaling-events.ts";
-import { TypedEmitter } from "./typed-emitter.ts";
-import { WS_OPEN, type WebSocketConstructor, type WebSocketLike } from "./websocket-like.ts";
+import { CLIENT_CLOSE_DEAD_LINK, closeDecision, joinErrorDecision } from './close-codes.ts';
+import { IceRefreshTimer } from './ice-refresh.ts';
+import { PingWatchdog } from './ping-watchdog.ts';
+import {
+  type ClientMessage,
+  type IceServersMessage,
+  type JoinedMessage,
+  type Metadata,
+  WIRE_LIMITS,
+  isValidRoomOrName,
+  parseServerMessage,
+} from './protocol.ts';
+import { ExponentialBackoffPolicy, type ReconnectContext, type ReconnectPolicy, nextDelay } from './reconnect-policy.ts';
+import { SignalingError } from './signaling-error.ts';
+import type { JoinedEvent, SignalingClientEvents, SignalingState } from './signaling-events.ts';
+import { TypedEmitter } from './typed-emitter.ts';
+import { WS_OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket-like.ts';
 
 export interface SignalingClientOptions {
   /** `ws(s)://host/signaling`. */
@@ -52,7 +60,7 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
   readonly #watchdog: PingWatchdog;
   readonly #iceRefresh = new IceRefreshTimer(() => this.refreshIceServers());
 
-  #state: SignalingState = "closed";
+  #state: SignalingState = 'closed';
   #socket: WebSocketLike | undefined;
   #connectTimer: ReturnType<typeof setTimeout> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -67,11 +75,11 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
   constructor(options: SignalingClientOptions) {
     super();
     const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (Ctor === undefined) throw new SignalingError("invalid-options", "no WebSocket implementation available");
-    if (!/^(wss?|https?):\/\//i.test(options.url)) throw new SignalingError("invalid-options", `bad url: ${options.url}`);
+    if (Ctor === undefined) throw new SignalingError('invalid-options', 'no WebSocket implementation available');
+    if (!/^(wss?|https?):\/\//i.test(options.url)) throw new SignalingError('invalid-options', `bad url: ${options.url}`);
     const rule = `must be 1-${WIRE_LIMITS.maxNameChars} characters, no control characters`;
-    if (!isValidRoomOrName(options.room)) throw new SignalingError("invalid-options", `room ${rule}`);
-    if (!isValidRoomOrName(options.name)) throw new SignalingError("invalid-options", `name ${rule}`);
+    if (!isValidRoomOrName(options.room)) throw new SignalingError('invalid-options', `room ${rule}`);
+    if (!isValidRoomOrName(options.name)) throw new SignalingError('invalid-options', `name ${rule}`);
     this.url = options.url;
     this.room = options.room;
     this.name = options.name;
@@ -83,8 +91,8 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
     this.#watchdog = new PingWatchdog({
       intervalMs: options.pingIntervalMs ?? 10_000,
       timeoutMs: options.pongTimeoutMs ?? 5_000,
-      sendPing: () => this.#send({ type: "ping" }),
-      onDead: () => this.#retry(new SignalingError("ping-timeout", "no answer to ping: link is dead")),
+      sendPing: () => this.#send({ type: 'ping' }),
+      onDead: () => this.#retry(new SignalingError('ping-timeout', 'no answer to ping: link is dead')),
     });
   }
 
@@ -104,22 +112,22 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
 
   /** Starts connecting. No-op unless `closed`. */
   connect(): void {
-    if (this.#state !== "closed") return;
+    if (this.#state !== 'closed') return;
     this.#retryCount = 0;
     this.#lostAt = undefined;
     this.#resume = undefined;
     this.#lastSeq = 0;
     this.#joinedOnce = false;
     this.#lastJoined = undefined;
-    this.#setState("connecting");
+    this.#setState('connecting');
     this.#openSocket();
   }
 
   /** Sends `data` to `to`. Returns false (and drops it) when not `open`. */
   signal(to: string, data: object): boolean {
-    if (this.#state !== "open") return false;
+    if (this.#state !== 'open') return false;
     // Any object serialises as a JSON object; the wire type names it as the server reads it.
-    return this.#send({ type: "signal", to, data: data as Record<string, unknown> });
+    return this.#send({ type: 'signal', to, data: data as Record<string, unknown> });
   }
 
   /**
@@ -127,8 +135,8 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
    * echoed back. Same size and rate limits as `signal`. Returns false (and drops it) when not `open`.
    */
   broadcast(data: object): boolean {
-    if (this.#state !== "open") return false;
-    return this.#send({ type: "broadcast", data: data as Record<string, unknown> });
+    if (this.#state !== 'open') return false;
+    return this.#send({ type: 'broadcast', data: data as Record<string, unknown> });
   }
 
   /** The metadata a member of the room joined with (`{}` when it has none), or undefined for a stranger. */
@@ -141,16 +149,16 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
    * client does this by itself before credentials expire. Returns false when not `open`.
    */
   refreshIceServers(): boolean {
-    if (this.#state !== "open") return false;
-    return this.#send({ type: "ice-servers" });
+    if (this.#state !== 'open') return false;
+    return this.#send({ type: 'ice-servers' });
   }
 
   /** Leaves the room and closes normally; no reconnect. Idempotent. */
   leave(): void {
-    if (this.#state === "closed") return;
+    if (this.#state === 'closed') return;
     // Also while a join is in flight: the server may have accepted it already,
     // and without `leave` it would hold the membership for a resume.
-    this.#send({ type: "leave" });
+    this.#send({ type: 'leave' });
     this.#finish(undefined);
   }
 
@@ -159,12 +167,12 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
     try {
       socket = new this.#WebSocket(this.url);
     } catch (cause) {
-      this.#finish(new SignalingError("invalid-options", `cannot open ${this.url}`, { cause }));
+      this.#finish(new SignalingError('invalid-options', `cannot open ${this.url}`, { cause }));
       return;
     }
     this.#socket = socket;
     this.#connectTimer = setTimeout(() => {
-      this.#retry(new SignalingError("connect-timeout", `not joined within ${this.#connectTimeoutMs} ms`));
+      this.#retry(new SignalingError('connect-timeout', `not joined within ${this.#connectTimeoutMs} ms`));
     }, this.#connectTimeoutMs);
     socket.onopen = () => this.#sendJoin();
     socket.onmessage = (event) => this.#onFrame(event.data);
@@ -173,7 +181,7 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
   }
 
   #sendJoin(): void {
-    const join: ClientMessage = { type: "join", room: this.room, name: this.name };
+    const join: ClientMessage = { type: 'join', room: this.room, name: this.name };
     if (this.#token !== undefined) join.token = this.#token;
     if (this.#resume !== undefined) join.resume = this.#resume;
     // Numbered frames: a resume gets again what was sent after the last one processed.
@@ -184,52 +192,52 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
 
   #onFrame(data: unknown): void {
     this.#watchdog.frameReceived();
-    const message = typeof data === "string" ? parseServerMessage(data) : null;
+    const message = typeof data === 'string' ? parseServerMessage(data) : null;
     if (message === null) {
-      this.emit("error", new SignalingError("bad-message", "server sent a frame that is not protocol v1"));
+      this.emit('error', new SignalingError('bad-message', 'server sent a frame that is not protocol v1'));
       return;
     }
-    if (message === "unknown") return;
+    if (message === 'unknown') return;
     switch (message.type) {
-      case "joined":
+      case 'joined':
         this.#onJoined(message);
         break;
-      case "ice-servers":
-        if (this.#state === "open") this.#onIceServers(message);
+      case 'ice-servers':
+        if (this.#state === 'open') this.#onIceServers(message);
         break;
-      case "peer-joined":
-        if (this.#state !== "open") break;
+      case 'peer-joined':
+        if (this.#state !== 'open') break;
         this.#peerMetadata.set(message.name, message.metadata);
-        this.emit("peer-joined", { name: message.name, metadata: message.metadata });
+        this.emit('peer-joined', { name: message.name, metadata: message.metadata });
         break;
-      case "peer-left":
-        if (this.#state !== "open") break;
+      case 'peer-left':
+        if (this.#state !== 'open') break;
         this.#peerMetadata.delete(message.name);
-        this.emit("peer-left", { name: message.name });
+        this.emit('peer-left', { name: message.name });
         break;
-      case "signal":
-      case "broadcast":
-        if (this.#state !== "open") break;
+      case 'signal':
+      case 'broadcast':
+        if (this.#state !== 'open') break;
         if (message.seq !== undefined) this.#lastSeq = message.seq;
         this.emit(message.type, { from: message.from, data: message.data });
         break;
-      case "message":
-        if (this.#state !== "open") break;
+      case 'message':
+        if (this.#state !== 'open') break;
         if (message.seq !== undefined) this.#lastSeq = message.seq;
-        this.emit("message", { data: message.data });
+        this.emit('message', { data: message.data });
         break;
-      case "error": {
+      case 'error': {
         const details = message.id === undefined ? { code: message.code } : { code: message.code, id: message.id };
-        const error = new SignalingError("server-error", message.message, details);
-        if (this.#state === "open") this.emit("error", error);
-        else if (joinErrorDecision(message.code, this.#joinedOnce) === "stop") this.#finish(error);
+        const error = new SignalingError('server-error', message.message, details);
+        if (this.#state === 'open') this.emit('error', error);
+        else if (joinErrorDecision(message.code, this.#joinedOnce) === 'stop') this.#finish(error);
         else this.#retry(error);
         break;
       }
-      case "signals-lost":
-        if (this.#state === "open") this.emit("signals-lost", { peers: message.peers });
+      case 'signals-lost':
+        if (this.#state === 'open') this.emit('signals-lost', { peers: message.peers });
         break;
-      case "pong":
+      case 'pong':
         break;
     }
   }
@@ -259,8 +267,8 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
     this.#lastJoined = event;
     this.#watchdog.start();
     this.#iceRefresh.schedule(message.iceServersTtl);
-    this.#setState("open");
-    this.emit("joined", event);
+    this.#setState('open');
+    this.emit('joined', event);
   }
 
   #onIceServers(message: IceServersMessage): void {
@@ -273,14 +281,14 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
       this.#lastJoined = refreshed;
     }
     this.#iceRefresh.schedule(iceServersTtl);
-    this.emit("ice-servers", iceServersTtl === undefined ? { iceServers } : { iceServers, iceServersTtl });
+    this.emit('ice-servers', iceServersTtl === undefined ? { iceServers } : { iceServers, iceServersTtl });
   }
 
   #onClose(code: number, reason: string): void {
     this.#discardSocket();
-    if (closeDecision(code) === "stop") {
-      const text = `server closed the connection (${code}${reason ? `: ${reason}` : ""})`;
-      this.#finish(new SignalingError("closed-by-server", text, { closeCode: code }));
+    if (closeDecision(code) === 'stop') {
+      const text = `server closed the connection (${code}${reason ? `: ${reason}` : ''})`;
+      this.#finish(new SignalingError('closed-by-server', text, { closeCode: code }));
     } else {
       this.#scheduleRetry({ closeCode: code, reason: reason || `close ${code}` });
     }
@@ -288,8 +296,8 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
 
   /** A transient failure: tell the app, drop this socket, try again later. */
   #retry(error: SignalingError): void {
-    this.emit("error", error);
-    this.#discardSocket(error.reason === "ping-timeout" || error.reason === "connect-timeout");
+    this.emit('error', error);
+    this.#discardSocket(error.reason === 'ping-timeout' || error.reason === 'connect-timeout');
     this.#scheduleRetry({ reason: error.code ?? error.reason });
   }
 
@@ -303,10 +311,10 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
     }
     if (delay === null) {
       const details = cause.closeCode === undefined ? {} : { closeCode: cause.closeCode };
-      this.#finish(new SignalingError("reconnect-exhausted", `gave up reconnecting (${cause.reason})`, details));
+      this.#finish(new SignalingError('reconnect-exhausted', `gave up reconnecting (${cause.reason})`, details));
       return;
     }
-    this.#setState("reconnecting");
+    this.#setState('reconnecting');
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       this.#retryCount += 1;
@@ -320,8 +328,8 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
     this.#retryTimer = undefined;
     this.#discardSocket();
     this.#resume = undefined;
-    if (error !== undefined) this.emit("error", error);
-    this.#setState("closed", error);
+    if (error !== undefined) this.emit('error', error);
+    this.#setState('closed', error);
   }
 
   /**
@@ -346,7 +354,7 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
       // the implementation allows (ws), else start a close the browser will time out.
       if (!dead) socket.close(1000);
       else if (socket.terminate !== undefined) socket.terminate();
-      else socket.close(CLIENT_CLOSE_DEAD_LINK, "dead link");
+      else socket.close(CLIENT_CLOSE_DEAD_LINK, 'dead link');
     } catch {
       // Already closing or closed: nothing left to release.
     }
@@ -363,6 +371,6 @@ export class SignalingClient extends TypedEmitter<SignalingClientEvents> {
     const previous = this.#state;
     if (previous === state) return;
     this.#state = state;
-    this.emit("state", error === undefined ? { state, previous } : { state, previous, error });
+    this.emit('state', error === undefined ? { state, previous } : { state, previous, error });
   }
 }

@@ -14,15 +14,15 @@
  * - `peer-connection`: an RTCPeerConnection operation failed (mesh call only).
  */
 export type SignalingErrorReason =
-  | "server-error"
-  | "closed-by-server"
-  | "ping-timeout"
-  | "connect-timeout"
-  | "reconnect-exhausted"
-  | "policy-failed"
-  | "bad-message"
-  | "invalid-options"
-  | "peer-connection";
+  | 'server-error'
+  | 'closed-by-server'
+  | 'ping-timeout'
+  | 'connect-timeout'
+  | 'reconnect-exhausted'
+  | 'policy-failed'
+  | 'bad-message'
+  | 'invalid-options'
+  | 'peer-connection';
 
 /** Extra facts attached to a {@link SignalingError}. */
 export interface SignalingErrorDetails {
@@ -38,7 +38,7 @@ export interface SignalingErrorDetails {
 
 /** The one error class of this library: `reason` says why, the rest says what. */
 export class SignalingError extends Error {
-  override readonly name = "SignalingError";
+  override readonly name = 'SignalingError';
   readonly reason: SignalingErrorReason;
   readonly code: string | undefined;
   readonly closeCode: number | undefined;

@@ -2,8 +2,8 @@
  * The states and events of a SignalingClient: the part of its API an
  * application listens to.
  */
-import type { MemberSummary, Metadata } from "./protocol.ts";
-import type { SignalingError } from "./signaling-error.ts";
+import type { MemberSummary, Metadata } from './protocol.ts';
+import type { SignalingError } from './signaling-error.ts';
 
 /**
  * - `connecting`: first attempt since `connect()`; not yet joined.
@@ -11,7 +11,7 @@ import type { SignalingError } from "./signaling-error.ts";
  * - `reconnecting`: the link was lost (or the first attempt failed); waiting or retrying.
  * - `closed`: not connected and not trying: before `connect()`, after `leave()`, or after a fatal error.
  */
-export type SignalingState = "connecting" | "open" | "reconnecting" | "closed";
+export type SignalingState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 /** Payload of `joined`. */
 export interface JoinedEvent {
@@ -46,18 +46,18 @@ export interface SignalingClientEvents {
   /** Joined (or re-joined) the room. */
   joined: JoinedEvent;
   /** Someone joined after us; members already present make the offer. */
-  "peer-joined": { name: string; metadata: Metadata };
-  "peer-left": { name: string };
+  'peer-joined': { name: string; metadata: Metadata };
+  'peer-left': { name: string };
   /**
    * Signals between us and `peers` may have been lost in the server (its Redis subscriber
    * connection dropped). MeshCall re-sends or renegotiates what was pending with them.
    */
-  "signals-lost": { peers: string[] };
+  'signals-lost': { peers: string[] };
   /**
    * Fresh ICE servers, fetched before the previous credentials expire (at 80 % of their TTL).
    * Apply them to open peer connections (`setConfiguration`) so an ICE restart can still use TURN.
    */
-  "ice-servers": { iceServers: RTCIceServer[]; iceServersTtl?: number };
+  'ice-servers': { iceServers: RTCIceServer[]; iceServersTtl?: number };
   /** Opaque data from another member; `from` is stamped by the server. */
   signal: { from: string; data: Record<string, unknown> };
   /** Data another member sent to the whole room with `broadcast()`; `from` is stamped by the server. */

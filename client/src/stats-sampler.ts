@@ -56,7 +56,7 @@ export class StatsSampler {
 
   #schedule(): void {
     // Engines (or fakes) without getStats cannot be sampled.
-    const run = !this.#stopped && !this.#paused && this.#registrations.size > 0 && typeof this.#pc.getStats === "function";
+    const run = !this.#stopped && !this.#paused && this.#registrations.size > 0 && typeof this.#pc.getStats === 'function';
     if (run && this.#timer === undefined) {
       this.#timer = setInterval(() => void this.#sample(), this.#intervalMs);
     } else if (!run && this.#timer !== undefined) {

@@ -8,7 +8,7 @@
  * checks methods. Without it `ws`'s handlers (which take `ws`'s own event
  * classes) would not be assignable to ours under `strictFunctionTypes`.
  */
-type Handler<E> = { bivarianceHack(event: E): void }["bivarianceHack"];
+type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
 
 /** A WebSocket as far as this library is concerned. */
 export interface WebSocketLike {

@@ -5,13 +5,7 @@ import type { Response } from 'express';
  * error body. Part of the contract: add to them, never rename.
  */
 export type ApiErrorCode =
-  | 'api-disabled'
-  | 'unauthorized'
-  | 'not-found'
-  | 'bad-request'
-  | 'too-large'
-  | 'member-backlogged'
-  | 'unavailable';
+  'api-disabled' | 'unauthorized' | 'not-found' | 'bad-request' | 'too-large' | 'member-backlogged' | 'unavailable';
 
 /** Every error is `{"error": code, "message": text}`: the text says what to do. */
 export function sendError(res: Response, status: number, error: ApiErrorCode, message: string): void {

@@ -32,62 +32,102 @@ export function apiRouter(options: ApiOptions): Router {
   const router = express.Router();
   const apiKey = options.apiKey;
   if (apiKey === undefined) {
-    router.use((_req, res) => sendError(res, 404, 'api-disabled', 'the server API is off: set API_KEY (at least 32 characters, e.g. `openssl rand -hex 32`) to turn it on (docs/api.md)'));
+    router.use((_req, res) =>
+      sendError(
+        res,
+        404,
+        'api-disabled',
+        'the server API is off: set API_KEY (at least 32 characters, e.g. `openssl rand -hex 32`) to turn it on (docs/api.md)',
+      ),
+    );
     return router;
   }
   const rooms = new RoomsService(options.node);
   router.use(bearerAuth(apiKey));
   router.use(express.json({ limit: Math.max(options.maxMessageBytes * 2, MIN_BODY_LIMIT_BYTES), strict: true }));
 
-  router.get('/v1/rooms', handle(async (req, res) => {
-    const limit = readLimit(req.query['limit']);
-    const cursor = req.query['cursor'];
-    let after: string | undefined;
-    if (cursor !== undefined) {
-      after = typeof cursor === 'string' ? (decodeCursor(cursor) ?? undefined) : undefined;
-      if (after === undefined) throw new ApiError(400, 'bad-request', 'cursor must be a nextCursor this API returned');
-    }
-    const page = await rooms.list(after, limit);
-    // A room whose Redis Cluster master does not answer is left out of the page and counted.
-    const unreachable = page.unreachable === undefined ? {} : { unreachableRooms: page.unreachable };
-    res.json(page.last === undefined ? { rooms: page.rooms, ...unreachable } : { rooms: page.rooms, nextCursor: encodeCursor(page.last), ...unreachable });
-  }, options.logger));
+  router.get(
+    '/v1/rooms',
+    handle(async (req, res) => {
+      const limit = readLimit(req.query['limit']);
+      const cursor = req.query['cursor'];
+      let after: string | undefined;
+      if (cursor !== undefined) {
+        after = typeof cursor === 'string' ? (decodeCursor(cursor) ?? undefined) : undefined;
+        if (after === undefined) throw new ApiError(400, 'bad-request', 'cursor must be a nextCursor this API returned');
+      }
+      const page = await rooms.list(after, limit);
+      // A room whose Redis Cluster master does not answer is left out of the page and counted.
+      const unreachable = page.unreachable === undefined ? {} : { unreachableRooms: page.unreachable };
+      res.json(
+        page.last === undefined
+          ? { rooms: page.rooms, ...unreachable }
+          : { rooms: page.rooms, nextCursor: encodeCursor(page.last), ...unreachable },
+      );
+    }, options.logger),
+  );
 
-  router.get('/v1/rooms/:room', handle(async (req, res) => {
-    const room = roomParam(req);
-    res.json({ room, members: await rooms.members(room) });
-  }, options.logger));
+  router.get(
+    '/v1/rooms/:room',
+    handle(async (req, res) => {
+      const room = roomParam(req);
+      res.json({ room, members: await rooms.members(room) });
+    }, options.logger),
+  );
 
-  router.delete('/v1/rooms/:room/members/:name', handle(async (req, res) => {
-    const room = roomParam(req);
-    const name = nameParam(req, 'name');
-    if (!(await rooms.removeMember(room, name))) throw new ApiError(404, 'not-found', `no member "${name}" in room "${room}"`);
-    res.status(204).end();
-  }, options.logger));
+  router.delete(
+    '/v1/rooms/:room/members/:name',
+    handle(async (req, res) => {
+      const room = roomParam(req);
+      const name = nameParam(req, 'name');
+      if (!(await rooms.removeMember(room, name))) throw new ApiError(404, 'not-found', `no member "${name}" in room "${room}"`);
+      res.status(204).end();
+    }, options.logger),
+  );
 
-  router.delete('/v1/rooms/:room', handle(async (req, res) => {
-    await rooms.removeAll(roomParam(req));
-    res.status(204).end();
-  }, options.logger));
+  router.delete(
+    '/v1/rooms/:room',
+    handle(async (req, res) => {
+      await rooms.removeAll(roomParam(req));
+      res.status(204).end();
+    }, options.logger),
+  );
 
-  router.post('/v1/rooms/:room/messages', handle(async (req, res) => {
-    const room = roomParam(req);
-    const body: unknown = req.body;
-    if (!isObject(body)) throw new ApiError(400, 'bad-request', 'the body must be a JSON object {"data": {...}, "to"?: "<member name>"} sent as application/json');
-    const data = body['data'];
-    if (!isObject(data)) throw new ApiError(400, 'bad-request', 'data must be a JSON object');
-    const shape = shapeProblem(data, MAX_JSON_DEPTH, true);
-    if (shape !== null) throw new ApiError(400, 'bad-request', shapeMessage('data', shape));
-    const to = memberName(body['to']);
-    const bytes = Buffer.byteLength(JSON.stringify(data)) + MESSAGE_ENVELOPE_BYTES;
-    if (bytes > options.maxMessageBytes) throw new ApiError(413, 'too-large', `the message frame would have ${bytes} bytes; MAX_SIGNAL_BYTES (${options.maxMessageBytes}) is the limit`);
-    const outcome = await rooms.message(room, data, to);
-    if (outcome === 'not-found') throw new ApiError(404, 'not-found', to === undefined ? `room "${room}" has no members` : `no member "${to}" in room "${room}"`);
-    if (outcome === 'backlogged') throw new ApiError(409, 'member-backlogged', 'that member is reconnecting and too many messages already wait for it; retry later');
-    res.status(202).end();
-  }, options.logger));
+  router.post(
+    '/v1/rooms/:room/messages',
+    handle(async (req, res) => {
+      const room = roomParam(req);
+      const body: unknown = req.body;
+      if (!isObject(body))
+        throw new ApiError(
+          400,
+          'bad-request',
+          'the body must be a JSON object {"data": {...}, "to"?: "<member name>"} sent as application/json',
+        );
+      const data = body['data'];
+      if (!isObject(data)) throw new ApiError(400, 'bad-request', 'data must be a JSON object');
+      const shape = shapeProblem(data, MAX_JSON_DEPTH, true);
+      if (shape !== null) throw new ApiError(400, 'bad-request', shapeMessage('data', shape));
+      const to = memberName(body['to']);
+      const bytes = Buffer.byteLength(JSON.stringify(data)) + MESSAGE_ENVELOPE_BYTES;
+      if (bytes > options.maxMessageBytes)
+        throw new ApiError(
+          413,
+          'too-large',
+          `the message frame would have ${bytes} bytes; MAX_SIGNAL_BYTES (${options.maxMessageBytes}) is the limit`,
+        );
+      const outcome = await rooms.message(room, data, to);
+      if (outcome === 'not-found')
+        throw new ApiError(404, 'not-found', to === undefined ? `room "${room}" has no members` : `no member "${to}" in room "${room}"`);
+      if (outcome === 'backlogged')
+        throw new ApiError(409, 'member-backlogged', 'that member is reconnecting and too many messages already wait for it; retry later');
+      res.status(202).end();
+    }, options.logger),
+  );
 
-  router.use((req, res) => sendError(res, 404, 'not-found', `no API route ${req.method} ${req.baseUrl}${req.path} (docs/api.md lists them)`));
+  router.use((req, res) =>
+    sendError(res, 404, 'not-found', `no API route ${req.method} ${req.baseUrl}${req.path} (docs/api.md lists them)`),
+  );
   // Body-parser errors (bad JSON, too large) and bugs: JSON like every other answer.
   router.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = typeof error === 'object' && error !== null && 'status' in error ? Number(error.status) : 500;

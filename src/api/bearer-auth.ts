@@ -13,7 +13,12 @@ export function bearerAuth(apiKey: string): RequestHandler {
     const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
     if (match && timingSafeEqual(digest(match[1] as string), expected)) return next();
     res.set('WWW-Authenticate', 'Bearer realm="signaling-api"');
-    sendError(res, 401, 'unauthorized', header === '' ? 'send Authorization: Bearer <API_KEY>' : 'the bearer token is not this server\'s API_KEY');
+    sendError(
+      res,
+      401,
+      'unauthorized',
+      header === '' ? 'send Authorization: Bearer <API_KEY>' : "the bearer token is not this server's API_KEY",
+    );
   };
 }
 

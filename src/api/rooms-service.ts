@@ -34,7 +34,10 @@ export class RoomsService {
   }
 
   /** Rooms with members after `after` (a room name; undefined: from the start), at most `limit`. */
-  async list(after: string | undefined, limit: number): Promise<{ rooms: Array<{ room: string; members: number }>; last?: string; unreachable?: number }> {
+  async list(
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ rooms: Array<{ room: string; members: number }>; last?: string; unreachable?: number }> {
     const floor = `${this.node.prefix}{v1.`;
     // Every v1 members key starts with "<prefix>{v1." and '/' follows '.': the range holds them all.
     const below = `${this.node.prefix}{v1/`;

@@ -20,10 +20,11 @@ export class JoinTokenVerifier {
     if (token === undefined) return { ok: false, reason: 'this server requires a join token (TOKEN_SECRET is set): add "token" to join' };
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], requiredClaims: ['exp', 'room', 'name'] });
-      if (payload['room'] !== room || payload['name'] !== name) return { ok: false, reason: 'the token was issued for another room or name' };
+      if (payload['room'] !== room || payload['name'] !== name)
+        return { ok: false, reason: 'the token was issued for another room or name' };
       const claim = payload['metadata'];
       if (claim === undefined) return { ok: true };
-      const problem = metadataProblem(claim, 'the token\'s metadata claim');
+      const problem = metadataProblem(claim, "the token's metadata claim");
       if (problem !== null) return { ok: false, reason: `${problem} (fix the application that issues tokens)` };
       return { ok: true, metadata: claim as Metadata };
     } catch (error) {

@@ -34,7 +34,10 @@ export class BusProbe {
     const token = TOKEN_PREFIX + randomBytes(8).toString('hex');
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<ProbeResult>((resolve) => {
-      timer = setTimeout(() => resolve(failed(`no answer within ${this.timeoutMs} ms (Redis or the subscriber connection is stuck)`)), this.timeoutMs);
+      timer = setTimeout(
+        () => resolve(failed(`no answer within ${this.timeoutMs} ms (Redis or the subscriber connection is stuck)`)),
+        this.timeoutMs,
+      );
       timer.unref();
     });
     const echoed = new Promise<number>((resolve) => this.waiting.set(token, () => resolve(performance.now())));

@@ -33,8 +33,7 @@ export interface MemberRef {
 }
 
 export type RegisterOutcome =
-  | { ok: true; seq: number; /** Other members, in join order. */ peers: MemberEntry[] }
-  | { ok: false; reason: 'name-taken' | 'room-full' };
+  { ok: true; seq: number; /** Other members, in join order. */ peers: MemberEntry[] } | { ok: false; reason: 'name-taken' | 'room-full' };
 
 /**
  * Why a membership ended, as its tombstone says: the webhook's `member.left` reasons, and

@@ -155,8 +155,10 @@ function decodeHandoverBody(body: string): BusMessage | null {
   }
 }
 
-const isKnownPair = (pair: unknown): pair is [string, number] => Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'number';
-const isWrittenPair = (pair: unknown): pair is [number, string] => Array.isArray(pair) && typeof pair[0] === 'number' && typeof pair[1] === 'string';
+const isKnownPair = (pair: unknown): pair is [string, number] =>
+  Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'number';
+const isWrittenPair = (pair: unknown): pair is [number, string] =>
+  Array.isArray(pair) && typeof pair[0] === 'number' && typeof pair[1] === 'string';
 
 /** "[[name, seq], ...]", or with numbering {"known": [...], "next": n, "written": [[n, frame], ...]}. */
 function decodeSnapshotBody(body: string): BusMessage | null {
@@ -217,7 +219,8 @@ export interface RoomEvent {
 export function encodeRoomEvent(event: RoomEvent): string {
   const { seq, name, metadata } = event;
   if (event.kind === 'left') return encodeBus({ tag: Tag.Left, seq, name });
-  if (event.previous !== undefined) return encodeBus({ tag: Tag.Renumbered, seq, previous: event.previous, name, ...(metadata ? { metadata } : {}) });
+  if (event.previous !== undefined)
+    return encodeBus({ tag: Tag.Renumbered, seq, previous: event.previous, name, ...(metadata ? { metadata } : {}) });
   return encodeBus({ tag: Tag.Joined, seq, name, ...(metadata ? { metadata } : {}) });
 }
 
@@ -225,7 +228,9 @@ export function encodeRoomEvent(event: RoomEvent): string {
 export function toRoomEvent(message: BusMessage): RoomEvent | null {
   switch (message.tag) {
     case Tag.Joined:
-      return message.metadata === undefined ? { kind: 'joined', seq: message.seq, name: message.name } : { kind: 'joined', seq: message.seq, name: message.name, metadata: message.metadata };
+      return message.metadata === undefined
+        ? { kind: 'joined', seq: message.seq, name: message.name }
+        : { kind: 'joined', seq: message.seq, name: message.name, metadata: message.metadata };
     case Tag.Renumbered: {
       const event: RoomEvent = { kind: 'joined', seq: message.seq, name: message.name, previous: message.previous };
       if (message.metadata !== undefined) event.metadata = message.metadata;
@@ -272,7 +277,9 @@ export function decodeHandover(payload: string): { owner: string; frames: string
 }
 
 export function encodeSnapshot(known: Iterable<[string, number]>, numbering?: Numbering): string {
-  return encodeBus(numbering === undefined ? { tag: Tag.Snapshot, known: [...known] } : { tag: Tag.Snapshot, known: [...known], numbering });
+  return encodeBus(
+    numbering === undefined ? { tag: Tag.Snapshot, known: [...known] } : { tag: Tag.Snapshot, known: [...known], numbering },
+  );
 }
 
 /** The peers a snapshot entry lists (and a numbered client's numbering), or null when `entry` is not a (well-formed) snapshot. */

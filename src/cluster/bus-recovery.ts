@@ -164,7 +164,10 @@ export class BusRecovery {
         break;
       }
     }
-    this.log.info({ channels: channels.length, members: sessions.length, notices, ms: Date.now() - started }, 'bus subscriptions restored; held signals handed over');
+    this.log.info(
+      { channels: channels.length, members: sessions.length, notices, ms: Date.now() - started },
+      'bus subscriptions restored; held signals handed over',
+    );
   }
 
   /**

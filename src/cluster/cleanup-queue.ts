@@ -67,16 +67,18 @@ export class CleanupQueue {
     this.pending.set(key, job);
     return new Promise<void>((resolve) => {
       const run = (attempt: number): void => {
-        void this.pacer.run(() => this.attempt(job)).then((result) => {
-          resolve();
-          if (result === 'done') {
-            if (this.pending.get(key) === job) this.pending.delete(key);
-          } else if (result === 'after-grace') {
-            this.later(() => run(0), this.options.graceMs);
-          } else {
-            this.later(() => run(attempt + 1), Math.min(FIRST_RETRY_MS * 2 ** attempt, MAX_RETRY_MS));
-          }
-        });
+        void this.pacer
+          .run(() => this.attempt(job))
+          .then((result) => {
+            resolve();
+            if (result === 'done') {
+              if (this.pending.get(key) === job) this.pending.delete(key);
+            } else if (result === 'after-grace') {
+              this.later(() => run(0), this.options.graceMs);
+            } else {
+              this.later(() => run(attempt + 1), Math.min(FIRST_RETRY_MS * 2 ** attempt, MAX_RETRY_MS));
+            }
+          });
       };
       if (delayMs > 0) this.later(() => run(0), delayMs);
       else run(0);
@@ -90,7 +92,10 @@ export class CleanupQueue {
     for (const job of this.pending.values()) {
       if (job.step !== 'expire' || job.seq === undefined || job.secretHash === undefined) continue;
       const graceMs = Math.max(1, (job.graceUntil ?? now) - now);
-      out.push({ job, entry: { ...job.ref, seq: job.seq, owner: job.owner, secretHash: job.secretHash, graceMs, highestKnownSeq: job.seq } });
+      out.push({
+        job,
+        entry: { ...job.ref, seq: job.seq, owner: job.owner, secretHash: job.secretHash, graceMs, highestKnownSeq: job.seq },
+      });
     }
     return out;
   }
@@ -153,7 +158,10 @@ export class CleanupQueue {
       await backend.unindexMember(nodeId, job.ref, job.owner);
       return 'done';
     } catch (error) {
-      logger.warn({ member: job.ref.name, step: job.step, err: error instanceof Error ? error.message : String(error) }, 'cleanup of a membership failed; retrying');
+      logger.warn(
+        { member: job.ref.name, step: job.step, err: error instanceof Error ? error.message : String(error) },
+        'cleanup of a membership failed; retrying',
+      );
       return 'retry';
     }
   }

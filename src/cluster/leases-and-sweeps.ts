@@ -49,7 +49,12 @@ export class LeasesAndSweeps {
         .renewLease(nodeId, leaseMs)
         .then((state) => {
           if (state !== 'live' && this.renewedOnce) {
-            logger.warn({ state }, state === 'lapsed' ? 'this dyno\'s lease ran out (stalled?): re-registering its members' : 'this dyno\'s lease was gone from the store: re-registering its members');
+            logger.warn(
+              { state },
+              state === 'lapsed'
+                ? "this dyno's lease ran out (stalled?): re-registering its members"
+                : "this dyno's lease was gone from the store: re-registering its members",
+            );
             onLeaseLost?.(state);
           }
           this.renewedOnce = true;
@@ -85,7 +90,11 @@ export class LeasesAndSweeps {
             // Each removal is announced by its own script, so nothing is published here. A
             // member whose room's master does not answer stays indexed for the next sweep;
             // the others are swept now.
-            const outcomes = await Promise.allSettled(members.slice(i, i + SWEEP_BATCH).map((m: IndexedMember) => this.pacer.run(() => this.backend.sweepMember(deadNode, m, graceMs))));
+            const outcomes = await Promise.allSettled(
+              members
+                .slice(i, i + SWEEP_BATCH)
+                .map((m: IndexedMember) => this.pacer.run(() => this.backend.sweepMember(deadNode, m, graceMs))),
+            );
             removed += outcomes.filter((o) => o.status === 'fulfilled' && o.value.action === 'removed').length;
             failed += outcomes.filter((o) => o.status === 'rejected').length;
           }

@@ -126,7 +126,12 @@ export function replayResume(
   const before = snapshot?.known ?? peers.map((p): [string, number] => [p.name, p.seq]);
   for (const [name, peerSeq] of before) m.known.set(name, peerSeq);
   const metadata = new Map(peers.map((p) => [p.name, p.metadata ?? {}]));
-  sink.joined(m.room, m.name, before.map(([name]) => name), { resume: joinedInfo.resume, resumed: true, metadata });
+  sink.joined(
+    m.room,
+    m.name,
+    before.map(([name]) => name),
+    { resume: joinedInfo.resume, resumed: true, metadata },
+  );
   reconcileKnown(m, peers, sink);
   if (joinedInfo.lastSeq !== undefined) replayWritten(m, snapshot?.numbering, joinedInfo.lastSeq, sink);
   // A frame published while both the old dyno (its socket already dead) and this one (joining)

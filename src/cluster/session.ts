@@ -38,7 +38,14 @@ export class Session extends SessionCore {
    * `secret`: the resume secret to keep instead of a fresh one, for protocols whose client
    * chooses it (a PeerJS token); absent, the server mints one.
    */
-  join(room: string, name: string, resume?: string, authorize?: JoinAuthorizer, metadata: Metadata = {}, options: JoinOptions = {}): Promise<JoinResult> {
+  join(
+    room: string,
+    name: string,
+    resume?: string,
+    authorize?: JoinAuthorizer,
+    metadata: Metadata = {},
+    options: JoinOptions = {},
+  ): Promise<JoinResult> {
     return this.serial(() => this.doJoin(room, name, resume, authorize, metadata, options));
   }
 
@@ -102,7 +109,19 @@ export class Session extends SessionCore {
     const ref: MemberRef = { membersKey: keys.members, holdKey: keys.holdKey(name), name };
     const memberChannel = keys.memberChannel(name);
     const delivery = new Delivery(this.sink, lastSeq !== undefined);
-    const m: Membership = { room, name, keys, ref, memberChannel, seq: 0, known: new Map(), pending: [], early: [], info: { metadata, joinedAt: Date.now() }, delivery };
+    const m: Membership = {
+      room,
+      name,
+      keys,
+      ref,
+      memberChannel,
+      seq: 0,
+      known: new Map(),
+      pending: [],
+      early: [],
+      info: { metadata, joinedAt: Date.now() },
+      delivery,
+    };
     if (resume !== undefined) m.inbox = new HandoverInbox();
     this.move({ type: 'join', resume: resume !== undefined });
     this.membership = m;
@@ -145,14 +164,23 @@ export class Session extends SessionCore {
       if (result !== 'gone') return result;
     }
     if (authorize) {
-      const check = await authorize().catch((error: unknown) => ({ ok: false as const, reason: `the token could not be checked (${String(error)})` }));
+      const check = await authorize().catch((error: unknown) => ({
+        ok: false as const,
+        reason: `the token could not be checked (${String(error)})`,
+      }));
       if (!check.ok) return this.fail(m, { ok: false, code: 'unauthorized', reason: check.reason }, 'unindex');
       // A trusted claim (TOKEN_SECRET) replaces whatever the client sent.
       if (check.metadata !== undefined) m.info.metadata = check.metadata;
     }
     const peerMetadata = new Map<string, Metadata>();
     try {
-      const outcome = await this.node.backend.register({ ...ref, owner: this.owner, secretHash, maxRoomSize: this.node.maxRoomSize, info: m.info });
+      const outcome = await this.node.backend.register({
+        ...ref,
+        owner: this.owner,
+        secretHash,
+        maxRoomSize: this.node.maxRoomSize,
+        info: m.info,
+      });
       if (!outcome.ok) return this.fail(m, outcome.reason, 'unindex');
       this.secretHash = secretHash;
       m.seq = outcome.seq;
@@ -188,7 +216,13 @@ export class Session extends SessionCore {
   }
 
   /** Resumes the membership `previousHash` proves; 'gone' when its grace is over. */
-  private async takeOver(m: Membership, previousHash: string, secret: string, secretHash: string, lastSeq: number | undefined): Promise<JoinResult | 'gone'> {
+  private async takeOver(
+    m: Membership,
+    previousHash: string,
+    secret: string,
+    secretHash: string,
+    lastSeq: number | undefined,
+  ): Promise<JoinResult | 'gone'> {
     const outcome = await this.node.backend.resume({ ...m.ref, secretHash: previousHash, owner: this.owner, newSecretHash: secretHash });
     if (!outcome.ok) return outcome.reason === 'gone' ? 'gone' : this.fail(m, 'name-taken', 'unindex');
     this.secretHash = secretHash;
@@ -204,10 +238,19 @@ export class Session extends SessionCore {
     const unconfirmed: Unconfirmed = { previousSecretHash: previousHash, known: null, frames: [] };
     m.delivery.unconfirmed = unconfirmed;
     // Until the client answers, it is taken to know only what it knew before this `joined`.
-    unconfirmed.known = replayResume(m, [...(handed ?? []), ...outcome.held], outcome.peers, m.delivery, lastSeq === undefined ? { resume: secret } : { resume: secret, lastSeq });
+    unconfirmed.known = replayResume(
+      m,
+      [...(handed ?? []), ...outcome.held],
+      outcome.peers,
+      m.delivery,
+      lastSeq === undefined ? { resume: secret } : { resume: secret, lastSeq },
+    );
     this.enforceEarlyRemoval(m);
     if (handed === null) {
-      this.log.warn({ conn: this.connectionId, member: m.name }, `no hand-over from the previous connection's dyno within ${this.node.handoverTimeoutMs} ms (it may have died); telling the client signals may be lost`);
+      this.log.warn(
+        { conn: this.connectionId, member: m.name },
+        `no hand-over from the previous connection's dyno within ${this.node.handoverTimeoutMs} ms (it may have died); telling the client signals may be lost`,
+      );
       const peers = [...m.known.keys()];
       if (peers.length > 0) this.sink.signalsLost?.(peers);
     }
@@ -225,7 +268,12 @@ export class Session extends SessionCore {
     void this.detach(m);
     this.membership = null;
     if (!this.move({ type: 'join-failed' })) this.move({ type: 'left' });
-    void this.node.retire({ ref: m.ref, owner: this.owner, step: cleanup, ...(previousSecretHash ? { secretHash: previousSecretHash } : {}) });
+    void this.node.retire({
+      ref: m.ref,
+      owner: this.owner,
+      step: cleanup,
+      ...(previousSecretHash ? { secretHash: previousSecretHash } : {}),
+    });
     return typeof result === 'string' ? { ok: false, code: result } : result;
   }
 
@@ -248,9 +296,20 @@ export class Session extends SessionCore {
       const snapshot = encodeSnapshot(m);
       const frames = pendingFrames(m);
       try {
-        const request = { ...m.ref, owner: this.owner, graceMs: node.graceMs, snapshot, frames, holdTtlMs: node.graceMs + node.leaseMs, secretHash: this.suspendSecret(m) };
+        const request = {
+          ...m.ref,
+          owner: this.owner,
+          graceMs: node.graceMs,
+          snapshot,
+          frames,
+          holdTtlMs: node.graceMs + node.leaseMs,
+          secretHash: this.suspendSecret(m),
+        };
         if (await node.backend.suspend(request)) {
-          void node.retire({ ...job, step: 'expire', seq: m.seq, secretHash: this.secretHash, graceUntil: Date.now() + node.graceMs }, node.graceMs);
+          void node.retire(
+            { ...job, step: 'expire', seq: m.seq, secretHash: this.secretHash, graceUntil: Date.now() + node.graceMs },
+            node.graceMs,
+          );
         } else {
           // Resumed elsewhere meanwhile: the record is another connection's, and what
           // reached us after the drop is its client's.
@@ -258,7 +317,10 @@ export class Session extends SessionCore {
           void node.retire({ ...job, step: 'unindex' });
         }
       } catch (error) {
-        this.log.warn({ conn: this.connectionId, err: error }, 'could not start the grace period (backend unavailable); removing the member when it is back');
+        this.log.warn(
+          { conn: this.connectionId, err: error },
+          'could not start the grace period (backend unavailable); removing the member when it is back',
+        );
         void node.retire({ ...job, step: 'unregister' }, node.graceMs);
       }
       return true;

@@ -211,7 +211,14 @@ export class SignalingNode implements SessionHost<SessionCore> {
     );
     const count = (status: string): number => [...outcomes, ...suspended].filter((o) => o === status).length;
     const failed = count('failed');
-    const summary = { reason, kept: count('kept'), renumbered: count('renumbered'), ended: count('ended'), clashes: count('clash'), failed };
+    const summary = {
+      reason,
+      kept: count('kept'),
+      renumbered: count('renumbered'),
+      ended: count('ended'),
+      clashes: count('clash'),
+      failed,
+    };
     if (failed > 0) {
       this.log.warn(summary, 're-registration partly failed; retrying in a second');
       clearTimeout(this.restoreTimer);

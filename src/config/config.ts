@@ -162,22 +162,32 @@ export function loadConfig(env: Env = process.env): Config {
     thirdParty: readThirdPartyConfig(env, problems, env['TOKEN_SECRET'] || undefined),
   };
   if (config.redisUrl && config.redisCluster) {
-    problems.push('REDIS_URL and REDIS_CLUSTER_NODES are both set: unset REDIS_URL to use the Redis Cluster, or REDIS_CLUSTER_NODES to use one Redis');
+    problems.push(
+      'REDIS_URL and REDIS_CLUSTER_NODES are both set: unset REDIS_URL to use the Redis Cluster, or REDIS_CLUSTER_NODES to use one Redis',
+    );
   }
   config.maxHeldBytes ||= Math.min(DEFAULTS.maxHeldBytes, config.maxBufferedBytes);
   config.maxSignalBytes ||= Math.min(DEFAULTS.maxSignalBytes, config.maxMessageBytes);
   config.rateLimitBytesBurst ||= Math.max(DEFAULTS.rateLimitBytesBurst, config.maxMessageBytes);
   if (config.maxSignalBytes > config.maxMessageBytes) {
-    problems.push(`MAX_SIGNAL_BYTES (${config.maxSignalBytes}) is larger than MAX_MESSAGE_BYTES (${config.maxMessageBytes}): no frame could reach it; lower it or raise MAX_MESSAGE_BYTES`);
+    problems.push(
+      `MAX_SIGNAL_BYTES (${config.maxSignalBytes}) is larger than MAX_MESSAGE_BYTES (${config.maxMessageBytes}): no frame could reach it; lower it or raise MAX_MESSAGE_BYTES`,
+    );
   }
   if (config.rateLimitBytesBurst < config.maxMessageBytes) {
-    problems.push(`RATE_LIMIT_BYTES_BURST (${config.rateLimitBytesBurst}) is smaller than MAX_MESSAGE_BYTES (${config.maxMessageBytes}): the largest allowed frame would always be rate-limited`);
+    problems.push(
+      `RATE_LIMIT_BYTES_BURST (${config.rateLimitBytesBurst}) is smaller than MAX_MESSAGE_BYTES (${config.maxMessageBytes}): the largest allowed frame would always be rate-limited`,
+    );
   }
   if (config.maxHeldBytes > config.maxBufferedBytes) {
-    problems.push(`MAX_HELD_BYTES (${config.maxHeldBytes}) is larger than MAX_BUFFERED_BYTES (${config.maxBufferedBytes}): a resume replaying a full hold would overflow the socket buffer`);
+    problems.push(
+      `MAX_HELD_BYTES (${config.maxHeldBytes}) is larger than MAX_BUFFERED_BYTES (${config.maxBufferedBytes}): a resume replaying a full hold would overflow the socket buffer`,
+    );
   }
   if (config.maxInflightBytes < config.maxSignalBytes * 4) {
-    problems.push(`MAX_INFLIGHT_BYTES (${config.maxInflightBytes}) is under four signals of MAX_SIGNAL_BYTES (${config.maxSignalBytes}): the dyno would refuse almost everything`);
+    problems.push(
+      `MAX_INFLIGHT_BYTES (${config.maxInflightBytes}) is under four signals of MAX_SIGNAL_BYTES (${config.maxSignalBytes}): the dyno would refuse almost everything`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

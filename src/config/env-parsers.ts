@@ -46,7 +46,10 @@ export function keyPrefix(raw: string): Parsed<string> {
 }
 
 export function origins(raw: string): Parsed<string[]> {
-  const list = raw.split(',').map((o) => o.trim()).filter(Boolean);
+  const list = raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   for (const origin of list) {
     let url: URL;
     try {
@@ -63,5 +66,7 @@ export function origins(raw: string): Parsed<string[]> {
 
 export function secret(raw: string): Parsed<string> {
   // HS256 keys shorter than the hash output are brute-forceable.
-  return raw.length >= 32 ? { ok: true, value: raw } : { ok: false, problem: 'must be at least 32 characters (use `openssl rand -hex 32`)' };
+  return raw.length >= 32
+    ? { ok: true, value: raw }
+    : { ok: false, problem: 'must be at least 32 characters (use `openssl rand -hex 32`)' };
 }

@@ -19,7 +19,10 @@ const EXAMPLE = 'such as 10.0.0.1:6379,10.0.0.2:6379 or rediss://:password@host1
  * texts name a seed by its position and host only: a password must never reach the log.
  */
 export function redisClusterNodes(raw: string): Parsed<RedisClusterSeeds> {
-  const entries = raw.split(',').map((e) => e.trim()).filter(Boolean);
+  const entries = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   if (entries.length === 0) return { ok: false, problem: `lists no nodes; give host:port seeds ${EXAMPLE}` };
   const nodes: RedisClusterSeeds['nodes'] = [];
   const schemes = new Set<string>();

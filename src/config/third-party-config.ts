@@ -44,11 +44,17 @@ const RESERVED = ['/signaling', '/video_chat/signaling', '/healthz', '/readyz', 
 
 function pathList(trailingSlash: boolean) {
   return (raw: string): Parsed<string[]> => {
-    const list = raw.split(',').map((p) => p.trim()).filter(Boolean);
+    const list = raw
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
     if (list.length === 0) return { ok: false, problem: 'is empty' };
     for (const path of list) {
       if (!path.startsWith('/') || /[?#\s]/.test(path) || path.length > 200) {
-        return { ok: false, problem: `has ${JSON.stringify(path)}: give absolute paths such as /peerjs (no query, no spaces), comma-separated` };
+        return {
+          ok: false,
+          problem: `has ${JSON.stringify(path)}: give absolute paths such as /peerjs (no query, no spaces), comma-separated`,
+        };
       }
     }
     const normalized = list.map((p) => (trailingSlash && !p.endsWith('/') ? `${p}/` : p));
@@ -67,7 +73,8 @@ function enabledBy(env: Env, name: string, tokenSecret: string | undefined, prob
     return { enabled: parsed.value, reason: `${name}=${String(parsed.value)}` };
   }
   // Their clients carry none of our join tokens: a deployer who asked for tokens gets them off.
-  if (tokenSecret !== undefined) return { enabled: false, reason: `TOKEN_SECRET is set and these clients cannot carry join tokens; set ${name}=true to open it anyway` };
+  if (tokenSecret !== undefined)
+    return { enabled: false, reason: `TOKEN_SECRET is set and these clients cannot carry join tokens; set ${name}=true to open it anyway` };
   return { enabled: true, reason: 'default (no TOKEN_SECRET)' };
 }
 
@@ -83,7 +90,14 @@ export function readThirdPartyConfig(env: Env, problems: string[], tokenSecret: 
   const peerjs: PeerJsConfig = {
     ...enabledBy(env, 'PEERJS', tokenSecret, problems),
     bases: read('PEERJS_PATHS', pathList(true), ['/', '/peerjs/']),
-    key: read('PEERJS_KEY', (raw) => (/^[^/?#\s]{1,64}$/.test(raw) ? { ok: true, value: raw } : { ok: false, problem: 'must be 1 to 64 characters without /, ?, # or spaces' }), 'peerjs'),
+    key: read(
+      'PEERJS_KEY',
+      (raw) =>
+        /^[^/?#\s]{1,64}$/.test(raw)
+          ? { ok: true, value: raw }
+          : { ok: false, problem: 'must be 1 to 64 characters without /, ?, # or spaces' },
+      'peerjs',
+    ),
     discovery: read('PEERJS_DISCOVERY', boolean, false),
     aliveTimeoutMs: read('PEERJS_ALIVE_TIMEOUT_MS', integer(1000, 3_600_000), 60_000),
     expireTimeoutMs: read('PEERJS_EXPIRE_TIMEOUT_MS', integer(100, 600_000), 5000),

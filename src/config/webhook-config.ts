@@ -63,9 +63,14 @@ export function readWebhookConfig(env: Env, problems: string[]): WebhookConfig |
     return undefined;
   }
   const url = webhookUrl(rawUrl);
-  if (!url) problems.push(`WEBHOOK_URL=${JSON.stringify(rawUrl.slice(0, 80))} must be an http:// or https:// URL such as https://app.example.com/hooks/signaling`);
+  if (!url)
+    problems.push(
+      `WEBHOOK_URL=${JSON.stringify(rawUrl.slice(0, 80))} must be an http:// or https:// URL such as https://app.example.com/hooks/signaling`,
+    );
   if (!rawSecret) {
-    problems.push('WEBHOOK_URL is set without WEBHOOK_SECRET: set WEBHOOK_SECRET=whsec_<base64 of 24 to 64 random bytes> (`echo whsec_$(openssl rand -base64 32)`)');
+    problems.push(
+      'WEBHOOK_URL is set without WEBHOOK_SECRET: set WEBHOOK_SECRET=whsec_<base64 of 24 to 64 random bytes> (`echo whsec_$(openssl rand -base64 32)`)',
+    );
     return undefined;
   }
   const secret = parseWebhookSecret(rawSecret);

@@ -11,7 +11,11 @@ import type { PeerJsConfig } from '../config/third-party-config.ts';
 export const MAX_LISTED_PEERS = 1000;
 
 /** What npm `peer` 1.0.2 answers at its base path, byte for byte. */
-const SERVER_INFO = { name: 'PeerJS Server', description: 'A server side element to broker connections between PeerJS clients.', website: 'https://peerjs.com/' };
+const SERVER_INFO = {
+  name: 'PeerJS Server',
+  description: 'A server side element to broker connections between PeerJS clients.',
+  website: 'https://peerjs.com/',
+};
 
 export interface PeerJsRoutesOptions {
   config: PeerJsConfig;

@@ -50,7 +50,10 @@ export function iceUrlProblem(url: string, kind: 'stun' | 'turn' | 'any'): strin
 }
 
 function urlList(name: string, raw: string, kind: 'stun' | 'turn', problems: string[]): string[] {
-  const urls = raw.split(',').map((u) => u.trim()).filter(Boolean);
+  const urls = raw
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
   if (urls.length === 0) problems.push(`${name} is empty`);
   for (const url of urls) {
     const problem = iceUrlProblem(url, kind);
@@ -85,7 +88,8 @@ export function parseIceServers(raw: string, problems: string[]): IceServer[] {
     const fields = entry as Record<string, unknown>;
     // "url" is the pre-2013 spelling; browsers ignore it silently, so the server would be lost.
     const unknown = Object.keys(fields).filter((key) => !SERVER_FIELDS.has(key));
-    if (unknown.length > 0) problems.push(`${at} has unknown field(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}: use urls, username, credential`);
+    if (unknown.length > 0)
+      problems.push(`${at} has unknown field(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}: use urls, username, credential`);
     const urls = fields['urls'];
     const list = typeof urls === 'string' ? [urls] : Array.isArray(urls) ? urls : undefined;
     if (list === undefined || list.length === 0 || !list.every((u): u is string => typeof u === 'string')) {
@@ -142,11 +146,14 @@ export function readIceConfig(env: Env, problems: string[]): IceConfig {
     else problems.push(`TURN_TTL=${JSON.stringify(rawTtl.slice(0, 80))} ${parsed.problem} (seconds)`);
   }
   if (turn !== undefined && rawSecret === undefined) {
-    problems.push('TURN_URLS is set but TURN_SECRET is not: set TURN_SECRET to coturn\'s static-auth-secret, or give TURN servers with fixed credentials in ICE_SERVERS');
+    problems.push(
+      "TURN_URLS is set but TURN_SECRET is not: set TURN_SECRET to coturn's static-auth-secret, or give TURN servers with fixed credentials in ICE_SERVERS",
+    );
   }
   if (rawSecret !== undefined && turn === undefined) {
     problems.push('TURN_SECRET is set but TURN_URLS is not: list the TURN server URLs (e.g. turn:turn.example.org:3478)');
   }
-  if (rawTtl !== undefined && rawSecret === undefined) problems.push('TURN_TTL is set but TURN_SECRET is not: it only applies to minted TURN credentials');
+  if (rawTtl !== undefined && rawSecret === undefined)
+    problems.push('TURN_TTL is set but TURN_SECRET is not: it only applies to minted TURN credentials');
   return config;
 }

@@ -55,7 +55,8 @@ export function iceServerSource(config: IceConfig, now: () => number = Date.now)
         servers.push({ urls: [...turnUrls], username, credential });
       }
       // Copies: a frame must never share objects with the configuration.
-      for (const server of staticServers) servers.push({ ...server, urls: typeof server.urls === 'string' ? server.urls : [...server.urls] });
+      for (const server of staticServers)
+        servers.push({ ...server, urls: typeof server.urls === 'string' ? server.urls : [...server.urls] });
       return servers;
     },
   };

@@ -9,7 +9,15 @@ export type JoinOutcome = 'joined' | 'unauthorized' | 'throttled' | Extract<Join
 export type SignalOutcome = SignalResult | 'overloaded';
 
 // Listed so every series exists from the start (at 0); dashboards need no special case.
-const JOIN_OUTCOMES: readonly JoinOutcome[] = ['joined', 'already-joined', 'name-taken', 'room-full', 'unavailable', 'unauthorized', 'throttled'];
+const JOIN_OUTCOMES: readonly JoinOutcome[] = [
+  'joined',
+  'already-joined',
+  'name-taken',
+  'room-full',
+  'unavailable',
+  'unauthorized',
+  'throttled',
+];
 const UPGRADE_REFUSALS: readonly UpgradeRefusal[] = ['max-connections', 'per-ip-connections', 'per-ip-rate'];
 const SIGNAL_OUTCOMES: readonly SignalOutcome[] = ['sent', 'not-joined', 'peer-not-found', 'peer-backlogged', 'unavailable', 'overloaded'];
 /** The `protocol` label: which endpoint a join, signal or bad frame came through. */
@@ -62,19 +70,25 @@ export class SignalingMetrics implements ConnectionMetrics {
       name: 'signaling_open_connections',
       help: 'WebSocket connections open on this dyno (all protocols)',
       registers,
-      collect() { this.set(sources.openConnections()); },
+      collect() {
+        this.set(sources.openConnections());
+      },
     });
     new Gauge({
       name: 'signaling_local_rooms',
       help: 'Rooms with at least one member connected to this dyno',
       registers,
-      collect() { this.set(sources.localRooms()); },
+      collect() {
+        this.set(sources.localRooms());
+      },
     });
     new Gauge({
       name: 'signaling_local_members',
       help: 'Room members connected to this dyno',
       registers,
-      collect() { this.set(sources.localMembers()); },
+      collect() {
+        this.set(sources.localMembers());
+      },
     });
     const reconnects = sources.redisReconnects;
     if (reconnects) {
@@ -89,9 +103,24 @@ export class SignalingMetrics implements ConnectionMetrics {
         },
       });
     }
-    this.joins = new Counter({ name: 'signaling_joins_total', help: 'Join requests (PeerJS: registrations) by protocol and outcome', labelNames: ['protocol', 'outcome'], registers });
-    this.signals = new Counter({ name: 'signaling_signals_total', help: 'Signals (y-webrtc: publishes) sent by protocol and outcome', labelNames: ['protocol', 'outcome'], registers });
-    this.badFrames = new Counter({ name: 'signaling_bad_frames_total', help: 'Frames dropped unanswered as unreadable, by protocol (PeerJS answers malformed JSON with silence, as its reference server does)', labelNames: ['protocol'], registers });
+    this.joins = new Counter({
+      name: 'signaling_joins_total',
+      help: 'Join requests (PeerJS: registrations) by protocol and outcome',
+      labelNames: ['protocol', 'outcome'],
+      registers,
+    });
+    this.signals = new Counter({
+      name: 'signaling_signals_total',
+      help: 'Signals (y-webrtc: publishes) sent by protocol and outcome',
+      labelNames: ['protocol', 'outcome'],
+      registers,
+    });
+    this.badFrames = new Counter({
+      name: 'signaling_bad_frames_total',
+      help: 'Frames dropped unanswered as unreadable, by protocol (PeerJS answers malformed JSON with silence, as its reference server does)',
+      labelNames: ['protocol'],
+      registers,
+    });
     for (const protocol of PROTOCOLS) {
       for (const outcome of JOIN_OUTCOMES) this.joins.inc({ protocol, outcome }, 0);
       for (const outcome of SIGNAL_OUTCOMES) this.signals.inc({ protocol, outcome }, 0);
@@ -99,7 +128,10 @@ export class SignalingMetrics implements ConnectionMetrics {
     }
     // Bound once: inc({ protocol, outcome }) hashes the labels on every call, and this one runs per signal.
     this.signalChildren = new Map(
-      PROTOCOLS.map((protocol) => [protocol, new Map(SIGNAL_OUTCOMES.map((outcome) => [outcome, this.signals.labels({ protocol, outcome })]))]),
+      PROTOCOLS.map((protocol) => [
+        protocol,
+        new Map(SIGNAL_OUTCOMES.map((outcome) => [outcome, this.signals.labels({ protocol, outcome })])),
+      ]),
     );
     this.busDelivery = new Histogram({
       name: 'signaling_bus_delivery_seconds',
@@ -109,10 +141,20 @@ export class SignalingMetrics implements ConnectionMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
       registers,
     });
-    this.probes = new Counter({ name: 'signaling_readiness_probes_total', help: 'Readiness probes by result', labelNames: ['result'], registers });
+    this.probes = new Counter({
+      name: 'signaling_readiness_probes_total',
+      help: 'Readiness probes by result',
+      labelNames: ['result'],
+      registers,
+    });
     this.probes.inc({ result: 'ok' }, 0);
     this.probes.inc({ result: 'failed' }, 0);
-    this.refusedUpgrades = new Counter({ name: 'signaling_upgrades_refused_total', help: 'WebSocket upgrades refused with 503 by admission control, by limit', labelNames: ['reason'], registers });
+    this.refusedUpgrades = new Counter({
+      name: 'signaling_upgrades_refused_total',
+      help: 'WebSocket upgrades refused with 503 by admission control, by limit',
+      labelNames: ['reason'],
+      registers,
+    });
     for (const reason of UPGRADE_REFUSALS) this.refusedUpgrades.inc({ reason }, 0);
   }
 

@@ -29,6 +29,10 @@ export function createObservability(
     localMembers: () => node.localMembers,
     ...(backend.kind === 'redis' ? { redisReconnects: () => backend.reconnects } : {}),
   });
-  const sampler = startProbeSampler(() => backend.probe(), (result) => metrics.probe(result), logger);
+  const sampler = startProbeSampler(
+    () => backend.probe(),
+    (result) => metrics.probe(result),
+    logger,
+  );
   return { metrics, readiness: sampler.check, stop: sampler.stop };
 }

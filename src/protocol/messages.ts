@@ -3,10 +3,4 @@
  * once, in protocol/wire.d.ts, which the client package compiles against too; this module
  * only re-exports the ones the server names.
  */
-export type {
-  ClientMessage,
-  IceServer,
-  MessageId,
-  Metadata,
-  ServerMessage,
-} from '../../protocol/wire.js';
+export type { ClientMessage, IceServer, MessageId, Metadata, ServerMessage } from '../../protocol/wire.js';

@@ -15,7 +15,8 @@ export function metadataProblem(value: unknown, field: string): string | null {
   const shape = shapeProblem(value, MAX_JSON_DEPTH, true);
   if (shape !== null) return shapeMessage(field, shape);
   const bytes = Buffer.byteLength(JSON.stringify(value));
-  if (bytes > MAX_METADATA_BYTES) return `${field} is limited to ${MAX_METADATA_BYTES} bytes of JSON (this one has ${bytes}); keep only what peers need, such as a display name`;
+  if (bytes > MAX_METADATA_BYTES)
+    return `${field} is limited to ${MAX_METADATA_BYTES} bytes of JSON (this one has ${bytes}); keep only what peers need, such as a display name`;
   return null;
 }
 

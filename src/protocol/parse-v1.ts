@@ -40,8 +40,7 @@ export function parseV1(text: string): ParseResult {
   const value = parsed.value;
   const id = readId(value);
   if (id === null) return { ok: false, message: `id must be a string (max ${MAX_ID_CHARS}) or a finite number` };
-  const fail = (message: string): ParseFailure =>
-    id === undefined ? { ok: false, message } : { ok: false, message, id };
+  const fail = (message: string): ParseFailure => (id === undefined ? { ok: false, message } : { ok: false, message, id });
   const type = value['type'];
   if (typeof type !== 'string') return fail('type must be a string');
 
@@ -56,17 +55,20 @@ export function parseV1(text: string): ParseResult {
       const message: ClientMessage = { type, room: room as string, name: name as string };
       const resume = value['resume'];
       if (resume !== undefined) {
-        if (typeof resume !== 'string' || resume.length === 0 || resume.length > MAX_RESUME_CHARS) return fail('join.resume must be the string from joined.resume');
+        if (typeof resume !== 'string' || resume.length === 0 || resume.length > MAX_RESUME_CHARS)
+          return fail('join.resume must be the string from joined.resume');
         message.resume = resume;
       }
       const token = value['token'];
       if (token !== undefined) {
-        if (typeof token !== 'string' || token.length > MAX_TOKEN_CHARS) return fail(`join.token must be a string of at most ${MAX_TOKEN_CHARS} characters`);
+        if (typeof token !== 'string' || token.length > MAX_TOKEN_CHARS)
+          return fail(`join.token must be a string of at most ${MAX_TOKEN_CHARS} characters`);
         message.token = token;
       }
       const lastSeq = value['lastSeq'];
       if (lastSeq !== undefined) {
-        if (typeof lastSeq !== 'number' || !Number.isSafeInteger(lastSeq) || lastSeq < 0) return fail('join.lastSeq must be a non-negative integer: the seq of the last frame processed, 0 for none');
+        if (typeof lastSeq !== 'number' || !Number.isSafeInteger(lastSeq) || lastSeq < 0)
+          return fail('join.lastSeq must be a non-negative integer: the seq of the last frame processed, 0 for none');
         message.lastSeq = lastSeq;
       }
       const metadata = value['metadata'];

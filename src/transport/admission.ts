@@ -17,9 +17,7 @@ export interface AdmissionLimits {
 export type UpgradeRefusal = 'max-connections' | 'per-ip-connections' | 'per-ip-rate';
 
 /** What the gateway does with one upgrade: go on, or answer 503 with Retry-After. */
-export type UpgradeVerdict =
-  | { ok: true }
-  | { ok: false; reason: UpgradeRefusal; retryAfterSeconds: number; message: string };
+export type UpgradeVerdict = { ok: true } | { ok: false; reason: UpgradeRefusal; retryAfterSeconds: number; message: string };
 
 const ADMITTED: UpgradeVerdict = { ok: true };
 const MS_PER_MINUTE = 60_000;
@@ -62,7 +60,12 @@ export class Admission {
   private joinTokens: number;
   private joinsAt: number;
   private joinsInFlight = 0;
-  private readonly refused: Record<UpgradeRefusal | 'joins', number> = { 'max-connections': 0, 'per-ip-connections': 0, 'per-ip-rate': 0, joins: 0 };
+  private readonly refused: Record<UpgradeRefusal | 'joins', number> = {
+    'max-connections': 0,
+    'per-ip-connections': 0,
+    'per-ip-rate': 0,
+    joins: 0,
+  };
   private reportTimer: NodeJS.Timeout | undefined;
   private readonly sweepTimer: NodeJS.Timeout | undefined;
   /** Shared by every tracked socket: `this` is the socket (no closure per connection). */
@@ -102,16 +105,29 @@ export class Admission {
     const { maxConnections, maxConnectionsPerIp, connectionsPerIpPerMin } = this.limits;
     if (openConnections >= maxConnections) {
       // Jittered, so clients that honour it do not come back in one wave.
-      return this.refuse('max-connections', FULL_RETRY_AFTER_MIN_S + Math.floor(Math.random() * (FULL_RETRY_AFTER_MAX_S - FULL_RETRY_AFTER_MIN_S + 1)), `this dyno holds MAX_CONNECTIONS=${maxConnections} connections; retry later`);
+      return this.refuse(
+        'max-connections',
+        FULL_RETRY_AFTER_MIN_S + Math.floor(Math.random() * (FULL_RETRY_AFTER_MAX_S - FULL_RETRY_AFTER_MIN_S + 1)),
+        `this dyno holds MAX_CONNECTIONS=${maxConnections} connections; retry later`,
+      );
     }
     if (!this.perAddress || address === undefined) return ADMITTED;
     const key = addressKey(address);
     if (maxConnectionsPerIp !== undefined && (this.openByAddress.get(key) ?? 0) >= maxConnectionsPerIp) {
-      return this.refuse('per-ip-connections', PER_IP_RETRY_AFTER_S, `this address has MAX_CONNECTIONS_PER_IP=${maxConnectionsPerIp} connections open on this dyno; close one or retry later`);
+      return this.refuse(
+        'per-ip-connections',
+        PER_IP_RETRY_AFTER_S,
+        `this address has MAX_CONNECTIONS_PER_IP=${maxConnectionsPerIp} connections open on this dyno; close one or retry later`,
+      );
     }
     if (connectionsPerIpPerMin !== undefined) {
       const wait = this.takeConnectionToken(key, connectionsPerIpPerMin);
-      if (wait > 0) return this.refuse('per-ip-rate', wait, `this address opened more than CONNECTIONS_PER_IP_PER_MIN=${connectionsPerIpPerMin} connections in the last minute; retry in ${wait} s`);
+      if (wait > 0)
+        return this.refuse(
+          'per-ip-rate',
+          wait,
+          `this address opened more than CONNECTIONS_PER_IP_PER_MIN=${connectionsPerIpPerMin} connections in the last minute; retry in ${wait} s`,
+        );
     }
     return ADMITTED;
   }
@@ -204,7 +220,10 @@ export class Admission {
       this.reportTimer = undefined;
       const refused = { ...this.refused };
       for (const k of Object.keys(this.refused) as Array<keyof typeof this.refused>) this.refused[k] = 0;
-      this.log.warn({ refused, limits: this.limits }, 'admission control refused connections or joins in the last second; clients retry with backoff (raise the limits if this dyno has room)');
+      this.log.warn(
+        { refused, limits: this.limits },
+        'admission control refused connections or joins in the last second; clients retry with backoff (raise the limits if this dyno has room)',
+      );
     }, REPORT_EVERY_MS);
     this.reportTimer.unref();
   }

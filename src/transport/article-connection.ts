@@ -109,7 +109,10 @@ export function serveArticle(
       try {
         if (policy.joinTokens) {
           metrics.join('unauthorized');
-          return fail(ErrorCode.Unauthorized, 'this server requires join tokens (TOKEN_SECRET), which the article protocol cannot carry; use /signaling');
+          return fail(
+            ErrorCode.Unauthorized,
+            'this server requires join tokens (TOKEN_SECRET), which the article protocol cannot carry; use /signaling',
+          );
         }
         result = await session.join(message.roomName, message.name);
       } finally {
@@ -141,7 +144,10 @@ export function serveArticle(
     if (target === self) return fail(ErrorCode.BadRequest, 'rtc.from and rtc.to must differ');
     const bytes = Buffer.byteLength(text);
     if (bytes > policy.maxSignalBytes) {
-      return fail(ErrorCode.BadRequest, `rtc frames are limited to MAX_SIGNAL_BYTES (${policy.maxSignalBytes} bytes); this one has ${bytes}`);
+      return fail(
+        ErrorCode.BadRequest,
+        `rtc frames are limited to MAX_SIGNAL_BYTES (${policy.maxSignalBytes} bytes); this one has ${bytes}`,
+      );
     }
     if (!policy.inflight.acquire(bytes)) {
       metrics.signal('overloaded');

@@ -139,7 +139,10 @@ export class Backpressure {
   private resumeAll(): void {
     this.paused = false;
     for (const ws of this.sockets()) ws.resume();
-    this.log.debug({ inflightBytes: this.inflight, lagMs: Math.round(this.lagMs) }, 'load back under the bounds: reading client sockets again');
+    this.log.debug(
+      { inflightBytes: this.inflight, lagMs: Math.round(this.lagMs) },
+      'load back under the bounds: reading client sockets again',
+    );
   }
 }
 

@@ -22,7 +22,10 @@ export function connectionCeiling(maxConnections: number, log: Logger, limitsTex
   if (maxConnections === DEFAULTS.maxConnections) {
     log.info(fields, 'the open-files limit is below the default MAX_CONNECTIONS; taking fewer connections');
   } else {
-    log.warn(fields, `MAX_CONNECTIONS=${maxConnections} is more sockets than the open-files limit allows; using ${allowed} (raise ulimit -n to take more)`);
+    log.warn(
+      fields,
+      `MAX_CONNECTIONS=${maxConnections} is more sockets than the open-files limit allows; using ${allowed} (raise ulimit -n to take more)`,
+    );
   }
   return allowed;
 }

@@ -6,7 +6,16 @@ import type { SignalingNode } from '../cluster/signaling-node.ts';
 import type { ConnectionMetrics } from '../metrics/metrics.ts';
 import { CloseCode } from '../protocol/error-codes.ts';
 import type { PeerJsMessage } from '../protocol/peerjs-messages.ts';
-import { errorFrame, expireFrame, ID_TAKEN_FRAME, leaveFrame, OPEN_FRAME, parsePeerJs, PeerJsError, relayFrame } from '../protocol/peerjs-messages.ts';
+import {
+  errorFrame,
+  expireFrame,
+  ID_TAKEN_FRAME,
+  leaveFrame,
+  OPEN_FRAME,
+  parsePeerJs,
+  PeerJsError,
+  relayFrame,
+} from '../protocol/peerjs-messages.ts';
 import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
 import { CUT_OFF, JOINS_THROTTLED_CLOSE, sendBounded } from './connection-policy.ts';
@@ -45,7 +54,8 @@ export function servePeerJs(ws: WebSocket, request: IncomingMessage, ctx: PeerJs
   const { id, token, key } = query;
   if (!id || !token || !key) return refusePeerJs(ws, PeerJsError.InvalidWsParameters);
   if (key !== ctx.key) return refusePeerJs(ws, PeerJsError.InvalidKey);
-  if (id.length > MAX_ID_LENGTH || token.length > MAX_ID_LENGTH) return refusePeerJs(ws, `id and token are limited to ${MAX_ID_LENGTH} characters each`);
+  if (id.length > MAX_ID_LENGTH || token.length > MAX_ID_LENGTH)
+    return refusePeerJs(ws, `id and token are limited to ${MAX_ID_LENGTH} characters each`);
   new PeerJsConnection(ws, request, ctx, id, token);
 }
 

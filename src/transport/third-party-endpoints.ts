@@ -70,12 +70,18 @@ export function thirdPartyEndpoints(deps: ThirdPartyDeps): ThirdPartyEndpoints {
       routes.push([peerJsSocketPath(base), handler]);
       inBandRefusals.set(peerJsSocketPath(base), refuse);
     }
-    const sweep = setInterval(() => {
-      const now = Date.now();
-      for (const connection of open) connection.expireIfSilent(now, peerjs.aliveTimeoutMs);
-    }, Math.min(1000, peerjs.aliveTimeoutMs / 4));
+    const sweep = setInterval(
+      () => {
+        const now = Date.now();
+        for (const connection of open) connection.expireIfSilent(now, peerjs.aliveTimeoutMs);
+      },
+      Math.min(1000, peerjs.aliveTimeoutMs / 4),
+    );
     sweep.unref();
-    stops.push(() => clearInterval(sweep), () => queue.stop());
+    stops.push(
+      () => clearInterval(sweep),
+      () => queue.stop(),
+    );
     router = peerJsRoutes({ config: peerjs, node, allowedOrigins: deps.allowedOrigins, logger });
   }
 

@@ -173,7 +173,12 @@ class V1Connection extends FrameGate implements SessionSink {
 
   removed(): void {
     this.logger().info('removed by the application (server API); closing with 4001');
-    this.send(encodeError(ErrorCode.Removed, 'the application removed you from this room; do not reconnect (it decides whether you may join again)'));
+    this.send(
+      encodeError(
+        ErrorCode.Removed,
+        'the application removed you from this room; do not reconnect (it decides whether you may join again)',
+      ),
+    );
     this.ws.close(CloseCode.Removed, 'removed');
   }
 
@@ -237,7 +242,9 @@ class V1Connection extends FrameGate implements SessionSink {
   /** Minted per call: every joined (join and resume) and every ice-servers gets new credentials. */
   private ice(name: string): { iceServers: IceServer[]; iceServersTtl?: number } {
     const { policy } = this.ctx;
-    return policy.iceServersTtl === undefined ? { iceServers: policy.iceServers(name) } : { iceServers: policy.iceServers(name), iceServersTtl: policy.iceServersTtl };
+    return policy.iceServersTtl === undefined
+      ? { iceServers: policy.iceServers(name) }
+      : { iceServers: policy.iceServers(name), iceServersTtl: policy.iceServersTtl };
   }
 
   private async join(message: Extract<ClientMessage, { type: 'join' }>): Promise<void> {
@@ -256,7 +263,14 @@ class V1Connection extends FrameGate implements SessionSink {
       }
       metadata = check.metadata ?? NO_METADATA;
     }
-    const result = await this.session.join(message.room, message.name, message.resume, message.resume === undefined ? undefined : authorize, metadata, message.lastSeq === undefined ? {} : { lastSeq: message.lastSeq });
+    const result = await this.session.join(
+      message.room,
+      message.name,
+      message.resume,
+      message.resume === undefined ? undefined : authorize,
+      metadata,
+      message.lastSeq === undefined ? {} : { lastSeq: message.lastSeq },
+    );
     metrics.join(result.ok ? 'joined' : result.code);
     if (result.ok) {
       this.logger().info({ resumed: result.resumed }, result.resumed ? 'resumed' : 'joined');
@@ -294,7 +308,11 @@ class V1Connection extends FrameGate implements SessionSink {
       }
       case 'signal': {
         if (bytes > policy.maxSignalBytes) {
-          return this.refuse(ErrorCode.BadRequest, `signal frames are limited to MAX_SIGNAL_BYTES (${policy.maxSignalBytes} bytes); this one has ${bytes}`, message.id);
+          return this.refuse(
+            ErrorCode.BadRequest,
+            `signal frames are limited to MAX_SIGNAL_BYTES (${policy.maxSignalBytes} bytes); this one has ${bytes}`,
+            message.id,
+          );
         }
         if (!policy.inflight.acquire(bytes)) {
           metrics.signal('overloaded');
@@ -314,7 +332,11 @@ class V1Connection extends FrameGate implements SessionSink {
       case 'broadcast': {
         // The same limits as a signal: it costs the room's dynos at least as much.
         if (bytes > policy.maxSignalBytes) {
-          return this.refuse(ErrorCode.BadRequest, `broadcast frames are limited to MAX_SIGNAL_BYTES (${policy.maxSignalBytes} bytes); this one has ${bytes}`, message.id);
+          return this.refuse(
+            ErrorCode.BadRequest,
+            `broadcast frames are limited to MAX_SIGNAL_BYTES (${policy.maxSignalBytes} bytes); this one has ${bytes}`,
+            message.id,
+          );
         }
         if (!policy.inflight.acquire(bytes)) return this.refuse(ErrorCode.Overloaded, OVERLOADED, message.id);
         let result: BroadcastResult;

@@ -93,7 +93,8 @@ class YWebrtcConnection extends FrameGate implements TopicSubscriber {
       this.ctx.metrics.badFrame?.();
       return this.refuseWith('frames must be JSON objects such as {"type":"ping"}');
     }
-    if (typeof message !== 'object' || message === null || Array.isArray(message)) return this.refuseWith('frames must be JSON objects with a type');
+    if (typeof message !== 'object' || message === null || Array.isArray(message))
+      return this.refuseWith('frames must be JSON objects with a type');
     const bytes = Buffer.byteLength(text);
     this.queue = this.queue
       .then(() => this.handle(message as Record<string, unknown>, bytes))
@@ -154,7 +155,9 @@ class YWebrtcConnection extends FrameGate implements TopicSubscriber {
         continue;
       }
       if (this.topics.size >= MAX_TOPICS_PER_CONNECTION) {
-        this.refuseWith(`a connection may subscribe to at most ${MAX_TOPICS_PER_CONNECTION} topics; not subscribed to ${JSON.stringify(name.slice(0, 64))}`);
+        this.refuseWith(
+          `a connection may subscribe to at most ${MAX_TOPICS_PER_CONNECTION} topics; not subscribed to ${JSON.stringify(name.slice(0, 64))}`,
+        );
         continue;
       }
       this.topics.add(name);
@@ -169,7 +172,8 @@ class YWebrtcConnection extends FrameGate implements TopicSubscriber {
     if (!topic) return;
     if (typeof topic !== 'string') return this.refuseWith('publish.topic must be a string');
     const { policy, metrics } = this.ctx;
-    if (bytes > policy.maxSignalBytes) return this.refuseWith(`publish frames are limited to MAX_SIGNAL_BYTES (${policy.maxSignalBytes} bytes); this one has ${bytes}`);
+    if (bytes > policy.maxSignalBytes)
+      return this.refuseWith(`publish frames are limited to MAX_SIGNAL_BYTES (${policy.maxSignalBytes} bytes); this one has ${bytes}`);
     if (!policy.inflight.acquire(bytes)) {
       metrics.signal('overloaded');
       return this.refuseWith(OVERLOADED);

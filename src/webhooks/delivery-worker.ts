@@ -175,7 +175,14 @@ export class DeliveryWorker {
             // once without a line per retry (the metric counts every one).
             if ((failures & (failures - 1)) === 0) {
               this.options.logger.warn(
-                { webhookId: webhookId(room, claim.event.seq), type: claim.event.type, ...roomOrigin(room), failures, retryInMs: delayMs, err: attempt.error },
+                {
+                  webhookId: webhookId(room, claim.event.seq),
+                  type: claim.event.type,
+                  ...roomOrigin(room),
+                  failures,
+                  retryInMs: delayMs,
+                  err: attempt.error,
+                },
                 'webhook delivery failed; will retry (check WEBHOOK_URL and the receiver)',
               );
             }
@@ -226,7 +233,10 @@ export class DeliveryWorker {
     }
     if (expired.length > 0) metrics.dropped('max-age', expired.length);
     if (lost > 0) {
-      logger.error({ ...roomOrigin(room), lost }, 'webhook events dropped: the room already had WEBHOOK_MAX_QUEUED events waiting (is the receiver down?)');
+      logger.error(
+        { ...roomOrigin(room), lost },
+        'webhook events dropped: the room already had WEBHOOK_MAX_QUEUED events waiting (is the receiver down?)',
+      );
       metrics.dropped('queue-full', lost);
     }
   }
@@ -234,6 +244,9 @@ export class DeliveryWorker {
   private queueWarning(error: unknown): void {
     if (Date.now() - this.lastQueueWarning < QUEUE_WARNING_EVERY_MS) return;
     this.lastQueueWarning = Date.now();
-    this.options.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'webhook queue unreachable; delivery resumes when the backend is back');
+    this.options.logger.warn(
+      { err: error instanceof Error ? error.message : String(error) },
+      'webhook queue unreachable; delivery resumes when the backend is back',
+    );
   }
 }

@@ -36,7 +36,10 @@ export class WebhookPoster {
         timeout: this.timeoutMs,
       });
       // The whole exchange, not just socket idleness, must fit in the deadline.
-      const deadline = setTimeout(() => req.destroy(new Error(`no answer within WEBHOOK_TIMEOUT_MS (${this.timeoutMs} ms)`)), this.timeoutMs);
+      const deadline = setTimeout(
+        () => req.destroy(new Error(`no answer within WEBHOOK_TIMEOUT_MS (${this.timeoutMs} ms)`)),
+        this.timeoutMs,
+      );
       req.on('timeout', () => req.destroy(new Error(`no answer within WEBHOOK_TIMEOUT_MS (${this.timeoutMs} ms)`)));
       req.on('error', (error) => {
         clearTimeout(deadline);

@@ -80,7 +80,13 @@ export class RedisWebhookQueue implements WebhookQueue {
    * any order being safe (FORGET only unlists a room untouched for a while, and a touch
    * lists it again), and this dyno delivers the room itself meanwhile.
    */
-  async runMembership(s: Script, keys: readonly string[], args: readonly (string | number)[], membersKey: string, change: MembershipChange): Promise<unknown> {
+  async runMembership(
+    s: Script,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    membersKey: string,
+    change: MembershipChange,
+  ): Promise<unknown> {
     const base = roomBase(membersKey);
     await this.writes.run(`webhook\n${base}`, () => this.run(SCRIPTS.schedule, this.shard(base), [base, 0, 1]), TOUCH_WAIT_MS);
     let wrapped = this.wrapped.get(s.sha);
@@ -134,9 +140,16 @@ export class RedisWebhookQueue implements WebhookQueue {
   }
 
   async claim(room: string, owner: string, leaseMs: number): Promise<ClaimResult> {
-    const reply = (await this.run(SCRIPTS.claim, [`${room}:wh`, `${room}:whm`], [owner, leaseMs, this.options.maxAgeMs, this.ttlMs()])) as unknown[];
+    const reply = (await this.run(
+      SCRIPTS.claim,
+      [`${room}:wh`, `${room}:whm`],
+      [owner, leaseMs, this.options.maxAgeMs, this.ttlMs()],
+    )) as unknown[];
     const code = Number(reply[0]);
-    const expired = reply.slice(4).map((line) => decodeEvent(String(line))).filter((e): e is QueuedEvent => e !== null);
+    const expired = reply
+      .slice(4)
+      .map((line) => decodeEvent(String(line)))
+      .filter((e): e is QueuedEvent => e !== null);
     const lost = Number(reply[2]);
     if (code === 0) return { claim: { kind: 'empty' }, expired, lost };
     if (code === 1) return { claim: { kind: 'wait', delayMs: Number(reply[1]) }, expired, lost };

@@ -21,7 +21,11 @@ export function parseWebhookSecret(raw: string): { ok: true; key: Buffer } | { o
     return { ok: false, problem: `must be ${SECRET_PREFIX} followed by standard base64 (${how})` };
   }
   const key = Buffer.from(encoded, 'base64');
-  if (key.length < MIN_KEY_BYTES || key.length > MAX_KEY_BYTES) return { ok: false, problem: `must hold ${MIN_KEY_BYTES} to ${MAX_KEY_BYTES} bytes after ${SECRET_PREFIX}, not ${key.length} (${how})` };
+  if (key.length < MIN_KEY_BYTES || key.length > MAX_KEY_BYTES)
+    return {
+      ok: false,
+      problem: `must hold ${MIN_KEY_BYTES} to ${MAX_KEY_BYTES} bytes after ${SECRET_PREFIX}, not ${key.length} (${how})`,
+    };
   return { ok: true, key };
 }
 

@@ -16,7 +16,11 @@ export function isWebhookSource(backend: object): backend is WebhookSource {
 }
 
 /** Turns webhook events on in `backend` and returns the (not yet started) delivery worker. */
-export function createWebhooks(backend: WebhookSource, config: WebhookConfig, deps: { nodeId: string; logger: Logger; registry: Registry }): DeliveryWorker {
+export function createWebhooks(
+  backend: WebhookSource,
+  config: WebhookConfig,
+  deps: { nodeId: string; logger: Logger; registry: Registry },
+): DeliveryWorker {
   const queue = backend.enableWebhooks({ maxQueued: config.maxQueued, maxAgeMs: config.maxAgeMs });
   const logger = deps.logger.child({ component: 'webhooks' });
   // The gauge reads the worker when scraped, never before the next statement built it.
@@ -33,6 +37,9 @@ export function createWebhooks(backend: WebhookSource, config: WebhookConfig, de
     logger,
     metrics,
   });
-  logger.info({ url: new URL(config.url).origin, maxAgeMs: config.maxAgeMs }, 'webhooks on: membership events are queued and POSTed, signed');
+  logger.info(
+    { url: new URL(config.url).origin, maxAgeMs: config.maxAgeMs },
+    'webhooks on: membership events are queued and POSTed, signed',
+  );
   return worker;
 }

@@ -118,8 +118,7 @@ describe('the article client, unmodified, over two dynos', () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
       first = await snapshot();
     }
-    const explain = (what: string, s: unknown): string =>
-      `${what}\n${JSON.stringify(s, null, 1)}\npage logs:\n${logs.join('\n')}`;
+    const explain = (what: string, s: unknown): string => `${what}\n${JSON.stringify(s, null, 1)}\npage logs:\n${logs.join('\n')}`;
     expect(first.ok, explain('not every page decodes video from both others', first.states)).toBe(true);
 
     // And the video keeps flowing: every counter rises.

@@ -16,7 +16,8 @@ import { launchFirefox } from '../fixtures/firefox.ts';
 
 type Attr = { peer: string; name: string; value: string };
 const tileHas = ({ peer, name, value }: Attr): boolean => document.querySelector(`[data-peer="${peer}"]`)?.getAttribute(name) === value;
-const qualityKnown = (peer: string): boolean => /^(good|weak|bad)$/.test(document.querySelector(`[data-peer="${peer}"]`)?.getAttribute('data-quality') ?? '');
+const qualityKnown = (peer: string): boolean =>
+  /^(good|weak|bad)$/.test(document.querySelector(`[data-peer="${peer}"]`)?.getAttribute('data-quality') ?? '');
 
 describe('call page features across Firefox and Chromium', () => {
   let dyno: Dyno | undefined;

@@ -40,7 +40,13 @@ async function inboundVideo(p: Page, peer: string): Promise<InboundVideo | null>
 }
 
 /** Polls until `check` holds for the inbound video, then checks frames keep rising. */
-async function expectVideo(p: Page, peer: string, what: string, check: (v: InboundVideo) => boolean, timeoutMs = 20_000): Promise<InboundVideo> {
+async function expectVideo(
+  p: Page,
+  peer: string,
+  what: string,
+  check: (v: InboundVideo) => boolean,
+  timeoutMs = 20_000,
+): Promise<InboundVideo> {
   const deadline = Date.now() + timeoutMs;
   let last: InboundVideo | null = null;
   while (Date.now() < deadline) {
@@ -88,16 +94,24 @@ describe('call page: pre-join, layout, quality, speaking, screen sharing', () =>
     ada.on('pageerror', (e) => logs.push(`[ada] pageerror: ${e.message}`));
     await ada.goto(`${origin}/?room=${room}`);
     expect(await ada.getAttribute('#app', 'data-view')).toBe('join');
-    await ada.waitForFunction(() => (document.querySelector('#preview-video') as HTMLVideoElement).videoWidth > 0, undefined, { timeout: 15_000 });
-    const options = (select: string): Promise<string[]> => (ada as Page).$$eval(`${select} option`, (o) => o.map((e) => e.textContent ?? ''));
+    await ada.waitForFunction(() => (document.querySelector('#preview-video') as HTMLVideoElement).videoWidth > 0, undefined, {
+      timeout: 15_000,
+    });
+    const options = (select: string): Promise<string[]> =>
+      (ada as Page).$$eval(`${select} option`, (o) => o.map((e) => e.textContent ?? ''));
     expect(await options('#camera-select')).toContain('fake_device_0');
     expect(await options('#mic-select')).toEqual(expect.arrayContaining(['Fake Audio Input 1', 'Fake Audio Input 2']));
     // The fake microphone beeps: the meter moves.
-    await ada.waitForFunction(() => Number(document.querySelector('#mic-level')?.getAttribute('data-level')) > 0, undefined, { timeout: 10_000, polling: 20 });
+    await ada.waitForFunction(() => Number(document.querySelector('#mic-level')?.getAttribute('data-level')) > 0, undefined, {
+      timeout: 10_000,
+      polling: 20,
+    });
 
     await ada.selectOption('#mic-select', { label: 'Fake Audio Input 2' });
     const previewMic = (): Promise<string | undefined> =>
-      (ada as Page).evaluate(() => ((document.querySelector('#preview-video') as HTMLVideoElement).srcObject as MediaStream | null)?.getAudioTracks()[0]?.label);
+      (ada as Page).evaluate(
+        () => ((document.querySelector('#preview-video') as HTMLVideoElement).srcObject as MediaStream | null)?.getAudioTracks()[0]?.label,
+      );
     await expect.poll(previewMic, { timeout: 10_000 }).toBe('Fake Audio Input 2');
     await ada.fill('#name-input', 'ada');
     await ada.click('#join-button');
@@ -120,7 +134,9 @@ describe('call page: pre-join, layout, quality, speaking, screen sharing', () =>
     // The next visit starts with the same name and microphone.
     const again = await adaContext.newPage();
     await again.goto(`${origin}/?room=${room}`);
-    await again.waitForFunction(() => (document.querySelector('#mic-select') as HTMLSelectElement).options.length > 1, undefined, { timeout: 15_000 });
+    await again.waitForFunction(() => (document.querySelector('#mic-select') as HTMLSelectElement).options.length > 1, undefined, {
+      timeout: 15_000,
+    });
     expect(await again.inputValue('#name-input')).toBe('ada');
     await expect
       .poll(() => again.$eval('#mic-select', (s) => (s as HTMLSelectElement).selectedOptions[0]?.textContent), { timeout: 10_000 })
@@ -203,7 +219,9 @@ describe('call page: pre-join, layout, quality, speaking, screen sharing', () =>
 
     // The browser's own "stop sharing" ends the track.
     await page.evaluate(() => {
-      const track = ((document.querySelector('#local-video') as HTMLVideoElement).srcObject as MediaStream).getVideoTracks()[0] as MediaStreamTrack;
+      const track = (
+        (document.querySelector('#local-video') as HTMLVideoElement).srcObject as MediaStream
+      ).getVideoTracks()[0] as MediaStreamTrack;
       track.stop();
       track.dispatchEvent(new Event('ended'));
     });
@@ -224,7 +242,11 @@ describe('call page: pre-join, layout, quality, speaking, screen sharing', () =>
       page.evaluate(() => (window as unknown as { __callProbe: { connections: RTCPeerConnection[] } }).__callProbe.connections.length);
     const before = await offers();
     const localDescription = (): Promise<string | undefined> =>
-      page.evaluate(() => (window as unknown as { __callProbe: { connectionFor(n: string): RTCPeerConnection | null } }).__callProbe.connectionFor('bob')?.localDescription?.sdp);
+      page.evaluate(
+        () =>
+          (window as unknown as { __callProbe: { connectionFor(n: string): RTCPeerConnection | null } }).__callProbe.connectionFor('bob')
+            ?.localDescription?.sdp,
+      );
     const sdpBefore = await localDescription();
     await page.click('#devices');
     expect(await page.isVisible('#call-devices')).toBe(true);
@@ -247,7 +269,9 @@ describe('call page: pre-join, layout, quality, speaking, screen sharing', () =>
     const page = ada as Page;
     await page.selectOption('#call-speaker-select', { label: 'Fake Audio Output 1' });
     const chosen = await page.inputValue('#call-speaker-select');
-    await expect.poll(() => page.$eval(`${tile('bob')} video`, (v) => (v as HTMLVideoElement & { sinkId: string }).sinkId), { timeout: 5_000 }).toBe(chosen);
+    await expect
+      .poll(() => page.$eval(`${tile('bob')} video`, (v) => (v as HTMLVideoElement & { sinkId: string }).sinkId), { timeout: 5_000 })
+      .toBe(chosen);
     // Unplugging ends the track (the fake device cannot be unplugged, so the track is ended as the browser would).
     await page.evaluate(() => {
       const stream = (document.querySelector('#local-video') as HTMLVideoElement).srcObject as MediaStream;

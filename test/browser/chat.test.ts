@@ -75,7 +75,13 @@ describe('call page chat over room broadcast, two dynos', () => {
     const adaContext = await (browser as Browser).newContext({ viewport: { width: 1280, height: 800 } });
     await adaContext.addInitScript({ content: RECORD_SOCKETS });
     const adaPage = await adaContext.newPage();
-    const ada: CallPage = { name: 'ada', page: adaPage, context: adaContext, logs: [], close: () => adaContext.close().catch(() => undefined) };
+    const ada: CallPage = {
+      name: 'ada',
+      page: adaPage,
+      context: adaContext,
+      logs: [],
+      close: () => adaContext.close().catch(() => undefined),
+    };
     adaPage.on('console', (m) => ada.logs.push(`[ada] ${m.type()}: ${m.text()}`));
     pages.push(ada);
     await adaPage.goto(inviteUrl(c.dyno(0).httpUrl, room, 'ada'));
@@ -99,7 +105,11 @@ describe('call page chat over room broadcast, two dynos', () => {
     ]);
     for (const m of seen) expect(Math.abs(Date.parse(m.time) - Date.now())).toBeLessThan(60_000);
     expect(await bob.page.getAttribute('#chat-log', 'aria-live')).toBe('polite');
-    expect((await chatLog(adaPage)).map((m) => [m.name, m.own])).toEqual([['You', 'true'], ['You', 'true'], ['You', 'true']]);
+    expect((await chatLog(adaPage)).map((m) => [m.name, m.own])).toEqual([
+      ['You', 'true'],
+      ['You', 'true'],
+      ['You', 'true'],
+    ]);
 
     await say(bob.page, 'hi ada');
     await expect.poll(() => texts(adaPage), { timeout: 10_000 }).toEqual(['one', 'two', 'three', 'hi ada']);

@@ -123,7 +123,10 @@ describe('graceful drain: a call survives its dyno being replaced', () => {
       await ann.page.waitForFunction(
         () => {
           const w = window as DrainWindow;
-          return (w.signalingHistory ?? []).some(([, s]) => s === 'reconnecting') && document.getElementById('app')?.dataset['signaling'] === 'open';
+          return (
+            (w.signalingHistory ?? []).some(([, s]) => s === 'reconnecting') &&
+            document.getElementById('app')?.dataset['signaling'] === 'open'
+          );
         },
         undefined,
         { timeout: 30_000 },

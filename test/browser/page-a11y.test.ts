@@ -30,7 +30,10 @@ async function expectAllStrings(page: Page, strings: typeof en): Promise<void> {
   const seen = await page.evaluate(() => ({
     lang: document.documentElement.lang,
     hooks: [...document.querySelectorAll<HTMLElement>('[data-i18n]')].map((e) => [e.dataset['i18n'], e.textContent ?? '']),
-    labels: [...document.querySelectorAll<HTMLElement>('[data-i18n-label]')].map((e) => [e.dataset['i18nLabel'], e.getAttribute('aria-label') ?? '']),
+    labels: [...document.querySelectorAll<HTMLElement>('[data-i18n-label]')].map((e) => [
+      e.dataset['i18nLabel'],
+      e.getAttribute('aria-label') ?? '',
+    ]),
   }));
   expect(seen.lang).toBe(strings.lang);
   for (const [key, text] of [...seen.hooks, ...seen.labels]) {
@@ -57,17 +60,27 @@ describe('call page: accessibility, languages, screenshots', () => {
     await dyno?.stop();
   });
 
-  for (const [lang, strings] of [['en', en], ['ja', ja]] as const) {
+  for (const [lang, strings] of [
+    ['en', en],
+    ['ja', ja],
+  ] as const) {
     it(`pre-join in ${lang}: every string rendered, no serious axe violation`, async () => {
-      const context = await (browser as Browser).newContext({ viewport: { width: 1280, height: 800 }, locale: lang === 'ja' ? 'en-US' : 'ja-JP' });
+      const context = await (browser as Browser).newContext({
+        viewport: { width: 1280, height: 800 },
+        locale: lang === 'ja' ? 'en-US' : 'ja-JP',
+      });
       try {
         const page = await context.newPage();
         const errors: string[] = [];
         page.on('console', (m) => m.type() === 'error' && !m.text().includes('Failed to load resource') && errors.push(m.text()));
         // ?lang wins over the browser's language (the context's locale is the other one).
         await page.goto(`${(dyno as Dyno).httpUrl}/?room=${room}&lang=${lang}`);
-        await page.waitForFunction(() => (document.querySelector('#preview-video') as HTMLVideoElement).videoWidth > 0, undefined, { timeout: 15_000 });
-        await page.waitForFunction(() => (document.querySelector('#mic-select') as HTMLSelectElement).options.length > 1, undefined, { timeout: 10_000 });
+        await page.waitForFunction(() => (document.querySelector('#preview-video') as HTMLVideoElement).videoWidth > 0, undefined, {
+          timeout: 15_000,
+        });
+        await page.waitForFunction(() => (document.querySelector('#mic-select') as HTMLSelectElement).options.length > 1, undefined, {
+          timeout: 10_000,
+        });
         await expectAllStrings(page, strings);
         expect(await page.textContent('#join-button')).toBe(strings.join);
         expect(errors).toEqual([]);
@@ -79,7 +92,9 @@ describe('call page: accessibility, languages, screenshots', () => {
           await page.keyboard.press('Tab');
           reached.push(await page.evaluate(() => document.activeElement?.id ?? ''));
         }
-        expect(reached).toEqual(expect.arrayContaining(['room-input', 'new-room', 'name-input', 'camera-select', 'mic-select', 'join-button']));
+        expect(reached).toEqual(
+          expect.arrayContaining(['room-input', 'new-room', 'name-input', 'camera-select', 'mic-select', 'join-button']),
+        );
         if (lang === 'en') {
           await page.fill('#name-input', 'Ada');
           await sleep(300);
@@ -101,7 +116,13 @@ describe('call page: accessibility, languages, screenshots', () => {
     pages.push(ada);
     // bob's browser speaks Japanese (navigator.languages), with no ?lang in his link.
     const bobContext = await (browser as Browser).newContext({ viewport: { width: 1280, height: 800 }, locale: 'ja-JP' });
-    const bob: CallPage = { name: 'bob', context: bobContext, page: await bobContext.newPage(), logs: [], close: () => bobContext.close().catch(() => undefined) };
+    const bob: CallPage = {
+      name: 'bob',
+      context: bobContext,
+      page: await bobContext.newPage(),
+      logs: [],
+      close: () => bobContext.close().catch(() => undefined),
+    };
     pages.push(bob);
     await bob.page.goto(inviteUrl(origin, room, 'bob'));
     await bob.page.waitForSelector('#app[data-signaling="open"]', { timeout: 30_000 });
@@ -128,7 +149,11 @@ describe('call page: accessibility, languages, screenshots', () => {
     await bob.page.click('#chat-toggle');
     await bob.page.click('#devices');
 
-    await ada.page.waitForFunction(() => [...document.querySelectorAll('video')].filter((v) => !v.hidden && v.videoWidth > 0).length === 2, undefined, { timeout: 15_000 });
+    await ada.page.waitForFunction(
+      () => [...document.querySelectorAll('video')].filter((v) => !v.hidden && v.videoWidth > 0).length === 2,
+      undefined,
+      { timeout: 15_000 },
+    );
     await ada.page.screenshot({ path: `${DOCS}call-desktop.png` });
     await ada.page.setViewportSize(PHONE);
     await sleep(300);

@@ -132,7 +132,10 @@ describe.each(['redis', 'redis-cluster'] as const)('PeerJS client through two dy
   let redisCluster: RedisClusterFixture | undefined;
   let cluster: Cluster;
   const prefix = uniquePrefix('pjb');
-  const env = (): Record<string, string> => ({ REDIS_PREFIX: prefix, ...(redis ? { REDIS_URL: redis.url } : { REDIS_CLUSTER_NODES: redisCluster?.seeds ?? '' }) });
+  const env = (): Record<string, string> => ({
+    REDIS_PREFIX: prefix,
+    ...(redis ? { REDIS_URL: redis.url } : { REDIS_CLUSTER_NODES: redisCluster?.seeds ?? '' }),
+  });
   let seq = 0;
   const fresh = (label: string): string => `${label}${backend === 'redis' ? 'R' : 'C'}${++seq}x${Math.random().toString(36).slice(2, 7)}`;
   const port = (i: number): number => cluster.dyno(i).port;
@@ -163,9 +166,13 @@ describe.each(['redis', 'redis-cluster'] as const)('PeerJS client through two dy
     const b = await peer(port(1), '/peerjs', fresh('mb'));
     await a.page.evaluate((dst) => (window as unknown as PeerWindow).t.call(dst), b.id);
     for (const side of [a.page, b.page]) {
-      await side.waitForFunction(async () => (await (window as unknown as PeerWindow).t.framesDecoded()) > 0, undefined, { timeout: 20_000 });
+      await side.waitForFunction(async () => (await (window as unknown as PeerWindow).t.framesDecoded()) > 0, undefined, {
+        timeout: 20_000,
+      });
       const first = await side.evaluate(() => (window as unknown as PeerWindow).t.framesDecoded());
-      await side.waitForFunction(async (n) => (await (window as unknown as PeerWindow).t.framesDecoded()) > n + 10, first, { timeout: 10_000 });
+      await side.waitForFunction(async (n) => (await (window as unknown as PeerWindow).t.framesDecoded()) > n + 10, first, {
+        timeout: 10_000,
+      });
     }
   });
 
@@ -173,7 +180,9 @@ describe.each(['redis', 'redis-cluster'] as const)('PeerJS client through two dy
     const a = await peer(port(0), '/', fresh('ua'));
     const started = Date.now();
     await a.page.evaluate((dst) => void (window as unknown as PeerWindow).peer.connect(dst), fresh('nobody'));
-    await a.page.waitForFunction(() => (window as unknown as PeerWindow).t.errors.includes('peer-unavailable'), undefined, { timeout: 9000 });
+    await a.page.waitForFunction(() => (window as unknown as PeerWindow).t.errors.includes('peer-unavailable'), undefined, {
+      timeout: 9000,
+    });
     expect(Date.now() - started).toBeLessThan(7500);
     const taken = await peer(port(1), '/', a.id);
     expect(taken.id).toBe('error:unavailable-id');
@@ -184,7 +193,11 @@ describe.each(['redis', 'redis-cluster'] as const)('PeerJS client through two dy
     const a = await peer(port(1), '/peerjs', fresh('rc'));
     await a.page.evaluate(() => (window as unknown as PeerWindow).peer.disconnect());
     await a.page.evaluate(() => (window as unknown as PeerWindow).peer.reconnect());
-    await a.page.waitForFunction(() => (window as unknown as PeerWindow).t.events.filter((e: string) => e.startsWith('open:')).length === 2, undefined, { timeout: 5000 });
+    await a.page.waitForFunction(
+      () => (window as unknown as PeerWindow).t.events.filter((e: string) => e.startsWith('open:')).length === 2,
+      undefined,
+      { timeout: 5000 },
+    );
     expect(await events(a.page)).toEqual([`open:${a.id}`, 'disconnected', `open:${a.id}`]);
     // Still reachable under its id after the reconnect.
     const b = await peer(port(0), '/peerjs', fresh('rb'));
@@ -212,11 +225,17 @@ describe.each(['redis', 'redis-cluster'] as const)('PeerJS client through two dy
       const frontPort = Number(new URL(front.origin).port);
       const p = await peer(frontPort, '/', fresh('k'));
       expect(front.upgrades[0]).toBe(1);
-      await p.page.evaluate(() => { (window as unknown as PeerWindow).t.autoReconnect = true; });
+      await p.page.evaluate(() => {
+        (window as unknown as PeerWindow).t.autoReconnect = true;
+      });
       const q = await peer(port(1), '/', fresh('kq'));
       expect(await q.page.evaluate((dst) => (window as unknown as PeerWindow).t.connect(dst, 'before'), p.id)).toBe('echo:before');
       await doomed.stop('SIGKILL');
-      await p.page.waitForFunction(() => (window as unknown as PeerWindow).t.events.filter((e: string) => e.startsWith('open:')).length === 2, undefined, { timeout: 15_000 });
+      await p.page.waitForFunction(
+        () => (window as unknown as PeerWindow).t.events.filter((e: string) => e.startsWith('open:')).length === 2,
+        undefined,
+        { timeout: 15_000 },
+      );
       expect(await events(p.page)).toEqual([`open:${p.id}`, 'disconnected', `open:${p.id}`]);
       expect(await errors(p.page)).toEqual(['network']);
       const r = await peer(port(0), '/', fresh('kr'));

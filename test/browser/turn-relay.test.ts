@@ -149,7 +149,10 @@ describe('TURN relay with credentials minted by the cluster', () => {
     expect(await problem(ada).isVisible()).toBe(true);
     expect(await problem(ada).getAttribute('role')).toBe('alert');
     // Signaling worked (each sees the other's tile); only the relay refused them.
-    for (const [page, peer] of [[ada, BOB], [bob, ADA]] as const) {
+    for (const [page, peer] of [
+      [ada, BOB],
+      [bob, ADA],
+    ] as const) {
       expect(await page.locator('#app').getAttribute('data-signaling')).toBe('open');
       expect(await page.locator(tile(peer)).getAttribute('data-connection')).not.toBe('connected');
       expect(await mediaFacts(page)).toBeNull();

@@ -142,8 +142,12 @@ describe('video call page: three browsers over two dynos', () => {
       }),
     );
     const delays = removedAt.map((t) => t - leftAt);
-    const peerLeftAt = await Promise.all(stayers.map(async (p) => (await receivedMessages(p)).find((m) => m.type === 'peer-left' && m.name === 'carol')?.at));
-    console.log(`tile removal after leave: ${delays.join(' ms, ')} ms; peer-left received after ${peerLeftAt.map((t) => (t ?? NaN) - leftAt).join(' ms, ')} ms`);
+    const peerLeftAt = await Promise.all(
+      stayers.map(async (p) => (await receivedMessages(p)).find((m) => m.type === 'peer-left' && m.name === 'carol')?.at),
+    );
+    console.log(
+      `tile removal after leave: ${delays.join(' ms, ')} ms; peer-left received after ${peerLeftAt.map((t) => (t ?? NaN) - leftAt).join(' ms, ')} ms`,
+    );
     for (const delay of delays) expect(delay).toBeLessThan(2000);
     expect(await carol.page.getAttribute('#app', 'data-view')).toBe('join');
     for (const p of stayers) expect(await tileNames(p)).toEqual(stayers.filter((q) => q !== p).map((q) => q.name));

@@ -85,7 +85,10 @@ describe.each(['redis', 'redis-cluster'] as const)('y-webrtc through two dynos (
   let redisCluster: RedisClusterFixture | undefined;
   let cluster: Cluster;
   const prefix = uniquePrefix('ywb');
-  const env = (): Record<string, string> => ({ REDIS_PREFIX: prefix, ...(redis ? { REDIS_URL: redis.url } : { REDIS_CLUSTER_NODES: redisCluster?.seeds ?? '' }) });
+  const env = (): Record<string, string> => ({
+    REDIS_PREFIX: prefix,
+    ...(redis ? { REDIS_URL: redis.url } : { REDIS_CLUSTER_NODES: redisCluster?.seeds ?? '' }),
+  });
   const url = (i: number): string => cluster.dyno(i).wsUrl('/y-webrtc');
   let seq = 0;
   const room = (label: string): string => `${label}-${backend}-${++seq}-${Math.random().toString(36).slice(2, 7)}`;

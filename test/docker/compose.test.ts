@@ -48,13 +48,23 @@ describe('docker-compose.yml: Redis, three replicas and HAProxy', () => {
   const resumeSecrets = new Map<string, string>();
 
   const compose = async (...args: string[]): Promise<string> => {
-    const result = await run(composeBin, [...composeArgs, '-p', project, '-f', join(ROOT, 'docker-compose.yml'), ...args], { env, timeoutMs: 180_000 });
+    const result = await run(composeBin, [...composeArgs, '-p', project, '-f', join(ROOT, 'docker-compose.yml'), ...args], {
+      env,
+      timeoutMs: 180_000,
+    });
     if (result.code !== 0) throw new Error(`compose ${args.join(' ')} exited with ${result.code}:\n${result.stderr}${result.stdout}`);
     return result.stdout.trim();
   };
   /** Container id of a service, straight from docker (each docker-compose call costs a second or two). */
   const containerOf = async (service: string): Promise<string> => {
-    const rows = await docker(['ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.ID}} {{.Label "com.docker.compose.service"}}']);
+    const rows = await docker([
+      'ps',
+      '-a',
+      '--filter',
+      `label=com.docker.compose.project=${project}`,
+      '--format',
+      '{{.ID}} {{.Label "com.docker.compose.service"}}',
+    ]);
     const row = rows.split('\n').find((r) => r.endsWith(` ${service}`));
     if (!row) throw new Error(`no container for ${service} in compose project ${project}:\n${rows}`);
     return row.split(' ')[0] as string;
@@ -101,7 +111,8 @@ describe('docker-compose.yml: Redis, three replicas and HAProxy', () => {
     const nodes = new Set<string>();
     const deadline = Date.now() + 60_000;
     while (nodes.size < 3) {
-      if (Date.now() > deadline) throw new Error(`HAProxy reached ${nodes.size} replicas within 60 s:\n${await compose('logs', '--tail', '40')}`);
+      if (Date.now() > deadline)
+        throw new Error(`HAProxy reached ${nodes.size} replicas within 60 s:\n${await compose('logs', '--tail', '40')}`);
       const node = await fetch(`http://127.0.0.1:${port}/healthz`, { headers: { connection: 'close' } }).then(
         async (r) => (r.ok ? ((await r.json()) as { node: string }).node : undefined),
         () => undefined,
@@ -144,7 +155,11 @@ describe('docker-compose.yml: Redis, three replicas and HAProxy', () => {
         clients.get(from)?.send({ type: 'signal', to, data: { sdp: `${from}->${to}` } });
         expect(await nextOf(clients.get(to) as TestClient, 'signal')).toEqual({ type: 'signal', from, data: { sdp: `${from}->${to}` } });
         clients.get(to)?.send({ type: 'signal', to: from, data: { sdp: `${to}->${from}` } });
-        expect(await nextOf(clients.get(from) as TestClient, 'signal')).toEqual({ type: 'signal', from: to, data: { sdp: `${to}->${from}` } });
+        expect(await nextOf(clients.get(from) as TestClient, 'signal')).toEqual({
+          type: 'signal',
+          from: to,
+          data: { sdp: `${to}->${from}` },
+        });
       }
     }
 

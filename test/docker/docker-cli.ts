@@ -28,12 +28,22 @@ export interface Run {
 }
 
 /** Runs a command without a shell; resolves with its exit code and output (never rejects on exit code). */
-export function run(command: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<Run> {
+export function run(
+  command: string,
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     execFile(
       command,
       args,
-      { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024, cwd: opts.cwd ?? ROOT, encoding: 'utf8' },
+      {
+        env: opts.env ?? process.env,
+        timeout: opts.timeoutMs ?? 120_000,
+        maxBuffer: 64 * 1024 * 1024,
+        cwd: opts.cwd ?? ROOT,
+        encoding: 'utf8',
+      },
       (error, stdout, stderr) => {
         if (error && typeof error.code !== 'number') {
           reject(new Error(`${command} ${args.join(' ')} failed to run: ${error.message}\n${stderr}`));

@@ -26,7 +26,8 @@ describe('the Dockerfile, built and run', () => {
   });
 
   it('builds FROM the NODE_IMAGE build argument', async () => {
-    const layers = async (ref: string): Promise<string[]> => JSON.parse(await docker(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', ref])) as string[];
+    const layers = async (ref: string): Promise<string[]> =>
+      JSON.parse(await docker(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', ref])) as string[];
     const [base, app] = await Promise.all([layers(IMAGES.node), layers(image)]);
     // The runtime stage starts from the base image: its layers are the app image's first ones
     // (true for the legacy builder and BuildKit alike).
@@ -39,12 +40,18 @@ describe('the Dockerfile, built and run', () => {
     const deadline = Date.now() + 20_000;
     let status = 0;
     while (Date.now() < deadline) {
-      status = await fetch(`${base}/healthz`).then((r) => r.status, () => 0);
+      status = await fetch(`${base}/healthz`).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (status === 200) break;
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(status).toBe(200);
-    const bindings = JSON.parse(await docker(['inspect', '-f', '{{json .HostConfig.PortBindings}}', id])) as Record<string, Array<{ HostIp: string }>>;
+    const bindings = JSON.parse(await docker(['inspect', '-f', '{{json .HostConfig.PortBindings}}', id])) as Record<
+      string,
+      Array<{ HostIp: string }>
+    >;
     expect(bindings['3000/tcp']?.map((b) => b.HostIp)).toEqual(['127.0.0.1']);
   });
 

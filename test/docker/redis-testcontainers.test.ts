@@ -28,7 +28,10 @@ describe('Redis fixture with a container engine', () => {
       expect(ids).toHaveLength(1);
       const id = ids[0] as string;
       expect(await docker(['inspect', '-f', '{{.Config.Image}}', id])).toBe(process.env['REDIS_IMAGE'] || DEFAULT_REDIS_IMAGE);
-      const bindings = JSON.parse(await docker(['inspect', '-f', '{{json .HostConfig.PortBindings}}', id])) as Record<string, Array<{ HostIp: string }>>;
+      const bindings = JSON.parse(await docker(['inspect', '-f', '{{json .HostConfig.PortBindings}}', id])) as Record<
+        string,
+        Array<{ HostIp: string }>
+      >;
       expect(bindings['6379/tcp']?.map((b) => b.HostIp)).toEqual(['127.0.0.1']);
 
       const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
@@ -46,7 +49,12 @@ describe('Redis fixture with a container engine', () => {
     const redis = await startRedis({ controllable: true });
     try {
       expect(redis.kind).toBe('testcontainers');
-      const client = new Redis(redis.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const client = new Redis(redis.url, {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
       client.on('error', () => {});
       await client.connect();
       await client.set('k', 'v');

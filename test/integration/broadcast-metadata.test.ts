@@ -193,11 +193,20 @@ describe('broadcast rate limit and trusted metadata (embedded)', () => {
   it('uses the token metadata claim under TOKEN_SECRET and ignores what the client sends', async () => {
     const key = new TextEncoder().encode(SECRET);
     const exp = Math.floor(Date.now() / 1000) + 600;
-    const claimed = await new SignJWT({ room: 'trust', name: 'ana', metadata: { displayName: 'Ana (verified)' } }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp).sign(key);
+    const claimed = await new SignJWT({ room: 'trust', name: 'ana', metadata: { displayName: 'Ana (verified)' } })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime(exp)
+      .sign(key);
     const bare = await new SignJWT({ room: 'trust', name: 'eve' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp).sign(key);
-    const tooBig = await new SignJWT({ room: 'trust', name: 'big', metadata: { x: 'y'.repeat(2000) } }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp).sign(key);
+    const tooBig = await new SignJWT({ room: 'trust', name: 'big', metadata: { x: 'y'.repeat(2000) } })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime(exp)
+      .sign(key);
     const watcher = await client(secured);
-    const watcherToken = await new SignJWT({ room: 'trust', name: 'w' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp).sign(key);
+    const watcherToken = await new SignJWT({ room: 'trust', name: 'w' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime(exp)
+      .sign(key);
     watcher.send({ type: 'join', room: 'trust', name: 'w', token: watcherToken });
     await watcher.expect('joined');
 

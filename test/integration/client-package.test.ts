@@ -20,7 +20,10 @@ const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 
 function run(command: string, args: string[], cwd: string, timeoutMs = 120_000): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' } });
+    const child = spawn(command, args, {
+      cwd,
+      env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' },
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -105,7 +108,16 @@ describe('the client package', () => {
     expect(packed.code, packed.out).toBe(0);
     const info = JSON.parse(packed.out.slice(packed.out.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
     const files = info[0]?.files.map((f) => f.path) ?? [];
-    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/types/client/src/index.d.ts', 'dist/types/protocol/wire.d.ts']));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'README.md',
+        'LICENSE',
+        'dist/index.js',
+        'dist/types/client/src/index.d.ts',
+        'dist/types/protocol/wire.d.ts',
+      ]),
+    );
     // Sources, the page and the build script stay out of the package.
     expect(files.filter((f) => !f.startsWith('dist/') && !['package.json', 'README.md', 'LICENSE'].includes(f))).toEqual([]);
 
@@ -114,31 +126,43 @@ describe('the client package', () => {
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
     const installed = await run('npm', ['install', '--offline', '--no-package-lock', join(work, info[0]?.filename ?? '')], app);
     expect(installed.code, installed.out).toBe(0);
-    const manifest = JSON.parse(readFileSync(join(app, 'node_modules/webrtc-signaling-client/package.json'), 'utf8')) as Record<string, unknown>;
+    const manifest = JSON.parse(readFileSync(join(app, 'node_modules/webrtc-signaling-client/package.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     expect(manifest['webrtcSignaling']).toMatchObject({ protocol: 'v1', protocolRevision: '1.1' });
 
-    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: {
-        target: 'es2022',
-        module: 'nodenext',
-        moduleResolution: 'nodenext',
-        lib: ['es2022', 'dom'],
-        types: ['node'],
-        typeRoots: [join(ROOT, 'node_modules/@types')],
-        strict: true,
-        skipLibCheck: false,
-        outDir: 'out',
-        rootDir: '.',
-      },
-      include: ['program.ts'],
-    }));
+    writeFileSync(
+      join(app, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'es2022',
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          lib: ['es2022', 'dom'],
+          types: ['node'],
+          typeRoots: [join(ROOT, 'node_modules/@types')],
+          strict: true,
+          skipLibCheck: false,
+          outDir: 'out',
+          rootDir: '.',
+        },
+        include: ['program.ts'],
+      }),
+    );
     writeFileSync(join(app, 'program.ts'), PROGRAM);
     const checked = await run(process.execPath, [TSC, '-p', app], app);
     expect(checked.code, checked.out).toBe(0);
 
     // The check is real: a misuse of the package's API does not compile.
-    writeFileSync(join(app, 'wrong.ts'), 'import { SignalingClient } from "webrtc-signaling-client";\nnew SignalingClient({ url: "ws://x", room: "r", name: "n" }).broadcast("not an object");\n');
-    writeFileSync(join(app, 'tsconfig.wrong.json'), JSON.stringify({ extends: './tsconfig.json', compilerOptions: { noEmit: true }, include: ['wrong.ts'] }));
+    writeFileSync(
+      join(app, 'wrong.ts'),
+      'import { SignalingClient } from "webrtc-signaling-client";\nnew SignalingClient({ url: "ws://x", room: "r", name: "n" }).broadcast("not an object");\n',
+    );
+    writeFileSync(
+      join(app, 'tsconfig.wrong.json'),
+      JSON.stringify({ extends: './tsconfig.json', compilerOptions: { noEmit: true }, include: ['wrong.ts'] }),
+    );
     const wrong = await run(process.execPath, [TSC, '-p', join(app, 'tsconfig.wrong.json')], app);
     expect(wrong.code).not.toBe(0);
     expect(wrong.out).toMatch(/wrong\.ts.*not assignable to parameter of type 'object'/s);

@@ -100,7 +100,9 @@ describe('Docker', () => {
   });
 
   it('every image in docker-compose.yml is overridable by the environment, with the public image as default', () => {
-    const raw = parseYaml(read('docker-compose.yml'), { merge: true }) as { services: Record<string, { image?: string; build?: { args?: Record<string, string> } }> };
+    const raw = parseYaml(read('docker-compose.yml'), { merge: true }) as {
+      services: Record<string, { image?: string; build?: { args?: Record<string, string> } }>;
+    };
     const defaults: Record<string, string> = {};
     for (const [name, s] of Object.entries(raw.services)) {
       const m = /^\$\{([A-Z_]+):-([^}]+)\}$/.exec(s.image ?? '');
@@ -117,9 +119,19 @@ describe('Docker', () => {
 
     // And compose itself substitutes them (the form Compose 1.29 and v2 both read).
     const [command, ...args] = composeCommand();
-    const env = { ...process.env, REDIS_IMAGE: 'mirror.example/redis:7', HAPROXY_IMAGE: 'mirror.example/haproxy:2.8', NODE_IMAGE: 'mirror.example/node:24', SIGNALING_IMAGE: 'mirror.example/sig:1', PUBLISH_HOST: '0.0.0.0', PUBLISH_PORT: '9999' };
+    const env = {
+      ...process.env,
+      REDIS_IMAGE: 'mirror.example/redis:7',
+      HAPROXY_IMAGE: 'mirror.example/haproxy:2.8',
+      NODE_IMAGE: 'mirror.example/node:24',
+      SIGNALING_IMAGE: 'mirror.example/sig:1',
+      PUBLISH_HOST: '0.0.0.0',
+      PUBLISH_PORT: '9999',
+    };
     const text = execFileSync(command as string, [...args, '-f', join(ROOT, 'docker-compose.yml'), 'config'], { encoding: 'utf8', env });
-    const services = (parseYaml(text) as { services: Record<string, { image?: string; build?: { args?: Record<string, string> }; ports?: unknown[] }> }).services;
+    const services = (
+      parseYaml(text) as { services: Record<string, { image?: string; build?: { args?: Record<string, string> }; ports?: unknown[] }> }
+    ).services;
     expect(services['redis']?.image).toBe('mirror.example/redis:7');
     expect(services['haproxy']?.image).toBe('mirror.example/haproxy:2.8');
     expect(services['signaling-2']?.image).toBe('mirror.example/sig:1');
@@ -137,7 +149,13 @@ describe('Docker', () => {
   it('compose runs Redis, three replicas of one image, and haproxy with the shared cfg on one port', () => {
     const [command, ...args] = composeCommand();
     const text = execFileSync(command as string, [...args, '-f', join(ROOT, 'docker-compose.yml'), 'config'], { encoding: 'utf8' });
-    type Service = { build?: { context?: string }; image?: string; environment?: Record<string, string>; ports?: unknown[]; volumes?: unknown[] };
+    type Service = {
+      build?: { context?: string };
+      image?: string;
+      environment?: Record<string, string>;
+      ports?: unknown[];
+      volumes?: unknown[];
+    };
     const services = (parseYaml(text) as { services: Record<string, Service> }).services;
     expect(services['redis']).toBeDefined();
     const replicas = Object.entries(services).filter(([, s]) => s.build);

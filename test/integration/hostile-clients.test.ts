@@ -158,11 +158,16 @@ describe('rate limit', () => {
     await a.expect('peer-joined');
     a.send({ type: 'signal', to: 'b', data: { description: { type: 'offer', sdp: 'v=0\r\n' } } });
     for (let i = 0; i < 30; i++) {
-      a.send({ type: 'signal', to: 'b', data: { candidate: { candidate: `candidate:${i} 1 udp 2122260223 192.0.2.${i} 5${i} typ host`, sdpMid: '0' } } });
+      a.send({
+        type: 'signal',
+        to: 'b',
+        data: { candidate: { candidate: `candidate:${i} 1 udp 2122260223 192.0.2.${i} 5${i} typ host`, sdpMid: '0' } },
+      });
     }
     a.send({ type: 'signal', to: 'b', data: { candidate: null } });
     expect((await b.expect('signal')).data).toMatchObject({ description: { type: 'offer' } });
-    for (let i = 0; i < 30; i++) expect((await b.expect('signal')).data).toMatchObject({ candidate: { candidate: expect.stringContaining(`candidate:${i} `) } });
+    for (let i = 0; i < 30; i++)
+      expect((await b.expect('signal')).data).toMatchObject({ candidate: { candidate: expect.stringContaining(`candidate:${i} `) } });
     expect((await b.expect('signal')).data).toEqual({ candidate: null });
     await a.expectSilence(200);
   });
@@ -190,7 +195,12 @@ describe('deeply nested data (issue 17)', () => {
     await a.expect('peer-joined');
     const deep = '{"d":'.repeat(8999) + '{}' + '}'.repeat(8999);
     a.ws.send(`{"type":"signal","to":"b","id":"deep","data":${deep}}`);
-    expect(await a.next()).toEqual({ type: 'error', code: 'bad-request', id: 'deep', message: expect.stringContaining('more than 32 levels') });
+    expect(await a.next()).toEqual({
+      type: 'error',
+      code: 'bad-request',
+      id: 'deep',
+      message: expect.stringContaining('more than 32 levels'),
+    });
     a.send({ type: 'signal', to: 'b', data: { ok: true } });
     expect(await b.next()).toEqual({ type: 'signal', from: 'a', data: { ok: true } });
 
@@ -276,7 +286,10 @@ describe('join tokens', () => {
   const open: TestClient[] = [];
 
   /** What an application backend does: an HS256 JWT binding room, name and a short exp. */
-  const mint = (claims: Record<string, unknown>, options: { alg?: string; key?: Uint8Array; exp?: number | string } = {}): Promise<string> => {
+  const mint = (
+    claims: Record<string, unknown>,
+    options: { alg?: string; key?: Uint8Array; exp?: number | string } = {},
+  ): Promise<string> => {
     return new SignJWT(claims)
       .setProtectedHeader({ alg: options.alg ?? 'HS256' })
       .setIssuedAt()
@@ -306,9 +319,13 @@ describe('join tokens', () => {
     expect(await tryJoin('r', 'alice', undefined)).toEqual(unauthorized);
     expect(await tryJoin('r', 'alice', await mint({ room: 'other', name: 'alice' }))).toEqual(unauthorized);
     expect(await tryJoin('r', 'alice', await mint({ room: 'r', name: 'mallory' }))).toEqual(unauthorized);
-    expect(await tryJoin('r', 'alice', await mint({ room: 'r', name: 'alice' }, { exp: Math.floor(Date.now() / 1000) - 60 }))).toEqual(unauthorized);
+    expect(await tryJoin('r', 'alice', await mint({ room: 'r', name: 'alice' }, { exp: Math.floor(Date.now() / 1000) - 60 }))).toEqual(
+      unauthorized,
+    );
     expect(await tryJoin('r', 'alice', await mint({ room: 'r', name: 'alice' }, { alg: 'HS512' }))).toEqual(unauthorized);
-    expect(await tryJoin('r', 'alice', await mint({ room: 'r', name: 'alice' }, { key: new TextEncoder().encode('another-secret-'.repeat(4)) }))).toEqual(unauthorized);
+    expect(
+      await tryJoin('r', 'alice', await mint({ room: 'r', name: 'alice' }, { key: new TextEncoder().encode('another-secret-'.repeat(4)) })),
+    ).toEqual(unauthorized);
     const unsigned = new UnsecuredJWT({ room: 'r', name: 'alice' }).setExpirationTime('2m').encode();
     expect(await tryJoin('r', 'alice', unsigned)).toEqual(unauthorized);
     const noExp = await new SignJWT({ room: 'r', name: 'alice' }).setProtectedHeader({ alg: 'HS256' }).sign(key);
@@ -324,7 +341,11 @@ describe('join tokens', () => {
     c.send({ type: 'join', room: 'r2', name: 'bob', token: await mint({ room: 'r2', name: 'bob' }) });
     expect(await c.next()).toMatchObject({ type: 'joined', room: 'r2', name: 'bob', peers: [] });
     // A refused join registered nothing: "alice" from the refusals above is still free.
-    expect(await tryJoin('r', 'alice', await mint({ room: 'r', name: 'alice' }))).toMatchObject({ type: 'joined', name: 'alice', peers: [] });
+    expect(await tryJoin('r', 'alice', await mint({ room: 'r', name: 'alice' }))).toMatchObject({
+      type: 'joined',
+      name: 'alice',
+      peers: [],
+    });
   });
 
   it('refuses to start with a TOKEN_SECRET shorter than 32 characters, naming it', async () => {
@@ -481,12 +502,25 @@ const nameLike: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 1, arbitrary: fc.constant('') },
   { weight: 1, arbitrary: fc.integer({ min: 65, max: 6000 }).map((n) => 'x'.repeat(n)) },
   { weight: 1, arbitrary: fc.constantFrom('山'.repeat(64), '山'.repeat(65), '🎥'.repeat(64), '🎥'.repeat(65)) },
-  { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 8 }), fc.integer({ min: 0, max: 0x9f }), fc.string({ maxLength: 8 })).map(([a, c, b]) => `${a}${String.fromCharCode(c)}${b}`) },
-  { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 8 }), loneSurrogate, fc.string({ maxLength: 8 })).map(([a, s, b]) => `${a}${s}${b}`) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.string({ maxLength: 8 }), fc.integer({ min: 0, max: 0x9f }), fc.string({ maxLength: 8 }))
+      .map(([a, c, b]) => `${a}${String.fromCharCode(c)}${b}`),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(fc.string({ maxLength: 8 }), loneSurrogate, fc.string({ maxLength: 8 })).map(([a, s, b]) => `${a}${s}${b}`),
+  },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 70 }) },
   { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
 );
-const anyId: fc.Arbitrary<unknown> = fc.oneof(fc.string({ maxLength: 10 }), fc.string({ minLength: 129, maxLength: 200 }), fc.double(), fc.jsonValue({ maxDepth: 1 }));
+const anyId: fc.Arbitrary<unknown> = fc.oneof(
+  fc.string({ maxLength: 10 }),
+  fc.string({ minLength: 129, maxLength: 200 }),
+  fc.double(),
+  fc.jsonValue({ maxDepth: 1 }),
+);
 const signalData: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 4, arbitrary: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 }) },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
@@ -495,18 +529,37 @@ const type = fc.constantFrom('join', 'signal', 'leave', 'ping');
 
 /** Well-formed messages, so fuzzers get into rooms and the relay paths run too. */
 const validMessage = fc.oneof(
-  { weight: 2, arbitrary: fc.record({ type: fc.constant('signal'), to: fc.constantFrom(...FUZZ_NAMES), data: fc.constant({ candidate: null }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ type: fc.constant('signal'), to: fc.constantFrom(...FUZZ_NAMES), data: fc.constant({ candidate: null }) }),
+  },
   // Mostly one room, so fuzzers meet there and signal each other across the dynos.
   fc.record({ type: fc.constant('join'), room: fc.constantFrom('fz-a', 'fz-a', 'fz-b'), name: fc.constantFrom(...FUZZ_NAMES) }),
-  fc.record({ type: fc.constant('signal'), to: fc.constantFrom(...FUZZ_NAMES), data: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 }) }),
+  fc.record({
+    type: fc.constant('signal'),
+    to: fc.constantFrom(...FUZZ_NAMES),
+    data: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 }),
+  }),
   fc.constantFrom({ type: 'leave' }, { type: 'ping' }),
 );
 /** Known types with every field optional and of any type. */
 const mistypedMessage = fc.record(
-  { type, room: nameLike, name: nameLike, to: nameLike, data: signalData, id: anyId, token: fc.oneof(fc.string(), fc.jsonValue({ maxDepth: 1 })), resume: fc.oneof(fc.string({ maxLength: 200 }), fc.jsonValue({ maxDepth: 1 })) },
+  {
+    type,
+    room: nameLike,
+    name: nameLike,
+    to: nameLike,
+    data: signalData,
+    id: anyId,
+    token: fc.oneof(fc.string(), fc.jsonValue({ maxDepth: 1 })),
+    resume: fc.oneof(fc.string({ maxLength: 200 }), fc.jsonValue({ maxDepth: 1 })),
+  },
   { requiredKeys: ['type'] },
 );
-const randomTypeMessage = fc.record({ type: fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.jsonValue({ maxDepth: 1 })), id: anyId }, { requiredKeys: [] });
+const randomTypeMessage = fc.record(
+  { type: fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.jsonValue({ maxDepth: 1 })), id: anyId },
+  { requiredKeys: [] },
+);
 
 /** `levels` nested objects or arrays as text: 9,000 of them overflowed JSON.stringify's stack. */
 const nestedText = (levels: number, kind: 'object' | 'array'): string =>
@@ -514,22 +567,34 @@ const nestedText = (levels: number, kind: 'object' | 'array'): string =>
 /** Issue 17's hostile shapes: deep nesting, __proto__ keys, numbers JSON cannot hold, duplicate keys. */
 const hostileShape: fc.Arbitrary<string> = fc.oneof(
   fc
-    .tuple(fc.constantFrom(...FUZZ_NAMES), fc.constantFrom(31, 32, 33, 1000, 6000, 9000, 9000), fc.constantFrom('object' as const, 'array' as const))
+    .tuple(
+      fc.constantFrom(...FUZZ_NAMES),
+      fc.constantFrom(31, 32, 33, 1000, 6000, 9000, 9000),
+      fc.constantFrom('object' as const, 'array' as const),
+    )
     .map(([to, levels, kind]) => `{"type":"signal","to":${JSON.stringify(to)},"data":{"x":${nestedText(levels, kind)}}}`),
   fc
     .tuple(fc.constantFrom(...FUZZ_NAMES), fc.jsonValue({ maxDepth: 2 }))
-    .map(([to, v]) => `{"type":"signal","to":${JSON.stringify(to)},"data":{"__proto__":${JSON.stringify(v)},"constructor":{"prototype":${JSON.stringify(v)}}}}`),
+    .map(
+      ([to, v]) =>
+        `{"type":"signal","to":${JSON.stringify(to)},"data":{"__proto__":${JSON.stringify(v)},"constructor":{"prototype":${JSON.stringify(v)}}}}`,
+    ),
   fc.constantFrom(
     '{"__proto__":{"type":"join","room":"fz-a","name":"n1"}}',
     '{"type":"join","room":"fz-a","name":"n2","__proto__":{"resume":"x"}}',
     '{"type":"ping","id":"p","__proto__":null}',
   ),
   fc
-    .tuple(fc.constantFrom(...FUZZ_NAMES), fc.constantFrom('1e400', '-1e400', '1e-400', '123456789012345678901234567890', '-0', '1.7976931348623157e309'))
+    .tuple(
+      fc.constantFrom(...FUZZ_NAMES),
+      fc.constantFrom('1e400', '-1e400', '1e-400', '123456789012345678901234567890', '-0', '1.7976931348623157e309'),
+    )
     .map(([to, n]) => `{"type":"signal","to":${JSON.stringify(to)},"data":{"n":${n},"list":[${n}]},"id":${n}}`),
   fc
     .tuple(fc.constantFrom(...FUZZ_NAMES), fc.constantFrom(...FUZZ_NAMES))
-    .map(([a, b]) => `{"type":"signal","to":${JSON.stringify(a)},"to":${JSON.stringify(b)},"data":{"k":1,"k":{"k":[1,1]}},"type":"signal"}`),
+    .map(
+      ([a, b]) => `{"type":"signal","to":${JSON.stringify(a)},"to":${JSON.stringify(b)},"data":{"k":1,"k":{"k":[1,1]}},"type":"signal"}`,
+    ),
   fc.constantFrom('{"type":"join","type":"leave"}', '{"type":"join","room":"fz-a","room":"fz-b","name":"n1","name":""}'),
 );
 
@@ -540,7 +605,12 @@ const fuzzFrame: fc.Arbitrary<FuzzFrame> = fc.oneof(
   { weight: 2, arbitrary: randomTypeMessage.map((m) => ({ kind: 'text' as const, text: JSON.stringify(m) })) },
   { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => ({ kind: 'text' as const, text: JSON.stringify(v) })) },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }).map((text) => ({ kind: 'text' as const, text })) },
-  { weight: 1, arbitrary: fc.constantFrom('{"type":"ping","id":1e400}', '{"type":"join"', '{"type":"ping"}{"type":"ping"}', '\u0000', '').map((text) => ({ kind: 'text' as const, text })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom('{"type":"ping","id":1e400}', '{"type":"join"', '{"type":"ping"}{"type":"ping"}', '\u0000', '')
+      .map((text) => ({ kind: 'text' as const, text })),
+  },
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 300 }).map((bytes) => ({ kind: 'binary' as const, bytes })) },
   // Closes the socket (1007 for bad UTF-8, 1009 over MAX_MESSAGE_BYTES) and the slot
   // reconnects: rare, so fuzzers also stay in rooms long enough to relay.
@@ -568,9 +638,11 @@ function protocolProblem(frame: unknown): string | null {
   };
   switch (frame['type']) {
     case 'joined':
-      if (!isString(frame['room']) || frame['room'].startsWith(QUIET_ROOM_PREFIX)) return 'joined.room is mistyped or the bystanders\' room';
-      if (!isString(frame['name']) || !Array.isArray(frame['peers']) || !frame['peers'].every(isString)) return 'joined.name/peers mistyped';
-      if (!isString(frame['resume']) || typeof frame['resumed'] !== 'boolean' || !Array.isArray(frame['iceServers'])) return 'joined.resume/resumed/iceServers mistyped';
+      if (!isString(frame['room']) || frame['room'].startsWith(QUIET_ROOM_PREFIX)) return "joined.room is mistyped or the bystanders' room";
+      if (!isString(frame['name']) || !Array.isArray(frame['peers']) || !frame['peers'].every(isString))
+        return 'joined.name/peers mistyped';
+      if (!isString(frame['resume']) || typeof frame['resumed'] !== 'boolean' || !Array.isArray(frame['iceServers']))
+        return 'joined.resume/resumed/iceServers mistyped';
       if (!Array.isArray(frame['members']) || frame['members'].length !== frame['peers'].length) return 'joined.members mistyped';
       return keys(['type', 'room', 'name', 'peers', 'members', 'resume', 'resumed', 'iceServers']);
     case 'peer-joined':
@@ -750,7 +822,8 @@ describe.each(['redis', 'redis-cluster'] as const)('malformed and pipelined inpu
         await Promise.all(slots.map((slot) => slot.barrier(`b${++barrierSeq}`)));
         const problems = slots.flatMap((s) => s.problems);
         if (problems.length > 0) throw new Error(`invalid replies:\n${problems.join('\n')}`);
-        for (const dyno of cluster.dynos) if (dyno.process.exitCode !== null || dyno.process.signalCode !== null) throw new Error('a dyno died');
+        for (const dyno of cluster.dynos)
+          if (dyno.process.exitCode !== null || dyno.process.signalCode !== null) throw new Error('a dyno died');
       }),
       // State lives in the cluster between runs, so a shrunk case would not replay: stop at
       // the first failure and report the frames (and seed) as they were.
@@ -762,7 +835,9 @@ describe.each(['redis', 'redis-cluster'] as const)('malformed and pipelined inpu
     expect(sent).toBeGreaterThanOrEqual(150);
     const seen = new Map<string, number>();
     for (const [kind, n] of slots.flatMap((s) => [...s.seen])) seen.set(kind, (seen.get(kind) ?? 0) + n);
-    console.info(`fuzz: ${sent} frames sent; replies ${JSON.stringify(Object.fromEntries(seen))}; closes ${JSON.stringify(slots.flatMap((s) => s.closeCodes))}`);
+    console.info(
+      `fuzz: ${sent} frames sent; replies ${JSON.stringify(Object.fromEntries(seen))}; closes ${JSON.stringify(slots.flatMap((s) => s.closeCodes))}`,
+    );
 
     for (const dyno of cluster.dynos) {
       expect(dyno.process.exitCode).toBeNull();

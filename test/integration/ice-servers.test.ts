@@ -14,7 +14,9 @@ describe('ICE servers in protocol v1', () => {
   const open: TestClient[] = [];
 
   beforeAll(async () => {
-    dyno = await startDyno({ env: { STUN_URLS: 'stun:stun.example.org', TURN_URLS, TURN_SECRET: SECRET, TURN_TTL: '600', RESUME_GRACE_MS: '5000' } });
+    dyno = await startDyno({
+      env: { STUN_URLS: 'stun:stun.example.org', TURN_URLS, TURN_SECRET: SECRET, TURN_TTL: '600', RESUME_GRACE_MS: '5000' },
+    });
   });
 
   afterAll(async () => {

@@ -47,7 +47,10 @@ async function client(d: Dyno): Promise<TestClient> {
 }
 
 function token(room: string, name: string, expiresAt: number): Promise<string> {
-  return new SignJWT({ room, name }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(expiresAt).sign(new TextEncoder().encode(SECRET));
+  return new SignJWT({ room, name })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime(expiresAt)
+    .sign(new TextEncoder().encode(SECRET));
 }
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

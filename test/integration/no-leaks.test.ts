@@ -120,7 +120,9 @@ describe('no leaks after churn (short soak)', () => {
     expect((await dbsize()) - tombstones.length, `keys left: ${keys}`).toBe(keysBefore);
     expect(await memberChannels()).toEqual([]);
     const heapAfter = await heapsAfterGc();
-    console.log(`short soak: ${JSON.stringify(counts)}; keys ${keysBefore} -> ${await dbsize()}; heap MB ${heapBefore.map((h) => (h / 1e6).toFixed(1)).join(',')} -> ${heapAfter.map((h) => (h / 1e6).toFixed(1)).join(',')}`);
+    console.log(
+      `short soak: ${JSON.stringify(counts)}; keys ${keysBefore} -> ${await dbsize()}; heap MB ${heapBefore.map((h) => (h / 1e6).toFixed(1)).join(',')} -> ${heapAfter.map((h) => (h / 1e6).toFixed(1)).join(',')}`,
+    );
     for (const [i, after] of heapAfter.entries()) expect(after - (heapBefore[i] as number)).toBeLessThan(HEAP_SLACK_BYTES);
     expect(counts.rounds).toBeGreaterThan(ENDINGS.length * 2);
   }, 90_000);

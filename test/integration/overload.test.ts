@@ -65,7 +65,8 @@ describe('overload', () => {
       }),
     );
     const payload = 'a=candidate '.repeat(1700);
-    for (const { sender } of pairs) for (let i = 0; i < PER_SENDER; i++) sender.send({ type: 'signal', to: 'r', data: { i, payload }, id: i });
+    for (const { sender } of pairs)
+      for (let i = 0; i < PER_SENDER; i++) sender.send({ type: 'signal', to: 'r', data: { i, payload }, id: i });
     let delivered = 0;
     let refused = 0;
     const other: string[] = [];

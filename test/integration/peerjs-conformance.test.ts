@@ -52,7 +52,8 @@ const ours: Target = {
 function roles(...names: string[]): { id: Record<string, string>; norm: (frames: string[]) => string[] } {
   const run = ++seq;
   const id = Object.fromEntries(names.map((n) => [n, `${n}${run}x${Math.random().toString(36).slice(2, 8)}`]));
-  const norm = (frames: string[]): string[] => frames.map((f) => Object.entries(id).reduce((text, [role, real]) => text.split(real).join(`<${role}>`), f));
+  const norm = (frames: string[]): string[] =>
+    frames.map((f) => Object.entries(id).reduce((text, [role, real]) => text.split(real).join(`<${role}>`), f));
   return { id, norm };
 }
 
@@ -87,11 +88,13 @@ describe.each(BASES)('PeerJS at base %s: ours answers as npm peer 1.0.2', (base)
   it('refuses missing parameters and a wrong key with the same ERROR frames and close', async () => {
     const queries = ['', 'key=peerjs&id=x', 'key=peerjs&token=t', 'id=x&token=t', 'key=wrong&id=x&token=t'];
     const transcript = async (t: Target): Promise<Array<[string[], number]>> =>
-      Promise.all(queries.map(async (q) => {
-        const s = await open(t.ws(base, q));
-        const code = await s.waitClose();
-        return [s.frames, code] as [string[], number];
-      }));
+      Promise.all(
+        queries.map(async (q) => {
+          const s = await open(t.ws(base, q));
+          const code = await s.waitClose();
+          return [s.frames, code] as [string[], number];
+        }),
+      );
     const [want, got] = await Promise.all([transcript(reference), transcript(ours)]);
     expect(want[0]?.[0]).toEqual(['{"type":"ERROR","payload":{"msg":"No id, token, or key supplied to websocket server"}}']);
     expect(want[4]?.[0]).toEqual(['{"type":"ERROR","payload":{"msg":"Invalid key provided"}}']);
@@ -104,7 +107,13 @@ describe.each(BASES)('PeerJS at base %s: ours answers as npm peer 1.0.2', (base)
       const a = await open(t.ws(base, `key=peerjs&id=${id.a}&token=ta&version=1.5.5`, 0));
       const b = await open(t.ws(base, `key=peerjs&id=${id.b}&token=tb`, 1));
       await Promise.all([a.waitFrames(1), b.waitFrames(1)]);
-      a.send({ type: 'OFFER', src: 'forged', dst: id.b, payload: { sdp: { type: 'offer', sdp: 'v=0' }, type: 'data', connectionId: 'dc_1' }, extra: true });
+      a.send({
+        type: 'OFFER',
+        src: 'forged',
+        dst: id.b,
+        payload: { sdp: { type: 'offer', sdp: 'v=0' }, type: 'data', connectionId: 'dc_1' },
+        extra: true,
+      });
       a.send('not json');
       a.send({ type: 'FOO', dst: id.b, payload: 1 });
       a.send({ type: 'OFFER', payload: 1 });
@@ -154,7 +163,11 @@ describe.each(BASES)('PeerJS at base %s: ours answers as npm peer 1.0.2', (base)
       return { a: norm(a.frames), late: norm(late.frames), expiredAfter };
     };
     const [want, got] = await Promise.all([transcript(reference), transcript(ours)]);
-    expect(want['late']).toEqual(['{"type":"OPEN"}', '{"type":"OFFER","src":"<a>","dst":"<late>","payload":{"n":1}}', '{"type":"CANDIDATE","src":"<a>","dst":"<late>","payload":{"n":2}}']);
+    expect(want['late']).toEqual([
+      '{"type":"OPEN"}',
+      '{"type":"OFFER","src":"<a>","dst":"<late>","payload":{"n":1}}',
+      '{"type":"CANDIDATE","src":"<a>","dst":"<late>","payload":{"n":2}}',
+    ]);
     expect(want['a']).toEqual(['{"type":"OPEN"}', '{"type":"EXPIRE","src":"<ghost>","dst":"<a>"}']);
     expect(got['late']).toEqual(want['late']);
     expect(got['a']).toEqual(want['a']);
@@ -173,7 +186,12 @@ describe.each(BASES)('PeerJS at base %s: ours answers as npm peer 1.0.2', (base)
       b.send({ type: 'OFFER', dst: id.a, payload: { n: 1 } });
       await second.waitType('OFFER');
       await sleep(200);
-      return { first: norm(first.frames), firstClose: first.closeCode, secondAtTakeover, second: norm(second.frames).filter((f) => f !== '{"type":"OPEN"}') };
+      return {
+        first: norm(first.frames),
+        firstClose: first.closeCode,
+        secondAtTakeover,
+        second: norm(second.frames).filter((f) => f !== '{"type":"OPEN"}'),
+      };
     };
     const [want, got] = await Promise.all([transcript(reference), transcript(ours)]);
     // The reference: no OPEN for the new socket (peers/peerjs#1289), the old one left open.

@@ -27,7 +27,12 @@ async function open(dyno: Dyno, id: string, token: string): Promise<RawSocket> {
 
 beforeAll(async () => {
   redis = await startRedis();
-  const env = { REDIS_URL: redis.url, REDIS_PREFIX: uniquePrefix('pjk'), NODE_LEASE_MS: String(LEASE_MS), RESUME_GRACE_MS: String(GRACE_MS) };
+  const env = {
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: uniquePrefix('pjk'),
+    NODE_LEASE_MS: String(LEASE_MS),
+    RESUME_GRACE_MS: String(GRACE_MS),
+  };
   [survivor, doomed] = await Promise.all([startDyno({ env }), startDyno({ env })]);
 });
 

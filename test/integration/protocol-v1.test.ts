@@ -51,7 +51,19 @@ describe.each(['embedded', 'redis', 'redis-cluster'] as const)('protocol v1 (%s)
     expect(await a.expect('peer-joined')).toEqual({ type: 'peer-joined', name: 'b' });
     const c = track(await TestClient.connect(url(0)));
     const reply = await c.join(r, 'c');
-    expect(reply).toEqual({ type: 'joined', room: r, name: 'c', peers: ['a', 'b'], members: [{ name: 'a', metadata: {} }, { name: 'b', metadata: {} }], resume: expect.any(String), resumed: false, iceServers: [] });
+    expect(reply).toEqual({
+      type: 'joined',
+      room: r,
+      name: 'c',
+      peers: ['a', 'b'],
+      members: [
+        { name: 'a', metadata: {} },
+        { name: 'b', metadata: {} },
+      ],
+      resume: expect.any(String),
+      resumed: false,
+      iceServers: [],
+    });
     expect(String(reply['resume']).length).toBeGreaterThanOrEqual(20);
     expect(await a.expect('peer-joined')).toEqual({ type: 'peer-joined', name: 'c' });
     expect(await b.expect('peer-joined')).toEqual({ type: 'peer-joined', name: 'c' });

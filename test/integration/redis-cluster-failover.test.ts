@@ -48,7 +48,7 @@ async function untilSignalingWorks(from: TestClient, to: TestClient, toName: str
   const started = Date.now();
   for (let attempt = 0; Date.now() - started < 10_000; attempt++) {
     from.send({ type: 'signal', to: toName, data: { attempt }, id: `try-${attempt}` });
-    for (const sent = Date.now(); Date.now() - sent < 3000; ) {
+    for (const sent = Date.now(); Date.now() - sent < 3000;) {
       const got = await to.next(20).catch(() => null);
       if (got?.type === 'signal' && (got['data'] as { attempt?: number }).attempt === attempt) return;
       if (got && got.type !== 'signal') unexpected.push(got);

@@ -42,10 +42,24 @@ describe('Redis Cluster under concurrent joins', () => {
           return { a, b, i };
         }),
       );
-      const heard = await Promise.all(pairs.map((p) => p.a.next(5000).then((f) => f.type, () => 'nothing')));
+      const heard = await Promise.all(
+        pairs.map((p) =>
+          p.a.next(5000).then(
+            (f) => f.type,
+            () => 'nothing',
+          ),
+        ),
+      );
       expect(heard.filter((t) => t === 'peer-joined')).toHaveLength(60);
       for (const p of pairs) p.a.send({ type: 'signal', to: 'b', data: { i: p.i } });
-      const got = await Promise.all(pairs.map((p) => p.b.next(5000).then((f) => f['data'], () => null)));
+      const got = await Promise.all(
+        pairs.map((p) =>
+          p.b.next(5000).then(
+            (f) => f['data'],
+            () => null,
+          ),
+        ),
+      );
       expect(got).toEqual(pairs.map((p) => ({ i: p.i })));
     } finally {
       clearInterval(probes);

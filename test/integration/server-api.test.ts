@@ -47,7 +47,13 @@ describe.each(['embedded', 'redis', 'redis-cluster'] as const)('server API (%s)'
   const clients: SignalingClient[] = [];
 
   /** Calls dyno `i` and checks the answer against openapi.yaml (`template` names the route). */
-  async function api(i: number, method: string, template: string, path: string, options: { body?: unknown; key?: string | null } = {}): Promise<Reply> {
+  async function api(
+    i: number,
+    method: string,
+    template: string,
+    path: string,
+    options: { body?: unknown; key?: string | null } = {},
+  ): Promise<Reply> {
     const headers: Record<string, string> = {};
     if (options.key !== null) headers['authorization'] = `Bearer ${options.key ?? API_KEY}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
@@ -102,7 +108,10 @@ describe.each(['embedded', 'redis', 'redis-cluster'] as const)('server API (%s)'
 
   it('answers 401 without the bearer key or with another one, in constant-time comparison', async () => {
     expect(await api(0, 'GET', '/rooms', '/rooms', { key: null })).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
-    expect(await api(1, 'GET', '/rooms/{room}', '/rooms/x', { key: `${API_KEY}x` })).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
+    expect(await api(1, 'GET', '/rooms/{room}', '/rooms/x', { key: `${API_KEY}x` })).toMatchObject({
+      status: 401,
+      body: { error: 'unauthorized' },
+    });
     expect(await api(1, 'DELETE', '/rooms/{room}', '/rooms/x', { key: 'short' })).toMatchObject({ status: 401 });
     expect((await api(1, 'GET', '/rooms', '/rooms')).status).toBe(200);
     // The schema check itself can fail: a body the document does not allow is caught.
@@ -113,14 +122,20 @@ describe.each(['embedded', 'redis', 'redis-cluster'] as const)('server API (%s)'
   it('GET a room from the other dyno: members in join order with metadata, joinedAt and state', async () => {
     const r = room('get');
     const before = Date.now();
-    expect(await api(1, 'GET', '/rooms/{room}', `/rooms/${encodeURIComponent(r)}`)).toEqual({ status: 200, body: { room: r, members: [] } });
+    expect(await api(1, 'GET', '/rooms/{room}', `/rooms/${encodeURIComponent(r)}`)).toEqual({
+      status: 200,
+      body: { room: r, members: [] },
+    });
     const a = await join(0, r, 'a', { displayName: 'Ana' });
     await join(0, r, 'b');
     await a.expect('peer-joined');
     const reply = await api(1, 'GET', '/rooms/{room}', `/rooms/${encodeURIComponent(r)}`);
     expect(reply.status).toBe(200);
     const members = (reply.body as { members: Array<{ name: string; metadata: unknown; joinedAt: string; state: string }> }).members;
-    expect(members.map((m) => [m.name, m.metadata, m.state])).toEqual([['a', { displayName: 'Ana' }, 'connected'], ['b', {}, 'connected']]);
+    expect(members.map((m) => [m.name, m.metadata, m.state])).toEqual([
+      ['a', { displayName: 'Ana' }, 'connected'],
+      ['b', {}, 'connected'],
+    ]);
     for (const m of members) expect(Date.parse(m.joinedAt)).toBeGreaterThanOrEqual(before - 1000);
     // A dropped socket keeps the member for its grace period: it shows as reconnecting.
     a.ws.terminate();
@@ -131,7 +146,10 @@ describe.each(['embedded', 'redis', 'redis-cluster'] as const)('server API (%s)'
       state = (now.body as { members: Array<{ name: string; state: string }> }).members.find((m) => m.name === 'a')?.state ?? '';
     }
     expect(state).toBe('reconnecting');
-    expect(await api(1, 'GET', '/rooms/{room}', `/rooms/${encodeURIComponent('\u0007bell')}`)).toMatchObject({ status: 400, body: { error: 'bad-request' } });
+    expect(await api(1, 'GET', '/rooms/{room}', `/rooms/${encodeURIComponent('\u0007bell')}`)).toMatchObject({
+      status: 400,
+      body: { error: 'bad-request' },
+    });
   });
 
   it('removes a member across dynos: removed then 4001, peer-left, webhook reason removed, no reconnect by the client library', async () => {
@@ -166,9 +184,20 @@ describe.each(['embedded', 'redis', 'redis-cluster'] as const)('server API (%s)'
     expect((now.body as { members: Array<{ name: string }> }).members.map((m) => m.name)).toEqual(['observer']);
     await observer.expectSilence(0);
 
-    expect(await api(0, 'DELETE', '/rooms/{room}/members/{name}', `/rooms/${encodeURIComponent(r)}/members/kicked`)).toMatchObject({ status: 404, body: { error: 'not-found' } });
+    expect(await api(0, 'DELETE', '/rooms/{room}/members/{name}', `/rooms/${encodeURIComponent(r)}/members/kicked`)).toMatchObject({
+      status: 404,
+      body: { error: 'not-found' },
+    });
     await until('webhooks', () => receiver.room(r).filter((e) => e.type === 'member.left').length >= 2);
-    expect(receiver.room(r).filter((e) => e.type === 'member.left').map((e) => [e.data.name, e.data.reason])).toEqual([['raw', 'removed'], ['kicked', 'removed']]);
+    expect(
+      receiver
+        .room(r)
+        .filter((e) => e.type === 'member.left')
+        .map((e) => [e.data.name, e.data.reason]),
+    ).toEqual([
+      ['raw', 'removed'],
+      ['kicked', 'removed'],
+    ]);
     // A removed member may join again.
     await join(1, r, 'kicked');
     expect(await observer.expect('peer-joined')).toMatchObject({ name: 'kicked' });
@@ -204,10 +233,18 @@ describe.each(['embedded', 'redis', 'redis-cluster'] as const)('server API (%s)'
     expect((await api(1, 'POST', template, path, { body: { data: { only: 'a' }, to: 'a' } })).status).toBe(202);
     expect(await a.expect('message')).toEqual({ type: 'message', data: { only: 'a' } });
     await b.expectSilence(300);
-    expect(await api(0, 'POST', template, path, { body: { data: {}, to: 'nobody' } })).toMatchObject({ status: 404, body: { error: 'not-found' } });
-    expect(await api(0, 'POST', template, `/rooms/${encodeURIComponent(room('empty'))}/messages`, { body: { data: {} } })).toMatchObject({ status: 404 });
+    expect(await api(0, 'POST', template, path, { body: { data: {}, to: 'nobody' } })).toMatchObject({
+      status: 404,
+      body: { error: 'not-found' },
+    });
+    expect(await api(0, 'POST', template, `/rooms/${encodeURIComponent(room('empty'))}/messages`, { body: { data: {} } })).toMatchObject({
+      status: 404,
+    });
     expect(await api(0, 'POST', template, path, { body: { data: 'text' } })).toMatchObject({ status: 400, body: { error: 'bad-request' } });
-    expect(await api(0, 'POST', template, path, { body: { data: { x: 'y'.repeat(5000) } } })).toMatchObject({ status: 413, body: { error: 'too-large' } });
+    expect(await api(0, 'POST', template, path, { body: { data: { x: 'y'.repeat(5000) } } })).toMatchObject({
+      status: 413,
+      body: { error: 'too-large' },
+    });
     await Promise.all([a.expectSilence(200), b.expectSilence(0)]);
   });
 
@@ -248,7 +285,10 @@ describe.each(['embedded', 'redis', 'redis-cluster'] as const)('server API (%s)'
     const listed = async (): Promise<boolean> => {
       let cursor: string | undefined;
       do {
-        const body = (await api(0, 'GET', '/rooms', `/rooms?limit=1000${cursor ? `&cursor=${cursor}` : ''}`)).body as { rooms: Array<{ room: string }>; nextCursor?: string };
+        const body = (await api(0, 'GET', '/rooms', `/rooms?limit=1000${cursor ? `&cursor=${cursor}` : ''}`)).body as {
+          rooms: Array<{ room: string }>;
+          nextCursor?: string;
+        };
         if (body.rooms.some((e) => e.room === r)) return true;
         cursor = body.nextCursor;
       } while (cursor !== undefined);
@@ -291,6 +331,8 @@ describe('server API turned off, and API_KEY validated at start', () => {
   });
 
   it('refuses to start with an API_KEY under 32 characters, naming it without echoing it', async () => {
-    await expect(startDyno({ env: { API_KEY: 'too-short-key' }, timeoutMs: 8000 })).rejects.toThrow(/API_KEY=\(13 characters, not shown\) must be at least 32 characters/);
+    await expect(startDyno({ env: { API_KEY: 'too-short-key' }, timeoutMs: 8000 })).rejects.toThrow(
+      /API_KEY=\(13 characters, not shown\) must be at least 32 characters/,
+    );
   });
 });

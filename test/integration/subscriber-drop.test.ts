@@ -64,7 +64,9 @@ describe('a dropped subscriber connection on one Redis', () => {
         }),
       );
     }
-    console.log(`single Redis: ${JSON.stringify(runs.map(({ delivered, refused, lostTold, recoveryMs }) => ({ delivered, refused, lostTold, recoveryMs })))}`);
+    console.log(
+      `single Redis: ${JSON.stringify(runs.map(({ delivered, refused, lostTold, recoveryMs }) => ({ delivered, refused, lostTold, recoveryMs })))}`,
+    );
     expectNothingSilentlyLost(runs);
   }, 240_000);
 });
@@ -140,7 +142,9 @@ describe('a dropped shard subscriber on a three-master Redis Cluster', () => {
         }),
       );
     }
-    console.log(`cluster: ${JSON.stringify(runs.map(({ delivered, refused, lostTold, recoveryMs }) => ({ delivered, refused, lostTold, recoveryMs })))}`);
+    console.log(
+      `cluster: ${JSON.stringify(runs.map(({ delivered, refused, lostTold, recoveryMs }) => ({ delivered, refused, lostTold, recoveryMs })))}`,
+    );
     expectNothingSilentlyLost(runs);
   }, 240_000);
 });

@@ -30,7 +30,16 @@ function listening(dyno: Dyno): Record<string, unknown> {
 beforeAll(async () => {
   [locked, opened] = await Promise.all([
     startDyno({ env: { TOKEN_SECRET: SECRET } }),
-    startDyno({ env: { TOKEN_SECRET: SECRET, PEERJS: 'true', ALLOWED_ORIGINS: GOOD, MAX_CONNECTIONS: '3', PEERJS_ALIVE_TIMEOUT_MS: '1500', PEERJS_PATHS: '/p2p' } }),
+    startDyno({
+      env: {
+        TOKEN_SECRET: SECRET,
+        PEERJS: 'true',
+        ALLOWED_ORIGINS: GOOD,
+        MAX_CONNECTIONS: '3',
+        PEERJS_ALIVE_TIMEOUT_MS: '1500',
+        PEERJS_PATHS: '/p2p',
+      },
+    }),
   ]);
 });
 

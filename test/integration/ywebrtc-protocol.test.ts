@@ -63,7 +63,8 @@ describe('y-webrtc signaling across two dynos', () => {
       await settle(s);
     }
     a.send({ type: 'publish', topic: t, data: { type: 'announce', from: 'x' }, clients: 99 });
-    const frame = (clients: number): string => `{"type":"publish","topic":"${t}","data":{"type":"announce","from":"x"},"clients":${clients}}`;
+    const frame = (clients: number): string =>
+      `{"type":"publish","topic":"${t}","data":{"type":"announce","from":"x"},"clients":${clients}}`;
     await Promise.all([a.waitFrames(2), b.waitFrames(2), c.waitFrames(2)]);
     // `clients` counts the receiving dyno's subscribers: two on dyno 0, one on dyno 1.
     expect(a.frames[1]).toBe(frame(2));

@@ -33,7 +33,10 @@ export class RedisBackend extends RedisStore {
       }
       subscriberEverReady = true;
     });
-    for (const [role, client] of [['commands', this.commands], ['subscriber', this.subscriber]] as const) {
+    for (const [role, client] of [
+      ['commands', this.commands],
+      ['subscriber', this.subscriber],
+    ] as const) {
       client.on('error', (error: Error) => log.warn({ role, err: error.message }, 'redis connection error; reconnecting'));
       client.on('end', () => log.info({ role }, 'redis connection closed'));
     }

@@ -61,7 +61,9 @@ export class RedisClusterBackend extends RedisStore {
     this.subscriber = createClusterClient(config, `signaling:${nodeId}:sub`);
     this.subscriber.on('error', (error: Error) => log.warn({ err: error.message }, 'redis cluster subscriber error; reconnecting'));
     cluster.on('error', (error: Error) => log.warn({ err: error.message }, 'redis cluster error; reconnecting'));
-    cluster.on('node error', (error: Error, address: string) => log.warn({ redisNode: address, err: error.message }, 'redis cluster node error'));
+    cluster.on('node error', (error: Error, address: string) =>
+      log.warn({ redisNode: address, err: error.message }, 'redis cluster node error'),
+    );
     cluster.on('ready', () => log.info('redis cluster ready'));
     cluster.on('end', () => log.info('redis cluster connection closed'));
     this.subscriber.on('smessage', (channel: string, payload: string) => this.handler(channel, payload));

@@ -85,7 +85,10 @@ export function indexFailureLogger(log: Logger): FailureReport {
   return (key, error, attempt) => {
     if ((attempt & (attempt + 1)) !== 0) return;
     const what = key.slice(0, key.indexOf('\n'));
-    log.warn({ index: what, attempt: attempt + 1, err: error instanceof Error ? error.message : String(error) }, 'an index write outside the room\'s slot failed; retrying (the membership change itself went ahead)');
+    log.warn(
+      { index: what, attempt: attempt + 1, err: error instanceof Error ? error.message : String(error) },
+      "an index write outside the room's slot failed; retrying (the membership change itself went ahead)",
+    );
   };
 }
 
@@ -130,7 +133,13 @@ export abstract class RedisStore implements Backend {
   }
 
   /** A membership script; with webhooks on, the same atomic call queues its events. */
-  private change(s: Script, keys: readonly string[], args: readonly (string | number)[], m: { membersKey: string }, change: MembershipChange): Promise<unknown> {
+  private change(
+    s: Script,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    m: { membersKey: string },
+    change: MembershipChange,
+  ): Promise<unknown> {
     return this.webhooks ? this.webhooks.runMembership(s, keys, args, m.membersKey, change) : this.run(s, keys, args);
   }
 
@@ -145,7 +154,13 @@ export abstract class RedisStore implements Backend {
   }
 
   async register(r: RegisterRequest): Promise<RegisterOutcome> {
-    const reply = (await this.change(SCRIPTS.register, [r.membersKey], [r.name, r.owner, r.maxRoomSize, lua.COUNTER_FIELD, r.secretHash, infoTail(r.info)], r, { kind: 'join', name: r.name })) as unknown[];
+    const reply = (await this.change(
+      SCRIPTS.register,
+      [r.membersKey],
+      [r.name, r.owner, r.maxRoomSize, lua.COUNTER_FIELD, r.secretHash, infoTail(r.info)],
+      r,
+      { kind: 'join', name: r.name },
+    )) as unknown[];
     const seq = Number(reply[0]);
     if (seq === -1) return { ok: false, reason: 'name-taken' };
     if (seq === -2) return { ok: false, reason: 'room-full' };
@@ -158,17 +173,36 @@ export abstract class RedisStore implements Backend {
   }
 
   async resume(r: ResumeRequest): Promise<ResumeOutcome> {
-    const reply = (await this.run(SCRIPTS.resume, [r.membersKey, r.holdKey, endedKey(r)], [r.name, r.secretHash, r.owner, r.newSecretHash])) as unknown[];
+    const reply = (await this.run(
+      SCRIPTS.resume,
+      [r.membersKey, r.holdKey, endedKey(r)],
+      [r.name, r.secretHash, r.owner, r.newSecretHash],
+    )) as unknown[];
     const seq = Number(reply[0]);
     if (seq === -3) return { ok: false, reason: 'gone' };
     if (seq === -1) return { ok: false, reason: 'name-taken' };
     const heldCount = Number(reply[3]);
     const held = reply.slice(4, 4 + heldCount).map(String);
-    return { ok: true, seq, previousOwner: String(reply[1]), previousConnected: Number(reply[2]) === 1, held, peers: peersFrom(reply, 4 + heldCount) };
+    return {
+      ok: true,
+      seq,
+      previousOwner: String(reply[1]),
+      previousConnected: Number(reply[2]) === 1,
+      held,
+      peers: peersFrom(reply, 4 + heldCount),
+    };
   }
 
   async unregister(m: MemberRef, owner: string): Promise<number | null> {
-    const seq = Number(await this.change(this.scripts.unregister, [m.membersKey, m.holdKey, endedKey(m)], [m.name, owner, RoomKeys.eventsOf(m.membersKey)], m, { kind: 'leave', name: m.name, reason: 'left' }));
+    const seq = Number(
+      await this.change(
+        this.scripts.unregister,
+        [m.membersKey, m.holdKey, endedKey(m)],
+        [m.name, owner, RoomKeys.eventsOf(m.membersKey)],
+        m,
+        { kind: 'leave', name: m.name, reason: 'left' },
+      ),
+    );
     if (seq !== -1) this.unindexIfEmpty(m.membersKey);
     return seq === -1 ? null : seq;
   }
@@ -179,18 +213,36 @@ export abstract class RedisStore implements Backend {
   }
 
   async expire(m: MemberRef, owner: string): Promise<number | null> {
-    const seq = Number(await this.change(this.scripts.expire, [m.membersKey, m.holdKey, endedKey(m)], [m.name, owner, RoomKeys.eventsOf(m.membersKey)], m, { kind: 'leave', name: m.name, reason: 'disconnected' }));
+    const seq = Number(
+      await this.change(this.scripts.expire, [m.membersKey, m.holdKey, endedKey(m)], [m.name, owner, RoomKeys.eventsOf(m.membersKey)], m, {
+        kind: 'leave',
+        name: m.name,
+        reason: 'disconnected',
+      }),
+    );
     if (seq !== -1) this.unindexIfEmpty(m.membersKey);
     return seq === -1 ? null : seq;
   }
 
   async hold(r: HoldRequest): Promise<HoldOutcome> {
-    const code = Number(await this.run(this.scripts.hold, [r.membersKey, r.holdKey], [r.name, r.channel, r.payload, r.maxHeld, r.ttlMs, r.maxHeldBytes]));
+    const code = Number(
+      await this.run(this.scripts.hold, [r.membersKey, r.holdKey], [r.name, r.channel, r.payload, r.maxHeld, r.ttlMs, r.maxHeldBytes]),
+    );
     return HOLD_OUTCOMES[code] ?? 'not-found';
   }
 
   async reregister(e: ReregisterEntry): Promise<ReregisterOutcome> {
-    const args = [e.name, e.owner, e.secretHash, e.seq, e.graceMs, RoomKeys.eventsOf(e.membersKey), e.highestKnownSeq, infoTail(e.info), metadataSuffix(e.info?.metadata)];
+    const args = [
+      e.name,
+      e.owner,
+      e.secretHash,
+      e.seq,
+      e.graceMs,
+      RoomKeys.eventsOf(e.membersKey),
+      e.highestKnownSeq,
+      infoTail(e.info),
+      metadataSuffix(e.info?.metadata),
+    ];
     const keys = [e.membersKey, endedKey(e), renumberingKey(e.membersKey)];
     // No webhook event: a member the store lost is the same membership, and one that ended is not put back.
     const reply = (await this.run(this.scripts.reregister, keys, args)) as unknown[];
@@ -218,7 +270,11 @@ export abstract class RedisStore implements Backend {
     const index = roomsIndexKey(this.prefix);
     const rooms: RoomPage['rooms'] = [];
     let unreachable = 0;
-    const page = (next?: string): RoomPage => ({ rooms, ...(next === undefined ? {} : { after: next }), ...(unreachable > 0 ? { unreachable } : {}) });
+    const page = (next?: string): RoomPage => ({
+      rooms,
+      ...(next === undefined ? {} : { after: next }),
+      ...(unreachable > 0 ? { unreachable } : {}),
+    });
     let cursor = after;
     while (rooms.length < limit) {
       const want = limit - rooms.length;
@@ -252,7 +308,13 @@ export abstract class RedisStore implements Backend {
 
   async remove(m: MemberRef): Promise<boolean> {
     const args = [m.name, RoomKeys.eventsOf(m.membersKey), RoomKeys.memberChannelOf(m.membersKey, m.name)];
-    const seq = Number(await this.change(this.scripts.remove, [m.membersKey, m.holdKey, endedKey(m)], args, m, { kind: 'leave', name: m.name, reason: 'removed' }));
+    const seq = Number(
+      await this.change(this.scripts.remove, [m.membersKey, m.holdKey, endedKey(m)], args, m, {
+        kind: 'leave',
+        name: m.name,
+        reason: 'removed',
+      }),
+    );
     if (seq !== -1) this.unindexIfEmpty(m.membersKey);
     return seq !== -1;
   }
@@ -330,7 +392,9 @@ export abstract class RedisStore implements Backend {
   async claimDeadNodes(claimant: string, claimMs: number): Promise<string[]> {
     const dead = ((await this.run(SCRIPTS.deadNodes, [this.nodes.leases], [])) as unknown[]).map(String);
     // Each lock may be on another master: one that does not answer costs only its dyno's sweep.
-    const locks = await Promise.allSettled(dead.map((nodeId) => this.client.set(this.nodes.sweepLock(nodeId), claimant, 'PX', claimMs, 'NX')));
+    const locks = await Promise.allSettled(
+      dead.map((nodeId) => this.client.set(this.nodes.sweepLock(nodeId), claimant, 'PX', claimMs, 'NX')),
+    );
     return dead.filter((_, i) => {
       const lock = locks[i];
       return lock?.status === 'fulfilled' && lock.value === 'OK';
@@ -348,7 +412,13 @@ export abstract class RedisStore implements Backend {
 
   async sweepMember(nodeId: string, m: IndexedMember, graceMs: number): Promise<SweepOutcome> {
     const args = [m.name, nodeId, graceMs, m.owner ?? '', RoomKeys.eventsOf(m.membersKey)];
-    const seq = Number(await this.change(this.scripts.sweepMember, [m.membersKey, m.holdKey, endedKey(m)], args, m, { kind: 'leave', name: m.name, reason: 'dyno-lost' }));
+    const seq = Number(
+      await this.change(this.scripts.sweepMember, [m.membersKey, m.holdKey, endedKey(m)], args, m, {
+        kind: 'leave',
+        name: m.name,
+        reason: 'dyno-lost',
+      }),
+    );
     if (seq === -2) return { action: 'kept' };
     if (seq !== -1) this.unindexIfEmpty(m.membersKey);
     // An entry without the owner part (any connection of that dyno) has three parts.

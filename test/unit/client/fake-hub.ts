@@ -3,8 +3,8 @@
  * member is a MeshSignaling whose signals travel through a queue the test can
  * hold, reorder and release (to stage glare and early candidates).
  */
-import type { JoinedEvent, MeshSignaling, SignalingClientEvents } from "../../../client/src/index.ts";
-import { TypedEmitter } from "../../../client/src/typed-emitter.ts";
+import type { JoinedEvent, MeshSignaling, SignalingClientEvents } from '../../../client/src/index.ts';
+import { TypedEmitter } from '../../../client/src/typed-emitter.ts';
 
 export interface Envelope {
   from: string;
@@ -30,7 +30,7 @@ export class FakeMember extends TypedEmitter<SignalingClientEvents> implements M
     return true;
   }
   fire<K extends keyof SignalingClientEvents>(event: K, payload: SignalingClientEvents[K]): void {
-    if (event === "joined") this.lastJoined = payload as JoinedEvent;
+    if (event === 'joined') this.lastJoined = payload as JoinedEvent;
     this.emit(event, payload);
   }
 }
@@ -54,15 +54,24 @@ export class FakeHub {
   join(member: FakeMember): void {
     const peers = [...this.members.keys()];
     this.members.set(member.name, member);
-    member.fire("joined", { room: "r", name: member.name, peers, members: peers.map((name) => ({ name, metadata: {} })), iceServers: [], resume: undefined, rejoin: false, resumed: false });
-    for (const peer of peers) this.members.get(peer)?.fire("peer-joined", { name: member.name, metadata: {} });
+    member.fire('joined', {
+      room: 'r',
+      name: member.name,
+      peers,
+      members: peers.map((name) => ({ name, metadata: {} })),
+      iceServers: [],
+      resume: undefined,
+      rejoin: false,
+      resumed: false,
+    });
+    for (const peer of peers) this.members.get(peer)?.fire('peer-joined', { name: member.name, metadata: {} });
   }
 
   leave(name: string): void {
     const member = this.members.get(name);
     this.members.delete(name);
-    member?.fire("state", { state: "closed", previous: "open" });
-    for (const other of this.members.values()) other.fire("peer-left", { name });
+    member?.fire('state', { state: 'closed', previous: 'open' });
+    for (const other of this.members.values()) other.fire('peer-left', { name });
   }
 
   /** Swaps in a new member object for `name` without telling anyone (a resumed or restarted client). */
@@ -81,6 +90,6 @@ export class FakeHub {
   release(): void {
     const batch = this.queue;
     this.queue = [];
-    for (const { from, to, data } of batch) this.members.get(to)?.fire("signal", { from, data });
+    for (const { from, to, data } of batch) this.members.get(to)?.fire('signal', { from, data });
   }
 }

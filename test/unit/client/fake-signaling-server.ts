@@ -3,9 +3,9 @@
  * ping, resume, ice-servers) for the client library's unit tests, with knobs to misbehave:
  * stay silent, never answer joins, refuse joins, close with a given code.
  */
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { WebSocket, WebSocketServer } from "ws";
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
 
 type Json = Record<string, unknown>;
 
@@ -49,15 +49,15 @@ export class FakeSignalingServer {
   private constructor(wss: WebSocketServer, options: FakeServerOptions) {
     this.#wss = wss;
     this.#options = options;
-    wss.on("connection", (socket) => this.#accept(socket));
+    wss.on('connection', (socket) => this.#accept(socket));
   }
 
   static async start(options: FakeServerOptions = {}): Promise<FakeSignalingServer> {
     if (options.server !== undefined) {
-      return new FakeSignalingServer(new WebSocketServer({ server: options.server, path: "/signaling" }), options);
+      return new FakeSignalingServer(new WebSocketServer({ server: options.server, path: '/signaling' }), options);
     }
-    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", path: "/signaling" });
-    await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', path: '/signaling' });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
     return new FakeSignalingServer(wss, options);
   }
 
@@ -74,11 +74,11 @@ export class FakeSignalingServer {
   }
 
   messagesOfType(type: string): Json[] {
-    return this.received.filter((r) => r.message["type"] === type).map((r) => r.message);
+    return this.received.filter((r) => r.message['type'] === type).map((r) => r.message);
   }
 
   /** Closes every client socket with `code` (1006 means: drop TCP without a close frame). */
-  closeAll(code: number, reason = ""): void {
+  closeAll(code: number, reason = ''): void {
     for (const socket of this.#sockets) {
       if (code === 1006) socket.terminate();
       else socket.close(code, reason);
@@ -104,40 +104,40 @@ export class FakeSignalingServer {
     const index = this.connections++;
     this.#sockets.add(socket);
     let self: Member | undefined;
-    socket.on("close", () => {
+    socket.on('close', () => {
       this.#sockets.delete(socket);
       if (self === undefined || self.socket !== socket) return;
       self.socket = undefined;
       // With resume on, the member waits (forever, here, unless graceOver) for its secret.
       if (!this.#options.resume || this.graceOver) this.#removeMember(self);
     });
-    socket.on("message", (raw) => {
+    socket.on('message', (raw) => {
       const message = JSON.parse((raw as Buffer).toString('utf8')) as Json;
       this.received.push({ connection: index, message });
       if (this.silentConnections.has(index)) return;
       const send = (frame: Json): void => socket.send(JSON.stringify(frame));
-      switch (message["type"]) {
-        case "ping":
-          send({ type: "pong" });
+      switch (message['type']) {
+        case 'ping':
+          send({ type: 'pong' });
           return;
-        case "ice-servers":
-          if (self === undefined) send({ type: "error", code: "not-joined", message: "join first" });
-          else send({ type: "ice-servers", ...this.#ice(self.name) });
+        case 'ice-servers':
+          if (self === undefined) send({ type: 'error', code: 'not-joined', message: 'join first' });
+          else send({ type: 'ice-servers', ...this.#ice(self.name) });
           return;
-        case "join":
+        case 'join':
           self = this.#join(message, socket, send) ?? self;
           return;
-        case "leave":
+        case 'leave':
           if (self !== undefined) this.#removeMember(self);
           self = undefined;
           return;
-        case "signal": {
-          const target = self && this.#members.get(key(self.room, String(message["to"])));
+        case 'signal': {
+          const target = self && this.#members.get(key(self.room, String(message['to'])));
           if (self === undefined || target?.socket === undefined) {
-            send({ type: "error", code: self ? "peer-not-found" : "not-joined", message: "no such peer" });
+            send({ type: 'error', code: self ? 'peer-not-found' : 'not-joined', message: 'no such peer' });
             return;
           }
-          target.socket.send(JSON.stringify({ type: "signal", from: self.name, data: message["data"] }));
+          target.socket.send(JSON.stringify({ type: 'signal', from: self.name, data: message['data'] }));
         }
       }
     });
@@ -147,43 +147,43 @@ export class FakeSignalingServer {
     if (this.ignoreJoins) return undefined;
     const forced = this.joinErrors.shift();
     if (forced !== undefined) {
-      send({ type: "error", code: forced, message: forced });
+      send({ type: 'error', code: forced, message: forced });
       return undefined;
     }
-    const room = String(message["room"]);
-    const name = String(message["name"]);
+    const room = String(message['room']);
+    const name = String(message['name']);
     const existing = this.#members.get(key(room, name));
-    const resumed = existing !== undefined && message["resume"] === existing.resume;
+    const resumed = existing !== undefined && message['resume'] === existing.resume;
     if (existing !== undefined && !resumed) {
-      send({ type: "error", code: "name-taken", message: "name taken" });
+      send({ type: 'error', code: 'name-taken', message: 'name taken' });
       return undefined;
     }
     const others = [...this.#members.values()].filter((m) => m.room === room && m.name !== name);
-    const member: Member = existing ?? { room, name, socket, resume: "" };
+    const member: Member = existing ?? { room, name, socket, resume: '' };
     if (existing?.socket !== undefined && existing.socket !== socket) existing.socket.terminate();
     member.socket = socket;
     member.resume = `secret-${++this.#secrets}`;
     this.#members.set(key(room, name), member);
-    const joined: Json = { type: "joined", room, name, peers: others.map((m) => m.name), resumed };
+    const joined: Json = { type: 'joined', room, name, peers: others.map((m) => m.name), resumed };
     Object.assign(joined, this.#ice(name));
-    if (this.#options.resume) joined["resume"] = member.resume;
+    if (this.#options.resume) joined['resume'] = member.resume;
     send(joined);
-    if (!resumed && this.announceJoins) for (const other of others) other.socket?.send(JSON.stringify({ type: "peer-joined", name }));
+    if (!resumed && this.announceJoins) for (const other of others) other.socket?.send(JSON.stringify({ type: 'peer-joined', name }));
     return member;
   }
 
   #ice(name: string): Json {
     const { iceServers, iceServersTtl } = this.#options;
     const frame: Json = {};
-    if (iceServers !== undefined) frame["iceServers"] = typeof iceServers === "function" ? iceServers(name) : iceServers;
-    if (iceServersTtl !== undefined) frame["iceServersTtl"] = iceServersTtl;
+    if (iceServers !== undefined) frame['iceServers'] = typeof iceServers === 'function' ? iceServers(name) : iceServers;
+    if (iceServersTtl !== undefined) frame['iceServersTtl'] = iceServersTtl;
     return frame;
   }
 
   #removeMember(member: Member): void {
     this.#members.delete(key(member.room, member.name));
     for (const other of this.#members.values()) {
-      if (other.room === member.room) other.socket?.send(JSON.stringify({ type: "peer-left", name: member.name }));
+      if (other.room === member.room) other.socket?.send(JSON.stringify({ type: 'peer-left', name: member.name }));
     }
   }
 }

@@ -33,20 +33,20 @@ class DomError extends Error {
 }
 
 export class FakeTrack {
-  readonly id = nextId("track");
+  readonly id = nextId('track');
   enabled = true;
-  readyState = "live";
-  readonly kind: "audio" | "video";
-  constructor(kind: "audio" | "video") {
+  readyState = 'live';
+  readonly kind: 'audio' | 'video';
+  constructor(kind: 'audio' | 'video') {
     this.kind = kind;
   }
   stop(): void {
-    this.readyState = "ended";
+    this.readyState = 'ended';
   }
 }
 
 export class FakeStream {
-  readonly id = nextId("stream");
+  readonly id = nextId('stream');
   readonly #tracks: FakeTrack[] = [];
   constructor(tracks: FakeTrack[] = []) {
     this.#tracks.push(...tracks);
@@ -55,20 +55,20 @@ export class FakeStream {
     return [...this.#tracks];
   }
   getAudioTracks(): FakeTrack[] {
-    return this.#tracks.filter((t) => t.kind === "audio");
+    return this.#tracks.filter((t) => t.kind === 'audio');
   }
   getVideoTracks(): FakeTrack[] {
-    return this.#tracks.filter((t) => t.kind === "video");
+    return this.#tracks.filter((t) => t.kind === 'video');
   }
   addTrack(track: FakeTrack): void {
     if (!this.#tracks.includes(track)) this.#tracks.push(track);
   }
 }
 
-type Direction = "sendrecv" | "sendonly" | "recvonly" | "inactive";
+type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 interface Media {
   mid: string;
-  kind: "audio" | "video";
+  kind: 'audio' | 'video';
   direction: Direction;
   streamId: string | null;
 }
@@ -77,23 +77,23 @@ interface FakeSdp {
   ufrag: string;
   media: Media[];
 }
-type Init = { type: "offer" | "answer" | "rollback"; sdp?: string };
-type Role = "active" | "passive";
+type Init = { type: 'offer' | 'answer' | 'rollback'; sdp?: string };
+type Role = 'active' | 'passive';
 
 function parseSdp(text: string): FakeSdp & { setup: string | undefined } {
-  const sdp = JSON.parse(text.split("\n")[0] ?? "") as FakeSdp;
+  const sdp = JSON.parse(text.split('\n')[0] ?? '') as FakeSdp;
   return { ...sdp, setup: /^a=setup:(\S+)$/m.exec(text)?.[1] };
 }
-const opposite = (role: string | undefined): Role => (role === "active" ? "passive" : "active");
-const sslRoleError = (): Error => new DomError("InvalidAccessError", "Failed to set SSL role for the transport.");
+const opposite = (role: string | undefined): Role => (role === 'active' ? 'passive' : 'active');
+const sslRoleError = (): Error => new DomError('InvalidAccessError', 'Failed to set SSL role for the transport.');
 
-const sends = (d: Direction | null): boolean => d === "sendrecv" || d === "sendonly";
-const recvs = (d: Direction): boolean => d === "sendrecv" || d === "recvonly";
-const reverse = (d: Direction): Direction => (d === "sendonly" ? "recvonly" : d === "recvonly" ? "sendonly" : d);
+const sends = (d: Direction | null): boolean => d === 'sendrecv' || d === 'sendonly';
+const recvs = (d: Direction): boolean => d === 'sendrecv' || d === 'recvonly';
+const reverse = (d: Direction): Direction => (d === 'sendonly' ? 'recvonly' : d === 'recvonly' ? 'sendonly' : d);
 const intersect = (mine: Direction, offered: Direction): Direction => {
   const send = sends(mine) && recvs(offered);
   const recv = recvs(mine) && sends(offered);
-  return send && recv ? "sendrecv" : send ? "sendonly" : recv ? "recvonly" : "inactive";
+  return send && recv ? 'sendrecv' : send ? 'sendonly' : recv ? 'recvonly' : 'inactive';
 };
 
 export class FakeTransceiver {
@@ -106,10 +106,10 @@ export class FakeTransceiver {
   #direction: Direction;
   readonly sender: { track: FakeTrack | null; replaceTrack(t: FakeTrack | null): Promise<void>; setStreams(...s: FakeStream[]): void };
   readonly receiver: { track: FakeTrack };
-  readonly kind: "audio" | "video";
+  readonly kind: 'audio' | 'video';
   readonly byAddTrack: boolean;
   readonly #onChange: () => void;
-  constructor(kind: "audio" | "video", direction: Direction, byAddTrack: boolean, track: FakeTrack | null, onChange: () => void) {
+  constructor(kind: 'audio' | 'video', direction: Direction, byAddTrack: boolean, track: FakeTrack | null, onChange: () => void) {
     this.kind = kind;
     this.byAddTrack = byAddTrack;
     this.#onChange = onChange;
@@ -117,7 +117,7 @@ export class FakeTransceiver {
     this.sender = {
       track,
       replaceTrack: async (t: FakeTrack | null) => {
-        if (t !== null && t.kind !== this.kind) throw new TypeError("kind mismatch");
+        if (t !== null && t.kind !== this.kind) throw new TypeError('kind mismatch');
         this.sender.track = t;
       },
       setStreams: (...s: FakeStream[]) => {
@@ -140,9 +140,9 @@ export class FakeTransceiver {
 
 export class FakePeerConnection {
   static readonly instances: FakePeerConnection[] = [];
-  readonly fingerprint = nextId("fp");
+  readonly fingerprint = nextId('fp');
   #configuration: RTCConfiguration;
-  #signalingState: RTCSignalingState = "stable";
+  #signalingState: RTCSignalingState = 'stable';
   onsignalingstatechange: (() => void) | null = null;
   get signalingState(): RTCSignalingState {
     return this.#signalingState;
@@ -151,18 +151,18 @@ export class FakePeerConnection {
   set signalingState(state: RTCSignalingState) {
     if (state === this.#signalingState) return;
     this.#signalingState = state;
-    if (state !== "closed") this.onsignalingstatechange?.();
+    if (state !== 'closed') this.onsignalingstatechange?.();
   }
-  connectionState: RTCPeerConnectionState = "new";
-  iceConnectionState: RTCIceConnectionState = "new";
-  localDescription: { type: "offer" | "answer"; sdp: string } | null = null;
-  remoteDescription: { type: "offer" | "answer"; sdp: string } | null = null;
+  connectionState: RTCPeerConnectionState = 'new';
+  iceConnectionState: RTCIceConnectionState = 'new';
+  localDescription: { type: 'offer' | 'answer'; sdp: string } | null = null;
+  remoteDescription: { type: 'offer' | 'answer'; sdp: string } | null = null;
   onnegotiationneeded: (() => void) | null = null;
   onicecandidate: ((e: { candidate: { candidate: string; toJSON(): RTCIceCandidateInit } | null }) => void) | null = null;
   ontrack: ((e: { track: FakeTrack; streams: FakeStream[]; transceiver: FakeTransceiver }) => void) | null = null;
   onconnectionstatechange: (() => void) | null = null;
   oniceconnectionstatechange: (() => void) | null = null;
-  iceGatheringState: RTCIceGatheringState = "new";
+  iceGatheringState: RTCIceGatheringState = 'new';
   onicegatheringstatechange: (() => void) | null = null;
   onicecandidateerror: ((e: { url: string; errorCode: number; errorText: string }) => void) | null = null;
   /** Makes relay-only connections fail to gather, as with a TURN server refusing the credentials. */
@@ -180,8 +180,8 @@ export class FakePeerConnection {
   readonly #remoteStreams = new Map<string, FakeStream>();
   readonly #announced = new Set<FakeTransceiver>();
   #mids = 0;
-  #ufrag = nextId("ufrag");
-  #gatheredFor = "";
+  #ufrag = nextId('ufrag');
+  #gatheredFor = '';
   #remoteUfrag: string | null = null;
   #remoteFingerprint: string | null = null;
   #pendingOps = 0;
@@ -204,19 +204,19 @@ export class FakePeerConnection {
     return [...this.#transceivers];
   }
 
-  addTrack(track: FakeTrack, ...streams: FakeStream[]): FakeTransceiver["sender"] {
+  addTrack(track: FakeTrack, ...streams: FakeStream[]): FakeTransceiver['sender'] {
     this.#assertOpen();
-    if (this.#transceivers.some((t) => t.sender.track === track)) throw new DomError("InvalidAccessError", "track already added");
-    const t = new FakeTransceiver(track.kind, "sendrecv", true, track, () => this.#checkNegotiationSoon());
+    if (this.#transceivers.some((t) => t.sender.track === track)) throw new DomError('InvalidAccessError', 'track already added');
+    const t = new FakeTransceiver(track.kind, 'sendrecv', true, track, () => this.#checkNegotiationSoon());
     t.streamIds = streams.map((s) => s.id);
     this.#transceivers.push(t);
     this.#checkNegotiationSoon();
     return t.sender;
   }
 
-  addTransceiver(kind: "audio" | "video", init: { direction?: Direction } = {}): FakeTransceiver {
+  addTransceiver(kind: 'audio' | 'video', init: { direction?: Direction } = {}): FakeTransceiver {
     this.#assertOpen();
-    const t = new FakeTransceiver(kind, init.direction ?? "sendrecv", false, null, () => this.#checkNegotiationSoon());
+    const t = new FakeTransceiver(kind, init.direction ?? 'sendrecv', false, null, () => this.#checkNegotiationSoon());
     this.#transceivers.push(t);
     this.#checkNegotiationSoon();
     return t;
@@ -229,24 +229,26 @@ export class FakePeerConnection {
 
   async setLocalDescription(init?: Init): Promise<void> {
     await this.#op(() => {
-      const type = init?.type ?? (this.signalingState === "have-remote-offer" ? "answer" : "offer");
-      if (type === "rollback") return this.#rollback();
-      if (type === "offer") {
-        if (this.signalingState !== "stable" && this.signalingState !== "have-local-offer") throw new DomError("InvalidStateError", `offer in ${this.signalingState}`);
-        if (this.#iceRestart) this.#ufrag = nextId("ufrag");
+      const type = init?.type ?? (this.signalingState === 'have-remote-offer' ? 'answer' : 'offer');
+      if (type === 'rollback') return this.#rollback();
+      if (type === 'offer') {
+        if (this.signalingState !== 'stable' && this.signalingState !== 'have-local-offer')
+          throw new DomError('InvalidStateError', `offer in ${this.signalingState}`);
+        if (this.#iceRestart) this.#ufrag = nextId('ufrag');
         this.#iceRestart = false;
         for (const t of this.#transceivers) {
           t.mid ??= String(this.#mids++);
           t.pendingIntent = t.direction;
         }
         const media = this.#transceivers.map((t) => this.#media(t, t.direction));
-        this.localDescription = { type: "offer", sdp: this.#sdp(media, "actpass") };
-        this.signalingState = "have-local-offer";
+        this.localDescription = { type: 'offer', sdp: this.#sdp(media, 'actpass') };
+        this.signalingState = 'have-local-offer';
         this.offersMade++;
       } else {
-        if (this.signalingState !== "have-remote-offer" || this.remoteDescription === null) throw new DomError("InvalidStateError", "answer without offer");
+        if (this.signalingState !== 'have-remote-offer' || this.remoteDescription === null)
+          throw new DomError('InvalidStateError', 'answer without offer');
         const setup = init?.sdp === undefined ? this.#answerSetup() : parseSdp(init.sdp).setup;
-        if (setup !== "active" && setup !== "passive") throw new DomError("InvalidAccessError", `bad a=setup in answer: ${setup}`);
+        if (setup !== 'active' && setup !== 'passive') throw new DomError('InvalidAccessError', `bad a=setup in answer: ${setup}`);
         if (this.dtlsRole !== null && setup !== this.dtlsRole && !this.answersFlipRole) throw sslRoleError();
         const offer = parseSdp(this.remoteDescription.sdp);
         const media = offer.media.map((m) => {
@@ -257,8 +259,8 @@ export class FakePeerConnection {
           return this.#media(t, direction);
         });
         this.dtlsRole = setup;
-        this.localDescription = { type: "answer", sdp: this.#sdp(media, setup) };
-        this.signalingState = "stable";
+        this.localDescription = { type: 'answer', sdp: this.#sdp(media, setup) };
+        this.signalingState = 'stable';
         this.#needFired = false;
       }
       this.#gatherSoon();
@@ -266,28 +268,30 @@ export class FakePeerConnection {
   }
 
   /** The answer setLocalDescription() would apply now, without applying it. */
-  async createAnswer(): Promise<{ type: "answer"; sdp: string }> {
-    let answer: { type: "answer"; sdp: string } | undefined;
+  async createAnswer(): Promise<{ type: 'answer'; sdp: string }> {
+    let answer: { type: 'answer'; sdp: string } | undefined;
     await this.#op(() => {
-      if (this.signalingState !== "have-remote-offer" || this.remoteDescription === null) throw new DomError("InvalidStateError", "answer without offer");
+      if (this.signalingState !== 'have-remote-offer' || this.remoteDescription === null)
+        throw new DomError('InvalidStateError', 'answer without offer');
       const offer = parseSdp(this.remoteDescription.sdp);
       const media = offer.media.map((m) => this.#media(this.#byMid(m.mid), intersect(this.#byMid(m.mid).direction, m.direction)));
-      answer = { type: "answer", sdp: this.#sdp(media, this.#answerSetup()) };
+      answer = { type: 'answer', sdp: this.#sdp(media, this.#answerSetup()) };
     });
-    return answer as { type: "answer"; sdp: string };
+    return answer as { type: 'answer'; sdp: string };
   }
 
   #answerSetup(): Role {
-    return this.answersFlipRole ? "active" : (this.dtlsRole ?? "active");
+    return this.answersFlipRole ? 'active' : (this.dtlsRole ?? 'active');
   }
 
   async setRemoteDescription(init: Init): Promise<void> {
     await this.#op(() => {
-      if (init.type === "rollback") return this.#rollback();
-      const sdp = parseSdp(init.sdp ?? "");
-      if (this.#remoteFingerprint !== null && sdp.fingerprint !== this.#remoteFingerprint) throw new DomError("InvalidAccessError", "DTLS fingerprint changed");
-      if (init.type === "offer") {
-        if (this.signalingState === "have-local-offer") {
+      if (init.type === 'rollback') return this.#rollback();
+      const sdp = parseSdp(init.sdp ?? '');
+      if (this.#remoteFingerprint !== null && sdp.fingerprint !== this.#remoteFingerprint)
+        throw new DomError('InvalidAccessError', 'DTLS fingerprint changed');
+      if (init.type === 'offer') {
+        if (this.signalingState === 'have-local-offer') {
           this.#rollback();
           this.rollbacks++;
         }
@@ -295,15 +299,15 @@ export class FakePeerConnection {
           let t = this.#transceivers.find((x) => x.mid === m.mid);
           t ??= this.#transceivers.find((x) => x.byAddTrack && x.mid === null && x.kind === m.kind);
           if (t === undefined) {
-            t = new FakeTransceiver(m.kind, "recvonly", false, null, () => this.#checkNegotiationSoon());
+            t = new FakeTransceiver(m.kind, 'recvonly', false, null, () => this.#checkNegotiationSoon());
             this.#transceivers.push(t);
           }
           t.mid = m.mid;
           this.#mids = Math.max(this.#mids, Number(m.mid) + 1);
         }
-        this.signalingState = "have-remote-offer";
+        this.signalingState = 'have-remote-offer';
       } else {
-        if (this.signalingState !== "have-local-offer") throw new DomError("InvalidStateError", `answer in ${this.signalingState}`);
+        if (this.signalingState !== 'have-local-offer') throw new DomError('InvalidStateError', `answer in ${this.signalingState}`);
         const ours = opposite(sdp.setup);
         if (this.dtlsRole !== null && ours !== this.dtlsRole && !this.answersFlipRole) throw sslRoleError();
         this.dtlsRole = ours;
@@ -312,10 +316,10 @@ export class FakePeerConnection {
           t.currentDirection = reverse(m.direction);
           t.stableIntent = t.pendingIntent;
         }
-        this.signalingState = "stable";
+        this.signalingState = 'stable';
         this.#needFired = false;
       }
-      this.remoteDescription = { type: init.type, sdp: init.sdp ?? "" };
+      this.remoteDescription = { type: init.type, sdp: init.sdp ?? '' };
       this.#remoteUfrag = sdp.ufrag;
       this.#remoteFingerprint = sdp.fingerprint;
       for (const m of sdp.media) if (sends(m.direction)) this.#announce(this.#byMid(m.mid), m.streamId);
@@ -325,8 +329,8 @@ export class FakePeerConnection {
 
   async addIceCandidate(candidate: RTCIceCandidateInit): Promise<void> {
     await this.#op(() => {
-      if (this.remoteDescription === null) throw new DomError("InvalidStateError", "no remote description");
-      if (candidate.usernameFragment !== this.#remoteUfrag) throw new DomError("OperationError", "unknown ufrag");
+      if (this.remoteDescription === null) throw new DomError('InvalidStateError', 'no remote description');
+      if (candidate.usernameFragment !== this.#remoteUfrag) throw new DomError('OperationError', 'unknown ufrag');
       this.remoteCandidates++;
       this.#updateConnection();
     });
@@ -334,12 +338,12 @@ export class FakePeerConnection {
 
   close(): void {
     this.#closed = true;
-    this.signalingState = "closed";
-    this.connectionState = "closed";
+    this.signalingState = 'closed';
+    this.connectionState = 'closed';
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new DomError("InvalidStateError", "closed");
+    if (this.#closed) throw new DomError('InvalidStateError', 'closed');
   }
 
   async #op(body: () => void): Promise<void> {
@@ -356,21 +360,21 @@ export class FakePeerConnection {
   }
 
   #rollback(): void {
-    if (this.signalingState === "have-local-offer") {
+    if (this.signalingState === 'have-local-offer') {
       for (const t of this.#transceivers) if (t.currentDirection === null) t.mid = null;
       this.localDescription = null;
     }
-    this.signalingState = "stable";
+    this.signalingState = 'stable';
   }
 
   #byMid(mid: string): FakeTransceiver {
     const t = this.#transceivers.find((x) => x.mid === mid);
-    if (t === undefined) throw new DomError("OperationError", `no transceiver for mid ${mid}`);
+    if (t === undefined) throw new DomError('OperationError', `no transceiver for mid ${mid}`);
     return t;
   }
 
   #media(t: FakeTransceiver, direction: Direction): Media {
-    return { mid: t.mid ?? "", kind: t.kind, direction, streamId: t.streamIds[0] ?? null };
+    return { mid: t.mid ?? '', kind: t.kind, direction, streamId: t.streamIds[0] ?? null };
   }
 
   #sdp(media: Media[], setup: string): string {
@@ -386,7 +390,7 @@ export class FakePeerConnection {
       let stream = this.#remoteStreams.get(streamId);
       if (stream === undefined) {
         stream = new FakeStream();
-        Object.defineProperty(stream, "id", { value: streamId });
+        Object.defineProperty(stream, 'id', { value: streamId });
         this.#remoteStreams.set(streamId, stream);
       }
       stream.addTrack(t.receiver.track);
@@ -403,7 +407,7 @@ export class FakePeerConnection {
 
   #checkNegotiationSoon(): void {
     setTimeout(() => {
-      if (this.#closed || this.signalingState !== "stable" || this.#pendingOps > 0 || this.#needFired) return;
+      if (this.#closed || this.signalingState !== 'stable' || this.#pendingOps > 0 || this.#needFired) return;
       if (!this.#needsNegotiation()) return;
       this.#needFired = true;
       this.onnegotiationneeded?.();
@@ -413,20 +417,26 @@ export class FakePeerConnection {
   #gatherSoon(): void {
     if (this.#gatheredFor === this.#ufrag) return;
     const ufrag = (this.#gatheredFor = this.#ufrag);
-    const refused = FakePeerConnection.relayRefused && this.#configuration.iceTransportPolicy === "relay";
-    this.#setGathering("gathering");
+    const refused = FakePeerConnection.relayRefused && this.#configuration.iceTransportPolicy === 'relay';
+    this.#setGathering('gathering');
     for (let i = 0; i < 2; i++) {
       setTimeout(() => {
         if (this.#closed) return;
         if (refused) {
-          if (i === 0) this.onicecandidateerror?.({ url: "turn:turn.example.org:3478?transport=udp", errorCode: 401, errorText: "Unauthorized" });
-          else this.#setGathering("complete");
+          if (i === 0)
+            this.onicecandidateerror?.({ url: 'turn:turn.example.org:3478?transport=udp', errorCode: 401, errorText: 'Unauthorized' });
+          else this.#setGathering('complete');
           return;
         }
-        if (i === 1) setTimeout(() => this.#setGathering("complete"), 0);
-        const init: RTCIceCandidateInit = { candidate: `candidate:${i} 1 udp 2122 10.0.0.${i} 5000 typ host`, sdpMid: "0", sdpMLineIndex: 0, usernameFragment: ufrag };
+        if (i === 1) setTimeout(() => this.#setGathering('complete'), 0);
+        const init: RTCIceCandidateInit = {
+          candidate: `candidate:${i} 1 udp 2122 10.0.0.${i} 5000 typ host`,
+          sdpMid: '0',
+          sdpMLineIndex: 0,
+          usernameFragment: ufrag,
+        };
         this.localCandidates++;
-        this.onicecandidate?.({ candidate: { candidate: init.candidate ?? "", toJSON: () => init } });
+        this.onicecandidate?.({ candidate: { candidate: init.candidate ?? '', toJSON: () => init } });
         this.#updateConnection();
       }, 1);
     }
@@ -440,12 +450,12 @@ export class FakePeerConnection {
 
   #updateConnection(): void {
     // As in browsers, the connection state is the transport's: a renegotiation does not drop it.
-    if (this.connectionState === "connected") return;
-    const ready = this.signalingState === "stable" && this.localDescription !== null && this.remoteDescription !== null;
-    const next: RTCPeerConnectionState = ready && this.remoteCandidates > 0 && this.localCandidates > 0 ? "connected" : "connecting";
+    if (this.connectionState === 'connected') return;
+    const ready = this.signalingState === 'stable' && this.localDescription !== null && this.remoteDescription !== null;
+    const next: RTCPeerConnectionState = ready && this.remoteCandidates > 0 && this.localCandidates > 0 ? 'connected' : 'connecting';
     if (next === this.connectionState || this.#closed) return;
     this.connectionState = next;
-    this.iceConnectionState = next === "connected" ? "connected" : "checking";
+    this.iceConnectionState = next === 'connected' ? 'connected' : 'checking';
     this.onconnectionstatechange?.();
     this.oniceconnectionstatechange?.();
   }

@@ -1,6 +1,6 @@
 /** Small async helpers shared by the client library tests. */
-import { WebSocket } from "ws";
-import { SignalingClient, type SignalingClientEvents, type SignalingClientOptions } from "../../../client/src/index.ts";
+import { WebSocket } from 'ws';
+import { SignalingClient, type SignalingClientEvents, type SignalingClientOptions } from '../../../client/src/index.ts';
 
 /** Resolves with the next emission of `event`, or rejects after `timeoutMs`. */
 export function next<K extends keyof SignalingClientEvents>(
@@ -24,7 +24,7 @@ export function next<K extends keyof SignalingClientEvents>(
 }
 
 /** Polls `check` until it returns true. */
-export async function until(check: () => boolean, timeoutMs = 2000, what = "condition"): Promise<void> {
+export async function until(check: () => boolean, timeoutMs = 2000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -40,7 +40,7 @@ export function sleep(ms: number): Promise<void> {
 export function makeClient(url: string, name: string, options: Partial<SignalingClientOptions> = {}): SignalingClient {
   return new SignalingClient({
     url,
-    room: "room-1",
+    room: 'room-1',
     name,
     WebSocket,
     reconnectPolicy: { nextRetryDelayInMs: () => 10 },
@@ -51,6 +51,6 @@ export function makeClient(url: string, name: string, options: Partial<Signaling
 /** Records every state a client goes through. */
 export function recordStates(client: SignalingClient): string[] {
   const states: string[] = [client.state];
-  client.on("state", ({ state }) => states.push(state));
+  client.on('state', ({ state }) => states.push(state));
   return states;
 }

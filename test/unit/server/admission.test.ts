@@ -76,7 +76,8 @@ describe('Admission', () => {
 });
 
 describe('connectionCeiling', () => {
-  const limitsText = 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 4096                 files\n';
+  const limitsText =
+    'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 4096                 files\n';
   it('lowers MAX_CONNECTIONS to what the open-files limit allows, warning when it was set', () => {
     const lines: string[] = [];
     const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });

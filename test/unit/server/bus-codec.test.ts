@@ -9,7 +9,10 @@ import * as lua from '../../../src/backends/redis/scripts.ts';
 
 /** One message of every tag, with the awkward characters each body may hold. */
 const EVERY_TAG: Record<keyof typeof Tag, BusMessage[]> = {
-  Signal: [{ tag: Tag.Signal, frame: '{"type":"signal","data":"a\\nb|c:d"}' }, { tag: Tag.Signal, frame: '' }],
+  Signal: [
+    { tag: Tag.Signal, frame: '{"type":"signal","data":"a\\nb|c:d"}' },
+    { tag: Tag.Signal, frame: '' },
+  ],
   DrainRequest: [{ tag: Tag.DrainRequest }],
   Replaced: [{ tag: Tag.Replaced, owner: 'node-1/c7' }],
   Removed: [{ tag: Tag.Removed, owner: 'node-2/c9' }],
@@ -30,7 +33,16 @@ const EVERY_TAG: Record<keyof typeof Tag, BusMessage[]> = {
     { tag: Tag.Renumbered, seq: 12, previous: 4, name: 'x:1:y' },
     { tag: Tag.Renumbered, seq: 13, previous: 5, name: 'm', metadata: { role: 'host' } },
   ],
-  Snapshot: [{ tag: Tag.Snapshot, known: [['bob', 2], ['carol', 5]] }, { tag: Tag.Snapshot, known: [] }],
+  Snapshot: [
+    {
+      tag: Tag.Snapshot,
+      known: [
+        ['bob', 2],
+        ['carol', 5],
+      ],
+    },
+    { tag: Tag.Snapshot, known: [] },
+  ],
 };
 
 describe('bus codec', () => {
@@ -52,17 +64,36 @@ describe('bus codec', () => {
   });
 
   it('refuses what is not one of its payloads', () => {
-    for (const bad of ['', 'Q1:x', 'Dx', 'H', 'H\n[]', 'Hn1\n{}', 'Hn1\n[1]', 'Hn1\nnot json', 'Bno-newline', 'J:x', 'Jx:y', 'L:z', 'R5::x', 'R5:x', 'Vnot json', 'V{}']) {
+    for (const bad of [
+      '',
+      'Q1:x',
+      'Dx',
+      'H',
+      'H\n[]',
+      'Hn1\n{}',
+      'Hn1\n[1]',
+      'Hn1\nnot json',
+      'Bno-newline',
+      'J:x',
+      'Jx:y',
+      'L:z',
+      'R5::x',
+      'R5:x',
+      'Vnot json',
+      'V{}',
+    ]) {
       expect(decodeBus(bad), JSON.stringify(bad)).toBeNull();
     }
   });
 
   it('gives the Lua scripts the same table, and leaves no tag spelled in Lua', () => {
     const table = /^local TAG = \{ (.*) \}$/.exec(lua.LUA_TAGS)?.[1];
-    const entries = Object.fromEntries((table ?? '').split(', ').map((pair): [string, string] => {
-      const [, name = '', tag = ''] = /^(\w+) = '(.)'$/.exec(pair) ?? [];
-      return [name, tag];
-    }));
+    const entries = Object.fromEntries(
+      (table ?? '').split(', ').map((pair): [string, string] => {
+        const [, name = '', tag = ''] = /^(\w+) = '(.)'$/.exec(pair) ?? [];
+        return [name, tag];
+      }),
+    );
     expect(entries).toEqual({ ...Tag });
     const scripts = Object.values(lua).flatMap((value) => {
       if (typeof value === 'string') return [value];
@@ -95,12 +126,28 @@ describe('room events', () => {
   it('keeps a renumbered peer it knew by the old seq, and announces it to a member that did not', () => {
     const keys = new RoomKeys('t:', 'v1', 'r');
     const member = (known: Array<[string, number]>, seq: number): Membership => ({
-      room: 'r', name: 'me', keys, ref: { membersKey: keys.members, holdKey: keys.holdKey('me'), name: 'me' },
-      memberChannel: keys.memberChannel('me'), seq, known: new Map(known), pending: null, early: [], info: { metadata: {}, joinedAt: 0 },
-      delivery: new Delivery({ joined: () => undefined, peerJoined: () => undefined, peerLeft: () => undefined, deliver: () => undefined }, false),
+      room: 'r',
+      name: 'me',
+      keys,
+      ref: { membersKey: keys.members, holdKey: keys.holdKey('me'), name: 'me' },
+      memberChannel: keys.memberChannel('me'),
+      seq,
+      known: new Map(known),
+      pending: null,
+      early: [],
+      info: { metadata: {}, joinedAt: 0 },
+      delivery: new Delivery(
+        { joined: () => undefined, peerJoined: () => undefined, peerLeft: () => undefined, deliver: () => undefined },
+        false,
+      ),
     });
     const told: string[] = [];
-    const sink = { joined: () => undefined, peerJoined: (n: string) => void told.push(`+${n}`), peerLeft: (n: string) => void told.push(`-${n}`), deliver: () => undefined };
+    const sink = {
+      joined: () => undefined,
+      peerJoined: (n: string) => void told.push(`+${n}`),
+      peerLeft: (n: string) => void told.push(`-${n}`),
+      deliver: () => undefined,
+    };
     const renumbered = { kind: 'joined', seq: 9, name: 'alice', previous: 2 } as const;
     const knew = member([['alice', 2]], 3);
     applyRoomEvent(knew, renumbered, sink);

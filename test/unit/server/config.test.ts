@@ -20,7 +20,15 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'debug',
       DYNO: 'web.3',
     });
-    expect(config).toMatchObject({ port: 8080, redisUrl: 'rediss://:pw@example.test:6380', redisPrefix: 'app:', redisTlsVerify: true, maxMessageBytes: 1024, maxRoomSize: 4, logLevel: 'debug' });
+    expect(config).toMatchObject({
+      port: 8080,
+      redisUrl: 'rediss://:pw@example.test:6380',
+      redisPrefix: 'app:',
+      redisTlsVerify: true,
+      maxMessageBytes: 1024,
+      maxRoomSize: 4,
+      logLevel: 'debug',
+    });
     expect(config.nodeId).toMatch(/^web\.3-[0-9a-f]{6}$/);
   });
 
@@ -38,8 +46,16 @@ describe('loadConfig', () => {
   });
 
   it('admission control: MAX_CONNECTIONS and MAX_JOINS_PER_SEC on by default, per-address limits off unless set', () => {
-    expect(loadConfig({}).admission).toEqual({ maxConnections: 40_000, maxConnectionsPerIp: undefined, connectionsPerIpPerMin: undefined, maxJoinsPerSec: 1000 });
-    expect(loadConfig({ MAX_CONNECTIONS: '500', MAX_CONNECTIONS_PER_IP: '20', CONNECTIONS_PER_IP_PER_MIN: '60', MAX_JOINS_PER_SEC: '50' }).admission).toEqual({
+    expect(loadConfig({}).admission).toEqual({
+      maxConnections: 40_000,
+      maxConnectionsPerIp: undefined,
+      connectionsPerIpPerMin: undefined,
+      maxJoinsPerSec: 1000,
+    });
+    expect(
+      loadConfig({ MAX_CONNECTIONS: '500', MAX_CONNECTIONS_PER_IP: '20', CONNECTIONS_PER_IP_PER_MIN: '60', MAX_JOINS_PER_SEC: '50' })
+        .admission,
+    ).toEqual({
       maxConnections: 500,
       maxConnectionsPerIp: 20,
       connectionsPerIpPerMin: 60,
@@ -53,7 +69,8 @@ describe('loadConfig', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems.join('\n');
-    for (const name of ['MAX_CONNECTIONS=', 'MAX_CONNECTIONS_PER_IP=', 'CONNECTIONS_PER_IP_PER_MIN=', 'MAX_JOINS_PER_SEC=']) expect(problems).toContain(name);
+    for (const name of ['MAX_CONNECTIONS=', 'MAX_CONNECTIONS_PER_IP=', 'CONNECTIONS_PER_IP_PER_MIN=', 'MAX_JOINS_PER_SEC='])
+      expect(problems).toContain(name);
   });
 
   it('validates REDIS_COMMAND_TIMEOUT_MS (default 5000, 100 to 60000)', () => {
@@ -104,7 +121,9 @@ describe('byte limits (MAX_INFLIGHT_BYTES and friends)', () => {
   it('documents every default as [NAME=default] beside the defaults object, and README lists each variable', () => {
     const source = readFileSync(new URL('../../../src/config/defaults.ts', import.meta.url), 'utf8');
     const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-    const documented = [...source.matchAll(/\[([A-Z_]+)=([^\]]+)\]/g)].map(([, name, value]) => [name as string, (value as string).replace(/^'|'$/g, '')] as const);
+    const documented = [...source.matchAll(/\[([A-Z_]+)=([^\]]+)\]/g)].map(
+      ([, name, value]) => [name as string, (value as string).replace(/^'|'$/g, '')] as const,
+    );
     const values = [...Object.values(DEFAULTS), ...Object.values(WEBHOOK_DEFAULTS)].map(String);
     expect(documented.length).toBe(values.length);
     for (const [name, value] of documented) {

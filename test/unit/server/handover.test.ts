@@ -47,7 +47,16 @@ describe('replayResume with a hand-over', () => {
     };
     // The old dyno had 1 and 2 (2 also reached the resuming dyno); 3 was held after its unsubscribe.
     const handed = [`${Tag.Snapshot}[["bob",2]]`, Tag.Signal + signal(1), Tag.Signal + signal(2)];
-    replayResume(m, [...handed, Tag.Signal + signal(3)], [{ name: 'bob', seq: 2 }, { name: 'carol', seq: 3 }], sink, { resume: 's' });
+    replayResume(
+      m,
+      [...handed, Tag.Signal + signal(3)],
+      [
+        { name: 'bob', seq: 2 },
+        { name: 'carol', seq: 3 },
+      ],
+      sink,
+      { resume: 's' },
+    );
     expect(joined).toEqual([['bob']]);
     expect(delivered).toEqual([1, 2, 3, 4].map(signal));
   });

@@ -32,7 +32,10 @@ describe('ICE configuration', () => {
       turnUrls: ['turn:turn.example.org:3478?transport=udp', 'turns:turn.example.org:443?transport=tcp', 'turn:127.0.0.1'],
       turnSecret: SECRET,
       turnTtl: 3600,
-      staticServers: [{ urls: ['turn:global.example.net:3478'], username: 'u', credential: 'p' }, { urls: 'stun:stun.l.example.com:19302' }],
+      staticServers: [
+        { urls: ['turn:global.example.net:3478'], username: 'u', credential: 'p' },
+        { urls: 'stun:stun.l.example.com:19302' },
+      ],
     });
   });
 
@@ -42,7 +45,11 @@ describe('ICE configuration', () => {
   });
 
   it('names each bad URL and the variable holding it', () => {
-    const found = problems({ STUN_URLS: 'stun:ok.example.org,http://stun.example.org', TURN_URLS: 'stun:wrong.example.org,turn:host:99999,turn:h?transport=sctp', TURN_SECRET: SECRET });
+    const found = problems({
+      STUN_URLS: 'stun:ok.example.org,http://stun.example.org',
+      TURN_URLS: 'stun:wrong.example.org,turn:host:99999,turn:h?transport=sctp',
+      TURN_SECRET: SECRET,
+    });
     expect(found).toHaveLength(4);
     expect(found[0]).toMatch(/^STUN_URLS has "http:\/\/stun\.example\.org", which is not a STUN URL like stun:/);
     expect(found[1]).toMatch(/^TURN_URLS has "stun:wrong\.example\.org", which is not a TURN URL like turn:/);

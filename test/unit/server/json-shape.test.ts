@@ -39,7 +39,9 @@ describe('signal.data shape (v1)', () => {
     expect(parsed.ok).toBe(true);
     if (!parsed.ok || parsed.message.type !== 'signal') return;
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
-    expect(encodeSignal('"a"', parsed.message.data)).toBe('{"type":"signal","from":"a","data":{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}}');
+    expect(encodeSignal('"a"', parsed.message.data)).toBe(
+      '{"type":"signal","from":"a","data":{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}}',
+    );
     // A __proto__ at the top of the frame is a field like any other, never the type.
     expect(parseV1('{"__proto__":{"type":"ping"}}')).toMatchObject({ ok: false, message: 'type must be a string' });
   });

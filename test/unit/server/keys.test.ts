@@ -15,11 +15,14 @@ describe('key encoding', () => {
 
   it('is reversible (so it is injective) and keeps glob and hash-tag characters out', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 64 }).filter((s) => s.isWellFormed()), (s) => {
-        const encoded = encodeSegment(s);
-        expect(decodeURIComponent(encoded)).toBe(s);
-        expect(encoded).toMatch(/^[A-Za-z0-9_.~%-]*$/);
-      }),
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 64 }).filter((s) => s.isWellFormed()),
+        (s) => {
+          const encoded = encodeSegment(s);
+          expect(decodeURIComponent(encoded)).toBe(s);
+          expect(encoded).toMatch(/^[A-Za-z0-9_.~%-]*$/);
+        },
+      ),
       { numRuns: 500 },
     );
   });

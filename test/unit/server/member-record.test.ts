@@ -19,8 +19,19 @@ describe('member records and room payloads with metadata', () => {
 
   it('round-trips joined events with metadata and room frames', () => {
     const metadata = { displayName: 'Zoë\nnot a name' };
-    expect(decodeRoomEvent(encodeRoomEvent({ kind: 'joined', seq: 4, name: 'z', metadata }))).toEqual({ kind: 'joined', seq: 4, name: 'z', metadata });
-    expect(decodeRoomEvent(encodeRoomEvent({ kind: 'joined', seq: 5, name: 'r', previous: 2, metadata }))).toEqual({ kind: 'joined', seq: 5, name: 'r', previous: 2, metadata });
+    expect(decodeRoomEvent(encodeRoomEvent({ kind: 'joined', seq: 4, name: 'z', metadata }))).toEqual({
+      kind: 'joined',
+      seq: 4,
+      name: 'z',
+      metadata,
+    });
+    expect(decodeRoomEvent(encodeRoomEvent({ kind: 'joined', seq: 5, name: 'r', previous: 2, metadata }))).toEqual({
+      kind: 'joined',
+      seq: 5,
+      name: 'r',
+      previous: 2,
+      metadata,
+    });
     expect(decodeRoomEvent(`J6:n${metadataSuffix(metadata)}`)).toEqual({ kind: 'joined', seq: 6, name: 'n', metadata });
     expect(decodeRoomEvent('L3:gone')).toEqual({ kind: 'left', seq: 3, name: 'gone' });
     expect(decodeRoomFrame(encodeRoomFrame('ann', '{"type":"broadcast"}'))).toEqual({ from: 'ann', frame: '{"type":"broadcast"}' });

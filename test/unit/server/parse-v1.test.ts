@@ -25,11 +25,18 @@ describe('parseV1', () => {
 
   it('never throws, whatever the text', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.json(), fc.jsonValue().map((v) => JSON.stringify(v))), (text) => {
-        const result = parseV1(text);
-        expect(typeof result.ok).toBe('boolean');
-        if (!result.ok) expect(result.message.length).toBeGreaterThan(0);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.json(),
+          fc.jsonValue().map((v) => JSON.stringify(v)),
+        ),
+        (text) => {
+          const result = parseV1(text);
+          expect(typeof result.ok).toBe('boolean');
+          if (!result.ok) expect(result.message.length).toBeGreaterThan(0);
+        },
+      ),
       { numRuns: 3000 },
     );
   });

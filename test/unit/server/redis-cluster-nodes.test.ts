@@ -6,7 +6,15 @@ describe('REDIS_CLUSTER_NODES', () => {
   it('takes plain host:port seeds', () => {
     expect(redisClusterNodes(' 10.0.0.1:7000, redis-2.internal:7001 ,')).toEqual({
       ok: true,
-      value: { nodes: [{ host: '10.0.0.1', port: 7000 }, { host: 'redis-2.internal', port: 7001 }], tls: false, username: undefined, password: undefined },
+      value: {
+        nodes: [
+          { host: '10.0.0.1', port: 7000 },
+          { host: 'redis-2.internal', port: 7001 },
+        ],
+        tls: false,
+        username: undefined,
+        password: undefined,
+      },
     });
   });
 
@@ -14,7 +22,11 @@ describe('REDIS_CLUSTER_NODES', () => {
     expect(redisClusterNodes('rediss://default:p%40ss@a.example:6380,b.example:6380,[::1]:6381')).toEqual({
       ok: true,
       value: {
-        nodes: [{ host: 'a.example', port: 6380 }, { host: 'b.example', port: 6380 }, { host: '::1', port: 6381 }],
+        nodes: [
+          { host: 'a.example', port: 6380 },
+          { host: 'b.example', port: 6380 },
+          { host: '::1', port: 6381 },
+        ],
         tls: true,
         username: 'default',
         password: 'p@ss',

@@ -41,7 +41,12 @@ describe('SignalingNode with the embedded backend', () => {
       const fromPeers = (first ?? '').slice('joined:'.length).split(',').filter(Boolean);
       const announced = rest.map((e) => e.slice(1));
       expect(rest.every((e) => e.startsWith('+'))).toBe(true);
-      expect([...fromPeers, ...announced].sort()).toEqual(members.map((x) => x.name).filter((n) => n !== m.name).sort());
+      expect([...fromPeers, ...announced].sort()).toEqual(
+        members
+          .map((x) => x.name)
+          .filter((n) => n !== m.name)
+          .sort(),
+      );
     }
   });
 

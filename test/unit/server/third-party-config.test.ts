@@ -17,7 +17,14 @@ function problems(env: Record<string, string>): string[] {
 describe('PeerJS and y-webrtc configuration', () => {
   it('has the documented defaults: both on, PeerJS at / and /peerjs with key peerjs', () => {
     const { peerjs, ywebrtc } = loadConfig({}).thirdParty;
-    expect(peerjs).toMatchObject({ enabled: true, bases: ['/', '/peerjs/'], key: 'peerjs', discovery: false, aliveTimeoutMs: 60_000, expireTimeoutMs: 5000 });
+    expect(peerjs).toMatchObject({
+      enabled: true,
+      bases: ['/', '/peerjs/'],
+      key: 'peerjs',
+      discovery: false,
+      aliveTimeoutMs: 60_000,
+      expireTimeoutMs: 5000,
+    });
     expect(ywebrtc).toMatchObject({ enabled: true, paths: ['/y-webrtc'] });
     expect(describeThirdParty(loadConfig({}).thirdParty)).toEqual({
       peerjs: 'on at /peerjs, /peerjs/peerjs (default (no TOKEN_SECRET))',
@@ -29,7 +36,10 @@ describe('PeerJS and y-webrtc configuration', () => {
     expect(loadConfig({ TOKEN_SECRET: SECRET }).thirdParty.peerjs.enabled).toBe(false);
     expect(loadConfig({ TOKEN_SECRET: SECRET }).thirdParty.ywebrtc.enabled).toBe(false);
     expect(loadConfig({ TOKEN_SECRET: SECRET, PEERJS: 'true', YWEBRTC: 'true' }).thirdParty.peerjs.enabled).toBe(true);
-    expect(loadConfig({ PEERJS: 'false', YWEBRTC: 'false' }).thirdParty).toMatchObject({ peerjs: { enabled: false, reason: 'PEERJS=false' }, ywebrtc: { enabled: false, reason: 'YWEBRTC=false' } });
+    expect(loadConfig({ PEERJS: 'false', YWEBRTC: 'false' }).thirdParty).toMatchObject({
+      peerjs: { enabled: false, reason: 'PEERJS=false' },
+      ywebrtc: { enabled: false, reason: 'YWEBRTC=false' },
+    });
   });
 
   it('reads every variable', () => {

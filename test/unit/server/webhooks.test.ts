@@ -43,9 +43,17 @@ describe('webhook events', () => {
   });
 
   it('builds the documented body and an id without full stops that depends on room and seq only', () => {
-    const body = JSON.parse(eventBody(base, { seq: 7, at: Date.UTC(2026, 0, 2), type: 'member.left', reason: 'left', name: 'bob' })) as unknown;
-    expect(body).toEqual({ type: 'member.left', timestamp: '2026-01-02T00:00:00.000Z', data: { room: 'Café {1}', protocol: 'v1', name: 'bob', seq: 7, reason: 'left' } });
-    expect(JSON.parse(eventBody(base, { seq: 8, at: 0, type: 'room.finished', reason: '', name: '' }))).toMatchObject({ data: { room: 'Café {1}', seq: 8 } });
+    const body = JSON.parse(
+      eventBody(base, { seq: 7, at: Date.UTC(2026, 0, 2), type: 'member.left', reason: 'left', name: 'bob' }),
+    ) as unknown;
+    expect(body).toEqual({
+      type: 'member.left',
+      timestamp: '2026-01-02T00:00:00.000Z',
+      data: { room: 'Café {1}', protocol: 'v1', name: 'bob', seq: 7, reason: 'left' },
+    });
+    expect(JSON.parse(eventBody(base, { seq: 8, at: 0, type: 'room.finished', reason: '', name: '' }))).toMatchObject({
+      data: { room: 'Café {1}', seq: 8 },
+    });
     expect(webhookId(base, 7)).toMatch(/^msg_[A-Za-z0-9_-]{22}_7$/);
     expect(webhookId(base, 7)).toBe(webhookId(base, 7));
     expect(webhookId(base, 7)).not.toBe(webhookId(roomBase(new RoomKeys('sig:', 'v1', 'other').members), 7));
@@ -99,8 +107,18 @@ describe('webhook configuration', () => {
 
   it('is off without WEBHOOK_URL and on with URL and secret', () => {
     expect(loadConfig({}).webhook).toBeUndefined();
-    const config = loadConfig({ WEBHOOK_URL: 'https://app.example.com/hooks', WEBHOOK_SECRET: secret, WEBHOOK_MAX_AGE_MS: '7200000' }).webhook;
-    expect(config).toMatchObject({ url: 'https://app.example.com/hooks', maxAgeMs: 7_200_000, timeoutMs: 10_000, maxQueued: 1000, concurrency: 8 });
+    const config = loadConfig({
+      WEBHOOK_URL: 'https://app.example.com/hooks',
+      WEBHOOK_SECRET: secret,
+      WEBHOOK_MAX_AGE_MS: '7200000',
+    }).webhook;
+    expect(config).toMatchObject({
+      url: 'https://app.example.com/hooks',
+      maxAgeMs: 7_200_000,
+      timeoutMs: 10_000,
+      maxQueued: 1000,
+      concurrency: 8,
+    });
     expect(config?.key).toEqual(Buffer.alloc(32, 1));
   });
 
@@ -110,7 +128,11 @@ describe('webhook configuration', () => {
     const bad = problems({ WEBHOOK_URL: 'https://app.example.com/hooks', WEBHOOK_SECRET: 'hunter2-hunter2-hunter2' }).join();
     expect(bad).toContain('WEBHOOK_SECRET=(23 characters, not shown) must start with whsec_');
     expect(bad).not.toContain('hunter2');
-    expect(problems({ WEBHOOK_URL: 'ftp://x', WEBHOOK_SECRET: secret }).join()).toContain('WEBHOOK_URL="ftp://x" must be an http:// or https:// URL');
-    expect(problems({ WEBHOOK_URL: 'https://a.example', WEBHOOK_SECRET: secret, WEBHOOK_BACKOFF_MS: '0' }).join()).toContain('WEBHOOK_BACKOFF_MS');
+    expect(problems({ WEBHOOK_URL: 'ftp://x', WEBHOOK_SECRET: secret }).join()).toContain(
+      'WEBHOOK_URL="ftp://x" must be an http:// or https:// URL',
+    );
+    expect(problems({ WEBHOOK_URL: 'https://a.example', WEBHOOK_SECRET: secret, WEBHOOK_BACKOFF_MS: '0' }).join()).toContain(
+      'WEBHOOK_BACKOFF_MS',
+    );
   });
 });
