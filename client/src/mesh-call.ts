@@ -19,12 +19,13 @@
 import { type MediaState, parseMediaState } from './media-state.ts';
 import type { MeshCallEvents, MeshCallOptions, MeshSignaling, PeerConnectionConstructor, PeerEntry, PeerState } from './mesh-call-types.ts';
 import { MAX_PENDING_CANDIDATES, PeerLink, type LocalMedia, type TrackKind } from './peer-link.ts';
-import { applyVideoSendSettings, videoSendSettings } from './send-quality.ts';
+import { applyRoomSendSettings } from './send-quality.ts';
 import { ExponentialBackoffPolicy, type ReconnectPolicy, nextDelay } from './reconnect-policy.ts';
 import type { JoinedEvent } from './signaling-events.ts';
 import { SignalingError } from './signaling-error.ts';
 import { type MeshSignalData, parseMeshSignal } from './signal-data.ts';
 import { TypedEmitter } from './typed-emitter.ts';
+import { remoteStream } from './remote-stream.ts';
 
 export type { MeshCallEvents, MeshCallOptions, MeshSignaling, PeerConnectionConstructor, PeerState } from './mesh-call-types.ts';
 
@@ -123,9 +124,8 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   }
 
   /**
-   * Each statistics sample of each connected peer, from the one sampler every connection has
-   * (it also feeds the media-stall watch): no getStats() of its own per reader. About one per
-   * peer per second while someone listens. Returns the unsubscribe.
+   * Each statistics sample of each connected peer (about one a second while someone listens),
+   * from the one sampler per connection that also feeds the media-stall watch. Returns the unsubscribe.
    */
   onStats(listener: (peer: string, report: RTCStatsReport) => void): () => void {
     this.#statsListeners.add(listener);
@@ -153,18 +153,12 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   /** Video send settings for the room's size on every link, or on `links` (send-quality.ts). */
   #applySendSettings(links = [...this.#peers.values()].map((entry) => entry.link)): void {
     if (!this.#adaptiveQuality) return;
-    const settings = videoSendSettings(this.#peers.size + 1);
-    for (const link of links) {
-      if (link === undefined || link.closed) continue;
-      for (const sender of link.videoSenders()) {
-        applyVideoSendSettings(sender, settings).catch((cause: unknown) =>
-          this.emit('error', {
-            peer: link.peer,
-            error: new SignalingError('peer-connection', `${link.peer}: setting video send parameters failed`, { cause }),
-          }),
-        );
-      }
-    }
+    applyRoomSendSettings(links, this.#peers.size + 1, (peer, cause) =>
+      this.emit('error', {
+        peer,
+        error: new SignalingError('peer-connection', `${peer}: setting video send parameters failed`, { cause }),
+      }),
+    );
   }
 
   #sendMediaState(peer: string): void {
@@ -385,16 +379,8 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   }
 
   #onTrack(peer: string, entry: PeerEntry, event: RTCTrackEvent): void {
-    let stream = event.streams[0];
-    if (stream === undefined) {
-      // A sender without a stream id (msid): gather such tracks in one stream per peer.
-      const Stream = (globalThis as { MediaStream?: new () => MediaStream }).MediaStream;
-      if (Stream === undefined) return;
-      entry.looseTracks ??= new Stream();
-      stream = entry.looseTracks;
-      stream.addTrack(event.track);
-    }
-    if (entry.streams.has(stream.id)) return;
+    const stream = remoteStream(entry, event);
+    if (stream === undefined || entry.streams.has(stream.id)) return;
     entry.streams.add(stream.id);
     this.emit('stream', { peer, stream });
   }

@@ -49,3 +49,26 @@ export async function applyVideoSendSettings(sender: RTCRtpSender, settings: Vid
   }
   if (changed) await sender.setParameters(parameters);
 }
+
+/** What send settings need of a peer link (peer-link.ts). */
+interface VideoSendingLink {
+  readonly peer: string;
+  readonly closed: boolean;
+  videoSenders(): Iterable<RTCRtpSender>;
+}
+
+/**
+ * The settings for a room of `people` on every video sender of `links`; a sender that
+ * refuses them is reported through `onError`, the others still get theirs.
+ */
+export function applyRoomSendSettings(
+  links: Iterable<VideoSendingLink | undefined>,
+  people: number,
+  onError: (peer: string, cause: unknown) => void,
+): void {
+  const settings = videoSendSettings(people);
+  for (const link of links) {
+    if (link === undefined || link.closed) continue;
+    for (const sender of link.videoSenders()) applyVideoSendSettings(sender, settings).catch((cause: unknown) => onError(link.peer, cause));
+  }
+}

@@ -1,3 +1,5 @@
+import type { Logger } from 'pino';
+
 /**
  * Writes that must not refuse the operation they accompany, and must still happen.
  *
@@ -77,4 +79,16 @@ export class BestEffortWrites {
       this.timers.add(timer);
     }
   }
+}
+
+/** Logs a failed index write at its 1st, 2nd, 4th, 8th... attempt: visible, not a line per retry. */
+export function indexFailureLogger(log: Logger): FailureReport {
+  return (key, error, attempt) => {
+    if ((attempt & (attempt + 1)) !== 0) return;
+    const what = key.slice(0, key.indexOf('\n'));
+    log.warn(
+      { index: what, attempt: attempt + 1, err: error instanceof Error ? error.message : String(error) },
+      "an index write outside the room's slot failed; retrying (the membership change itself went ahead)",
+    );
+  };
 }

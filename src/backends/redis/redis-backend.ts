@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { BackendUnavailableError } from '../../cluster/backend.ts';
 import type { RedisConnectionConfig } from './connection.ts';
 import { connectionOptions, createConnection } from './connection.ts';
-import { indexFailureLogger, RedisStore } from './redis-store.ts';
+import { RedisStore } from './redis-store.ts';
+import { indexFailureLogger } from './best-effort-writes.ts';
 
 const ALL_CHANNELS = (): boolean => true;
 

@@ -4,7 +4,8 @@ import { BackendUnavailableError } from '../../cluster/backend.ts';
 import type { RedisClusterConfig } from './cluster-connection.ts';
 import { createClusterClient } from './cluster-connection.ts';
 import { ClusterRecovery } from './cluster-recovery.ts';
-import { indexFailureLogger, RedisStore } from './redis-store.ts';
+import { RedisStore } from './redis-store.ts';
+import { indexFailureLogger } from './best-effort-writes.ts';
 import { keySlot } from './subscriber-recovery.ts';
 import { SubscriberWatch } from './subscriber-watch.ts';
 

@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import type { Logger } from 'pino';
 import type {
   Backend,
   BusHandler,
@@ -36,37 +34,11 @@ import { catchUpMember, endedKey, memberStatus } from './subscriber-recovery.ts'
 import { infoTail, parseRecord, peersFrom } from './member-record.ts';
 import type { FailureReport } from './best-effort-writes.ts';
 import { BestEffortWrites } from './best-effort-writes.ts';
+import type { Script } from './loaded-scripts.ts';
+import { HOLD_OUTCOMES, LEASE_STATES, PLAIN, publishingScripts, REREGISTER_STATUS, SCRIPTS, SHARDED } from './loaded-scripts.ts';
 
 /** A single Redis or a Redis Cluster client: both route each command (or script) by its keys. */
 export type RedisClient = Redis | Cluster;
-
-type Script = { source: string; sha: string };
-const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
-const SCRIPTS = {
-  register: script(lua.REGISTER),
-  suspend: script(lua.SUSPEND),
-  resume: script(lua.RESUME),
-  renewLease: script(lua.RENEW_LEASE),
-  deadNodes: script(lua.DEAD_NODES),
-};
-
-/** The scripts that publish, in the variant for the bus in use (PUBLISH or SPUBLISH). */
-function publishingScripts(publish: lua.PublishCommand) {
-  return {
-    hold: script(publish === 'SPUBLISH' ? lua.HOLD_SHARDED : lua.HOLD),
-    unregister: script(lua.unregisterScript(publish)),
-    remove: script(lua.removeScript(publish)),
-    expire: script(lua.expireScript(publish)),
-    reregister: script(lua.reregisterScript(publish)),
-    sweepMember: script(lua.sweepMemberScript(publish)),
-  };
-}
-const PLAIN = publishingScripts('PUBLISH');
-const SHARDED = publishingScripts('SPUBLISH');
-
-const HOLD_OUTCOMES: Record<number, HoldOutcome> = { 1: 'delivered', 0: 'held', [-1]: 'not-found', [-2]: 'full' };
-const REREGISTER_STATUS = { 1: 'kept', 2: 'renumbered' } as const;
-const LEASE_STATES: Record<number, LeaseState> = { 1: 'live', 0: 'lapsed', [-1]: 'missing' };
 
 /** The seqs reserved for members put back in a lost room (see reregisterScript). */
 function renumberingKey(membersKey: string): string {
@@ -79,18 +51,6 @@ function renumberingKey(membersKey: string): string {
  * must not hold the join (the entry is retried until it lands, see best-effort-writes.ts).
  */
 const INDEX_WAIT_MS = 250;
-
-/** Logs a failed index write at its 1st, 2nd, 4th, 8th... attempt: visible, not a line per retry. */
-export function indexFailureLogger(log: Logger): FailureReport {
-  return (key, error, attempt) => {
-    if ((attempt & (attempt + 1)) !== 0) return;
-    const what = key.slice(0, key.indexOf('\n'));
-    log.warn(
-      { index: what, attempt: attempt + 1, err: error instanceof Error ? error.message : String(error) },
-      "an index write outside the room's slot failed; retrying (the membership change itself went ahead)",
-    );
-  };
-}
 
 /** One sweep-index entry: names cannot contain control characters, so newlines separate parts. */
 function indexEntry(m: MemberRef, owner: string): string {
