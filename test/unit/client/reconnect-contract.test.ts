@@ -216,18 +216,16 @@ describe('MeshCall and its rebuild policy', () => {
     hub.drop = undefined;
     expect(bob.call.connectionState('alice')).not.toBe('connected');
     // bob re-joins: he offers anew to everyone he has no working connection with.
-    hub.members
-      .get('bob')!
-      .fire('joined', {
-        room: 'r',
-        name: 'bob',
-        peers: ['alice'],
-        members: [{ name: 'alice', metadata: {} }],
-        iceServers: [],
-        resume: undefined,
-        rejoin: true,
-        resumed: true,
-      });
+    hub.members.get('bob')!.fire('joined', {
+      room: 'r',
+      name: 'bob',
+      peers: ['alice'],
+      members: [{ name: 'alice', metadata: {} }],
+      iceServers: [],
+      resume: undefined,
+      rejoin: true,
+      resumed: true,
+    });
     await vi.advanceTimersByTimeAsync(200);
     expect(alice.call.connectionState('bob')).toBe('connected');
     alice.call.close();
