@@ -40,12 +40,12 @@ async function dbsize(): Promise<number> {
 }
 
 /**
- * Keys that expire on their own and are no member's state: the tombstone a sweep leaves for
- * a crashed dyno's member (`<hold key>:swept`, kept a day so a dyno that was only stalled
- * learns it was swept). Everything else must be gone.
+ * Keys that expire on their own and are no member's state: the tombstone every ended
+ * membership leaves (`<hold key>:ended`, kept a day so a dyno that was only stalled, or a
+ * restore, never brings it back). Everything else must be gone.
  */
 async function expiringTombstones(): Promise<string[]> {
-  const keys = (await redisCli(port, 'KEYS', `${prefix}*:swept`)).split('\n').filter(Boolean);
+  const keys = (await redisCli(port, 'KEYS', `${prefix}*:ended`)).split('\n').filter(Boolean);
   const bounded: string[] = [];
   for (const key of keys) if (Number(await redisCli(port, 'PTTL', key)) > 0) bounded.push(key);
   return bounded;
