@@ -12,6 +12,21 @@ import { decide, monotonicMs, takeTokens } from './rate-limiter.ts';
  * of thousands of idle connections, and the two token buckets are three numbers here, where
  * a gate object with two bucket objects and a clock closure each was ~400 bytes per member.
  */
+const CONNECTION = Symbol('connection');
+type OwnedSocket = WebSocket & { [CONNECTION]?: GatedConnection };
+
+// Module-level listeners (ws calls them with `this` = the socket): a dyno holds thousands of
+// idle sockets, and per-socket closures and bound functions are memory each of them pays.
+function onMessage(this: OwnedSocket, data: RawData, isBinary: boolean): void {
+  this[CONNECTION]?.message(data, isBinary);
+}
+function onError(this: OwnedSocket, error: Error & { code?: string }): void {
+  this[CONNECTION]?.logger().info({ code: error.code, err: error.message }, 'socket error');
+}
+function onClose(this: OwnedSocket, code: number): void {
+  this[CONNECTION]?.closed(code);
+}
+
 export abstract class FrameGate {
   protected readonly ws: WebSocket;
   protected readonly policy: ConnectionPolicy;
@@ -66,5 +81,23 @@ export abstract class FrameGate {
     }
     // binaryType is the default "nodebuffer", so a text message is one Buffer.
     return (data as Buffer).toString('utf8');
+  }
+}
+
+/**
+ * A protocol connection that is its own gate and hears its socket through the module-level
+ * listeners above (v1, PeerJS, y-webrtc): one set of listener functions for every socket.
+ */
+export abstract class GatedConnection extends FrameGate {
+  /** A frame the socket received (pass it through admit() first). */
+  abstract message(data: RawData, isBinary: boolean): void;
+  abstract closed(code: number): void;
+
+  /** Hands the socket's frames, errors and close to this connection. */
+  protected listen(): void {
+    (this.ws as OwnedSocket)[CONNECTION] = this;
+    this.ws.on('message', onMessage);
+    this.ws.on('error', onError);
+    this.ws.on('close', onClose);
   }
 }

@@ -19,7 +19,7 @@ import {
 import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
 import { CUT_OFF, JOINS_THROTTLED_CLOSE, sendBounded } from './connection-policy.ts';
-import { FrameGate } from './frame-gate.ts';
+import { GatedConnection } from './frame-gate.ts';
 import { MAX_WAITING_IDS, peerKeys, peerRoom } from './peerjs-queue.ts';
 import type { PeerJsQueue } from './peerjs-queue.ts';
 import { connectionId, OVERLOADED } from './v1-connection.ts';
@@ -59,26 +59,12 @@ export function servePeerJs(ws: WebSocket, request: IncomingMessage, ctx: PeerJs
   new PeerJsConnection(ws, request, ctx, id, token);
 }
 
-const CONNECTION = Symbol('peerjs-connection');
-type OwnedSocket = WebSocket & { [CONNECTION]?: PeerJsConnection };
-
-// Module-level listeners (`this` is the socket), as v1's: no closures per idle socket.
-function onMessage(this: OwnedSocket, data: RawData, isBinary: boolean): void {
-  this[CONNECTION]?.message(data, isBinary);
-}
-function onError(this: OwnedSocket, error: Error & { code?: string }): void {
-  this[CONNECTION]?.logger().info({ code: error.code, err: error.message }, 'socket error');
-}
-function onClose(this: OwnedSocket, code: number): void {
-  this[CONNECTION]?.closed(code);
-}
-
 /**
  * One PeerJS client: its id is the one member of the id's own room in the `peerjs`
  * namespace, and its token is that membership's resume secret, so the same id and token
  * take the id over from any dyno while another token gets ID-TAKEN.
  */
-export class PeerJsConnection extends FrameGate implements SessionSink {
+export class PeerJsConnection extends GatedConnection implements SessionSink {
   /** Last frame from the client (ms): any frame, HEARTBEAT included, proves it alive. */
   lastSeen = Date.now();
   private readonly ctx: PeerJsContext;
@@ -96,10 +82,7 @@ export class PeerJsConnection extends FrameGate implements SessionSink {
     this.id = id;
     this.session = ctx.node.createSession('peerjs', this.conn, this, ctx.log);
     ctx.open.add(this);
-    (ws as OwnedSocket)[CONNECTION] = this;
-    ws.on('message', onMessage);
-    ws.on('error', onError);
-    ws.on('close', onClose);
+    this.listen();
     this.logger().info({ ip: clientAddress(request), protocol: 'peerjs' }, 'connection open');
     this.registered = this.register(token);
   }

@@ -14,7 +14,7 @@ import { parseV1 } from '../protocol/parse-v1.ts';
 import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
 import { CUT_OFF, DEFAULT_POLICY, JOINS_THROTTLED, JOINS_THROTTLED_CLOSE, sendBounded } from './connection-policy.ts';
-import { FrameGate } from './frame-gate.ts';
+import { GatedConnection } from './frame-gate.ts';
 
 const UNAVAILABLE = 'the signaling backend cannot be reached; retry shortly';
 export const OVERLOADED = 'this dyno has MAX_INFLIGHT_BYTES of signals waiting for Redis; the signal was dropped, retry shortly';
@@ -52,9 +52,6 @@ interface V1Context {
   policy: ConnectionPolicy;
 }
 
-const CONNECTION = Symbol('v1-connection');
-type OwnedSocket = WebSocket & { [CONNECTION]?: V1Connection };
-
 /** Serves protocol v1 (docs/protocol.md) on one WebSocket. */
 export function serveV1(
   ws: WebSocket,
@@ -80,24 +77,12 @@ function sharedContext(node: SignalingNode, log: Logger, metrics: ConnectionMetr
   return ctx;
 }
 
-// Module-level listeners (ws calls them with `this` = the socket): a dyno holds thousands of
-// idle sockets, and per-socket closures and bound functions are memory each of them pays.
-function onMessage(this: OwnedSocket, data: RawData, isBinary: boolean): void {
-  this[CONNECTION]?.message(data, isBinary);
-}
-function onError(this: OwnedSocket, error: Error & { code?: string }): void {
-  this[CONNECTION]?.logger().info({ code: error.code, err: error.message }, 'socket error');
-}
-function onClose(this: OwnedSocket, code: number): void {
-  this[CONNECTION]?.closed(code);
-}
-
 /**
  * One protocol v1 connection: parses frames, drives its Session, and is the session's sink.
  * Logging uses the dyno's logger with this connection's fields, not a child logger per
  * connection (a pino child costs a few hundred bytes for as long as the socket lives).
  */
-class V1Connection extends FrameGate implements SessionSink {
+class V1Connection extends GatedConnection implements SessionSink {
   private readonly ctx: V1Context;
   private readonly id: string;
   private readonly session: SessionHandle;
@@ -107,15 +92,12 @@ class V1Connection extends FrameGate implements SessionSink {
    */
   private membershipChange: Promise<unknown> = RESOLVED;
 
-  constructor(ws: OwnedSocket, request: IncomingMessage, ctx: V1Context) {
+  constructor(ws: WebSocket, request: IncomingMessage, ctx: V1Context) {
     super(ws, ctx.policy);
     this.ctx = ctx;
     this.id = connectionId();
     this.session = ctx.node.createSession('v1', this.id, this, ctx.log);
-    ws[CONNECTION] = this;
-    ws.on('message', onMessage);
-    ws.on('error', onError);
-    ws.on('close', onClose);
+    this.listen();
     // Read only when logged: reading the peer address makes Node keep it on the socket.
     if (ctx.log.isLevelEnabled('info')) this.logger().info({ ip: clientAddress(request), protocol: 'v1' }, 'connection open');
   }

@@ -6,7 +6,7 @@ import { CloseCode } from '../protocol/error-codes.ts';
 import { clientAddress } from './client-address.ts';
 import type { ConnectionPolicy } from './connection-policy.ts';
 import { CUT_OFF, sendBounded } from './connection-policy.ts';
-import { FrameGate } from './frame-gate.ts';
+import { GatedConnection } from './frame-gate.ts';
 import { connectionId, OVERLOADED } from './v1-connection.ts';
 import type { TopicHub, TopicSubscriber } from './ywebrtc-topics.ts';
 
@@ -31,20 +31,6 @@ function errorFrame(message: string): string {
   return JSON.stringify({ type: 'error', message });
 }
 
-const CONNECTION = Symbol('ywebrtc-connection');
-type OwnedSocket = WebSocket & { [CONNECTION]?: YWebrtcConnection };
-
-// Module-level listeners (`this` is the socket), as v1's: no closures per idle socket.
-function onMessage(this: OwnedSocket, data: RawData, isBinary: boolean): void {
-  this[CONNECTION]?.message(data, isBinary);
-}
-function onError(this: OwnedSocket, error: Error & { code?: string }): void {
-  this[CONNECTION]?.logger().info({ code: error.code, err: error.message }, 'socket error');
-}
-function onClose(this: OwnedSocket, code: number): void {
-  this[CONNECTION]?.closed(code);
-}
-
 /** Serves y-webrtc's signaling protocol (docs/protocol.md, y-webrtc) on one WebSocket. */
 export function serveYWebrtc(ws: WebSocket, request: IncomingMessage, ctx: YWebrtcContext): void {
   new YWebrtcConnection(ws, request, ctx);
@@ -56,20 +42,17 @@ export function serveYWebrtc(ws: WebSocket, request: IncomingMessage, ctx: YWebr
  * publish right behind a subscribe goes out only once this dyno hears the topic: the answers
  * to a y-webrtc announce cannot overtake the subscription.
  */
-class YWebrtcConnection extends FrameGate implements TopicSubscriber {
+class YWebrtcConnection extends GatedConnection implements TopicSubscriber {
   private readonly ctx: YWebrtcContext;
   private readonly conn = connectionId();
   private readonly topics = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
   private closedYet = false;
 
-  constructor(ws: OwnedSocket, request: IncomingMessage, ctx: YWebrtcContext) {
+  constructor(ws: WebSocket, request: IncomingMessage, ctx: YWebrtcContext) {
     super(ws, ctx.policy);
     this.ctx = ctx;
-    ws[CONNECTION] = this;
-    ws.on('message', onMessage);
-    ws.on('error', onError);
-    ws.on('close', onClose);
+    this.listen();
     this.logger().info({ ip: clientAddress(request), protocol: 'ywebrtc' }, 'connection open');
   }
 
