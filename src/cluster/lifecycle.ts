@@ -7,7 +7,9 @@ import type { EndReason } from './backend.ts';
  *
  * - idle: no membership (a fresh connection, or after a leave or a failed join); may join.
  * - joining: subscribed, registering or resuming. Frames on the member channel are kept as
- *   early frames (by the node's routing), room events wait for the `joined` reply.
+ *   its early frames (only a resume replays them: a fresh member's peers cannot have
+ *   signalled it yet, so they are dropped at `registered`), a removal notice is remembered
+ *   and enforced once the join is done, and room events wait for the `joined` reply.
  * - joined: the client gets what arrives, unless a replay or a bus recovery is running,
  *   in which case it waits behind what is replayed (the membership's buffer).
  * - closing: the socket is gone and the suspend (or leave) is queued: what arrives waits for
@@ -19,7 +21,14 @@ import type { EndReason } from './backend.ts';
  */
 export type LifecycleState =
   | { phase: 'idle' }
-  | { phase: 'joining'; resume: boolean }
+  | {
+      phase: 'joining';
+      resume: boolean;
+      /** Frames published to this name before registration: replayed only by a resume. */
+      early: readonly string[];
+      /** A removal notice came while registering: enforced once the join is done. */
+      removedEarly: boolean;
+    }
   | { phase: 'joined' }
   | { phase: 'closing' }
   | { phase: 'handing-over'; reason: EndReason }
@@ -27,6 +36,8 @@ export type LifecycleState =
 
 export type LifecycleEvent =
   | { type: 'join'; resume: boolean }
+  | { type: 'early-frame'; frame: string }
+  | { type: 'removed-early' }
   | { type: 'registered' }
   | { type: 'join-failed' }
   | { type: 'left' }
@@ -36,11 +47,29 @@ export type LifecycleEvent =
 
 export const IDLE: LifecycleState = { phase: 'idle' };
 
+/** What a join kept while registering, read as it becomes `joined`. */
+export interface JoiningKept {
+  early: readonly string[];
+  removedEarly: boolean;
+}
+
+const NOTHING_KEPT: JoiningKept = { early: [], removedEarly: false };
+
+/** The early frames and removal notice a joining state kept; none in any other state. */
+export function joiningKept(state: LifecycleState): JoiningKept {
+  return state.phase === 'joining' ? { early: state.early, removedEarly: state.removedEarly } : NOTHING_KEPT;
+}
+
 /** The state after `event`, or null when the event means nothing in this state (ignored). */
 export function next(state: LifecycleState, event: LifecycleEvent): LifecycleState | null {
   switch (event.type) {
     case 'join':
-      return state.phase === 'idle' ? { phase: 'joining', resume: event.resume } : null;
+      return state.phase === 'idle' ? { phase: 'joining', resume: event.resume, early: [], removedEarly: false } : null;
+    case 'early-frame':
+      // Outside joining the frame is a live one (liveRule), or nobody here holds the name.
+      return state.phase === 'joining' ? { ...state, early: [...state.early, event.frame] } : null;
+    case 'removed-early':
+      return state.phase === 'joining' && !state.removedEarly ? { ...state, removedEarly: true } : null;
     case 'registered':
       return state.phase === 'joining' ? { phase: 'joined' } : null;
     case 'join-failed':

@@ -19,8 +19,6 @@ export interface Membership {
   known: Map<string, number>;
   /** Events and frames that arrive between registration and the `joined` reply. */
   pending: Array<RoomEvent | string> | null;
-  /** Frames published to this name before registration: kept only if this is a resume. */
-  early: string[];
   /** Set once its subscriptions were given back, so no path releases them twice. */
   released?: boolean;
   /** A resume's: where the old dyno's hand-over lands (handover.ts). */
@@ -31,8 +29,6 @@ export interface Membership {
   drainRequested?: boolean;
   /** Its metadata and join time, kept to write it anew if the backend loses it. */
   info: MemberInfo;
-  /** A removal notice came while registering: enforced once the join is done. */
-  removedEarly?: boolean;
   /** What reaches the client, and what is kept of it for a resume (delivery.ts). */
   delivery: Delivery;
 }
@@ -111,11 +107,12 @@ export function reconcileKnown(m: Membership, peers: readonly MemberEntry[], sin
  *
  * `held`: the old dyno's hand-over (frames that reached it after the drop, when the resume
  * beat its suspend) followed by the held list; every frame in the first precedes every frame
- * in the second, and both precede `early` but may overlap it.
+ * in the second, and both precede `early` (what the joining state kept) but may overlap it.
  */
 export function replayResume(
   m: Membership,
   held: string[],
+  early: readonly string[],
   peers: MemberEntry[],
   sink: SessionSink,
   joinedInfo: { resume: string; lastSeq?: number },
@@ -136,7 +133,7 @@ export function replayResume(
   if (joinedInfo.lastSeq !== undefined) replayWritten(m, snapshot?.numbering, joinedInfo.lastSeq, sink);
   // A frame published while both the old dyno (its socket already dead) and this one (joining)
   // subscribed the member's channel reaches both: the old dyno hands it over into the held
-  // list and this one keeps it in `early`. Deliver it once: an early frame that matches a
+  // list and this one keeps it as an early frame. Deliver it once: an early frame that matches a
   // replayed held frame (as a multiset, in order) is that same frame.
   const replayed = new Map<string, number>();
   for (const entry of held) {
@@ -145,12 +142,11 @@ export function replayResume(
     sink.deliver(frame);
     replayed.set(frame, (replayed.get(frame) ?? 0) + 1);
   }
-  for (const frame of m.early) {
+  for (const frame of early) {
     const copies = replayed.get(frame) ?? 0;
     if (copies > 0) replayed.set(frame, copies - 1);
     else sink.deliver(frame);
   }
-  m.early = [];
   flushPending(m, sink);
   // A drain request waits in the queue behind this replay: what arrives live until it runs
   // must stay behind the frame it hands over (catch-up.ts).

@@ -183,7 +183,7 @@ export class SessionCore {
 
   /** Called by the node for a frame on the member channel while still registering. */
   earlyFrame(frame: string): void {
-    this.membership?.early.push(frame);
+    this.move({ type: 'early-frame', frame });
   }
 
   /**
@@ -192,7 +192,7 @@ export class SessionCore {
    * the join is done.
    */
   earlyRemoved(owner: string): void {
-    if (owner === this.owner && this.membership) this.membership.removedEarly = true;
+    if (owner === this.owner) this.move({ type: 'removed-early' });
   }
 
   /** Called by the node for a hand-over on the member channel (handover.ts). */

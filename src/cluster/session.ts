@@ -9,7 +9,8 @@ import { encodeRoomEvent, encodeRoomFrame } from './bus-codec.ts';
 import type { Metadata } from '../protocol/messages.ts';
 import type { BroadcastResult, CloseReason, JoinAuthorizer, JoinOptions, JoinResult, SignalResult } from './session-types.ts';
 import { HandoverInbox } from './handover.ts';
-import { holdsMembership, takenOrEnded } from './lifecycle.ts';
+import type { JoiningKept } from './lifecycle.ts';
+import { holdsMembership, joiningKept, takenOrEnded } from './lifecycle.ts';
 import { SessionCore } from './session-core.ts';
 import { Pacer } from './pacer.ts';
 import { SignalOrder } from './signal-order.ts';
@@ -118,7 +119,6 @@ export class Session extends SessionCore {
       seq: 0,
       known: new Map(),
       pending: [],
-      early: [],
       info: { metadata, joinedAt: Date.now() },
       delivery,
     };
@@ -191,7 +191,6 @@ export class Session extends SessionCore {
       // Our member channel was subscribed before registering, so an offer can only reach
       // us once peers hear this event: peer-joined must go out after the subscription.
       this.node.routes.detachJoining(memberChannel, this);
-      m.early = [];
       this.node.routes.attachMember(memberChannel, this);
       await this.node.backend.publish(keys.events, encodeRoomEvent({ kind: 'joined', seq: m.seq, name, metadata: m.info.metadata }));
     } catch (error) {
@@ -200,19 +199,30 @@ export class Session extends SessionCore {
       this.log.warn({ conn: this.connectionId, err: error }, 'join failed: backend unavailable');
       return this.fail(m, 'unavailable', 'unregister');
     }
-    this.move({ type: 'registered' });
+    // A fresh member's early frames are dropped: its peers heard of it only just now.
+    const { removedEarly } = this.registered();
     // A `joined` the socket refused (it closed meanwhile) never reached the client: it holds no
     // secret, so its membership ends with this connection instead of locking its name.
     const sent = this.sink.joined(room, name, [...m.known.keys()], { resume: secret, resumed: false, metadata: peerMetadata }) !== false;
     m.delivery.unconfirmed = { previousSecretHash: null, known: null, frames: [], joinedUnsent: !sent };
     flushPending(m, m.delivery);
-    this.enforceEarlyRemoval(m);
+    this.enforceEarlyRemoval(m, removedEarly);
     return { ok: true, resumed: false };
   }
 
+  /**
+   * The registration is done: moves to `joined`, returning what the joining state kept.
+   * Called after the member channel left the joining route, so nothing more is kept.
+   */
+  private registered(): JoiningKept {
+    const kept = joiningKept(this.life);
+    this.move({ type: 'registered' });
+    return kept;
+  }
+
   /** A removal notice that came while registering (earlyRemoved) ends the membership now. */
-  private enforceEarlyRemoval(m: Membership): void {
-    if (m.removedEarly && this.membership === m) this.endFor('removed');
+  private enforceEarlyRemoval(m: Membership, removedEarly: boolean): void {
+    if (removedEarly && this.membership === m) this.endFor('removed');
   }
 
   /** Resumes the membership `previousHash` proves; 'gone' when its grace is over. */
@@ -230,7 +240,7 @@ export class Session extends SessionCore {
     this.node.routes.attachMember(m.memberChannel, this);
     this.node.replaceElsewhere(m.memberChannel, outcome.previousOwner, this);
     m.seq = outcome.seq;
-    this.move({ type: 'registered' });
+    const { early, removedEarly } = this.registered();
     let handed: string[] | null = [];
     // Live frames and room events wait in `pending` meanwhile (it is still set).
     if (outcome.previousConnected) handed = await (m.inbox ?? new HandoverInbox()).wait(outcome.previousOwner, this.node.handoverTimeoutMs);
@@ -241,11 +251,12 @@ export class Session extends SessionCore {
     unconfirmed.known = replayResume(
       m,
       [...(handed ?? []), ...outcome.held],
+      early,
       outcome.peers,
       m.delivery,
       lastSeq === undefined ? { resume: secret } : { resume: secret, lastSeq },
     );
-    this.enforceEarlyRemoval(m);
+    this.enforceEarlyRemoval(m, removedEarly);
     if (handed === null) {
       this.log.warn(
         { conn: this.connectionId, member: m.name },

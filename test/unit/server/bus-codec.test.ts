@@ -134,7 +134,6 @@ describe('room events', () => {
       seq,
       known: new Map(known),
       pending: null,
-      early: [],
       info: { metadata: {}, joinedAt: 0 },
       delivery: new Delivery(
         { joined: () => undefined, peerJoined: () => undefined, peerLeft: () => undefined, deliver: () => undefined },

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { LifecycleEvent, LifecycleState } from '../../../src/cluster/lifecycle.ts';
-import { holdsMembership, IDLE, liveRule, next, takenOrEnded } from '../../../src/cluster/lifecycle.ts';
+import { holdsMembership, IDLE, joiningKept, liveRule, next, takenOrEnded } from '../../../src/cluster/lifecycle.ts';
 
 const STATES: Record<string, LifecycleState> = {
   idle: IDLE,
-  joining: { phase: 'joining', resume: false },
-  resuming: { phase: 'joining', resume: true },
+  joining: { phase: 'joining', resume: false, early: [], removedEarly: false },
+  resuming: { phase: 'joining', resume: true, early: ['S1'], removedEarly: false },
+  'joining-removed': { phase: 'joining', resume: false, early: [], removedEarly: true },
   joined: { phase: 'joined' },
   closing: { phase: 'closing' },
   'handing-over': { phase: 'handing-over', reason: 'replaced' },
@@ -15,6 +16,8 @@ const STATES: Record<string, LifecycleState> = {
 const EVENTS: Record<string, LifecycleEvent> = {
   join: { type: 'join', resume: false },
   resume: { type: 'join', resume: true },
+  'early-frame': { type: 'early-frame', frame: 'S2' },
+  'removed-early': { type: 'removed-early' },
   registered: { type: 'registered' },
   'join-failed': { type: 'join-failed' },
   left: { type: 'left' },
@@ -29,6 +32,8 @@ const TABLE: Record<string, Record<string, string>> = {
   idle: {
     join: 'joining',
     resume: 'resuming',
+    'early-frame': '-',
+    'removed-early': '-',
     registered: '-',
     'join-failed': '-',
     left: '-',
@@ -40,6 +45,8 @@ const TABLE: Record<string, Record<string, string>> = {
   joining: {
     join: '-',
     resume: '-',
+    'early-frame': 'joining[S2]',
+    'removed-early': 'joining[removed]',
     registered: 'joined',
     'join-failed': 'idle',
     left: '-',
@@ -51,6 +58,21 @@ const TABLE: Record<string, Record<string, string>> = {
   resuming: {
     join: '-',
     resume: '-',
+    'early-frame': 'resuming[S1,S2]',
+    'removed-early': 'resuming[S1,removed]',
+    registered: 'joined',
+    'join-failed': 'idle',
+    left: '-',
+    'socket-closed': '-',
+    removed: 'handing-over:removed',
+    swept: 'handing-over:dyno-lost',
+    closed: 'ended:closed',
+  },
+  'joining-removed': {
+    join: '-',
+    resume: '-',
+    'early-frame': 'joining[S2,removed]',
+    'removed-early': '-',
     registered: 'joined',
     'join-failed': 'idle',
     left: '-',
@@ -62,6 +84,8 @@ const TABLE: Record<string, Record<string, string>> = {
   joined: {
     join: '-',
     resume: '-',
+    'early-frame': '-',
+    'removed-early': '-',
     registered: '-',
     'join-failed': '-',
     left: 'idle',
@@ -73,6 +97,8 @@ const TABLE: Record<string, Record<string, string>> = {
   closing: {
     join: '-',
     resume: '-',
+    'early-frame': '-',
+    'removed-early': '-',
     registered: '-',
     'join-failed': '-',
     left: 'idle',
@@ -84,6 +110,8 @@ const TABLE: Record<string, Record<string, string>> = {
   'handing-over': {
     join: '-',
     resume: '-',
+    'early-frame': '-',
+    'removed-early': '-',
     registered: '-',
     'join-failed': '-',
     left: '-',
@@ -95,6 +123,8 @@ const TABLE: Record<string, Record<string, string>> = {
   ended: {
     join: '-',
     resume: '-',
+    'early-frame': '-',
+    'removed-early': '-',
     registered: '-',
     'join-failed': '-',
     left: '-',
@@ -108,8 +138,11 @@ const TABLE: Record<string, Record<string, string>> = {
 function label(state: LifecycleState | null): string {
   if (state === null) return '-';
   switch (state.phase) {
-    case 'joining':
-      return state.resume ? 'resuming' : 'joining';
+    case 'joining': {
+      const kept = [...state.early, ...(state.removedEarly ? ['removed'] : [])];
+      const base = state.resume ? 'resuming' : 'joining';
+      return kept.length > 0 ? `${base}[${kept.join(',')}]` : base;
+    }
     case 'handing-over':
     case 'ended':
       return `${state.phase}:${state.reason}`;
@@ -142,6 +175,35 @@ describe('membership lifecycle', () => {
     }
   });
 
+  it('keeps early frames and a removal notice only while joining, and hands them over at registered', () => {
+    let state: LifecycleState = IDLE;
+    const path: LifecycleEvent[] = [
+      { type: 'early-frame', frame: 'S0' },
+      { type: 'join', resume: true },
+      { type: 'early-frame', frame: 'S1' },
+      { type: 'removed-early' },
+      { type: 'early-frame', frame: 'S2' },
+    ];
+    const seen: LifecycleState[] = [];
+    for (const event of path) {
+      state = next(state, event) ?? state;
+      seen.push(state);
+    }
+    // A transition never changes the state it starts from.
+    expect(seen.map(label)).toEqual(['idle', 'resuming', 'resuming[S1]', 'resuming[S1,removed]', 'resuming[S1,S2,removed]']);
+    expect(joiningKept(state)).toEqual({ early: ['S1', 'S2'], removedEarly: true });
+    const joined = next(state, { type: 'registered' });
+    expect(joined).toEqual({ phase: 'joined' });
+    expect(joiningKept(joined ?? IDLE)).toEqual({ early: [], removedEarly: false });
+  });
+
+  it('keeps nothing outside joining', () => {
+    const kept = Object.entries(STATES)
+      .filter(([, s]) => s.phase !== 'joining')
+      .map(([, s]) => joiningKept(s));
+    expect(kept).toEqual(Array.from({ length: 5 }, () => ({ early: [], removedEarly: false })));
+  });
+
   it('decides in one place what happens to a live frame in each state', () => {
     const rules = Object.fromEntries(
       Object.entries(STATES).map(([name, state]) => [name, [liveRule(state, false), liveRule(state, true)]]),
@@ -150,6 +212,7 @@ describe('membership lifecycle', () => {
       idle: ['drop', 'drop'],
       joining: ['buffer', 'buffer'],
       resuming: ['buffer', 'buffer'],
+      'joining-removed': ['buffer', 'buffer'],
       joined: ['deliver', 'buffer'],
       closing: ['buffer', 'buffer'],
       'handing-over': ['drop', 'drop'],
