@@ -10,7 +10,7 @@ import type { Metadata } from '../protocol/messages.ts';
 import type { BroadcastResult, CloseReason, JoinAuthorizer, JoinOptions, JoinResult, SignalResult } from './session-types.ts';
 import { HandoverInbox } from './handover.ts';
 import type { JoiningKept } from './lifecycle.ts';
-import { holdsMembership, joiningKept, takenOrEnded } from './lifecycle.ts';
+import { bufferOf, holdsMembership, joiningKept, takenOrEnded } from './lifecycle.ts';
 import { SessionCore } from './session-core.ts';
 import { Pacer } from './pacer.ts';
 import { SignalOrder } from './signal-order.ts';
@@ -85,8 +85,7 @@ export class Session extends SessionCore {
 
   /** The connection is gone: leave (or start the grace period) and refuse everything after. */
   close(reason: CloseReason = 'leave'): Promise<boolean> {
-    // From now on nothing reaches the dead socket: frames wait here until the grace starts.
-    if (reason === 'disconnect' && this.membership && !this.membership.pending) this.membership.pending = [];
+    // From now on nothing reaches the dead socket: frames wait in the closing state's buffer until the grace starts.
     if (reason === 'disconnect') this.move({ type: 'socket-closed' });
     return this.serial(async () => {
       const left = await departures.run(() => this.doLeave(reason));
@@ -118,7 +117,6 @@ export class Session extends SessionCore {
       memberChannel,
       seq: 0,
       known: new Map(),
-      pending: [],
       info: { metadata, joinedAt: Date.now() },
       delivery,
     };
@@ -205,7 +203,10 @@ export class Session extends SessionCore {
     // secret, so its membership ends with this connection instead of locking its name.
     const sent = this.sink.joined(room, name, [...m.known.keys()], { resume: secret, resumed: false, metadata: peerMetadata }) !== false;
     m.delivery.unconfirmed = { previousSecretHash: null, known: null, frames: [], joinedUnsent: !sent };
-    flushPending(m, m.delivery);
+    this.drain((pending) => {
+      flushPending(m, pending, m.delivery);
+      return null;
+    });
     this.enforceEarlyRemoval(m, removedEarly);
     return { ok: true, resumed: false };
   }
@@ -242,7 +243,7 @@ export class Session extends SessionCore {
     m.seq = outcome.seq;
     const { early, removedEarly } = this.registered();
     let handed: string[] | null = [];
-    // Live frames and room events wait in `pending` meanwhile (it is still set).
+    // Live frames and room events wait in the joined state's buffer meanwhile (carried from joining).
     if (outcome.previousConnected) handed = await (m.inbox ?? new HandoverInbox()).wait(outcome.previousOwner, this.node.handoverTimeoutMs);
     m.inbox = undefined;
     const unconfirmed: Unconfirmed = { previousSecretHash: previousHash, known: null, frames: [] };
@@ -256,6 +257,13 @@ export class Session extends SessionCore {
       m.delivery,
       lastSeq === undefined ? { resume: secret } : { resume: secret, lastSeq },
     );
+    // A drain request waits in the queue behind this replay: what arrives live until it runs
+    // must stay behind the frame it hands over (catch-up.ts).
+    const drainRequested = bufferOf(this.life)?.drainRequested === true;
+    this.drain((pending) => {
+      flushPending(m, pending, m.delivery);
+      return drainRequested ? [] : null;
+    });
     this.enforceEarlyRemoval(m, removedEarly);
     if (handed === null) {
       this.log.warn(
@@ -302,10 +310,11 @@ export class Session extends SessionCore {
       // ones that reached us before that are handed to the backend with the snapshot.
       // Still closing until the unsubscribe is done: what arrives meanwhile waits for the suspend.
       await this.detachAfterUnsubscribe(m);
+      const waiting = bufferOf(this.life)?.items ?? [];
       this.membership = null;
       this.move({ type: 'left' });
       const snapshot = encodeSnapshot(m);
-      const frames = pendingFrames(m);
+      const frames = pendingFrames(m, waiting);
       try {
         const request = {
           ...m.ref,
@@ -324,7 +333,7 @@ export class Session extends SessionCore {
         } else {
           // Resumed elsewhere meanwhile: the record is another connection's, and what
           // reached us after the drop is its client's.
-          this.handOver(m);
+          this.handOver(m, waiting);
           void node.retire({ ...job, step: 'unindex' });
         }
       } catch (error) {

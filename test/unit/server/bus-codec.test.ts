@@ -133,7 +133,6 @@ describe('room events', () => {
       memberChannel: keys.memberChannel('me'),
       seq,
       known: new Map(known),
-      pending: null,
       info: { metadata: {}, joinedAt: 0 },
       delivery: new Delivery(
         { joined: () => undefined, peerJoined: () => undefined, peerLeft: () => undefined, deliver: () => undefined },

@@ -1,15 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import type { LifecycleEvent, LifecycleState } from '../../../src/cluster/lifecycle.ts';
-import { holdsMembership, IDLE, joiningKept, liveRule, next, takenOrEnded } from '../../../src/cluster/lifecycle.ts';
+import type { LiveBuffer, LifecycleEvent, LifecycleState } from '../../../src/cluster/lifecycle.ts';
+import { bufferOf, holdsMembership, IDLE, joiningKept, liveRule, next, takenOrEnded } from '../../../src/cluster/lifecycle.ts';
+
+const buffered = (...items: string[]): LiveBuffer => ({ items, drainRequested: false });
 
 const STATES: Record<string, LifecycleState> = {
   idle: IDLE,
-  joining: { phase: 'joining', resume: false, early: [], removedEarly: false },
-  resuming: { phase: 'joining', resume: true, early: ['S1'], removedEarly: false },
-  'joining-removed': { phase: 'joining', resume: false, early: [], removedEarly: true },
-  joined: { phase: 'joined' },
-  closing: { phase: 'closing' },
-  'handing-over': { phase: 'handing-over', reason: 'replaced' },
+  joining: { phase: 'joining', resume: false, early: [], removedEarly: false, buffer: buffered() },
+  resuming: { phase: 'joining', resume: true, early: ['S1'], removedEarly: false, buffer: buffered('E1') },
+  'joining-removed': { phase: 'joining', resume: false, early: [], removedEarly: true, buffer: buffered() },
+  joined: { phase: 'joined', buffer: null },
+  'joined-buffering': { phase: 'joined', buffer: buffered('B1') },
+  closing: { phase: 'closing', buffer: buffered('C1') },
+  'handing-over': { phase: 'handing-over', reason: 'replaced', buffer: buffered('H1') },
   ended: { phase: 'ended', reason: 'closed' },
 };
 
@@ -22,22 +25,34 @@ const EVENTS: Record<string, LifecycleEvent> = {
   'join-failed': { type: 'join-failed' },
   left: { type: 'left' },
   'socket-closed': { type: 'socket-closed' },
+  buffer: { type: 'buffer' },
+  refused: { type: 'refused', frame: 'R1' },
+  'drained-rest': { type: 'drained', rest: ['X1'] },
+  drained: { type: 'drained', rest: null },
   removed: { type: 'taken', reason: 'removed' },
   swept: { type: 'taken', reason: 'dyno-lost' },
   closed: { type: 'closed' },
 };
 
-/** Every state x every event: the state it leads to, '-' when the event is ignored there. */
+/**
+ * Every state x every event: the state it leads to, '-' when the event is ignored there.
+ * `[...]`: what a joining state kept (early frames, a removal notice); `<...>`: the buffer,
+ * `!` when a drain was requested while it was held.
+ */
 const TABLE: Record<string, Record<string, string>> = {
   idle: {
-    join: 'joining',
-    resume: 'resuming',
+    join: 'joining<>',
+    resume: 'resuming<>',
     'early-frame': '-',
     'removed-early': '-',
     registered: '-',
     'join-failed': '-',
     left: '-',
     'socket-closed': '-',
+    buffer: '-',
+    refused: '-',
+    'drained-rest': '-',
+    drained: '-',
     removed: 'handing-over:removed',
     swept: 'handing-over:dyno-lost',
     closed: 'ended:closed',
@@ -45,40 +60,52 @@ const TABLE: Record<string, Record<string, string>> = {
   joining: {
     join: '-',
     resume: '-',
-    'early-frame': 'joining[S2]',
-    'removed-early': 'joining[removed]',
-    registered: 'joined',
+    'early-frame': 'joining[S2]<>',
+    'removed-early': 'joining[removed]<>',
+    registered: 'joined<>',
     'join-failed': 'idle',
     left: '-',
     'socket-closed': '-',
-    removed: 'handing-over:removed',
-    swept: 'handing-over:dyno-lost',
+    buffer: '-',
+    refused: '-',
+    'drained-rest': '-',
+    drained: '-',
+    removed: 'handing-over:removed<>',
+    swept: 'handing-over:dyno-lost<>',
     closed: 'ended:closed',
   },
   resuming: {
     join: '-',
     resume: '-',
-    'early-frame': 'resuming[S1,S2]',
-    'removed-early': 'resuming[S1,removed]',
-    registered: 'joined',
+    'early-frame': 'resuming[S1,S2]<E1>',
+    'removed-early': 'resuming[S1,removed]<E1>',
+    registered: 'joined<E1>',
     'join-failed': 'idle',
     left: '-',
     'socket-closed': '-',
-    removed: 'handing-over:removed',
-    swept: 'handing-over:dyno-lost',
+    buffer: '-',
+    refused: '-',
+    'drained-rest': '-',
+    drained: '-',
+    removed: 'handing-over:removed<E1>',
+    swept: 'handing-over:dyno-lost<E1>',
     closed: 'ended:closed',
   },
   'joining-removed': {
     join: '-',
     resume: '-',
-    'early-frame': 'joining[S2,removed]',
+    'early-frame': 'joining[S2,removed]<>',
     'removed-early': '-',
-    registered: 'joined',
+    registered: 'joined<>',
     'join-failed': 'idle',
     left: '-',
     'socket-closed': '-',
-    removed: 'handing-over:removed',
-    swept: 'handing-over:dyno-lost',
+    buffer: '-',
+    refused: '-',
+    'drained-rest': '-',
+    drained: '-',
+    removed: 'handing-over:removed<>',
+    swept: 'handing-over:dyno-lost<>',
     closed: 'ended:closed',
   },
   joined: {
@@ -89,9 +116,30 @@ const TABLE: Record<string, Record<string, string>> = {
     registered: '-',
     'join-failed': '-',
     left: 'idle',
-    'socket-closed': 'closing',
+    'socket-closed': 'closing<>',
+    buffer: 'joined<>',
+    refused: 'joined<R1>',
+    'drained-rest': 'joined<X1>',
+    drained: 'joined',
     removed: 'handing-over:removed',
     swept: 'handing-over:dyno-lost',
+    closed: 'ended:closed',
+  },
+  'joined-buffering': {
+    join: '-',
+    resume: '-',
+    'early-frame': '-',
+    'removed-early': '-',
+    registered: '-',
+    'join-failed': '-',
+    left: 'idle',
+    'socket-closed': 'closing<B1>',
+    buffer: 'joined<B1>!',
+    refused: '-',
+    'drained-rest': 'joined<X1>',
+    drained: 'joined',
+    removed: 'handing-over:removed<B1>',
+    swept: 'handing-over:dyno-lost<B1>',
     closed: 'ended:closed',
   },
   closing: {
@@ -103,8 +151,12 @@ const TABLE: Record<string, Record<string, string>> = {
     'join-failed': '-',
     left: 'idle',
     'socket-closed': '-',
-    removed: 'handing-over:removed',
-    swept: 'handing-over:dyno-lost',
+    buffer: 'closing<C1>!',
+    refused: '-',
+    'drained-rest': 'closing<X1>',
+    drained: 'closing<>',
+    removed: 'handing-over:removed<C1>',
+    swept: 'handing-over:dyno-lost<C1>',
     closed: 'ended:closed',
   },
   'handing-over': {
@@ -116,6 +168,10 @@ const TABLE: Record<string, Record<string, string>> = {
     'join-failed': '-',
     left: '-',
     'socket-closed': '-',
+    buffer: '-',
+    refused: '-',
+    'drained-rest': 'handing-over:replaced<X1>',
+    drained: 'handing-over:replaced',
     removed: '-',
     swept: '-',
     closed: 'ended:replaced',
@@ -129,6 +185,10 @@ const TABLE: Record<string, Record<string, string>> = {
     'join-failed': '-',
     left: '-',
     'socket-closed': '-',
+    buffer: '-',
+    refused: '-',
+    'drained-rest': '-',
+    drained: '-',
     removed: '-',
     swept: '-',
     closed: '-',
@@ -137,18 +197,17 @@ const TABLE: Record<string, Record<string, string>> = {
 
 function label(state: LifecycleState | null): string {
   if (state === null) return '-';
-  switch (state.phase) {
-    case 'joining': {
-      const kept = [...state.early, ...(state.removedEarly ? ['removed'] : [])];
-      const base = state.resume ? 'resuming' : 'joining';
-      return kept.length > 0 ? `${base}[${kept.join(',')}]` : base;
-    }
-    case 'handing-over':
-    case 'ended':
-      return `${state.phase}:${state.reason}`;
-    default:
-      return state.phase;
+  let base: string = state.phase;
+  if (state.phase === 'joining') {
+    const kept = [...state.early, ...(state.removedEarly ? ['removed'] : [])];
+    base = (state.resume ? 'resuming' : 'joining') + (kept.length > 0 ? `[${kept.join(',')}]` : '');
+  } else if (state.phase === 'handing-over' || state.phase === 'ended') {
+    base = `${state.phase}:${state.reason}`;
   }
+  const buffer = bufferOf(state);
+  return buffer
+    ? `${base}<${buffer.items.map((item) => (typeof item === 'string' ? item : item.name)).join(',')}>${buffer.drainRequested ? '!' : ''}`
+    : base;
 }
 
 describe('membership lifecycle', () => {
@@ -162,10 +221,12 @@ describe('membership lifecycle', () => {
 
   it('walks a membership from join to a resume elsewhere', () => {
     const path: Array<[LifecycleEvent, string]> = [
-      [{ type: 'join', resume: false }, 'joining'],
-      [{ type: 'registered' }, 'joined'],
-      [{ type: 'socket-closed' }, 'closing'],
-      [{ type: 'taken', reason: 'replaced' }, 'handing-over:replaced'],
+      [{ type: 'join', resume: false }, 'joining<>'],
+      [{ type: 'registered' }, 'joined<>'],
+      [{ type: 'drained', rest: null }, 'joined'],
+      [{ type: 'refused', frame: 'F1' }, 'joined<F1>'],
+      [{ type: 'socket-closed' }, 'closing<F1>'],
+      [{ type: 'taken', reason: 'replaced' }, 'handing-over:replaced<F1>'],
       [{ type: 'closed' }, 'ended:replaced'],
     ];
     let state: LifecycleState = IDLE;
@@ -190,10 +251,10 @@ describe('membership lifecycle', () => {
       seen.push(state);
     }
     // A transition never changes the state it starts from.
-    expect(seen.map(label)).toEqual(['idle', 'resuming', 'resuming[S1]', 'resuming[S1,removed]', 'resuming[S1,S2,removed]']);
+    expect(seen.map(label)).toEqual(['idle', 'resuming<>', 'resuming[S1]<>', 'resuming[S1,removed]<>', 'resuming[S1,S2,removed]<>']);
     expect(joiningKept(state)).toEqual({ early: ['S1', 'S2'], removedEarly: true });
     const joined = next(state, { type: 'registered' });
-    expect(joined).toEqual({ phase: 'joined' });
+    expect(joined).toEqual({ phase: 'joined', buffer: { items: [], drainRequested: false } });
     expect(joiningKept(joined ?? IDLE)).toEqual({ early: [], removedEarly: false });
   });
 
@@ -201,22 +262,39 @@ describe('membership lifecycle', () => {
     const kept = Object.entries(STATES)
       .filter(([, s]) => s.phase !== 'joining')
       .map(([, s]) => joiningKept(s));
-    expect(kept).toEqual(Array.from({ length: 5 }, () => ({ early: [], removedEarly: false })));
+    expect(kept).toEqual(Array.from({ length: 6 }, () => ({ early: [], removedEarly: false })));
+  });
+
+  it('keeps what a resume buffered during its replay, and a drain request made meanwhile', () => {
+    const path: Array<[LifecycleEvent, string]> = [
+      [{ type: 'join', resume: true }, 'resuming<>'],
+      [{ type: 'registered' }, 'joined<>'],
+      // A bus recovery starts while the replay waits for the hand-over.
+      [{ type: 'buffer' }, 'joined<>!'],
+      // The replay flushed the buffer and keeps buffering for the queued catch-up.
+      [{ type: 'drained', rest: [] }, 'joined<>'],
+      [{ type: 'buffer' }, 'joined<>!'],
+      [{ type: 'drained', rest: null }, 'joined'],
+    ];
+    let state: LifecycleState = IDLE;
+    for (const [event, expected] of path) {
+      state = next(state, event) ?? state;
+      expect(label(state)).toBe(expected);
+    }
   });
 
   it('decides in one place what happens to a live frame in each state', () => {
-    const rules = Object.fromEntries(
-      Object.entries(STATES).map(([name, state]) => [name, [liveRule(state, false), liveRule(state, true)]]),
-    );
+    const rules = Object.fromEntries(Object.entries(STATES).map(([name, state]) => [name, liveRule(state)]));
     expect(rules).toEqual({
-      idle: ['drop', 'drop'],
-      joining: ['buffer', 'buffer'],
-      resuming: ['buffer', 'buffer'],
-      'joining-removed': ['buffer', 'buffer'],
-      joined: ['deliver', 'buffer'],
-      closing: ['buffer', 'buffer'],
-      'handing-over': ['drop', 'drop'],
-      ended: ['drop', 'drop'],
+      idle: 'drop',
+      joining: 'buffer',
+      resuming: 'buffer',
+      'joining-removed': 'buffer',
+      joined: 'deliver',
+      'joined-buffering': 'buffer',
+      closing: 'buffer',
+      'handing-over': 'drop',
+      ended: 'drop',
     });
   });
 
@@ -227,6 +305,6 @@ describe('membership lifecycle', () => {
     const gone = Object.entries(STATES)
       .filter(([, s]) => takenOrEnded(s))
       .map(([n]) => n);
-    expect({ held, gone }).toEqual({ held: ['joined', 'closing'], gone: ['handing-over', 'ended'] });
+    expect({ held, gone }).toEqual({ held: ['joined', 'joined-buffering', 'closing'], gone: ['handing-over', 'ended'] });
   });
 });

@@ -6,7 +6,7 @@ import type { SessionSink } from '../../../src/cluster/session-types.ts';
 
 /** Only what replayResume reads; the rest of a Membership does not take part. */
 function membership(): Membership {
-  return { room: 'r', name: 'alice', seq: 5, known: new Map(), pending: null } as unknown as Membership;
+  return { room: 'r', name: 'alice', seq: 5, known: new Map() } as unknown as Membership;
 }
 
 function recordingSink(): { sink: SessionSink; delivered: string[] } {
