@@ -47,7 +47,13 @@ export type LifecycleState =
     }
   | { phase: 'joined'; buffer: LiveBuffer | null }
   | { phase: 'closing'; buffer: LiveBuffer }
-  | { phase: 'handing-over'; reason: EndReason; buffer: LiveBuffer | null }
+  | {
+      phase: 'handing-over';
+      reason: EndReason;
+      buffer: LiveBuffer | null;
+      /** Its hand-over was published to the new holder: at most one per membership. */
+      handedOver: boolean;
+    }
   | { phase: 'ended'; reason: EndReason | 'closed' };
 
 export type LifecycleEvent =
@@ -65,6 +71,8 @@ export type LifecycleEvent =
   /** The buffer was replayed; `rest` is what is still to wait (null: nothing, deliver live again). */
   | { type: 'drained'; rest: Array<RoomEvent | string> | null }
   | { type: 'taken'; reason: EndReason }
+  /** What the client never got was published to the new holder (handover.ts). */
+  | { type: 'handed-over' }
   | { type: 'closed' };
 
 export const IDLE: LifecycleState = { phase: 'idle' };
@@ -112,7 +120,9 @@ export function next(state: LifecycleState, event: LifecycleEvent): LifecycleSta
       return state.phase === 'closing' ? { phase: 'closing', buffer: buffer(event.rest ?? []) } : null;
     case 'taken':
       if (state.phase === 'handing-over' || state.phase === 'ended') return null;
-      return { phase: 'handing-over', reason: event.reason, buffer: bufferOf(state) };
+      return { phase: 'handing-over', reason: event.reason, buffer: bufferOf(state), handedOver: false };
+    case 'handed-over':
+      return state.phase === 'handing-over' && !state.handedOver ? { ...state, handedOver: true } : null;
     case 'closed':
       if (state.phase === 'ended') return null;
       return { phase: 'ended', reason: state.phase === 'handing-over' ? state.reason : 'closed' };

@@ -21,8 +21,6 @@ export interface Membership {
   released?: boolean;
   /** A resume's: where the old dyno's hand-over lands (handover.ts). */
   inbox?: HandoverInbox;
-  /** Set once this (old) side published its hand-over: at most one per membership. */
-  handedOver?: boolean;
   /** Its metadata and join time, kept to write it anew if the backend loses it. */
   info: MemberInfo;
   /** What reaches the client, and what is kept of it for a resume (delivery.ts). */

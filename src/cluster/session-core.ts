@@ -209,8 +209,8 @@ export class SessionCore {
    * sent too, so the new holder need not wait out its deadline.
    */
   protected handOver(m: Membership, waiting = bufferOf(this.life)?.items ?? []): void {
-    if (m.handedOver) return;
-    m.handedOver = true;
+    if (this.life.phase === 'handing-over' && this.life.handedOver) return;
+    this.move({ type: 'handed-over' });
     const frames = pendingFrames(m, waiting);
     this.node.backend.publish(m.memberChannel, encodeHandover(this.owner, [encodeSnapshot(m), ...frames])).catch((error: unknown) => {
       this.log.warn(
@@ -247,6 +247,7 @@ export class SessionCore {
   /** Ends this session for a membership another connection holds now; runs in the queue. */
   protected endReplaced(): void {
     const m = this.membership;
+    this.move({ type: 'taken', reason: 'replaced' });
     if (m) this.handOver(m);
     this.endTakenAway('replaced', () => this.sink.replaced?.());
   }

@@ -332,7 +332,8 @@ export class Session extends SessionCore {
           );
         } else {
           // Resumed elsewhere meanwhile: the record is another connection's, and what
-          // reached us after the drop is its client's.
+          // reached us after the drop is its client's. (A hand-over published before `left`
+          // kept this connection handing-over, which `left` does not change: not sent twice.)
           this.handOver(m, waiting);
           void node.retire({ ...job, step: 'unindex' });
         }

@@ -12,7 +12,8 @@ const STATES: Record<string, LifecycleState> = {
   joined: { phase: 'joined', buffer: null },
   'joined-buffering': { phase: 'joined', buffer: buffered('B1') },
   closing: { phase: 'closing', buffer: buffered('C1') },
-  'handing-over': { phase: 'handing-over', reason: 'replaced', buffer: buffered('H1') },
+  'handing-over': { phase: 'handing-over', reason: 'replaced', buffer: buffered('H1'), handedOver: false },
+  'handed-over': { phase: 'handing-over', reason: 'replaced', buffer: null, handedOver: true },
   ended: { phase: 'ended', reason: 'closed' },
 };
 
@@ -31,13 +32,14 @@ const EVENTS: Record<string, LifecycleEvent> = {
   drained: { type: 'drained', rest: null },
   removed: { type: 'taken', reason: 'removed' },
   swept: { type: 'taken', reason: 'dyno-lost' },
+  'handed-over': { type: 'handed-over' },
   closed: { type: 'closed' },
 };
 
 /**
  * Every state x every event: the state it leads to, '-' when the event is ignored there.
  * `[...]`: what a joining state kept (early frames, a removal notice); `<...>`: the buffer,
- * `!` when a drain was requested while it was held.
+ * `!` when a drain was requested while it was held; `(sent)`: the hand-over was published.
  */
 const TABLE: Record<string, Record<string, string>> = {
   idle: {
@@ -55,6 +57,7 @@ const TABLE: Record<string, Record<string, string>> = {
     drained: '-',
     removed: 'handing-over:removed',
     swept: 'handing-over:dyno-lost',
+    'handed-over': '-',
     closed: 'ended:closed',
   },
   joining: {
@@ -72,6 +75,7 @@ const TABLE: Record<string, Record<string, string>> = {
     drained: '-',
     removed: 'handing-over:removed<>',
     swept: 'handing-over:dyno-lost<>',
+    'handed-over': '-',
     closed: 'ended:closed',
   },
   resuming: {
@@ -89,6 +93,7 @@ const TABLE: Record<string, Record<string, string>> = {
     drained: '-',
     removed: 'handing-over:removed<E1>',
     swept: 'handing-over:dyno-lost<E1>',
+    'handed-over': '-',
     closed: 'ended:closed',
   },
   'joining-removed': {
@@ -106,6 +111,7 @@ const TABLE: Record<string, Record<string, string>> = {
     drained: '-',
     removed: 'handing-over:removed<>',
     swept: 'handing-over:dyno-lost<>',
+    'handed-over': '-',
     closed: 'ended:closed',
   },
   joined: {
@@ -123,6 +129,7 @@ const TABLE: Record<string, Record<string, string>> = {
     drained: 'joined',
     removed: 'handing-over:removed',
     swept: 'handing-over:dyno-lost',
+    'handed-over': '-',
     closed: 'ended:closed',
   },
   'joined-buffering': {
@@ -140,6 +147,7 @@ const TABLE: Record<string, Record<string, string>> = {
     drained: 'joined',
     removed: 'handing-over:removed<B1>',
     swept: 'handing-over:dyno-lost<B1>',
+    'handed-over': '-',
     closed: 'ended:closed',
   },
   closing: {
@@ -157,6 +165,7 @@ const TABLE: Record<string, Record<string, string>> = {
     drained: 'closing<>',
     removed: 'handing-over:removed<C1>',
     swept: 'handing-over:dyno-lost<C1>',
+    'handed-over': '-',
     closed: 'ended:closed',
   },
   'handing-over': {
@@ -174,6 +183,25 @@ const TABLE: Record<string, Record<string, string>> = {
     drained: 'handing-over:replaced',
     removed: '-',
     swept: '-',
+    'handed-over': 'handing-over:replaced(sent)<H1>',
+    closed: 'ended:replaced',
+  },
+  'handed-over': {
+    join: '-',
+    resume: '-',
+    'early-frame': '-',
+    'removed-early': '-',
+    registered: '-',
+    'join-failed': '-',
+    left: '-',
+    'socket-closed': '-',
+    buffer: '-',
+    refused: '-',
+    'drained-rest': 'handing-over:replaced(sent)<X1>',
+    drained: 'handing-over:replaced(sent)',
+    removed: '-',
+    swept: '-',
+    'handed-over': '-',
     closed: 'ended:replaced',
   },
   ended: {
@@ -191,6 +219,7 @@ const TABLE: Record<string, Record<string, string>> = {
     drained: '-',
     removed: '-',
     swept: '-',
+    'handed-over': '-',
     closed: '-',
   },
 };
@@ -201,7 +230,9 @@ function label(state: LifecycleState | null): string {
   if (state.phase === 'joining') {
     const kept = [...state.early, ...(state.removedEarly ? ['removed'] : [])];
     base = (state.resume ? 'resuming' : 'joining') + (kept.length > 0 ? `[${kept.join(',')}]` : '');
-  } else if (state.phase === 'handing-over' || state.phase === 'ended') {
+  } else if (state.phase === 'handing-over') {
+    base = `${state.phase}:${state.reason}${state.handedOver ? '(sent)' : ''}`;
+  } else if (state.phase === 'ended') {
     base = `${state.phase}:${state.reason}`;
   }
   const buffer = bufferOf(state);
@@ -227,6 +258,7 @@ describe('membership lifecycle', () => {
       [{ type: 'refused', frame: 'F1' }, 'joined<F1>'],
       [{ type: 'socket-closed' }, 'closing<F1>'],
       [{ type: 'taken', reason: 'replaced' }, 'handing-over:replaced<F1>'],
+      [{ type: 'handed-over' }, 'handing-over:replaced(sent)<F1>'],
       [{ type: 'closed' }, 'ended:replaced'],
     ];
     let state: LifecycleState = IDLE;
@@ -262,7 +294,7 @@ describe('membership lifecycle', () => {
     const kept = Object.entries(STATES)
       .filter(([, s]) => s.phase !== 'joining')
       .map(([, s]) => joiningKept(s));
-    expect(kept).toEqual(Array.from({ length: 6 }, () => ({ early: [], removedEarly: false })));
+    expect(kept).toEqual(Array.from({ length: 7 }, () => ({ early: [], removedEarly: false })));
   });
 
   it('keeps what a resume buffered during its replay, and a drain request made meanwhile', () => {
@@ -294,6 +326,7 @@ describe('membership lifecycle', () => {
       'joined-buffering': 'buffer',
       closing: 'buffer',
       'handing-over': 'drop',
+      'handed-over': 'drop',
       ended: 'drop',
     });
   });
@@ -305,6 +338,6 @@ describe('membership lifecycle', () => {
     const gone = Object.entries(STATES)
       .filter(([, s]) => takenOrEnded(s))
       .map(([n]) => n);
-    expect({ held, gone }).toEqual({ held: ['joined', 'joined-buffering', 'closing'], gone: ['handing-over', 'ended'] });
+    expect({ held, gone }).toEqual({ held: ['joined', 'joined-buffering', 'closing'], gone: ['handing-over', 'handed-over', 'ended'] });
   });
 });
