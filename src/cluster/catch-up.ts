@@ -9,29 +9,36 @@ import type { SessionSink } from './session-types.ts';
  * Hands a connected member what it missed while its dyno's bus connection was down: first
  * the room changes (peer-left / peer-joined against `peers`, the room as it is now, as a
  * resume does), then the signals held for it while nobody subscribed its channel, in order,
- * then what arrived live since the re-subscription and waited in `pending`. So one sender's
- * signals keep their order: every held one was published before any that arrived live.
- * `peers` null: nothing could be read; only `pending` is handed over.
+ * then what arrived live since the re-subscription and waited in `pending` (the lifecycle
+ * state's buffer). So one sender's signals keep their order: every held one was published
+ * before any that arrived live. `peers` null: nothing could be read; only `pending` is
+ * handed over.
  *
- * If the socket is closing (a delivery is refused), the rest stays in `pending`, where the
- * grace period that follows picks it up, as for frames that reach a closing socket.
+ * Returns what is left to wait, or null: if the socket is closing (a delivery is refused),
+ * the rest, which the grace period that follows picks up, as for frames that reach a closing
+ * socket.
  */
-export function replayCatchUp(m: Membership, held: readonly string[], peers: readonly MemberEntry[] | null, sink: SessionSink): void {
+export function replayCatchUp(
+  m: Membership,
+  held: readonly string[],
+  peers: readonly MemberEntry[] | null,
+  pending: readonly (RoomEvent | string)[],
+  sink: SessionSink,
+): Array<RoomEvent | string> | null {
   if (peers) reconcileKnown(m, peers, sink);
   const items: Array<RoomEvent | string> = [];
   for (const entry of held) {
     const frame = decodeSignal(entry);
     if (frame !== null) items.push(frame);
   }
-  for (const item of m.pending ?? []) items.push(item);
-  m.pending = null;
+  for (const item of pending) items.push(item);
   for (let i = 0; i < items.length; i++) {
     const item = items[i] as RoomEvent | string;
     if (typeof item !== 'string') {
       applyRoomEvent(m, item, sink);
     } else if (sink.deliver(item) === false) {
-      m.pending = items.slice(i);
-      return;
+      return items.slice(i);
     }
   }
+  return null;
 }

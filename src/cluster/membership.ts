@@ -17,22 +17,12 @@ export interface Membership {
   seq: number;
   /** Peers this client has been told about, with the seq they joined with. */
   known: Map<string, number>;
-  /** Events and frames that arrive between registration and the `joined` reply. */
-  pending: Array<RoomEvent | string> | null;
-  /** Frames published to this name before registration: kept only if this is a resume. */
-  early: string[];
   /** Set once its subscriptions were given back, so no path releases them twice. */
   released?: boolean;
   /** A resume's: where the old dyno's hand-over lands (handover.ts). */
   inbox?: HandoverInbox;
-  /** Set once this (old) side published its hand-over: at most one per membership. */
-  handedOver?: boolean;
-  /** A drain request came while the replay was pending: keep buffering for the catch-up. */
-  drainRequested?: boolean;
   /** Its metadata and join time, kept to write it anew if the backend loses it. */
   info: MemberInfo;
-  /** A removal notice came while registering: enforced once the join is done. */
-  removedEarly?: boolean;
   /** What reaches the client, and what is kept of it for a resume (delivery.ts). */
   delivery: Delivery;
 }
@@ -61,10 +51,8 @@ export function applyRoomEvent(m: Membership, event: RoomEvent, sink: SessionSin
   }
 }
 
-/** Hands what waited during registration to the client, in arrival order. */
-export function flushPending(m: Membership, sink: SessionSink): void {
-  const pending = m.pending ?? [];
-  m.pending = null;
+/** Hands what waited (the lifecycle state's buffer) to the client, in arrival order. */
+export function flushPending(m: Membership, pending: readonly (RoomEvent | string)[], sink: SessionSink): void {
   for (const item of pending) {
     if (typeof item === 'string') sink.deliver(item);
     else applyRoomEvent(m, item, sink);
@@ -73,11 +61,11 @@ export function flushPending(m: Membership, sink: SessionSink): void {
 
 /**
  * What the client may not have got, as held-list entries in order: the frames delivered since
- * a `joined` it never answered, then those waiting in `pending` (a closing socket's).
+ * a `joined` it never answered, then those waiting in `pending` (a closing socket's buffer).
  */
-export function pendingFrames(m: Membership): string[] {
+export function pendingFrames(m: Membership, waiting: readonly (RoomEvent | string)[]): string[] {
   const unconfirmed = m.delivery.unconfirmed?.frames ?? [];
-  const pending = (m.pending ?? []).filter((item): item is string => typeof item === 'string');
+  const pending = waiting.filter((item): item is string => typeof item === 'string');
   return [...unconfirmed, ...pending].map(encodeSignal);
 }
 
@@ -106,16 +94,17 @@ export function reconcileKnown(m: Membership, peers: readonly MemberEntry[], sin
 /**
  * Replays a resumed membership: `joined` lists the peers as the client last knew them (the
  * snapshot stored when its connection dropped), then peer-left / peer-joined bring it up to
- * date, then the signals held for it and those that arrived during the takeover, in order.
- * Its peers see nothing. Returns the peers the client was told it knew (in `joined`).
+ * date, then the signals held for it and its early frames, in order; what arrived live
+ * during the takeover (the state's buffer) is the caller's to flush after. Its peers see nothing. Returns the peers the client was told it knew (in `joined`).
  *
  * `held`: the old dyno's hand-over (frames that reached it after the drop, when the resume
  * beat its suspend) followed by the held list; every frame in the first precedes every frame
- * in the second, and both precede `early` but may overlap it.
+ * in the second, and both precede `early` (what the joining state kept) but may overlap it.
  */
 export function replayResume(
   m: Membership,
   held: string[],
+  early: readonly string[],
   peers: MemberEntry[],
   sink: SessionSink,
   joinedInfo: { resume: string; lastSeq?: number },
@@ -136,7 +125,7 @@ export function replayResume(
   if (joinedInfo.lastSeq !== undefined) replayWritten(m, snapshot?.numbering, joinedInfo.lastSeq, sink);
   // A frame published while both the old dyno (its socket already dead) and this one (joining)
   // subscribed the member's channel reaches both: the old dyno hands it over into the held
-  // list and this one keeps it in `early`. Deliver it once: an early frame that matches a
+  // list and this one keeps it as an early frame. Deliver it once: an early frame that matches a
   // replayed held frame (as a multiset, in order) is that same frame.
   const replayed = new Map<string, number>();
   for (const entry of held) {
@@ -145,17 +134,11 @@ export function replayResume(
     sink.deliver(frame);
     replayed.set(frame, (replayed.get(frame) ?? 0) + 1);
   }
-  for (const frame of m.early) {
+  for (const frame of early) {
     const copies = replayed.get(frame) ?? 0;
     if (copies > 0) replayed.set(frame, copies - 1);
     else sink.deliver(frame);
   }
-  m.early = [];
-  flushPending(m, sink);
-  // A drain request waits in the queue behind this replay: what arrives live until it runs
-  // must stay behind the frame it hands over (catch-up.ts).
-  if (m.drainRequested) m.pending = [];
-  m.drainRequested = false;
   return before;
 }
 

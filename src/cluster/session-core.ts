@@ -13,7 +13,7 @@ import type { SignalOrder } from './signal-order.ts';
 
 const SETTLED: Promise<unknown> = Promise.resolve();
 import type { LifecycleEvent, LifecycleState } from './lifecycle.ts';
-import { holdsMembership, IDLE, liveRule, next } from './lifecycle.ts';
+import { bufferOf, holdsMembership, IDLE, liveRule, next } from './lifecycle.ts';
 
 /**
  * The side of a session the dyno drives: bus messages routed to it (frames, room events,
@@ -82,13 +82,16 @@ export class SessionCore {
 
   /**
    * The bus lost this member's channel and is re-subscribing it: from now on frames and
-   * events wait in `pending`, so what was held meanwhile can be handed over before them.
+   * events wait in the state's buffer, so what was held meanwhile can be handed over before them.
    */
   bufferLive(): void {
-    const m = this.membership;
-    if (!m || !holdsMembership(this.life)) return;
-    if (m.pending) m.drainRequested = true;
-    else m.pending = [];
+    if (this.membership) this.move({ type: 'buffer' });
+  }
+
+  /** Replays the buffer through `replay`, which returns what is still to wait (null: nothing). */
+  protected drain(replay: (pending: readonly (RoomEvent | string)[]) => Array<RoomEvent | string> | null): void {
+    const rest = replay(bufferOf(this.life)?.items ?? []);
+    this.move({ type: 'drained', rest });
   }
 
   /**
@@ -107,17 +110,17 @@ export class SessionCore {
       try {
         caught = await this.node.backend.catchUp(m.ref, this.owner);
       } catch (error) {
-        replayCatchUp(m, [], null, m.delivery);
+        this.drain((pending) => replayCatchUp(m, [], null, pending, m.delivery));
         throw error;
       }
       if (this.membership !== m || !holdsMembership(this.life)) return [];
       if ('ended' in caught) {
-        replayCatchUp(m, [], null, m.delivery);
+        this.drain((pending) => replayCatchUp(m, [], null, pending, m.delivery));
         // A notice missed while the bus was away (removed, resumed elsewhere, swept).
         if (caught.ended) this.endFor(caught.ended);
         return [];
       }
-      replayCatchUp(m, caught.held, caught.peers, m.delivery);
+      this.drain((pending) => replayCatchUp(m, caught.held, caught.peers, pending, m.delivery));
       if (!bySubscriberDrop) return [];
       const peers = [...m.known.keys()];
       if (peers.length > 0) this.sink.signalsLost?.(peers);
@@ -166,8 +169,8 @@ export class SessionCore {
   roomEvent(event: RoomEvent): void {
     const m = this.membership;
     if (!m) return;
-    const rule = liveRule(this.life, m.pending !== null);
-    if (rule === 'buffer') (m.pending ??= []).push(event);
+    const rule = liveRule(this.life);
+    if (rule === 'buffer') bufferOf(this.life)?.items.push(event);
     else if (rule === 'deliver') applyRoomEvent(m, event, m.delivery);
   }
 
@@ -175,15 +178,15 @@ export class SessionCore {
   frame(frame: string): void {
     const m = this.membership;
     if (!m) return;
-    const rule = liveRule(this.life, m.pending !== null);
-    if (rule === 'buffer') (m.pending ??= []).push(frame);
+    const rule = liveRule(this.life);
+    if (rule === 'buffer') bufferOf(this.life)?.items.push(frame);
     // The socket is closing but close() has not run yet: keep this and what follows for it.
-    else if (rule === 'deliver' && !m.delivery.deliver(frame)) m.pending = [frame];
+    else if (rule === 'deliver' && !m.delivery.deliver(frame)) this.move({ type: 'refused', frame });
   }
 
   /** Called by the node for a frame on the member channel while still registering. */
   earlyFrame(frame: string): void {
-    this.membership?.early.push(frame);
+    this.move({ type: 'early-frame', frame });
   }
 
   /**
@@ -192,7 +195,7 @@ export class SessionCore {
    * the join is done.
    */
   earlyRemoved(owner: string): void {
-    if (owner === this.owner && this.membership) this.membership.removedEarly = true;
+    if (owner === this.owner) this.move({ type: 'removed-early' });
   }
 
   /** Called by the node for a hand-over on the member channel (handover.ts). */
@@ -205,10 +208,10 @@ export class SessionCore {
    * publish it to the new holder, with what the client had been told. Empty hand-overs are
    * sent too, so the new holder need not wait out its deadline.
    */
-  protected handOver(m: Membership): void {
-    if (m.handedOver) return;
-    m.handedOver = true;
-    const frames = pendingFrames(m);
+  protected handOver(m: Membership, waiting = bufferOf(this.life)?.items ?? []): void {
+    if (this.life.phase === 'handing-over' && this.life.handedOver) return;
+    this.move({ type: 'handed-over' });
+    const frames = pendingFrames(m, waiting);
     this.node.backend.publish(m.memberChannel, encodeHandover(this.owner, [encodeSnapshot(m), ...frames])).catch((error: unknown) => {
       this.log.warn(
         { conn: this.connectionId, err: error, frames: frames.length },
@@ -244,6 +247,7 @@ export class SessionCore {
   /** Ends this session for a membership another connection holds now; runs in the queue. */
   protected endReplaced(): void {
     const m = this.membership;
+    this.move({ type: 'taken', reason: 'replaced' });
     if (m) this.handOver(m);
     this.endTakenAway('replaced', () => this.sink.replaced?.());
   }
@@ -331,8 +335,8 @@ export class SessionCore {
         this.endFor(outcome.reason);
         return 'ended';
       }
-      // A closing socket (m.pending set) hears nothing more; its snapshot must not claim it did.
-      reconcileReregistered(m, outcome.seq, outcome.peers, m.pending ? null : m.delivery);
+      // A closing socket (buffering) hears nothing more; its snapshot must not claim it did.
+      reconcileReregistered(m, outcome.seq, outcome.peers, bufferOf(this.life) ? null : m.delivery);
       return outcome.status;
     } catch (error) {
       this.log.warn({ conn: this.connectionId, err: error }, 're-registration failed');

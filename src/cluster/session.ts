@@ -9,7 +9,8 @@ import { encodeRoomEvent, encodeRoomFrame } from './bus-codec.ts';
 import type { Metadata } from '../protocol/messages.ts';
 import type { BroadcastResult, CloseReason, JoinAuthorizer, JoinOptions, JoinResult, SignalResult } from './session-types.ts';
 import { HandoverInbox } from './handover.ts';
-import { holdsMembership, takenOrEnded } from './lifecycle.ts';
+import type { JoiningKept } from './lifecycle.ts';
+import { bufferOf, holdsMembership, joiningKept, takenOrEnded } from './lifecycle.ts';
 import { SessionCore } from './session-core.ts';
 import { Pacer } from './pacer.ts';
 import { SignalOrder } from './signal-order.ts';
@@ -84,8 +85,7 @@ export class Session extends SessionCore {
 
   /** The connection is gone: leave (or start the grace period) and refuse everything after. */
   close(reason: CloseReason = 'leave'): Promise<boolean> {
-    // From now on nothing reaches the dead socket: frames wait here until the grace starts.
-    if (reason === 'disconnect' && this.membership && !this.membership.pending) this.membership.pending = [];
+    // From now on nothing reaches the dead socket: frames wait in the closing state's buffer until the grace starts.
     if (reason === 'disconnect') this.move({ type: 'socket-closed' });
     return this.serial(async () => {
       const left = await departures.run(() => this.doLeave(reason));
@@ -117,8 +117,6 @@ export class Session extends SessionCore {
       memberChannel,
       seq: 0,
       known: new Map(),
-      pending: [],
-      early: [],
       info: { metadata, joinedAt: Date.now() },
       delivery,
     };
@@ -191,7 +189,6 @@ export class Session extends SessionCore {
       // Our member channel was subscribed before registering, so an offer can only reach
       // us once peers hear this event: peer-joined must go out after the subscription.
       this.node.routes.detachJoining(memberChannel, this);
-      m.early = [];
       this.node.routes.attachMember(memberChannel, this);
       await this.node.backend.publish(keys.events, encodeRoomEvent({ kind: 'joined', seq: m.seq, name, metadata: m.info.metadata }));
     } catch (error) {
@@ -200,19 +197,33 @@ export class Session extends SessionCore {
       this.log.warn({ conn: this.connectionId, err: error }, 'join failed: backend unavailable');
       return this.fail(m, 'unavailable', 'unregister');
     }
-    this.move({ type: 'registered' });
+    // A fresh member's early frames are dropped: its peers heard of it only just now.
+    const { removedEarly } = this.registered();
     // A `joined` the socket refused (it closed meanwhile) never reached the client: it holds no
     // secret, so its membership ends with this connection instead of locking its name.
     const sent = this.sink.joined(room, name, [...m.known.keys()], { resume: secret, resumed: false, metadata: peerMetadata }) !== false;
     m.delivery.unconfirmed = { previousSecretHash: null, known: null, frames: [], joinedUnsent: !sent };
-    flushPending(m, m.delivery);
-    this.enforceEarlyRemoval(m);
+    this.drain((pending) => {
+      flushPending(m, pending, m.delivery);
+      return null;
+    });
+    this.enforceEarlyRemoval(m, removedEarly);
     return { ok: true, resumed: false };
   }
 
+  /**
+   * The registration is done: moves to `joined`, returning what the joining state kept.
+   * Called after the member channel left the joining route, so nothing more is kept.
+   */
+  private registered(): JoiningKept {
+    const kept = joiningKept(this.life);
+    this.move({ type: 'registered' });
+    return kept;
+  }
+
   /** A removal notice that came while registering (earlyRemoved) ends the membership now. */
-  private enforceEarlyRemoval(m: Membership): void {
-    if (m.removedEarly && this.membership === m) this.endFor('removed');
+  private enforceEarlyRemoval(m: Membership, removedEarly: boolean): void {
+    if (removedEarly && this.membership === m) this.endFor('removed');
   }
 
   /** Resumes the membership `previousHash` proves; 'gone' when its grace is over. */
@@ -230,9 +241,9 @@ export class Session extends SessionCore {
     this.node.routes.attachMember(m.memberChannel, this);
     this.node.replaceElsewhere(m.memberChannel, outcome.previousOwner, this);
     m.seq = outcome.seq;
-    this.move({ type: 'registered' });
+    const { early, removedEarly } = this.registered();
     let handed: string[] | null = [];
-    // Live frames and room events wait in `pending` meanwhile (it is still set).
+    // Live frames and room events wait in the joined state's buffer meanwhile (carried from joining).
     if (outcome.previousConnected) handed = await (m.inbox ?? new HandoverInbox()).wait(outcome.previousOwner, this.node.handoverTimeoutMs);
     m.inbox = undefined;
     const unconfirmed: Unconfirmed = { previousSecretHash: previousHash, known: null, frames: [] };
@@ -241,11 +252,19 @@ export class Session extends SessionCore {
     unconfirmed.known = replayResume(
       m,
       [...(handed ?? []), ...outcome.held],
+      early,
       outcome.peers,
       m.delivery,
       lastSeq === undefined ? { resume: secret } : { resume: secret, lastSeq },
     );
-    this.enforceEarlyRemoval(m);
+    // A drain request waits in the queue behind this replay: what arrives live until it runs
+    // must stay behind the frame it hands over (catch-up.ts).
+    const drainRequested = bufferOf(this.life)?.drainRequested === true;
+    this.drain((pending) => {
+      flushPending(m, pending, m.delivery);
+      return drainRequested ? [] : null;
+    });
+    this.enforceEarlyRemoval(m, removedEarly);
     if (handed === null) {
       this.log.warn(
         { conn: this.connectionId, member: m.name },
@@ -291,10 +310,11 @@ export class Session extends SessionCore {
       // ones that reached us before that are handed to the backend with the snapshot.
       // Still closing until the unsubscribe is done: what arrives meanwhile waits for the suspend.
       await this.detachAfterUnsubscribe(m);
+      const waiting = bufferOf(this.life)?.items ?? [];
       this.membership = null;
       this.move({ type: 'left' });
       const snapshot = encodeSnapshot(m);
-      const frames = pendingFrames(m);
+      const frames = pendingFrames(m, waiting);
       try {
         const request = {
           ...m.ref,
@@ -312,8 +332,9 @@ export class Session extends SessionCore {
           );
         } else {
           // Resumed elsewhere meanwhile: the record is another connection's, and what
-          // reached us after the drop is its client's.
-          this.handOver(m);
+          // reached us after the drop is its client's. (A hand-over published before `left`
+          // kept this connection handing-over, which `left` does not change: not sent twice.)
+          this.handOver(m, waiting);
           void node.retire({ ...job, step: 'unindex' });
         }
       } catch (error) {

@@ -133,8 +133,6 @@ describe('room events', () => {
       memberChannel: keys.memberChannel('me'),
       seq,
       known: new Map(known),
-      pending: null,
-      early: [],
       info: { metadata: {}, joinedAt: 0 },
       delivery: new Delivery(
         { joined: () => undefined, peerJoined: () => undefined, peerLeft: () => undefined, deliver: () => undefined },

@@ -36,7 +36,8 @@ describe('HandoverInbox', () => {
 describe('replayResume with a hand-over', () => {
   it('takes the snapshot from the hand-over and replays handed, held, then early frames once', () => {
     const signal = (i: number): string => `{"i":${i}}`;
-    const m = { room: 'r', name: 'alice', seq: 5, known: new Map(), pending: null, early: [signal(2), signal(4)] } as unknown as Membership;
+    const m = { room: 'r', name: 'alice', seq: 5, known: new Map() } as unknown as Membership;
+    const early = [signal(2), signal(4)];
     const delivered: string[] = [];
     const joined: string[][] = [];
     const sink = {
@@ -50,6 +51,7 @@ describe('replayResume with a hand-over', () => {
     replayResume(
       m,
       [...handed, Tag.Signal + signal(3)],
+      early,
       [
         { name: 'bob', seq: 2 },
         { name: 'carol', seq: 3 },
