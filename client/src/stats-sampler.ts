@@ -50,7 +50,8 @@ export class StatsSampler {
   readonly #intervalMs: number;
   readonly #slowMs: number;
   readonly #registrations = new Set<Registration>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #period = 0;
   #paused = false;
   #stopped = false;
   #sampling = false;
@@ -91,7 +92,6 @@ export class StatsSampler {
   hurry(): void {
     if (this.#steady < STEADY_SAMPLES) return;
     this.#steady = 0;
-    this.#cancel();
     this.#schedule();
   }
 
@@ -106,21 +106,21 @@ export class StatsSampler {
     return !this.#stopped && !this.#paused && this.#registrations.size > 0 && typeof this.#pc.getStats === 'function';
   }
 
+  /** One interval at the current period, made again when the period changes. */
   #schedule(): void {
     if (!this.#running()) {
       this.#cancel();
       return;
     }
-    if (this.#timer !== undefined) return;
-    const delay = this.#steady >= STEADY_SAMPLES ? this.#slowMs : this.#intervalMs;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      void this.#sample().finally(() => this.#schedule());
-    }, delay);
+    const period = this.#steady >= STEADY_SAMPLES ? this.#slowMs : this.#intervalMs;
+    if (this.#timer !== undefined && this.#period === period) return;
+    this.#cancel();
+    this.#period = period;
+    this.#timer = setInterval(() => void this.#sample().finally(() => this.#schedule()), period);
   }
 
   #cancel(): void {
-    clearTimeout(this.#timer);
+    clearInterval(this.#timer);
     this.#timer = undefined;
   }
 
