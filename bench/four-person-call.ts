@@ -1,5 +1,5 @@
 /**
- * `node bench/four-person-call.ts [--rounds N] [--people 4] [--modes after,article] [--settle-ms MS] [--cpu-ms MS] [--profile FILE]`:
+ * `node bench/four-person-call.ts [--rounds N] [--people 4] [--modes after,article] [--settle-ms MS] [--cpu-ms MS] [--profile FILE] [--profile-call FILE]`:
  * a fourth person (the N-th) joins a call of three (N-1), on two dynos sharing Redis, in real headless Chromium
  * (fake camera and microphone). For each mode it prints:
  *
