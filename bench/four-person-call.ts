@@ -1,5 +1,5 @@
 /**
- * `node bench/four-person-call.ts [--rounds N] [--people 4] [--modes after,article] [--settle-ms MS] [--cpu-ms MS] [--profile FILE]`:
+ * `node bench/four-person-call.ts [--rounds N] [--people 4] [--modes after,article] [--settle-ms MS] [--cpu-ms MS] [--profile FILE] [--profile-call FILE]`:
  * a fourth person (the N-th) joins a call of three (N-1), on two dynos sharing Redis, in real headless Chromium
  * (fake camera and microphone). For each mode it prints:
  *
@@ -22,7 +22,8 @@
  * would (the article leaves that out). Rounds alternate between the modes so all see the
  * same machine load; the summary gives medians per mode and the page-to-article ratios.
  * `--profile FILE` writes a V8 CPU profile of the fourth page during its setup (first page
- * round) to FILE and prints its heaviest functions. Numbers, not assertions: see
+ * round) to FILE and prints its heaviest functions; `--profile-call FILE` the same for the fourth
+ * page over the in-call CPU window (first page round): what the page does per second once the call is up. Numbers, not assertions: see
  * docs/benchmarks.md, "Four-person call".
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -46,6 +47,7 @@ const { values } = parseArgs({
     people: { type: 'string', default: '4' },
     modes: { type: 'string', default: 'after,article' },
     profile: { type: 'string' },
+    'profile-call': { type: 'string' },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -55,6 +57,7 @@ const PROBES = new URL('../test/fixtures/call-page-probes.js', import.meta.url).
 const PEOPLE = Number(values.people);
 const MODES = values.modes.split(',').map((m) => (m === 'page' ? 'after' : m)) as Mode[];
 const PROFILE = values.profile;
+const PROFILE_CALL = values['profile-call'];
 const NAMES = Array.from({ length: PEOPLE }, (_, i) => `p${i + 1}`);
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -260,6 +263,7 @@ interface RoundResult {
 }
 
 let profiled = false;
+let callProfiled = false;
 
 async function round(cluster: Cluster, fronts: Front[], mode: Mode, index: number): Promise<RoundResult> {
   const browser = await launchChromium();
@@ -298,6 +302,13 @@ async function round(cluster: Cluster, fronts: Front[], mode: Mode, index: numbe
       for (const f of summary.topFrames) say(`  ${String(f.percent).padStart(5)} %  ${f.frame}`);
     }
     await sleep(2000);
+    const profileCall = PROFILE_CALL !== undefined && mode !== 'article' && !callProfiled;
+    if (profileCall) {
+      callProfiled = true;
+      await joiner.cdp.send('Profiler.enable');
+      await joiner.cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+      await joiner.cdp.send('Profiler.start');
+    }
     const pids = chromiumPids();
     const cpuStart = cpuOf(pids);
     const before = await Promise.all(opened.map((o) => cpuSoFar(o.cdp)));
@@ -306,6 +317,15 @@ async function round(cluster: Cluster, fronts: Front[], mode: Mode, index: numbe
     const seconds = (performance.now() - wallStart) / 1000;
     const cores = (cpuOf(pids) - cpuStart) / seconds;
     const after = await Promise.all(opened.map((o) => cpuSoFar(o.cdp)));
+    if (profileCall && PROFILE_CALL !== undefined) {
+      const { profile: cpuProfile } = (await joiner.cdp.send('Profiler.stop')) as { profile: unknown };
+      writeFileSync(PROFILE_CALL, JSON.stringify(cpuProfile));
+      const summary = summarizeProfile(PROFILE_CALL, 20);
+      say(
+        `profile of ${NAMES[PEOPLE - 1]} in the call (${mode}, ${seconds.toFixed(1)} s) in ${PROFILE_CALL}: busy ${summary.busyPercent} % of wall time; self time:`,
+      );
+      for (const f of summary.topFrames) say(`  ${String(f.percent).padStart(5)} %  ${f.frame}`);
+    }
     const perPage = (key: 'process' | 'thread'): number =>
       after.reduce((sum, t, i) => sum + t[key] - (before[i]?.[key] ?? 0), 0) / opened.length / seconds;
     const rows = await Promise.all(

@@ -13,6 +13,8 @@ interface Tile {
   video: HTMLVideoElement;
   state: HTMLElement;
   quality: HTMLElement;
+  /** The quality badge's label as written (empty while hidden): compared, not read back from the DOM. */
+  label: string;
 }
 
 function stateLabel(strings: Strings, state: PeerState): string {
@@ -97,7 +99,7 @@ export class TileGrid {
     caption.append(quality, name, ' ', muted, ' ', state);
     root.append(video, caption);
     this.#container.append(root);
-    this.#tiles.set(peer, { root, video, state, quality });
+    this.#tiles.set(peer, { root, video, state, quality, label: '' });
     this.#count();
     if (this.#sinkId !== '') void this.#applySink(video);
   }
@@ -114,6 +116,7 @@ export class TileGrid {
   setState(peer: string, state: PeerState): void {
     const tile = this.#tiles.get(peer);
     if (tile === undefined) return;
+    if (tile.root.dataset['connection'] === state) return;
     tile.root.dataset['connection'] = state;
     tile.state.textContent = stateLabel(this.#strings, state);
     if (state !== 'connected') {
@@ -121,6 +124,7 @@ export class TileGrid {
       delete tile.root.dataset['quality'];
       delete tile.root.dataset['speaking'];
       tile.quality.hidden = true;
+      tile.label = '';
     }
   }
 
@@ -138,11 +142,11 @@ export class TileGrid {
     if (data['speaking'] !== speaking) data['speaking'] = speaking;
     const rtt = sample.rttMs === null ? s.unknownRtt : `${sample.rttMs} ms`;
     const label = `${qualityLabel(s, sample.quality)}. ${s.qualityDetails(rtt, `${sample.lossPercent} %`)}`;
-    tile.quality.hidden = false;
-    if (tile.quality.title !== label) {
-      tile.quality.title = label;
-      tile.quality.setAttribute('aria-label', label);
-    }
+    if (tile.label === label) return;
+    if (tile.label === '') tile.quality.hidden = false;
+    tile.label = label;
+    tile.quality.title = label;
+    tile.quality.setAttribute('aria-label', label);
   }
 
   /** What the peer says about its media: a muted mark, and a screen is shown whole, not cropped. */

@@ -7,15 +7,18 @@
  * With a MeshCall the samples come from each connection's one sampler (MeshCall.onStats),
  * shared with the media-stall watch: no getStats() of its own. Another source is polled.
  */
-import { type LinkSample, type StatsCounters, readLinkSample } from './link-quality.ts';
+import { LINK_STATS_TYPES, type LinkQuality, type LinkSample, type StatsCounters, readLinkSample } from './link-quality.ts';
 import { TypedEmitter } from './typed-emitter.ts';
 
 /** What CallStats needs from a MeshCall. */
 export interface StatsSource {
   readonly peers: string[];
   stats(peer: string): Promise<RTCStatsReport | null>;
-  /** Samples pushed by the source (MeshCall's): then CallStats polls nothing itself. */
-  onStats?(listener: (peer: string, report: RTCStatsReport) => void): () => void;
+  /**
+   * Samples pushed by the source (MeshCall's): then CallStats polls nothing itself. The listener
+   * reads only `types`, and returns `true` when nothing it shows changed (the source may then sample less often).
+   */
+  onStats?(listener: (peer: string, report: RTCStatsReport) => boolean, types?: readonly string[]): () => void;
 }
 
 export interface PeerStatsEvent extends Omit<LinkSample, 'counters' | 'localAudioLevel'> {
@@ -55,6 +58,8 @@ export class CallStats extends TypedEmitter<CallStatsEvents> {
   readonly #unsubscribe: (() => void) | undefined;
   readonly #counters = new Map<string, StatsCounters>();
   readonly #lastLoud = new Map<string | typeof SELF, number>();
+  /** What was last shown per peer (quality and speaking), and our own speaking: a change asks for the next sample soon. */
+  readonly #shown = new Map<string | typeof SELF, `${LinkQuality | 'self'}:${boolean}`>();
   #sampling = false;
 
   constructor(source: StatsSource, options: CallStatsOptions = {}) {
@@ -62,7 +67,7 @@ export class CallStats extends TypedEmitter<CallStatsEvents> {
     this.#source = source;
     this.#speakingLevel = options.speakingLevel ?? 0.02;
     this.#holdMs = options.holdMs ?? 1_200;
-    if (source.onStats !== undefined) this.#unsubscribe = source.onStats((peer, report) => this.#read(peer, report));
+    if (source.onStats !== undefined) this.#unsubscribe = source.onStats((peer, report) => this.#read(peer, report), LINK_STATS_TYPES);
     else this.#timer = setInterval(() => void this.#poll(), options.intervalMs ?? 1_000);
   }
 
@@ -91,17 +96,32 @@ export class CallStats extends TypedEmitter<CallStatsEvents> {
     else this.#read(peer, report);
   }
 
-  #read(peer: string, report: RTCStatsReport): void {
+  /** Returns true (steady) when the peer's quality and speaking, and ours, are what they were. */
+  #read(peer: string, report: RTCStatsReport): boolean {
     const peers = this.#source.peers;
-    for (const gone of [...this.#counters.keys()]) if (!peers.includes(gone)) this.#counters.delete(gone);
-    if (!peers.includes(peer)) return;
+    for (const gone of [...this.#counters.keys()]) {
+      if (peers.includes(gone)) continue;
+      this.#counters.delete(gone);
+      this.#shown.delete(gone);
+    }
+    if (!peers.includes(peer)) return true;
     const sample = readLinkSample(report, this.#counters.get(peer));
     const first = !this.#counters.has(peer);
     this.#counters.set(peer, sample.counters);
-    if (first) return; // loss and level need two samples
+    if (first) return false; // loss and level need two samples
     const { counters: _counters, localAudioLevel, ...rest } = sample;
-    this.emit('sample', { peer, ...rest, speaking: this.#speaking(peer, sample.audioLevel) });
-    this.emit('local', { level: localAudioLevel, speaking: localAudioLevel !== null && this.#speaking(SELF, localAudioLevel) });
+    const speaking = this.#speaking(peer, sample.audioLevel);
+    const local = localAudioLevel !== null && this.#speaking(SELF, localAudioLevel);
+    this.emit('sample', { peer, ...rest, speaking });
+    this.emit('local', { level: localAudioLevel, speaking: local });
+    const steadyPeer = this.#same(peer, `${sample.quality}:${speaking}`);
+    return this.#same(SELF, `self:${local}`) && steadyPeer;
+  }
+
+  #same(who: string | typeof SELF, shown: `${LinkQuality | 'self'}:${boolean}`): boolean {
+    const same = this.#shown.get(who) === shown;
+    this.#shown.set(who, shown);
+    return same;
   }
 
   #speaking(who: string | typeof SELF, level: number): boolean {

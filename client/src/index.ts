@@ -45,6 +45,7 @@ export {
   type PeerStatsEvent,
   type StatsSource,
 } from './call-stats.ts';
+export type { StatsListener } from './stats-listeners.ts';
 export { type VideoSendSettings, videoSendSettings, HEAVY_ROOM_SIZE } from './send-quality.ts';
 export { type MediaState, parseMediaState } from './media-state.ts';
 export { LevelMeter } from './level-meter.ts';

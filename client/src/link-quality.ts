@@ -10,6 +10,9 @@
 
 export type LinkQuality = 'good' | 'weak' | 'bad';
 
+/** The stats types readLinkSample reads: a sampler need hand on nothing else. */
+export const LINK_STATS_TYPES: readonly string[] = ['candidate-pair', 'remote-inbound-rtp', 'inbound-rtp', 'media-source'];
+
 /** The counters kept between two samples. */
 export interface StatsCounters {
   received: number;

@@ -41,6 +41,7 @@ export class MediaStallMonitor {
       this.#unsubscribe = sampler.add(
         (report) => this.#observe(report),
         () => this.#wanted(),
+        ['inbound-rtp'],
       );
     }
   }
@@ -61,7 +62,8 @@ export class MediaStallMonitor {
     return wanted;
   }
 
-  #observe(report: RTCStatsReport): void {
+  /** Returns true (steady) while packets keep arriving; a pause in them asks for the next sample soon. */
+  #observe(report: RTCStatsReport): boolean {
     let count = 0;
     report.forEach((s: { type?: string; packetsReceived?: number }) => {
       if (s.type === 'inbound-rtp') count += s.packetsReceived ?? 0;
@@ -70,10 +72,13 @@ export class MediaStallMonitor {
     if (count !== this.#lastCount) {
       this.#lastCount = count;
       this.#lastChange = now;
-    } else if (now - this.#lastChange >= this.#options.stallMs && this.#options.active()) {
+      return true;
+    }
+    if (now - this.#lastChange >= this.#options.stallMs && this.#options.active()) {
       this.#lastChange = now;
       this.#options.onStall();
     }
+    return false;
   }
 }
 

@@ -26,6 +26,7 @@ import { SignalingError } from './signaling-error.ts';
 import { type MeshSignalData, parseMeshSignal } from './signal-data.ts';
 import { TypedEmitter } from './typed-emitter.ts';
 import { remoteStream } from './remote-stream.ts';
+import { type StatsListener, StatsListeners } from './stats-listeners.ts';
 
 export type { MeshCallEvents, MeshCallOptions, MeshSignaling, PeerConnectionConstructor, PeerState } from './mesh-call-types.ts';
 
@@ -44,7 +45,7 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   /** Ours, told to every peer when it changes and to each new peer; undefined until the app calls setMediaState. */
   #mediaState: MediaState | undefined;
   /** Listeners of every link's statistics samples (call-stats.ts). */
-  readonly #statsListeners = new Set<(peer: string, report: RTCStatsReport) => void>();
+  readonly #statsListeners = new StatsListeners();
   #statsPaused = false;
   /** Our own name in the room, from the last `joined`. */
   #self: string | undefined;
@@ -124,12 +125,11 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
   }
 
   /**
-   * Each statistics sample of each connected peer (about one a second while someone listens),
-   * from the one sampler per connection that also feeds the media-stall watch. Returns the unsubscribe.
+   * Each statistics sample of each connected peer (1-2 s apart while someone listens), from the one sampler
+   * per connection that also feeds the media-stall watch; `types`: those read (default all). Returns the unsubscribe.
    */
-  onStats(listener: (peer: string, report: RTCStatsReport) => void): () => void {
-    this.#statsListeners.add(listener);
-    return () => this.#statsListeners.delete(listener);
+  onStats(listener: StatsListener, types?: readonly string[]): () => void {
+    return this.#statsListeners.add(listener, types);
   }
 
   /**
@@ -321,9 +321,8 @@ export class MeshCall extends TypedEmitter<MeshCallEvents> {
       onBroken: (why) => this.#onBroken(peer, link, why),
       settleTimeoutMs: this.#settleTimeoutMs,
       mediaStallMs: this.#mediaStallMs,
-      onStats: (report) => {
-        for (const listener of this.#statsListeners) listener(peer, report);
-      },
+      onStats: (report) => this.#statsListeners.deliver(peer, report),
+      statsTypes: () => this.#statsListeners.types(),
       wantsStats: () => this.#statsListeners.size > 0,
       statsPaused: this.#statsPaused,
     });

@@ -51,8 +51,13 @@ export interface PeerLinkOptions {
   settleTimeoutMs?: number;
   /** Milliseconds a connected pair may receive no media before ICE is restarted (media-stall.ts); 0: never. */
   mediaStallMs?: number;
-  /** Each statistics sample of the connected pair, from the link's one sampler (stats-sampler.ts). */
-  onStats?: (report: RTCStatsReport) => void;
+  /**
+   * Each statistics sample of the connected pair, from the link's one sampler (stats-sampler.ts);
+   * returns `true` when it read nothing new, which lets a steady link be sampled less often.
+   */
+  onStats?: (report: RTCStatsReport) => boolean | void;
+  /** The stats types `onStats` reads now (every type when it returns undefined). */
+  statsTypes?: () => readonly string[] | undefined;
   /** Whether `onStats` wants samples now (someone listens). Default: always. */
   wantsStats?: () => boolean;
   /** Start with sampling paused (the page is hidden): see PeerLink.setStatsPaused. */

@@ -27,7 +27,7 @@ import { MediaStallMonitor } from './media-stall.ts';
 import { type PeerLinkOptions, type IceCandidateErrorInfo, type IceFailure } from './peer-link-options.ts';
 import { type DtlsRole, answerRole, oppositeRole, readSetup, readUfrag, withSetup } from './sdp-lines.ts';
 import { SettleWatchdog } from './settle-watchdog.ts';
-import { StatsSampler } from './stats-sampler.ts';
+import { SLOW_SAMPLE_MS, StatsSampler } from './stats-sampler.ts';
 import { SignalingError } from './signaling-error.ts';
 import { type MeshSignalData, newSessionId } from './signal-data.ts';
 
@@ -77,12 +77,12 @@ export class PeerLink {
     this.#watchdog = new SettleWatchdog(options.settleTimeoutMs ?? 0, () =>
       this.#break(`not connected within ${options.settleTimeoutMs} ms (connection ${pc.connectionState}, signaling ${pc.signalingState})`),
     );
-    this.#sampler = new StatsSampler(pc);
+    this.#sampler = new StatsSampler(pc, { slowMs: SLOW_SAMPLE_MS });
     if (options.statsPaused === true) this.#sampler.setPaused(true);
     const onStats = options.onStats;
     if (onStats !== undefined) {
       const wants = options.wantsStats ?? (() => true);
-      this.#sampler.add(onStats, () => wants() && !this.#closed && pc.connectionState === 'connected');
+      this.#sampler.add(onStats, () => wants() && !this.#closed && pc.connectionState === 'connected', options.statsTypes);
     }
     this.#stall = new MediaStallMonitor({
       pc,
@@ -221,6 +221,7 @@ export class PeerLink {
 
   /** Sends `track` (or nothing, for null) as this link's `kind`; renegotiates only if needed. */
   async setLocalTrack(kind: 'audio' | 'video', track: MediaStreamTrack | null, stream: MediaStream | null): Promise<void> {
+    this.#sampler.hurry(); // what is sent changes: read the link at the fast period again
     const candidates = this.#pc.getTransceivers().filter((t) => t.receiver.track.kind === kind && t.currentDirection !== 'stopped');
     const transceiver = candidates.find((t) => t.sender.track !== null) ?? candidates[0];
     if (transceiver === undefined) {

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { preferredVideoCodecs, preferVp8 } from '../../../client/src/codec-preference.ts';
+import { CallStats } from '../../../client/src/call-stats.ts';
+import { LINK_STATS_TYPES } from '../../../client/src/link-quality.ts';
 import { MediaStallMonitor } from '../../../client/src/media-stall.ts';
-import { StatsSampler } from '../../../client/src/stats-sampler.ts';
+import { SLOW_SAMPLE_MS, STEADY_SAMPLES, StatsSampler } from '../../../client/src/stats-sampler.ts';
 import { answerRole, readSetup, readUfrag, withSetup } from '../../../client/src/sdp-lines.ts';
 
 afterEach(() => {
@@ -161,5 +163,146 @@ describe('StatsSampler: one getStats per connection for every reader', () => {
     expect(calls).toBe(6);
     sampler.stop();
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('StatsSampler: a steady link is sampled less often', () => {
+  it('slows to slowMs after STEADY_SAMPLES steady samples, back to the interval on the first change', async () => {
+    vi.useFakeTimers();
+    const pc = statsPc();
+    const sampled: number[] = [];
+    let steady = true;
+    const sampler = new StatsSampler(pc as unknown as RTCPeerConnection, { intervalMs: 1000, slowMs: 3000 });
+    const start = Date.now();
+    sampler.add(() => (sampled.push(Date.now() - start), steady));
+    await vi.advanceTimersByTimeAsync(3000 + 2 * 3000);
+    expect(sampled).toEqual([1000, 2000, 3000, 6000, 9000].slice(0, STEADY_SAMPLES + 2));
+    steady = false; // something changed: the next samples come at the interval again
+    await vi.advanceTimersByTimeAsync(3000 + 2000);
+    expect(sampled.slice(STEADY_SAMPLES + 2)).toEqual([12000, 13000, 14000]);
+    sampler.hurry(); // not slowed down: nothing to hurry
+    steady = true;
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(sampled.at(-1)).toBe(17000);
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(sampled.at(-1)).toBe(20000);
+    sampler.hurry(); // slowed down: sample at the interval from now
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(sampled.at(-1)).toBe(21000);
+    sampler.stop();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('never slows while a reader returns anything but true, and hands on only the types its readers name', async () => {
+    vi.useFakeTimers();
+    const pc = {
+      async getStats() {
+        return new Map<string, { type: string }>([
+          ['in', { type: 'inbound-rtp' }],
+          ['cert', { type: 'certificate' }],
+          ['codec', { type: 'codec' }],
+          ['ms', { type: 'media-source' }],
+        ]);
+      },
+    };
+    const sampler = new StatsSampler(pc as unknown as RTCPeerConnection, { intervalMs: 1000, slowMs: 3000 });
+    const seen: string[][] = [];
+    let count = 0;
+    sampler.add((report) => void seen.push([...report.values()].map((s: { type: string }) => s.type)), undefined, ['inbound-rtp']);
+    sampler.add(() => void count++, undefined, ['media-source']);
+    await vi.advanceTimersByTimeAsync(6000);
+    expect(count).toBe(6); // a reader returning nothing never lets the link count as steady
+    expect(seen[0]).toEqual(['inbound-rtp', 'media-source']);
+    const all = sampler.add(() => true); // names no type: every entry
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(seen.at(-1)).toEqual(['inbound-rtp', 'certificate', 'codec', 'media-source']);
+    all();
+    sampler.stop();
+  });
+
+  it('still notices a stall on a shared sampler that has slowed down, within stallMs plus the slow period', async () => {
+    vi.useFakeTimers();
+    const pc = statsPc();
+    const sampler = new StatsSampler(pc as unknown as RTCPeerConnection, { intervalMs: 1000, slowMs: SLOW_SAMPLE_MS });
+    const stalls: number[] = [];
+    const monitor = new MediaStallMonitor({
+      pc: pc as unknown as RTCPeerConnection,
+      sampler,
+      stallMs: 3000,
+      active: () => true,
+      onStall: () => stalls.push(Date.now()),
+    });
+    let getStatsCalls = 0;
+    const getStats = pc.getStats.bind(pc);
+    pc.getStats = async () => (getStatsCalls++, await getStats());
+    for (let i = 0; i < 20; i++) {
+      pc.packets += 50;
+      await vi.advanceTimersByTimeAsync(500);
+    }
+    expect(stalls).toEqual([]);
+    expect(getStatsCalls).toBeLessThan(10 / (SLOW_SAMPLE_MS / 1000) + STEADY_SAMPLES + 1); // slowed down while packets flow
+    const frozeAt = Date.now();
+    await vi.advanceTimersByTimeAsync(3000 + SLOW_SAMPLE_MS + 1000);
+    expect(stalls).toHaveLength(1);
+    expect(stalls[0]! - frozeAt).toBeLessThanOrEqual(3000 + SLOW_SAMPLE_MS);
+    monitor.stop();
+    sampler.stop();
+  });
+});
+
+describe('CallStats: tells its source when what it shows is steady', () => {
+  it('reads only the link types, returns true while quality and speaking stay, false when either changes', () => {
+    let listener: ((peer: string, report: RTCStatsReport) => boolean) | undefined;
+    let types: readonly string[] | undefined;
+    const source = {
+      peers: ['bob'],
+      stats: async () => null,
+      onStats(l: (peer: string, report: RTCStatsReport) => boolean, t?: readonly string[]) {
+        listener = l;
+        types = t;
+        return () => (listener = undefined);
+      },
+    };
+    vi.useFakeTimers();
+    const stats = new CallStats(source, { holdMs: 500 });
+    expect(types).toEqual(LINK_STATS_TYPES);
+    let received = 0;
+    let energy = 0;
+    let duration = 0;
+    const sample = (): boolean => {
+      vi.advanceTimersByTime(1000);
+      duration += 1;
+      const report = new Map([
+        [
+          'in',
+          {
+            type: 'inbound-rtp',
+            kind: 'audio',
+            packetsReceived: received,
+            packetsLost: 0,
+            totalAudioEnergy: energy,
+            totalSamplesDuration: duration,
+          },
+        ],
+      ]);
+      return listener!('bob', report);
+    };
+    const shown: string[] = [];
+    stats.on('sample', ({ quality, speaking }) => shown.push(`${quality}:${speaking}`));
+    received += 50;
+    expect(sample()).toBe(false); // the first sample shows nothing yet
+    received += 50;
+    expect(sample()).toBe(false); // the first shown
+    received += 50;
+    expect(sample()).toBe(true);
+    received += 50;
+    energy += 0.01; // loud: level 0.1 over the second
+    expect(sample()).toBe(false);
+    received += 50;
+    expect(sample()).toBe(false); // quiet again
+    expect(sample()).toBe(false); // nothing received: bad
+    expect(shown).toEqual(['good:false', 'good:false', 'good:true', 'good:false', 'bad:false']);
+    stats.stop();
+    expect(listener).toBeUndefined();
   });
 });
