@@ -142,9 +142,9 @@ describe('StatsSampler: one getStats per connection for every reader', () => {
     const a: number[] = [];
     const b: number[] = [];
     let bWants = false;
-    sampler.add(() => a.push(Date.now()));
+    sampler.add(() => void a.push(Date.now()));
     sampler.add(
-      () => b.push(Date.now()),
+      () => void b.push(Date.now()),
       () => bWants,
     );
     await vi.advanceTimersByTimeAsync(3000);
