@@ -72,19 +72,20 @@ async function ratesAndStorm(
   cluster: BenchCluster,
   options: BenchOptions,
   loadgenPids: number[],
+  label: string = cluster.kind,
 ): Promise<TargetResult> {
   const kind = cluster.kind;
   const result: TargetResult = { steps: [], highestSustained: 0 };
   if (options.phases.has('rates')) {
-    say(`== ${kind}: rate steps\n${STEP_HEADER}`);
+    say(`== ${label}: rate steps\n${STEP_HEADER}`);
     await openPairs(pool, cluster, options.pairs, `rate-${Date.now().toString(36)}-`);
-    result.steps = await runSteps(pool, cluster, options, loadgenPids, (step) => say(stepRow(kind, step)));
+    result.steps = await runSteps(pool, cluster, options, loadgenPids, (step) => say(stepRow(label, step)));
     result.highestSustained = highestSustained(result.steps);
     await pool.all({ cmd: 'close' });
   }
   // socket.io has no presence (no peers list, no atomic membership), so the storm's "every
   // member heard of every peer" has no equivalent there.
-  if (kind === 'signaling' && options.phases.has('storm')) {
+  if (kind === 'signaling' && options.phases.has('storm') && label === kind) {
     say(`== ${kind}: join storm (${options.stormMembers} members, ${options.stormRooms} rooms)`);
     const storm = await runJoinStorm(pool, cluster, options.stormMembers, options.stormRooms);
     say(`   ${storm.ms} ms; ${storm.completed} complete, ${storm.incomplete} not; errors ${JSON.stringify(storm.errors)}; load ${load1()}`);
@@ -146,11 +147,18 @@ async function main(): Promise<void> {
   const pool = new LoadgenPool(options.workers);
   const loadgenPids = [...pool.pids, process.pid];
   const results: Partial<Record<TargetKind, TargetResult>> = {};
+  let base: TargetResult | undefined;
   let profile: ProfileResult | undefined;
   try {
     for (const kind of options.targets) {
       const target = await withCluster(kind, options, (cluster) => ratesAndStorm(pool, cluster, options, loadgenPids));
       results[kind] = target;
+      if (kind === 'signaling' && options.baseMain !== undefined && options.phases.has('rates')) {
+        const main = options.baseMain;
+        base = await withCluster(kind, options, (cluster) => ratesAndStorm(pool, cluster, options, loadgenPids, 'signaling (base)'), {
+          main,
+        });
+      }
       if (options.phases.has('idle') && !(kind === 'signaling' ? options.dynoUrls : options.socketioUrls)) {
         say(`== ${kind}: RSS per idle joined connection (${options.idleConnections} connections)`);
         target.idle = await withCluster(kind, options, (cluster) => measureIdleMemory(pool, cluster, options.idleConnections), {
@@ -175,6 +183,7 @@ async function main(): Promise<void> {
 
   const summary = summarize(options, results.signaling, results.socketio);
   say(`\n${summary.lines.join('\n')}`);
+  if (base && results.signaling) say(`\n${compareWithBase(results.signaling, base).join('\n')}`);
   const out = options.out ?? join(RESULTS, `bench-${stamp()}.json`);
   const seconds = Math.round((Date.now() - started) / 1000);
   const record = {
@@ -185,10 +194,28 @@ async function main(): Promise<void> {
     ...summary,
     lines: undefined,
     ...results,
+    base,
     profile,
   };
   writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`);
   say(`\nresults: ${out} (${seconds} s)`);
+}
+
+/** This build's steps beside the base build's, rate by rate (the issue 21 check: no loss of throughput, one command per signal). */
+function compareWithBase(ours: TargetResult, base: TargetResult): string[] {
+  const lines = [
+    `== this build against the base build (${ours.highestSustained}/s vs ${base.highestSustained}/s sustained)`,
+    '| offered/s | achieved/s this / base | p50 ms this / base | p99 ms this / base | redis cmds/signal this / base |',
+    '|--:|--:|--:|--:|--:|',
+  ];
+  for (const step of ours.steps) {
+    const other = base.steps.find((s) => s.offered === step.offered);
+    const pair = (a: number | null | undefined, b: number | null | undefined): string => `${a ?? '-'} / ${b ?? '-'}`;
+    lines.push(
+      `| ${step.offered} | ${pair(step.achieved, other?.achieved)} | ${pair(step.latencyMs.p50, other?.latencyMs.p50)} | ${pair(step.latencyMs.p99, other?.latencyMs.p99)} | ${pair(step.redisCommandsPerSignal, other?.redisCommandsPerSignal)} |`,
+    );
+  }
+  return lines;
 }
 
 main().then(

@@ -25,6 +25,8 @@ export interface BenchOptions {
   redisUrl: string | undefined;
   dynoUrls: [string, string] | undefined;
   socketioUrls: [string, string] | undefined;
+  /** Another build's src/main.ts: its rate steps run right after this build's, in the same run. */
+  baseMain: string | undefined;
   out: string | undefined;
 }
 
@@ -43,6 +45,8 @@ const USAGE = `npm run bench -- [options]
   --redis-url URL         use this Redis instead of starting one (env BENCH_REDIS_URL)
   --dyno-urls U1,U2       use these two dynos' ws://.../signaling (env BENCH_DYNO_URLS)
   --socketio-urls U1,U2   use these two socket.io nodes (env BENCH_SOCKETIO_URLS)
+  --base MAIN             also step another build's src/main.ts (a checkout of the code before a change),
+                          right after this build's steps, and print both side by side
   --out FILE              result file (default bench/results/bench-<time>.json)`;
 
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): BenchOptions {
@@ -64,6 +68,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       'redis-url': { type: 'string' },
       'dyno-urls': { type: 'string' },
       'socketio-urls': { type: 'string' },
+      base: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -112,6 +117,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     redisUrl: values['redis-url'] ?? env['BENCH_REDIS_URL'],
     dynoUrls: pair(values['dyno-urls'] ?? env['BENCH_DYNO_URLS'], '--dyno-urls'),
     socketioUrls: pair(values['socketio-urls'] ?? env['BENCH_SOCKETIO_URLS'], '--socketio-urls'),
+    baseMain: values.base,
     out: values.out,
   };
 }
