@@ -175,6 +175,19 @@ export interface CatchUp {
   held: string[];
   /** The room's other members now. */
   peers: MemberEntry[];
+  /** Set while the store puts a room it lost back together (see RoomRenumbering). */
+  renumbering?: RoomRenumbering;
+}
+
+/**
+ * A room the store lost is being put back, member by member, by each member's own dyno: a
+ * member put back takes `base` + the seq it had, and announces itself renumbered. Until then
+ * it is missing without having ended: `pending` names the peers asked about that are neither
+ * in the room nor have a tombstone. Neither kind left, so neither is reported as leaving.
+ */
+export interface RoomRenumbering {
+  base: number;
+  pending: readonly string[];
 }
 
 export interface Backend {
@@ -225,7 +238,8 @@ export interface Backend {
    * Takes what was held for a member that `owner` holds and that is not reconnecting (held
    * because the bus dropped its channel), with the room's members; Gone when it is not ours.
    */
-  catchUp(member: MemberRef, owner: string): Promise<CatchUp | Gone>;
+  /** `known`: the peers the member's client knows, for CatchUp.renumbering's `pending`. */
+  catchUp(member: MemberRef, owner: string, known: readonly string[]): Promise<CatchUp | Gone>;
   /** Whether `owner` still holds the member, read-only (checked while the bus is down). */
   memberStatus(member: MemberRef, owner: string): Promise<MemberStatus>;
   /**

@@ -1,4 +1,4 @@
-import type { MemberEntry } from './backend.ts';
+import type { CatchUp } from './backend.ts';
 import type { Membership } from './membership.ts';
 import { applyRoomEvent, reconcileKnown } from './membership.ts';
 import type { RoomEvent } from './bus-codec.ts';
@@ -11,7 +11,7 @@ import type { SessionSink } from './session-types.ts';
  * resume does), then the signals held for it while nobody subscribed its channel, in order,
  * then what arrived live since the re-subscription and waited in `pending` (the lifecycle
  * state's buffer). So one sender's signals keep their order: every held one was published
- * before any that arrived live. `peers` null: nothing could be read; only `pending` is
+ * before any that arrived live. `caught` null: nothing could be read; only `pending` is
  * handed over.
  *
  * Returns what is left to wait, or null: if the socket is closing (a delivery is refused),
@@ -20,14 +20,13 @@ import type { SessionSink } from './session-types.ts';
  */
 export function replayCatchUp(
   m: Membership,
-  held: readonly string[],
-  peers: readonly MemberEntry[] | null,
+  caught: CatchUp | null,
   pending: readonly (RoomEvent | string)[],
   sink: SessionSink,
 ): Array<RoomEvent | string> | null {
-  if (peers) reconcileKnown(m, peers, sink);
+  if (caught) reconcileKnown(m, caught.peers, sink, caught.renumbering);
   const items: Array<RoomEvent | string> = [];
-  for (const entry of held) {
+  for (const entry of caught?.held ?? []) {
     const frame = decodeSignal(entry);
     if (frame !== null) items.push(frame);
   }

@@ -68,6 +68,11 @@ export class RoomKeys {
     return `${membersKey.slice(0, -':members'.length)}:m:${encodeSegment(name)}`;
   }
 
+  /** The hold key of member `name` of the room a members key belongs to (its tombstones are under it). */
+  static holdKeyOf(membersKey: string, name: string): string {
+    return `${membersKey.slice(0, -':members'.length)}:h:${encodeSegment(name)}`;
+  }
+
   /** The events channel of the room a members key belongs to (for sweeps). */
   static eventsOf(membersKey: string): string {
     return `${membersKey.slice(0, -':members'.length)}:events`;

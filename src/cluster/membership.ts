@@ -1,4 +1,4 @@
-import type { MemberEntry, MemberInfo, MemberRef } from './backend.ts';
+import type { MemberEntry, MemberInfo, MemberRef, RoomRenumbering } from './backend.ts';
 import type { HandoverInbox } from './handover.ts';
 import type { RoomKeys } from './keys.ts';
 import type { RoomEvent } from './bus-codec.ts';
@@ -75,13 +75,21 @@ export function pendingFrames(m: Membership, waiting: readonly (RoomEvent | stri
  * member the client does not know at its current seq. Used by a resume and by the catch-up
  * after a subscriber drop.
  */
-export function reconcileKnown(m: Membership, peers: readonly MemberEntry[], sink: SessionSink): void {
+export function reconcileKnown(m: Membership, peers: readonly MemberEntry[], sink: SessionSink, renumbering?: RoomRenumbering): void {
   const now = new Map(peers.map((p) => [p.name, p.seq]));
   for (const [name, seq] of [...m.known]) {
-    if (now.get(name) !== seq) {
-      m.known.delete(name);
-      sink.peerLeft(name);
+    const current = now.get(name);
+    if (current === seq) continue;
+    // The store lost the room and its members' dynos are putting them back: one put back
+    // already is the same membership under a new seq, one not yet back is on its way (its
+    // renumbered announcement follows). Only a member that ended is reported as leaving.
+    if (renumbering && current === renumbering.base + seq) {
+      m.known.set(name, current);
+      continue;
     }
+    if (renumbering && current === undefined && renumbering.pending.includes(name)) continue;
+    m.known.delete(name);
+    sink.peerLeft(name);
   }
   for (const peer of peers) {
     if (m.known.get(peer.name) !== peer.seq) {

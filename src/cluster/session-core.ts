@@ -108,19 +108,19 @@ export class SessionCore {
       if (!m || !holdsMembership(this.life)) return [];
       let caught;
       try {
-        caught = await this.node.backend.catchUp(m.ref, this.owner);
+        caught = await this.node.backend.catchUp(m.ref, this.owner, [...m.known.keys()]);
       } catch (error) {
-        this.drain((pending) => replayCatchUp(m, [], null, pending, m.delivery));
+        this.drain((pending) => replayCatchUp(m, null, pending, m.delivery));
         throw error;
       }
       if (this.membership !== m || !holdsMembership(this.life)) return [];
       if ('ended' in caught) {
-        this.drain((pending) => replayCatchUp(m, [], null, pending, m.delivery));
+        this.drain((pending) => replayCatchUp(m, null, pending, m.delivery));
         // A notice missed while the bus was away (removed, resumed elsewhere, swept).
         if (caught.ended) this.endFor(caught.ended);
         return [];
       }
-      this.drain((pending) => replayCatchUp(m, caught.held, caught.peers, pending, m.delivery));
+      this.drain((pending) => replayCatchUp(m, caught, pending, m.delivery));
       if (!bySubscriberDrop) return [];
       const peers = [...m.known.keys()];
       if (peers.length > 0) this.sink.signalsLost?.(peers);

@@ -294,3 +294,52 @@ describe('frames written into a half-open socket', () => {
     TEST_TIMEOUT_MS,
   );
 });
+
+describe('a room the store lost, put back by its members dynos one after the other', () => {
+  it(
+    'tells nobody a member left while its dyno has yet to put it back, even across a bus recovery',
+    async () => {
+      const prefix = uniquePrefix('room-lost');
+      const env = { NODE_LEASE_MS: '2000' };
+      const d0 = await dyno('redis', prefix, 'losta', env);
+      const d1 = await dyno('redis', prefix, 'lostb', env);
+      const alice = await member(d0.wsUrl(), 'lost', 'alice');
+      const bob = await member(d1.wsUrl(), 'lost', 'bob');
+      await alice.client.expect('peer-joined');
+      const server = admin(Number(new URL(redis.url).port));
+      // bob's dyno stalls while Redis loses everything of this deployment (an empty restart):
+      // alice's dyno notices its lease gone and puts alice back alone.
+      d1.process.kill('SIGSTOP');
+      try {
+        const since = Date.now();
+        const keys = (await server.call('KEYS', `${prefix}*`)) as string[];
+        if (keys.length > 0) await server.del(...keys);
+        const putBack = (line: string): boolean =>
+          line.includes('local members re-registered') && (JSON.parse(line) as { time: number }).time >= since;
+        await until('alice put back by her dyno', () => d0.output.some(putBack));
+        // Then alice's dyno loses its subscriber: its catch-up reads the room with alice back
+        // and bob not yet.
+        await server.call('CLIENT', 'KILL', 'ID', await connectionId(server, 'losta', 'sub'));
+        await until('alice dyno to subscribe again', async () =>
+          connectionId(server, 'losta', 'sub').then(
+            () => true,
+            () => false,
+          ),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      } finally {
+        d1.process.kill('SIGCONT');
+      }
+      // bob's dyno puts him back; signals flow both ways; alice was never told bob left.
+      await until('bob put back by his dyno', () => d1.output.some((l) => l.includes('local members re-registered')));
+      bob.client.send({ type: 'signal', to: 'alice', data: { after: 1 } });
+      const frames = await framesWithin(alice.client, 2000);
+      expect(frames.filter((f) => f.type !== 'signals-lost')).toEqual([{ type: 'signal', from: 'bob', data: { after: 1 } }]);
+      alice.client.send({ type: 'signal', to: 'bob', data: { back: 1 } });
+      // Both ends of the recovered bus may be told signals-lost; nothing else reaches bob.
+      const toBob = (await framesWithin(bob.client, 2000)).filter((f) => f.type !== 'signals-lost');
+      expect(toBob).toEqual([{ type: 'signal', from: 'alice', data: { back: 1 } }]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});

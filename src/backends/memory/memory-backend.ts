@@ -187,6 +187,7 @@ export class MemoryBackend implements Backend {
   onReconnect(): void {}
   /** In-process delivery never drops a subscription. */
   onBusReset(): void {}
+  /** In-process rooms are never lost, so there is no renumbering to report. */
   async catchUp(m: MemberRef, owner: string): Promise<CatchUp | Gone> {
     const room = this.rooms.get(m.membersKey);
     const member = room?.members.get(m.name);

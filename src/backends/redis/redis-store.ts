@@ -30,7 +30,7 @@ import * as lua from './scripts.ts';
 import type { MembershipChange } from '../../webhooks/events.ts';
 import type { WebhookQueueOptions } from '../../webhooks/queue.ts';
 import { RedisWebhookQueue } from '../../webhooks/redis-queue.ts';
-import { catchUpMember, endedKey, memberStatus } from './subscriber-recovery.ts';
+import { catchUpMember, endedKey, memberStatus, renumberingKey } from './subscriber-recovery.ts';
 import { infoTail, parseRecord, peersFrom } from './member-record.ts';
 import type { FailureReport } from './best-effort-writes.ts';
 import { BestEffortWrites } from './best-effort-writes.ts';
@@ -39,11 +39,6 @@ import { HOLD_OUTCOMES, LEASE_STATES, PLAIN, publishingScripts, REREGISTER_STATU
 
 /** A single Redis or a Redis Cluster client: both route each command (or script) by its keys. */
 export type RedisClient = Redis | Cluster;
-
-/** The seqs reserved for members put back in a lost room (see reregisterScript). */
-function renumberingKey(membersKey: string): string {
-  return `${membersKey}:renumbering`;
-}
 
 /**
  * How long a join waits for its crash-index entry before registering anyway: a healthy
@@ -315,8 +310,8 @@ export abstract class RedisStore implements Backend {
     this.busResetHandler = handler;
   }
 
-  catchUp(m: MemberRef, owner: string): Promise<CatchUp | Gone> {
-    return catchUpMember(this.client, m, owner);
+  catchUp(m: MemberRef, owner: string, known: readonly string[]): Promise<CatchUp | Gone> {
+    return catchUpMember(this.client, m, owner, known);
   }
 
   memberStatus(m: MemberRef, owner: string): Promise<MemberStatus> {

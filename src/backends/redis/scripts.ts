@@ -359,10 +359,14 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now(), 'LIMIT', 0, ${DEAD_NO
  * member that `owner` holds and that is connected (no grace deadline), and returns the room's
  * members too, so the core can also replay the peer-joined / peer-left it missed.
  *
- * KEYS members, hold, ended; ARGV name, owner, counter field
+ * KEYS members, hold, ended, renumbering, then the tombstone key of each known peer; ARGV
+ * name, owner, counter field, then the known peers' names (in the same order)
  * -> {-1, reason}: the membership ended (its tombstone; a notice on the bus was missed),
  * {-1} not ours or reconnecting (or the store lost it: re-registration puts it back), or
- * {#held, held..., name, value, name, value...}.
+ * {#held, held..., base, #pending, pending..., name, value, name, value...}: base is -1
+ * unless the room is being put back after the store lost it (the renumbering reservation,
+ * see reregisterScript); then pending names the known peers not put back yet that have no
+ * tombstone (they did not end: their dynos have yet to put them back).
  */
 export const CATCH_UP = script(
   `
@@ -376,6 +380,20 @@ local held = redis.call('LRANGE', KEYS[2], 0, -1)
 redis.call('DEL', KEYS[2])
 local out = {#held}
 for i = 1, #held do out[#out + 1] = held[i] end
+local reserved = redis.call('GET', KEYS[4])
+if reserved then
+  out[#out + 1] = tonumber(string.sub(reserved, 1, string.find(reserved, ':', 1, true) - 1))
+  local pending = {}
+  for i = 5, #KEYS do
+    local peer = ARGV[i - 1]
+    if redis.call('HEXISTS', KEYS[1], peer) == 0 and redis.call('EXISTS', KEYS[i]) == 0 then pending[#pending + 1] = peer end
+  end
+  out[#out + 1] = #pending
+  for i = 1, #pending do out[#out + 1] = pending[i] end
+else
+  out[#out + 1] = -1
+  out[#out + 1] = 0
+end
 return others(KEYS[1], out, ARGV[1])
 `,
   3,

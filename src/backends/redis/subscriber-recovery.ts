@@ -4,6 +4,7 @@ import type { CatchUp, EndReason, Gone, MemberRef, MemberStatus } from '../../cl
 import { runScript } from './connection.ts';
 import { CATCH_UP, COUNTER_FIELD, MEMBER_STATUS } from './scripts.ts';
 import { peersFrom } from './member-record.ts';
+import { RoomKeys } from '../../cluster/keys.ts';
 
 /** CATCH_UP (scripts.ts): the signals held for a connected member while its channel had no subscriber, and the room. */
 const SCRIPT = { source: CATCH_UP, sha: createHash('sha1').update(CATCH_UP).digest('hex') };
@@ -14,6 +15,11 @@ export function endedKey(m: MemberRef): string {
   return `${m.holdKey}:ended`;
 }
 
+/** The seqs reserved for members put back in a lost room (see reregisterScript). */
+export function renumberingKey(membersKey: string): string {
+  return `${membersKey}:renumbering`;
+}
+
 export async function memberStatus(client: Redis | Cluster, m: MemberRef, owner: string): Promise<MemberStatus> {
   const reply = (await runScript(client, STATUS_SCRIPT, [m.membersKey, endedKey(m)], [m.name, owner])) as unknown[];
   const code = Number(reply[0]);
@@ -22,12 +28,24 @@ export async function memberStatus(client: Redis | Cluster, m: MemberRef, owner:
   return { ended: String(reply[1]) as EndReason };
 }
 
-export async function catchUpMember(client: Redis | Cluster, m: MemberRef, owner: string): Promise<CatchUp | Gone> {
-  const reply = (await runScript(client, SCRIPT, [m.membersKey, m.holdKey, endedKey(m)], [m.name, owner, COUNTER_FIELD])) as unknown[];
+/** `known`: the peers the client knows, asked about in case the room is being put back (CatchUp.renumbering). */
+export async function catchUpMember(
+  client: Redis | Cluster,
+  m: MemberRef,
+  owner: string,
+  known: readonly string[],
+): Promise<CatchUp | Gone> {
+  const keys = [m.membersKey, m.holdKey, endedKey(m), renumberingKey(m.membersKey)];
+  for (const peer of known) keys.push(endedKey({ ...m, holdKey: RoomKeys.holdKeyOf(m.membersKey, peer), name: peer }));
+  const reply = (await runScript(client, SCRIPT, keys, [m.name, owner, COUNTER_FIELD, ...known])) as unknown[];
   const count = Number(reply[0]);
   if (count < 0) return reply.length > 1 ? { ended: String(reply[1]) as EndReason } : { ended: null };
   const held = reply.slice(1, 1 + count).map(String);
-  return { held, peers: peersFrom(reply, 1 + count) };
+  const base = Number(reply[1 + count]);
+  const pendingCount = Number(reply[2 + count]);
+  const pending = reply.slice(3 + count, 3 + count + pendingCount).map(String);
+  const peers = peersFrom(reply, 3 + count + pendingCount);
+  return base < 0 ? { held, peers } : { held, peers, renumbering: { base, pending } };
 }
 
 /** Hash slots of a Redis Cluster. */
