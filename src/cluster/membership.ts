@@ -1,5 +1,4 @@
 import type { MemberEntry, MemberInfo, MemberRef } from './backend.ts';
-import type { HandoverInbox } from './handover.ts';
 import type { RoomKeys } from './keys.ts';
 import type { RoomEvent } from './bus-codec.ts';
 import type { Numbering } from './bus-codec.ts';
@@ -19,8 +18,6 @@ export interface Membership {
   known: Map<string, number>;
   /** Set once its subscriptions were given back, so no path releases them twice. */
   released?: boolean;
-  /** A resume's: where the old dyno's hand-over lands (handover.ts). */
-  inbox?: HandoverInbox;
   /** Its metadata and join time, kept to write it anew if the backend loses it. */
   info: MemberInfo;
   /** What reaches the client, and what is kept of it for a resume (delivery.ts). */

@@ -198,9 +198,9 @@ export class SessionCore {
     if (owner === this.owner) this.move({ type: 'removed-early' });
   }
 
-  /** Called by the node for a hand-over on the member channel (handover.ts). */
+  /** Called by the node for a hand-over on the member channel (handover.ts): a resume's buffer holds its inbox. */
   handover(from: string, entries: string[]): void {
-    if (from !== this.owner) this.membership?.inbox?.offer(from, entries);
+    if (from !== this.owner) bufferOf(this.life)?.handover?.offer(from, entries);
   }
 
   /**

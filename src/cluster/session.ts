@@ -8,7 +8,6 @@ import { encodeSnapshot, flushPending, pendingFrames, replayResume } from './mem
 import { encodeRoomEvent, encodeRoomFrame } from './bus-codec.ts';
 import type { Metadata } from '../protocol/messages.ts';
 import type { BroadcastResult, CloseReason, JoinAuthorizer, JoinOptions, JoinResult, SignalResult } from './session-types.ts';
-import { HandoverInbox } from './handover.ts';
 import type { JoiningKept } from './lifecycle.ts';
 import { bufferOf, holdsMembership, joiningKept, takenOrEnded } from './lifecycle.ts';
 import { SessionCore } from './session-core.ts';
@@ -120,7 +119,6 @@ export class Session extends SessionCore {
       info: { metadata, joinedAt: Date.now() },
       delivery,
     };
-    if (resume !== undefined) m.inbox = new HandoverInbox();
     this.move({ type: 'join', resume: resume !== undefined });
     this.membership = m;
     // Room events are heard from before registration on, so none published after our seq
@@ -243,9 +241,12 @@ export class Session extends SessionCore {
     m.seq = outcome.seq;
     const { early, removedEarly } = this.registered();
     let handed: string[] | null = [];
-    // Live frames and room events wait in the joined state's buffer meanwhile (carried from joining).
-    if (outcome.previousConnected) handed = await (m.inbox ?? new HandoverInbox()).wait(outcome.previousOwner, this.node.handoverTimeoutMs);
-    m.inbox = undefined;
+    // Live frames and room events wait in the buffer meanwhile (carried from joining), and the
+    // hand-over lands in its inbox, wherever a socket close or a removal moves it.
+    if (outcome.previousConnected) {
+      const inbox = bufferOf(this.life)?.handover;
+      handed = inbox ? await inbox.wait(outcome.previousOwner, this.node.handoverTimeoutMs) : null;
+    }
     const unconfirmed: Unconfirmed = { previousSecretHash: previousHash, known: null, frames: [] };
     m.delivery.unconfirmed = unconfirmed;
     // Until the client answers, it is taken to know only what it knew before this `joined`.
