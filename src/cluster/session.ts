@@ -118,6 +118,7 @@ export class Session extends SessionCore {
       known: new Map(),
       info: { metadata, joinedAt: Date.now() },
       delivery,
+      subscriptions: this.node.subscriptions.lease([keys.events, memberChannel]),
     };
     this.move({ type: 'join', resume: resume !== undefined });
     this.membership = m;
@@ -127,7 +128,7 @@ export class Session extends SessionCore {
     // A resumed member's peers keep signalling it: what arrives before the takeover is its.
     this.node.routes.attachJoining(memberChannel, this);
     try {
-      await this.node.subscriptions.acquire([keys.events, memberChannel]);
+      await m.subscriptions.acquire();
     } catch (error) {
       this.node.routes.detachJoining(memberChannel, this);
       this.node.routes.detachRoom(keys.events, this);
