@@ -14,8 +14,14 @@ import { SessionCore } from './session-core.ts';
 import { Pacer } from './pacer.ts';
 import { SignalOrder } from './signal-order.ts';
 
-/** Clean-ups after dropped connections (suspend or leave): a dyno's members dropping at once are paced. */
-const departures = new Pacer({ inFlight: 64 });
+/**
+ * Clean-ups after dropped connections (suspend or leave) are paced, as a dyno's members often
+ * drop together. Twice the pacer's default in flight: each awaits two commands in turn (the
+ * unsubscribe, then its script), so about as many wait at Redis ahead of live signals as for
+ * other paced work.
+ */
+const DEPARTURES_IN_FLIGHT = 64;
+const departures = new Pacer({ inFlight: DEPARTURES_IN_FLIGHT });
 
 export type { BroadcastResult, CloseReason, JoinAuthorizer, JoinInfo, JoinResult, SessionSink, SignalResult } from './session-types.ts';
 

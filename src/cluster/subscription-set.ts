@@ -1,5 +1,13 @@
 import type { Backend } from './backend.ts';
 
+/**
+ * A failed UNSUBSCRIBE is sent again after this long, doubling per attempt up to
+ * UNSUBSCRIBE_MAX_RETRY_MS: soon after the subscriber connection is back (a channel left
+ * subscribed swallows what is sent to the member that left), rarely while it stays away.
+ */
+const UNSUBSCRIBE_FIRST_RETRY_MS = 250;
+const UNSUBSCRIBE_MAX_RETRY_MS = 5000;
+
 interface Entry {
   count: number;
   /**
@@ -97,7 +105,7 @@ export class SubscriptionSet {
         const released = channels.filter((channel) => !this.entries.has(channel));
         if (released.length > 0) this.backend.unsubscribe(released).catch(() => this.unsubscribeLater(released, attempt + 1));
       },
-      Math.min(250 * 2 ** attempt, 5000),
+      Math.min(UNSUBSCRIBE_FIRST_RETRY_MS * 2 ** attempt, UNSUBSCRIBE_MAX_RETRY_MS),
     );
     timer.unref();
   }
