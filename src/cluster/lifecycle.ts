@@ -1,5 +1,6 @@
 import type { EndReason } from './backend.ts';
 import type { RoomEvent } from './bus-codec.ts';
+import { HandoverInbox } from './handover.ts';
 
 /**
  * What waits instead of reaching the client, in arrival order: during a join (for the
@@ -10,9 +11,19 @@ export interface LiveBuffer {
   readonly items: Array<RoomEvent | string>;
   /** A drain request (bus recovery) came while a resume's replay was pending: keep buffering for its catch-up. */
   readonly drainRequested: boolean;
+  /**
+   * A resume's: where the old dyno's hand-over lands (handover.ts), which its replay waits
+   * for. It goes wherever the buffer goes (joined, closing or handing-over when the socket
+   * closes or the membership is taken during the wait) and ends with it at `drained`.
+   */
+  readonly handover: HandoverInbox | null;
 }
 
-const buffer = (items: Array<RoomEvent | string> = []): LiveBuffer => ({ items, drainRequested: false });
+const buffer = (items: Array<RoomEvent | string> = [], handover: HandoverInbox | null = null): LiveBuffer => ({
+  items,
+  drainRequested: false,
+  handover,
+});
 
 /**
  * Where one connection's membership is. Every change goes through `next`, and what happens
@@ -23,7 +34,8 @@ const buffer = (items: Array<RoomEvent | string> = []): LiveBuffer => ({ items, 
  * - joining: subscribed, registering or resuming. Frames on the member channel are kept as
  *   its early frames (only a resume replays them: a fresh member's peers cannot have
  *   signalled it yet, so they are dropped at `registered`), a removal notice is remembered
- *   and enforced once the join is done, and room events wait for the `joined` reply.
+ *   and enforced once the join is done, and room events wait for the `joined` reply. A
+ *   resume's buffer also holds the inbox its old dyno's hand-over lands in.
  * - joined: the client gets what arrives, unless a replay or a bus recovery is running (or
  *   the socket refused a frame before its close ran), in which case it waits in the buffer.
  * - closing: the socket is gone and the suspend (or leave) is queued: what arrives waits in
@@ -37,12 +49,11 @@ export type LifecycleState =
   | { phase: 'idle' }
   | {
       phase: 'joining';
-      resume: boolean;
       /** Frames published to this name before registration: replayed only by a resume. */
       early: readonly string[];
       /** A removal notice came while registering: enforced once the join is done. */
       removedEarly: boolean;
-      /** Room events and frames waiting for the `joined` reply (or a resume's replay). */
+      /** Room events and frames waiting for the `joined` reply (or a resume's replay, with its hand-over inbox). */
       buffer: LiveBuffer;
     }
   | { phase: 'joined'; buffer: LiveBuffer | null }
@@ -94,7 +105,8 @@ export function joiningKept(state: LifecycleState): JoiningKept {
 export function next(state: LifecycleState, event: LifecycleEvent): LifecycleState | null {
   switch (event.type) {
     case 'join':
-      return state.phase === 'idle' ? { phase: 'joining', resume: event.resume, early: [], removedEarly: false, buffer: buffer() } : null;
+      if (state.phase !== 'idle') return null;
+      return { phase: 'joining', early: [], removedEarly: false, buffer: buffer([], event.resume ? new HandoverInbox() : null) };
     case 'early-frame':
       // Outside joining the frame is a live one (liveRule), or nobody here holds the name.
       return state.phase === 'joining' ? { ...state, early: [...state.early, event.frame] } : null;

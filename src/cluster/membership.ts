@@ -1,11 +1,11 @@
 import type { MemberEntry, MemberInfo, MemberRef, RoomRenumbering } from './backend.ts';
-import type { HandoverInbox } from './handover.ts';
 import type { RoomKeys } from './keys.ts';
 import type { RoomEvent } from './bus-codec.ts';
 import type { Numbering } from './bus-codec.ts';
 import { decodeSignal, decodeSnapshot, encodeSignal, encodeSnapshot as encodeKnown, Tag } from './bus-codec.ts';
 import type { SessionSink } from './session-types.ts';
 import type { Delivery } from './delivery.ts';
+import type { ChannelLease } from './subscription-set.ts';
 
 /** One membership as a session sees it: where it lives and what its client was told. */
 export interface Membership {
@@ -17,10 +17,8 @@ export interface Membership {
   seq: number;
   /** Peers this client has been told about, with the seq they joined with. */
   known: Map<string, number>;
-  /** Set once its subscriptions were given back, so no path releases them twice. */
-  released?: boolean;
-  /** A resume's: where the old dyno's hand-over lands (handover.ts). */
-  inbox?: HandoverInbox;
+  /** Its room and member channel subscriptions, given back once whichever way it ends. */
+  readonly subscriptions: ChannelLease;
   /** Its metadata and join time, kept to write it anew if the backend loses it. */
   info: MemberInfo;
   /** What reaches the client, and what is kept of it for a resume (delivery.ts). */

@@ -15,6 +15,13 @@ export interface PacerOptions {
 
 const PACER_DEFAULTS: PacerOptions = { perTurn: 32, inFlight: 32 };
 
+/**
+ * The queue is consumed from a moving head; the spent slots before it are cut off once there
+ * are more than this and they are over half the array: a long backlog does not keep every
+ * finished task's slot, and the splice (linear in the array) stays rare.
+ */
+const COMPACT_AFTER = 1024;
+
 interface Delayed {
   due: number;
   /** Tie-break, so equal due times run in the order they were asked for. */
@@ -93,7 +100,7 @@ export class Pacer {
     if (this.head === this.queue.length) {
       this.queue.length = 0;
       this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+    } else if (this.head > COMPACT_AFTER && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
       this.head = 0;
     }

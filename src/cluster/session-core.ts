@@ -198,9 +198,9 @@ export class SessionCore {
     if (owner === this.owner) this.move({ type: 'removed-early' });
   }
 
-  /** Called by the node for a hand-over on the member channel (handover.ts). */
+  /** Called by the node for a hand-over on the member channel (handover.ts): a resume's buffer holds its inbox. */
   handover(from: string, entries: string[]): void {
-    if (from !== this.owner) this.membership?.inbox?.offer(from, entries);
+    if (from !== this.owner) bufferOf(this.life)?.handover?.offer(from, entries);
   }
 
   /**
@@ -282,7 +282,7 @@ export class SessionCore {
   protected detach(m: Membership): Promise<void> {
     this.node.routes.detachMember(m.memberChannel, this);
     this.node.routes.detachRoom(m.keys.events, this);
-    return this.releaseOnce(m);
+    return m.subscriptions.release();
   }
 
   /**
@@ -290,16 +290,9 @@ export class SessionCore {
    * counted as delivered to this dyno still arrive, and they must land in `pending`.
    */
   protected async detachAfterUnsubscribe(m: Membership): Promise<void> {
-    await this.releaseOnce(m);
+    await m.subscriptions.release();
     this.node.routes.detachMember(m.memberChannel, this);
     this.node.routes.detachRoom(m.keys.events, this);
-  }
-
-  /** The room channel is shared by every local member: giving it back twice would cut the others off. */
-  protected releaseOnce(m: Membership): Promise<void> {
-    if (m.released) return Promise.resolve();
-    m.released = true;
-    return this.node.subscriptions.release([m.keys.events, m.memberChannel]);
   }
 
   protected async doReregister(): Promise<ReregisterResult> {

@@ -8,15 +8,20 @@ import { encodeSnapshot, flushPending, pendingFrames, replayResume } from './mem
 import { encodeRoomEvent, encodeRoomFrame } from './bus-codec.ts';
 import type { Metadata } from '../protocol/messages.ts';
 import type { BroadcastResult, CloseReason, JoinAuthorizer, JoinOptions, JoinResult, SignalResult } from './session-types.ts';
-import { HandoverInbox } from './handover.ts';
 import type { JoiningKept } from './lifecycle.ts';
 import { bufferOf, holdsMembership, joiningKept, takenOrEnded } from './lifecycle.ts';
 import { SessionCore } from './session-core.ts';
 import { Pacer } from './pacer.ts';
 import { SignalOrder } from './signal-order.ts';
 
-/** Clean-ups after dropped connections (suspend or leave): a dyno's members dropping at once are paced. */
-const departures = new Pacer({ inFlight: 64 });
+/**
+ * Clean-ups after dropped connections (suspend or leave) are paced, as a dyno's members often
+ * drop together. Twice the pacer's default in flight: each awaits two commands in turn (the
+ * unsubscribe, then its script), so about as many wait at Redis ahead of live signals as for
+ * other paced work.
+ */
+const DEPARTURES_IN_FLIGHT = 64;
+const departures = new Pacer({ inFlight: DEPARTURES_IN_FLIGHT });
 
 export type { BroadcastResult, CloseReason, JoinAuthorizer, JoinInfo, JoinResult, SessionSink, SignalResult } from './session-types.ts';
 
@@ -119,8 +124,8 @@ export class Session extends SessionCore {
       known: new Map(),
       info: { metadata, joinedAt: Date.now() },
       delivery,
+      subscriptions: this.node.subscriptions.lease([keys.events, memberChannel]),
     };
-    if (resume !== undefined) m.inbox = new HandoverInbox();
     this.move({ type: 'join', resume: resume !== undefined });
     this.membership = m;
     // Room events are heard from before registration on, so none published after our seq
@@ -129,7 +134,7 @@ export class Session extends SessionCore {
     // A resumed member's peers keep signalling it: what arrives before the takeover is its.
     this.node.routes.attachJoining(memberChannel, this);
     try {
-      await this.node.subscriptions.acquire([keys.events, memberChannel]);
+      await m.subscriptions.acquire();
     } catch (error) {
       this.node.routes.detachJoining(memberChannel, this);
       this.node.routes.detachRoom(keys.events, this);
@@ -243,9 +248,12 @@ export class Session extends SessionCore {
     m.seq = outcome.seq;
     const { early, removedEarly } = this.registered();
     let handed: string[] | null = [];
-    // Live frames and room events wait in the joined state's buffer meanwhile (carried from joining).
-    if (outcome.previousConnected) handed = await (m.inbox ?? new HandoverInbox()).wait(outcome.previousOwner, this.node.handoverTimeoutMs);
-    m.inbox = undefined;
+    // Live frames and room events wait in the buffer meanwhile (carried from joining), and the
+    // hand-over lands in its inbox, wherever a socket close or a removal moves it.
+    if (outcome.previousConnected) {
+      const inbox = bufferOf(this.life)?.handover;
+      handed = inbox ? await inbox.wait(outcome.previousOwner, this.node.handoverTimeoutMs) : null;
+    }
     const unconfirmed: Unconfirmed = { previousSecretHash: previousHash, known: null, frames: [] };
     m.delivery.unconfirmed = unconfirmed;
     // Until the client answers, it is taken to know only what it knew before this `joined`.

@@ -1,5 +1,13 @@
 import type { Backend } from './backend.ts';
 
+/**
+ * A failed UNSUBSCRIBE is sent again after this long, doubling per attempt up to
+ * UNSUBSCRIBE_MAX_RETRY_MS: soon after the subscriber connection is back (a channel left
+ * subscribed swallows what is sent to the member that left), rarely while it stays away.
+ */
+const UNSUBSCRIBE_FIRST_RETRY_MS = 250;
+const UNSUBSCRIBE_MAX_RETRY_MS = 5000;
+
 interface Entry {
   count: number;
   /**
@@ -97,9 +105,14 @@ export class SubscriptionSet {
         const released = channels.filter((channel) => !this.entries.has(channel));
         if (released.length > 0) this.backend.unsubscribe(released).catch(() => this.unsubscribeLater(released, attempt + 1));
       },
-      Math.min(250 * 2 ** attempt, 5000),
+      Math.min(UNSUBSCRIBE_FIRST_RETRY_MS * 2 ** attempt, UNSUBSCRIBE_MAX_RETRY_MS),
     );
     timer.unref();
+  }
+
+  /** The channels one holder takes together, to acquire and give back once (ChannelLease). */
+  lease(channels: readonly string[]): ChannelLease {
+    return new ChannelLease(this, channels);
   }
 
   /** Whether a local session still holds `channel`. */
@@ -114,5 +127,35 @@ export class SubscriptionSet {
 
   get size(): number {
     return this.entries.size;
+  }
+}
+
+/**
+ * Channels one holder (a membership: its room's events channel and its member channel)
+ * acquires together and gives back at most once, however many of its endings run: the room
+ * channel is counted once per local member, and a second release would cut the others off.
+ * A failed acquire holds nothing (SubscriptionSet.acquire gave it back), so its release is a no-op.
+ */
+export class ChannelLease {
+  private readonly set: SubscriptionSet;
+  private readonly channels: readonly string[];
+  private held = false;
+
+  constructor(set: SubscriptionSet, channels: readonly string[]) {
+    this.set = set;
+    this.channels = channels;
+  }
+
+  /** Resolves once every channel is subscribed; on rejection nothing is held. */
+  async acquire(): Promise<void> {
+    await this.set.acquire(this.channels);
+    this.held = true;
+  }
+
+  /** Gives the channels back; resolves at once when they are not held (never acquired, or released already). */
+  release(): Promise<void> {
+    if (!this.held) return Promise.resolve();
+    this.held = false;
+    return this.set.release(this.channels);
   }
 }

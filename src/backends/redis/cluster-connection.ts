@@ -11,6 +11,24 @@ export interface RedisClusterConfig extends RedisClusterSeeds {
 }
 
 /**
+ * A command that meets a closed connection or CLUSTERDOWN is sent again this long after, up
+ * to MAX_REDIRECTIONS times (MOVED is followed at once), before the caller hears
+ * `unavailable`: under a second in all, as a failover takes longer than that.
+ */
+const CLUSTER_RETRY_DELAY_MS = 100;
+const MAX_REDIRECTIONS = 6;
+/**
+ * The slot map is read again this often, besides the refresh that MOVED and lost connections
+ * trigger: a promoted replica is noticed even when no command touched its slots.
+ */
+const SLOTS_REFRESH_MS = 2000;
+/**
+ * A node that accepts no connection in this long counts as down (ioredis waits 10 s): a join
+ * whose room lives on a dead master's address gets `unavailable` instead of hanging.
+ */
+const CONNECT_TIMEOUT_MS = 3000;
+
+/**
  * One ioredis Cluster client for commands and sharded pub/sub alike: it keeps a command
  * connection per master and, with `shardedSubscribers`, one subscriber connection per master
  * holding subscribed channels, and re-subscribes them on the new master after a failover.
@@ -27,21 +45,17 @@ export function createClusterClient(config: RedisClusterConfig, name: string): C
     lazyConnect: true,
     // Used only when every node was lost at once.
     clusterRetryStrategy: reconnectDelayMs,
-    // MOVED is followed at once; a closed connection or CLUSTERDOWN is retried a few times,
-    // ~100 ms apart, before the caller hears `unavailable` (a failover takes longer than that).
-    maxRedirections: 6,
-    retryDelayOnFailover: 100,
-    retryDelayOnClusterDown: 100,
-    // Besides the refresh that MOVED and lost connections trigger: notices a promoted replica
-    // even when no command touched its slots.
-    slotsRefreshInterval: 2000,
+    maxRedirections: MAX_REDIRECTIONS,
+    retryDelayOnFailover: CLUSTER_RETRY_DELAY_MS,
+    retryDelayOnClusterDown: CLUSTER_RETRY_DELAY_MS,
+    slotsRefreshInterval: SLOTS_REFRESH_MS,
     redisOptions: {
       connectionName: name,
       username: config.username,
       password: config.password,
       maxRetriesPerRequest: 0,
       commandTimeout: config.commandTimeoutMs,
-      connectTimeout: 3000,
+      connectTimeout: CONNECT_TIMEOUT_MS,
       ...(config.tls ? { tls: { rejectUnauthorized: config.tlsVerify } } : {}),
     },
   };

@@ -1,5 +1,19 @@
 import type { Cluster, Redis } from 'ioredis';
 
+/** Triggers this close together are one recovery: a failover fires several within a few ms. */
+const SETTLE_MS = 50;
+/**
+ * Longest wait for a node that triggered to say cluster_state:ok before the members are put
+ * back anyway: longer than a cluster takes to agree after a restart or failover
+ * (cluster-node-timeout is 15 s by default), so only a node that never rejoins is given up on.
+ */
+const CLUSTER_OK_LIMIT_MS = 30_000;
+/**
+ * How often CLUSTER INFO is asked meanwhile. Short: joins that reach the node between its
+ * recovery and re-registration see a room without the members this dyno is about to put back.
+ */
+const CLUSTER_OK_POLL_MS = 50;
+
 /**
  * Decides when a Redis Cluster may have lost data, so the core re-registers its members
  * (idempotent: calling it too often costs one script per local member, never correctness).
@@ -36,7 +50,7 @@ export class ClusterRecovery {
   private waitFor = new Set<Redis>();
   private stopped = false;
 
-  constructor(cluster: Cluster, onRecovered: (reason: string) => void, settleMs = 50) {
+  constructor(cluster: Cluster, onRecovered: (reason: string) => void, settleMs = SETTLE_MS) {
     this.cluster = cluster;
     this.onRecovered = onRecovered;
     this.settleMs = settleMs;
@@ -107,15 +121,13 @@ export class ClusterRecovery {
     if (!this.stopped) this.onRecovered(reasons);
   }
 
-  /** Polls CLUSTER INFO on one node; gives up when its connection ends or after `limitMs`. */
-  private async untilClusterOk(node: Redis, limitMs = 30_000): Promise<void> {
-    const deadline = Date.now() + limitMs;
+  /** Polls CLUSTER INFO on one node; gives up when its connection ends or after CLUSTER_OK_LIMIT_MS. */
+  private async untilClusterOk(node: Redis): Promise<void> {
+    const deadline = Date.now() + CLUSTER_OK_LIMIT_MS;
     while (!this.stopped && node.status !== 'end' && Date.now() < deadline) {
       const info = await node.cluster('INFO').catch(() => '');
       if (String(info).includes('cluster_state:ok')) return;
-      // Short: joins that reach the node between its recovery and re-registration see
-      // a room without the members this dyno is about to put back.
-      await new Promise((resolve) => setTimeout(resolve, 50).unref());
+      await new Promise((resolve) => setTimeout(resolve, CLUSTER_OK_POLL_MS).unref());
     }
   }
 }

@@ -6,19 +6,8 @@ import { createClusterClient } from './cluster-connection.ts';
 import { ClusterRecovery } from './cluster-recovery.ts';
 import { RedisStore } from './redis-store.ts';
 import { indexFailureLogger } from './best-effort-writes.ts';
-import { keySlot } from './subscriber-recovery.ts';
+import { hashTag, keySlot } from './subscriber-recovery.ts';
 import { SubscriberWatch } from './subscriber-watch.ts';
-
-/**
- * The part of a key that Redis Cluster hashes: the text between the first `{` and the next
- * `}` when not empty, else the whole name. Equal tags mean one slot.
- */
-function hashTag(name: string): string {
-  const open = name.indexOf('{');
-  if (open === -1) return name;
-  const close = name.indexOf('}', open + 1);
-  return close > open + 1 ? name.slice(open + 1, close) : name;
-}
 
 /** SSUBSCRIBE takes channels of one slot only: split a request by hash tag. */
 function bySlot(channels: readonly string[]): string[][] {

@@ -52,17 +52,23 @@ export async function catchUpMember(
 const CLUSTER_SLOTS = 16384;
 
 /**
+ * The part of a key that Redis Cluster hashes: the text between the first `{` and the next
+ * `}` when not empty, else the whole name. Equal tags mean one slot.
+ */
+export function hashTag(name: string): string {
+  const open = name.indexOf('{');
+  if (open === -1) return name;
+  const close = name.indexOf('}', open + 1);
+  return close > open + 1 ? name.slice(open + 1, close) : name;
+}
+
+/**
  * Redis Cluster key slot (CRC16/XMODEM of the hash tag, mod 16384), to tell which channels
  * lived on a shard whose subscriber connection dropped.
  */
 export function keySlot(key: string): number {
-  const open = key.indexOf('{');
-  if (open !== -1) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) key = key.slice(open + 1, close);
-  }
   let crc = 0;
-  for (const byte of Buffer.from(key, 'utf8')) {
+  for (const byte of Buffer.from(hashTag(key), 'utf8')) {
     crc ^= byte << 8;
     for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
   }

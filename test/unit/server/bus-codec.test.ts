@@ -3,6 +3,8 @@ import { applyRoomEvent } from '../../../src/cluster/membership.ts';
 import type { Membership } from '../../../src/cluster/membership.ts';
 import { RoomKeys } from '../../../src/cluster/keys.ts';
 import { Delivery } from '../../../src/cluster/delivery.ts';
+import { SubscriptionSet } from '../../../src/cluster/subscription-set.ts';
+import { MemoryBackend } from '../../../src/backends/memory/memory-backend.ts';
 import type { BusMessage } from '../../../src/cluster/bus-codec.ts';
 import { decodeBus, decodeRoomEvent, encodeBus, encodeRoomEvent, Tag } from '../../../src/cluster/bus-codec.ts';
 import * as lua from '../../../src/backends/redis/scripts.ts';
@@ -134,6 +136,7 @@ describe('room events', () => {
       seq,
       known: new Map(known),
       info: { metadata: {}, joinedAt: 0 },
+      subscriptions: new SubscriptionSet(new MemoryBackend(), () => undefined).lease([]),
       delivery: new Delivery(
         { joined: () => undefined, peerJoined: () => undefined, peerLeft: () => undefined, deliver: () => undefined },
         false,

@@ -1,16 +1,20 @@
 import { describe, expect, it } from 'vitest';
+import { HandoverInbox } from '../../../src/cluster/handover.ts';
 import type { LiveBuffer, LifecycleEvent, LifecycleState } from '../../../src/cluster/lifecycle.ts';
 import { bufferOf, holdsMembership, IDLE, joiningKept, liveRule, next, takenOrEnded } from '../../../src/cluster/lifecycle.ts';
 
-const buffered = (...items: string[]): LiveBuffer => ({ items, drainRequested: false });
+const buffered = (...items: string[]): LiveBuffer => ({ items, drainRequested: false, handover: null });
+/** A resume's buffer: it holds the inbox its old dyno's hand-over lands in. */
+const resuming = (...items: string[]): LiveBuffer => ({ items, drainRequested: false, handover: new HandoverInbox() });
 
 const STATES: Record<string, LifecycleState> = {
   idle: IDLE,
-  joining: { phase: 'joining', resume: false, early: [], removedEarly: false, buffer: buffered() },
-  resuming: { phase: 'joining', resume: true, early: ['S1'], removedEarly: false, buffer: buffered('E1') },
-  'joining-removed': { phase: 'joining', resume: false, early: [], removedEarly: true, buffer: buffered() },
+  joining: { phase: 'joining', early: [], removedEarly: false, buffer: buffered() },
+  resuming: { phase: 'joining', early: ['S1'], removedEarly: false, buffer: resuming('E1') },
+  'joining-removed': { phase: 'joining', early: [], removedEarly: true, buffer: buffered() },
   joined: { phase: 'joined', buffer: null },
   'joined-buffering': { phase: 'joined', buffer: buffered('B1') },
+  'joined-awaiting-handover': { phase: 'joined', buffer: resuming('A1') },
   closing: { phase: 'closing', buffer: buffered('C1') },
   'handing-over': { phase: 'handing-over', reason: 'replaced', buffer: buffered('H1'), handedOver: false },
   'handed-over': { phase: 'handing-over', reason: 'replaced', buffer: null, handedOver: true },
@@ -39,7 +43,8 @@ const EVENTS: Record<string, LifecycleEvent> = {
 /**
  * Every state x every event: the state it leads to, '-' when the event is ignored there.
  * `[...]`: what a joining state kept (early frames, a removal notice); `<...>`: the buffer,
- * `!` when a drain was requested while it was held; `(sent)`: the hand-over was published.
+ * `!` when a drain was requested while it was held, `+inbox` when it holds a resume's
+ * hand-over inbox (a joining state holding one is `resuming`); `(sent)`: the hand-over was published.
  */
 const TABLE: Record<string, Record<string, string>> = {
   idle: {
@@ -83,7 +88,7 @@ const TABLE: Record<string, Record<string, string>> = {
     resume: '-',
     'early-frame': 'resuming[S1,S2]<E1>',
     'removed-early': 'resuming[S1,removed]<E1>',
-    registered: 'joined<E1>',
+    registered: 'joined<E1>+inbox',
     'join-failed': 'idle',
     left: '-',
     'socket-closed': '-',
@@ -91,8 +96,8 @@ const TABLE: Record<string, Record<string, string>> = {
     refused: '-',
     'drained-rest': '-',
     drained: '-',
-    removed: 'handing-over:removed<E1>',
-    swept: 'handing-over:dyno-lost<E1>',
+    removed: 'handing-over:removed<E1>+inbox',
+    swept: 'handing-over:dyno-lost<E1>+inbox',
     'handed-over': '-',
     closed: 'ended:closed',
   },
@@ -147,6 +152,24 @@ const TABLE: Record<string, Record<string, string>> = {
     drained: 'joined',
     removed: 'handing-over:removed<B1>',
     swept: 'handing-over:dyno-lost<B1>',
+    'handed-over': '-',
+    closed: 'ended:closed',
+  },
+  'joined-awaiting-handover': {
+    join: '-',
+    resume: '-',
+    'early-frame': '-',
+    'removed-early': '-',
+    registered: '-',
+    'join-failed': '-',
+    left: 'idle',
+    'socket-closed': 'closing<A1>+inbox',
+    buffer: 'joined<A1>!+inbox',
+    refused: '-',
+    'drained-rest': 'joined<X1>',
+    drained: 'joined',
+    removed: 'handing-over:removed<A1>+inbox',
+    swept: 'handing-over:dyno-lost<A1>+inbox',
     'handed-over': '-',
     closed: 'ended:closed',
   },
@@ -229,16 +252,17 @@ function label(state: LifecycleState | null): string {
   let base: string = state.phase;
   if (state.phase === 'joining') {
     const kept = [...state.early, ...(state.removedEarly ? ['removed'] : [])];
-    base = (state.resume ? 'resuming' : 'joining') + (kept.length > 0 ? `[${kept.join(',')}]` : '');
+    base = (state.buffer.handover ? 'resuming' : 'joining') + (kept.length > 0 ? `[${kept.join(',')}]` : '');
   } else if (state.phase === 'handing-over') {
     base = `${state.phase}:${state.reason}${state.handedOver ? '(sent)' : ''}`;
   } else if (state.phase === 'ended') {
     base = `${state.phase}:${state.reason}`;
   }
   const buffer = bufferOf(state);
-  return buffer
-    ? `${base}<${buffer.items.map((item) => (typeof item === 'string' ? item : item.name)).join(',')}>${buffer.drainRequested ? '!' : ''}`
-    : base;
+  if (!buffer) return base;
+  const items = buffer.items.map((item) => (typeof item === 'string' ? item : item.name)).join(',');
+  const inbox = buffer.handover && state.phase !== 'joining' ? '+inbox' : '';
+  return `${base}<${items}>${buffer.drainRequested ? '!' : ''}${inbox}`;
 }
 
 describe('membership lifecycle', () => {
@@ -286,7 +310,7 @@ describe('membership lifecycle', () => {
     expect(seen.map(label)).toEqual(['idle', 'resuming<>', 'resuming[S1]<>', 'resuming[S1,removed]<>', 'resuming[S1,S2,removed]<>']);
     expect(joiningKept(state)).toEqual({ early: ['S1', 'S2'], removedEarly: true });
     const joined = next(state, { type: 'registered' });
-    expect(joined).toEqual({ phase: 'joined', buffer: { items: [], drainRequested: false } });
+    expect(joined).toEqual({ phase: 'joined', buffer: { items: [], drainRequested: false, handover: new HandoverInbox() } });
     expect(joiningKept(joined ?? IDLE)).toEqual({ early: [], removedEarly: false });
   });
 
@@ -294,15 +318,15 @@ describe('membership lifecycle', () => {
     const kept = Object.entries(STATES)
       .filter(([, s]) => s.phase !== 'joining')
       .map(([, s]) => joiningKept(s));
-    expect(kept).toEqual(Array.from({ length: 7 }, () => ({ early: [], removedEarly: false })));
+    expect(kept).toEqual(Array.from({ length: 8 }, () => ({ early: [], removedEarly: false })));
   });
 
   it('keeps what a resume buffered during its replay, and a drain request made meanwhile', () => {
     const path: Array<[LifecycleEvent, string]> = [
       [{ type: 'join', resume: true }, 'resuming<>'],
-      [{ type: 'registered' }, 'joined<>'],
+      [{ type: 'registered' }, 'joined<>+inbox'],
       // A bus recovery starts while the replay waits for the hand-over.
-      [{ type: 'buffer' }, 'joined<>!'],
+      [{ type: 'buffer' }, 'joined<>!+inbox'],
       // The replay flushed the buffer and keeps buffering for the queued catch-up.
       [{ type: 'drained', rest: [] }, 'joined<>'],
       [{ type: 'buffer' }, 'joined<>!'],
@@ -324,6 +348,7 @@ describe('membership lifecycle', () => {
       'joining-removed': 'buffer',
       joined: 'deliver',
       'joined-buffering': 'buffer',
+      'joined-awaiting-handover': 'buffer',
       closing: 'buffer',
       'handing-over': 'drop',
       'handed-over': 'drop',
@@ -338,6 +363,9 @@ describe('membership lifecycle', () => {
     const gone = Object.entries(STATES)
       .filter(([, s]) => takenOrEnded(s))
       .map(([n]) => n);
-    expect({ held, gone }).toEqual({ held: ['joined', 'joined-buffering', 'closing'], gone: ['handing-over', 'handed-over', 'ended'] });
+    expect({ held, gone }).toEqual({
+      held: ['joined', 'joined-buffering', 'joined-awaiting-handover', 'closing'],
+      gone: ['handing-over', 'handed-over', 'ended'],
+    });
   });
 });

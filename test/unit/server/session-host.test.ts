@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../../src/backends/memory/memory-backend.ts';
 import type { Backend } from '../../../src/cluster/backend.ts';
-import { decodeBus, encodeSignal, Tag, toRoomEvent } from '../../../src/cluster/bus-codec.ts';
+import { decodeBus, encodeHandover, encodeSignal, encodeSnapshot, Tag, toRoomEvent } from '../../../src/cluster/bus-codec.ts';
 import type { CleanupJob } from '../../../src/cluster/cleanup-queue.ts';
 import type { SessionHost } from '../../../src/cluster/host.ts';
 import type { RoomKeys } from '../../../src/cluster/keys.ts';
@@ -58,23 +58,30 @@ class FakeHost implements SessionHost<SessionCore> {
     else if (member && message?.tag === Tag.Removed && message.owner === member.owner) member.removed();
     const event = message ? toRoomEvent(message) : null;
     if (event) for (const session of this.routes.rooms.get(channel) ?? []) session.roomEvent(event);
+    if (message?.tag === Tag.Handover) {
+      for (const session of [...(member ? [member] : []), ...(this.routes.joining.get(channel) ?? [])])
+        session.handover(message.owner, message.entries);
+    }
   }
 }
 
-function recorder(options: { refuseJoined?: boolean } = {}): { sink: SessionSink; events: string[] } {
+function recorder(options: { refuseJoined?: boolean } = {}): { sink: SessionSink; events: string[]; secret: () => string } {
   const events: string[] = [];
+  let secret = '';
   const sink: SessionSink = {
-    joined: (_room, _name, peers) => {
+    joined: (_room, _name, peers, info) => {
+      secret = info.resume;
       events.push(`joined:${peers.join(',')}`);
       return options.refuseJoined !== true;
     },
+    signalsLost: (peers) => void events.push(`lost:${peers.join(',')}`),
     peerJoined: (name) => void events.push(`+${name}`),
     peerLeft: (name) => void events.push(`-${name}`),
     deliver: (frame, seq) => void events.push(seq === undefined ? `frame:${frame}` : `frame#${seq}:${frame}`),
     removed: () => void events.push('removed'),
     ended: (reason) => void events.push(`ended:${reason}`),
   };
-  return { sink, events };
+  return { sink, events, secret: () => secret };
 }
 
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 10));
@@ -169,5 +176,28 @@ describe('a session against a fake host', () => {
     expect(await a.join('r', 'alice')).toEqual({ ok: true, resumed: false });
     expect(alice.events).toEqual(['joined:', 'removed']);
     expect(host.routes.members.size).toBe(0);
+  });
+
+  it("a resume's socket closing while it waits for the old dyno's hand-over still gets the hand-over", async () => {
+    const host = new FakeHost(new MemoryBackend());
+    const bob = recorder();
+    const old = recorder();
+    const b = new Session(host, 'v1', 'b', bob.sink, log);
+    const a = new Session(host, 'v1', 'a', old.sink, log);
+    await b.join('r', 'bob');
+    await a.join('r', 'alice');
+    a.confirm();
+    // alice resumes on another connection while the old one has not suspended yet: the resume waits for its hand-over.
+    const alice = recorder();
+    const a2 = new Session(host, 'v1', 'a2', alice.sink, log);
+    const resumed = a2.join('r', 'alice', old.secret());
+    await settle();
+    // The socket goes during the wait (the close queues behind the join); then the old dyno's hand-over arrives.
+    const closed = a2.close('disconnect');
+    await host.backend.publish('test:{v1.r}:m:alice', encodeHandover(a.owner, [encodeSnapshot([['bob', 1]]), encodeSignal('handed')]));
+    expect(await resumed).toEqual({ ok: true, resumed: true });
+    expect(alice.events).toContain('frame:handed');
+    expect(alice.events.filter((e) => e.startsWith('lost:'))).toEqual([]);
+    expect(await closed).toBe(true);
   });
 });
