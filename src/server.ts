@@ -123,18 +123,20 @@ export async function createSignalingServer({ config, logger, publicDir, backend
     ...(thirdParty.router ? { after: thirdParty.router } : {}),
   });
   const http = createHttpServer(app);
+  const v1Metrics = observe.metrics.forProtocol('v1');
+  const articleMetrics = observe.metrics.forProtocol('article');
   const routes = new Map<string, UpgradeHandler>([
     [
       '/signaling',
       (ws, req) => {
-        serveV1(ws, req, node, logger, observe.metrics.forProtocol('v1'), policy);
+        serveV1(ws, req, node, logger, v1Metrics, policy);
         backpressure.adopt(ws);
       },
     ],
     [
       '/video_chat/signaling',
       (ws, req) => {
-        serveArticle(ws, req, node, logger, observe.metrics.forProtocol('article'), policy);
+        serveArticle(ws, req, node, logger, articleMetrics, policy);
         backpressure.adopt(ws);
       },
     ],

@@ -55,6 +55,7 @@ export class SignalingMetrics implements ConnectionMetrics {
   private readonly badFrames: Counter<'protocol'>;
   /** The signal counter's children, bound once per protocol and outcome. */
   private readonly signalChildren: Map<Protocol, Map<SignalOutcome, { inc(value?: number): void }>>;
+  private readonly byProtocol = new Map<Protocol, ConnectionMetrics>();
   private readonly busDelivery: Histogram;
   private readonly probes: Counter<'result'>;
   private readonly refusedUpgrades: Counter<'reason'>;
@@ -177,13 +178,22 @@ export class SignalingMetrics implements ConnectionMetrics {
     else this.signals.inc({ protocol, outcome });
   }
 
-  /** What one protocol's adapter reports, labelled with it. */
+  /**
+   * What one protocol's adapter reports, labelled with it: one object per protocol, the same
+   * on every call (adapters share a context per dyno keyed by it, so a new one per
+   * connection would make a context per connection).
+   */
   forProtocol(protocol: Protocol): ConnectionMetrics {
-    return {
-      join: (outcome) => this.joins.inc({ protocol, outcome }),
-      signal: (outcome) => this.countSignal(protocol, outcome),
-      badFrame: () => this.badFrames.inc({ protocol }),
-    };
+    let metrics = this.byProtocol.get(protocol);
+    if (!metrics) {
+      metrics = {
+        join: (outcome) => this.joins.inc({ protocol, outcome }),
+        signal: (outcome) => this.countSignal(protocol, outcome),
+        badFrame: () => this.badFrames.inc({ protocol }),
+      };
+      this.byProtocol.set(protocol, metrics);
+    }
+    return metrics;
   }
 
   /** Records one readiness probe; only successful ones have a latency worth keeping. */
