@@ -60,7 +60,7 @@ export class RoomKeys {
 
   /** List of what is held for a member while it reconnects (kept by its membership: interned). */
   holdKey(name: string): string {
-    return intern(`${this.members.slice(0, -':members'.length)}:h:${encodeSegment(name)}`);
+    return intern(RoomKeys.holdKeyOf(this.members, name));
   }
 
   /** The channel of member `name` of the room a members key belongs to (server API). */

@@ -79,6 +79,12 @@ local function secret_matches(stored, given)
   local comma = string.find(stored, ',', 1, true)
   return comma ~= nil and (string.sub(stored, 1, comma - 1) == given or string.sub(stored, comma + 1) == given)
 end
+-- A lost room's renumbering reservation "<base>:<ceiling>" (reregisterScript), or nil.
+local function reservation(key)
+  local r = redis.call('GET', key)
+  local colon = r and string.find(r, ':', 1, true)
+  if colon then return tonumber(string.sub(r, 1, colon - 1)), tonumber(string.sub(r, colon + 1)) end
+end
 local function others(key, out, except)
   local all = redis.call('HGETALL', key)
   for i = 1, #all, 2 do
@@ -248,22 +254,17 @@ return others(KEYS[1], out, ARGV[1])
 `);
 
 /**
- * KEYS members, ended, renumbering; ARGV name, owner, secret hash, seq, grace ms (0:
- * connected), events channel, highest seq this member knew of, info tail of a record written
- * anew, metadata suffix of its announcement ("\n<JSON>" or ''). Puts a member back after the
- * store lost it or a sweep removed it.
+ * Puts a member back after the store lost it. KEYS members, ended, renumbering; ARGV name,
+ * owner, secret hash, seq, grace ms (0: connected), events channel, highest seq this member
+ * knew of, info tail of a record written anew, metadata suffix ("\n<JSON>" or '').
  * -> {0} someone else holds the name; {1, seq, name, value, ...} still there (rewritten, which
- * also clears any grace a sweep put on it while this dyno was cut off); {2, new seq, ...}
- * written anew; {-1, reason}: the membership ended (this owner's tombstone is there: left,
- * expired, removed, swept or resumed elsewhere) and is never written back. A member written
- * anew gets a seq above every current member's: a newcomer that registered in the emptied
- * room has a seq no higher than ours, and would drop an event carrying our old one. It is
- * announced as Tag.Renumbered "R<new>:<old>:<name>": the store lost us and nobody was told
- * we left, so peers that know us by the old seq just renumber us.
- * Renumbering keeps the old join order: the first member put back in a lost room reserves
- * the seqs base + 1 .. base + (highest seq it knew) ("base:ceiling", kept RENUMBERING_TTL_MS), the
- * counter jumps past them, and each member put back takes base + its old seq; one whose old
- * seq is beyond the reservation takes the next free seq instead.
+ * clears a grace a sweep put on it); {2, new seq, ...} written anew; {-1, reason}: it ended
+ * (this owner's tombstone) and is never written back. A member written anew gets a seq above
+ * every current member's (a newcomer of the emptied room would drop an event with our old
+ * one), announced as Tag.Renumbered "R<new>:<old>:<name>" so that peers knowing the old seq
+ * just renumber us. The join order is kept: the first member put back reserves base + 1 ..
+ * base + (highest seq it knew) ("base:ceiling", RENUMBERING_TTL_MS), the counter jumps past
+ * them, and each member put back takes base + its old seq, or the next free one beyond.
  */
 export function reregisterScript(publish: PublishCommand): string {
   return script(`
@@ -284,12 +285,8 @@ local old = tonumber(ARGV[4])
 local counter = tonumber(redis.call('HGET', key, ARGV_COUNTER) or '0')
 local seq = counter + 1
 do
-  local base, ceiling
-  local r = redis.call('GET', KEYS[3])
-  if r then
-    local colon = string.find(r, ':', 1, true)
-    base, ceiling = tonumber(string.sub(r, 1, colon - 1)), tonumber(string.sub(r, colon + 1))
-  else
+  local base, ceiling = reservation(KEYS[3])
+  if not base then
     base = counter
     ceiling = counter + math.max(old, tonumber(ARGV[7]))
     redis.call('SET', KEYS[3], base .. ':' .. ceiling, 'PX', ${RENUMBERING_TTL_MS})
@@ -353,20 +350,15 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now(), 'LIMIT', 0, ${DEAD_NO
 
 /**
  * After a dyno's subscriber connection dropped and came back, signals published to its
- * members in between reached nobody, so their senders' dynos held them (HOLD) as if the
- * member were reconnecting. Nobody would ever hand them over: the member's socket never
- * dropped, so it never resumes. This script hands them over: it takes the hold list of a
- * member that `owner` holds and that is connected (no grace deadline), and returns the room's
- * members too, so the core can also replay the peer-joined / peer-left it missed.
+ * members in between reached nobody and were held (HOLD) as if the member were reconnecting;
+ * its socket never dropped, so it never resumes. This hands them over for a connected member
+ * `owner` holds, with the room's members, so the core also replays the room changes missed.
  *
- * KEYS members, hold, ended, renumbering, then the tombstone key of each known peer; ARGV
- * name, owner, counter field, then the known peers' names (in the same order)
- * -> {-1, reason}: the membership ended (its tombstone; a notice on the bus was missed),
- * {-1} not ours or reconnecting (or the store lost it: re-registration puts it back), or
- * {#held, held..., base, #pending, pending..., name, value, name, value...}: base is -1
- * unless the room is being put back after the store lost it (the renumbering reservation,
- * see reregisterScript); then pending names the known peers not put back yet that have no
- * tombstone (they did not end: their dynos have yet to put them back).
+ * KEYS members, hold, ended, renumbering, each known peer's tombstone key; ARGV name, owner,
+ * counter field, the known peers' names -> {-1, reason}: ended (a notice was missed); {-1}:
+ * not ours, reconnecting, or lost (re-registration puts it back); or {#held, held..., base,
+ * #pending, pending..., name, value...}: base -1 unless the lost room is being put back (its
+ * reservation), and then pending = the known peers neither back nor ended (on their way back).
  */
 export const CATCH_UP = script(
   `
@@ -380,20 +372,14 @@ local held = redis.call('LRANGE', KEYS[2], 0, -1)
 redis.call('DEL', KEYS[2])
 local out = {#held}
 for i = 1, #held do out[#out + 1] = held[i] end
-local reserved = redis.call('GET', KEYS[4])
-if reserved then
-  out[#out + 1] = tonumber(string.sub(reserved, 1, string.find(reserved, ':', 1, true) - 1))
-  local pending = {}
-  for i = 5, #KEYS do
-    local peer = ARGV[i - 1]
-    if redis.call('HEXISTS', KEYS[1], peer) == 0 and redis.call('EXISTS', KEYS[i]) == 0 then pending[#pending + 1] = peer end
-  end
-  out[#out + 1] = #pending
-  for i = 1, #pending do out[#out + 1] = pending[i] end
-else
-  out[#out + 1] = -1
-  out[#out + 1] = 0
+local base = reservation(KEYS[4])
+local pending = {}
+for i = 5, base and #KEYS or 0 do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i - 1]) == 0 and redis.call('EXISTS', KEYS[i]) == 0 then pending[#pending + 1] = ARGV[i - 1] end
 end
+out[#out + 1] = base or -1
+out[#out + 1] = #pending
+for i = 1, #pending do out[#out + 1] = pending[i] end
 return others(KEYS[1], out, ARGV[1])
 `,
   3,

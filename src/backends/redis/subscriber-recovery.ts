@@ -11,7 +11,7 @@ const SCRIPT = { source: CATCH_UP, sha: createHash('sha1').update(CATCH_UP).dige
 const STATUS_SCRIPT = { source: MEMBER_STATUS, sha: createHash('sha1').update(MEMBER_STATUS).digest('hex') };
 
 /** Where the tombstones of a member's ended memberships live (same hash tag as the room). */
-export function endedKey(m: MemberRef): string {
+export function endedKey(m: Pick<MemberRef, 'holdKey'>): string {
   return `${m.holdKey}:ended`;
 }
 
@@ -36,7 +36,7 @@ export async function catchUpMember(
   known: readonly string[],
 ): Promise<CatchUp | Gone> {
   const keys = [m.membersKey, m.holdKey, endedKey(m), renumberingKey(m.membersKey)];
-  for (const peer of known) keys.push(endedKey({ ...m, holdKey: RoomKeys.holdKeyOf(m.membersKey, peer), name: peer }));
+  for (const peer of known) keys.push(endedKey({ holdKey: RoomKeys.holdKeyOf(m.membersKey, peer) }));
   const reply = (await runScript(client, SCRIPT, keys, [m.name, owner, COUNTER_FIELD, ...known])) as unknown[];
   const count = Number(reply[0]);
   if (count < 0) return reply.length > 1 ? { ended: String(reply[1]) as EndReason } : { ended: null };
